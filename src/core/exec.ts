@@ -1,0 +1,106 @@
+/**
+ * The one door for child processes. Everything that runs a program goes through here:
+ * execa with an argument array, never a shell, always an absolute deadline.
+ */
+import { execa } from 'execa';
+
+export interface RunOptions {
+  /** Absolute deadline (Date.now() based). The process is killed (SIGKILL after SIGTERM) when it passes. */
+  deadline?: number;
+  signal?: AbortSignal;
+  /** Bytes or text written to stdin (stdin is closed after). */
+  input?: Buffer | string;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Cap on captured stdout/stderr, bytes each (default 16 MiB). */
+  maxBuffer?: number;
+}
+
+/** Outcome of one process run. Never thrown: a failing program is data. */
+export type RunResult =
+  | {
+      ok: true;
+      exitCode: number;
+      stdout: string;
+      stderr: string;
+      ms: number;
+    }
+  | {
+      ok: false;
+      /** NOT_AVAILABLE: could not start it (ENOENT, EACCES); TIMEOUT: deadline; ABORTED; SCANNER_EXIT: killed by a signal. */
+      reason: 'NOT_AVAILABLE' | 'TIMEOUT' | 'ABORTED' | 'SCANNER_EXIT';
+      message: string;
+      exitCode?: number;
+      signal?: string;
+      stdout: string;
+      stderr: string;
+      ms: number;
+    };
+
+/**
+ * Run `file` with `args` (no shell). Resolves with the exit code for any normal exit,
+ * whatever its value; resolves `ok: false` when it could not start, was killed, or
+ * ran past its deadline.
+ */
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = Date.now();
+  const timeout = opts.deadline === undefined ? undefined : Math.max(1, opts.deadline - started);
+  const result = await execa(file, args, {
+    reject: false,
+    shell: false,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+    maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
+    forceKillAfterDelay: 2_000,
+    windowsHide: true,
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(opts.signal === undefined ? {} : { cancelSignal: opts.signal }),
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
+  });
+  const ms = Date.now() - started;
+  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (result.timedOut) {
+    return { ok: false, reason: 'TIMEOUT', message: `${file} ran past its deadline (${timeout ?? 0} ms) and was killed`, stdout, stderr, ms };
+  }
+  if (result.isCanceled) {
+    return { ok: false, reason: 'ABORTED', message: `${file} was aborted`, stdout, stderr, ms };
+  }
+  const code = (result as { code?: string }).code;
+  if (result.exitCode === undefined && result.signal === undefined && result.failed) {
+    const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : (result.shortMessage ?? 'could not start');
+    return { ok: false, reason: 'NOT_AVAILABLE', message: `${file}: ${why}`, stdout, stderr, ms };
+  }
+  if (result.signal !== undefined) {
+    return {
+      ok: false,
+      reason: 'SCANNER_EXIT',
+      message: `${file} was killed by ${result.signal}`,
+      signal: result.signal,
+      stdout,
+      stderr,
+      ms,
+    };
+  }
+  return { ok: true, exitCode: result.exitCode ?? 0, stdout, stderr, ms };
+}
+
+/** Is `file` runnable? Looks it up on PATH without running it. */
+export async function which(file: string): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const { delimiter, join, isAbsolute } = await import('node:path');
+  const candidates = isAbsolute(file) || file.includes('/')
+    ? [file]
+    : (process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).concat(['/usr/sbin', '/sbin']).map((d) => join(d, file));
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
