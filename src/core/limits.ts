@@ -1,3 +1,5 @@
+import type { ErrorCode, ScanError } from './types.js';
+
 /**
  * Scan limits: each configurable, each with a sane default, each hit reported as an
  * `error` verdict with code LIMIT_EXCEEDED naming the limit (never as clean).
@@ -64,6 +66,11 @@ export class LimitExceededError extends Error {
 export class Budget {
   parts = 0;
   expandedBytes = 0;
+  /**
+   * Non-fatal trouble met while walking (a corrupt zip, an unreadable gzip...): the walk
+   * goes on, and the message's verdict is this error unless a scanner found something.
+   */
+  readonly problems: ScanError[] = [];
   readonly deadline: number;
 
   constructor(
@@ -114,6 +121,11 @@ export class Budget {
     if (ratio > this.limits.maxCompressionRatio) {
       throw new LimitExceededError('maxCompressionRatio', Math.round(ratio), this.limits.maxCompressionRatio, where);
     }
+  }
+
+  /** Record non-fatal trouble (see `problems`). */
+  note(code: ErrorCode, message: string): void {
+    if (this.problems.length < 100) this.problems.push({ code, message });
   }
 
   /** Throw when the per-message time is up (LimitExceeded timeoutMs) or the caller aborted. */
