@@ -1,0 +1,208 @@
+/**
+ * The scanning core's entry: one message in, one verdict out.
+ *
+ * raw message ──► whole-message adapters (clamd, clamscan: they parse mail themselves)
+ *            └──► MIME walk ──► container expansion ──► per-part adapters (embedded, yara, cli)
+ */
+import { readFile } from 'node:fs/promises';
+import { expandUnit } from './containers/expand.js';
+import { AbortedError, Budget, LimitExceededError, resolveLimits, type Limits } from './limits.js';
+import { walkMime } from './mime/walk.js';
+import type { Adapter, ScanContext, ScanUnit, Verdict } from './types.js';
+import { CLEAN, errorVerdict, mergeVerdicts } from './verdict.js';
+
+/** A message: its bytes, or `{ path }` of a file holding it. */
+export type MessageInput = Buffer | Uint8Array | { path: string };
+
+/** Options of {@link scanMessage}. */
+export interface ScanOptions {
+  /** Adapters to ask; each sees the raw message or the decoded parts, per its granularity. */
+  scanners: readonly Adapter[];
+  /** Limits for this message (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<Limits>;
+  /** Abort the scan (the verdict is then an ABORTED error). */
+  signal?: AbortSignal;
+}
+
+/** One scanner's answer for one message. */
+export interface ScannerResult {
+  scanner: string;
+  verdict: Verdict;
+  ms: number;
+}
+
+/** Everything {@link scanMessageDetailed} learned about one message. */
+export interface MessageScan {
+  /** All scanners together: any detection, else any error, else clean. */
+  verdict: Verdict;
+  /** Each scanner's own verdict, in the order given. */
+  results: ScannerResult[];
+  /** Parts and archive members handed to per-part scanners. */
+  units: number;
+  /** Decoded and expanded bytes. */
+  expandedBytes: number;
+  ms: number;
+}
+
+/**
+ * Scan one message with every given scanner and return one verdict (DESIGN.md "Verdict").
+ * Detections name the part they came from. Never throws for scanner trouble or bad input:
+ * those are `error` verdicts (LIMIT_EXCEEDED names the limit; an error is never clean).
+ *
+ * @example
+ * const verdict = await scanMessage(await readFile('m.eml'), { scanners: [createEmbeddedAdapter()] });
+ */
+export async function scanMessage(input: MessageInput, opts: ScanOptions): Promise<Verdict> {
+  return (await scanMessageDetailed(input, opts)).verdict;
+}
+
+/** Like {@link scanMessage}, with each scanner's own verdict and timing. */
+export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions): Promise<MessageScan> {
+  const started = performance.now();
+  const limits = resolveLimits(opts.limits);
+  if (opts.scanners.length === 0) throw new TypeError('scanMessage: no scanners given');
+
+  let raw: Buffer;
+  try {
+    raw = await toBuffer(input);
+  } catch (err) {
+    const v = errorVerdict('IO', `cannot read message: ${(err as Error).message}`);
+    return { verdict: v, results: opts.scanners.map((s) => ({ scanner: s.name, verdict: v, ms: 0 })), units: 0, expandedBytes: 0, ms: 0 };
+  }
+
+  const budget = new Budget(limits, opts.signal);
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const ctx: ScanContext = { signal: controller.signal, deadline: budget.deadline };
+
+  try {
+    const wholeMessage = opts.scanners.filter((s) => s.granularity === 'message');
+    const perPart = opts.scanners.filter((s) => s.granularity !== 'message');
+
+    // Whole-message scanners start at once; the walk runs meanwhile.
+    const messageUnit: ScanUnit = { kind: 'message', data: raw, location: 'message' };
+    const wholePromises = wholeMessage.map((s) => timed(s.name, () => guard(s.scan(messageUnit, ctx), s.name, ctx)));
+
+    let units: ScanUnit[] = [];
+    let walkError: Verdict | undefined;
+    if (perPart.length > 0) {
+      const walked = await collectUnits(raw, budget);
+      units = walked.units;
+      walkError = walked.error;
+    }
+    const partPromises = perPart.map((s) =>
+      timed(s.name, async () => {
+        const v = await scanUnits(s, units, ctx);
+        if (v.status === 'infected') return v;
+        if (walkError !== undefined) return walkError;
+        if (v.status === 'error') return v;
+        const problem = budget.problems[0];
+        return problem === undefined ? v : errorVerdict(problem.code, problem.message);
+      }),
+    );
+
+    const byName = new Map<string, ScannerResult>();
+    for (const r of await Promise.all([...wholePromises, ...partPromises])) byName.set(r.scanner, r);
+    const results = opts.scanners.map((s) => byName.get(s.name) ?? { scanner: s.name, verdict: errorVerdict('INTERNAL', 'no result'), ms: 0 });
+    return {
+      verdict: mergeVerdicts(results.map((r) => r.verdict)),
+      results,
+      units: units.length,
+      expandedBytes: budget.expandedBytes,
+      ms: performance.now() - started,
+    };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    controller.abort();
+  }
+}
+
+/**
+ * Walk the MIME tree and expand containers into scan units. On a limit hit, the units
+ * found so far are kept and the limit is returned as an error verdict.
+ */
+export async function collectUnits(raw: Buffer, budget: Budget): Promise<{ units: ScanUnit[]; error?: Verdict }> {
+  const units: ScanUnit[] = [];
+  try {
+    for (const leaf of walkMime(raw, budget)) {
+      const unit: ScanUnit = {
+        kind: 'part',
+        data: leaf.data,
+        location: leaf.location,
+        contentType: leaf.contentType,
+        encoding: leaf.encoding,
+        ...(leaf.filename === undefined ? {} : { filename: leaf.filename }),
+      };
+      for await (const u of expandUnit(unit, leaf.depth, budget)) units.push(u);
+    }
+    return { units };
+  } catch (err) {
+    return { units, error: walkErrorVerdict(err) };
+  }
+}
+
+function walkErrorVerdict(err: unknown): Verdict {
+  if (err instanceof LimitExceededError) return errorVerdict('LIMIT_EXCEEDED', err.message);
+  if (err instanceof AbortedError) return errorVerdict('ABORTED', err.message);
+  if (err instanceof RangeError) return errorVerdict('UNPARSEABLE', `message could not be walked: ${err.message}`);
+  return errorVerdict('INTERNAL', `scanning core failed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/** Ask one per-part adapter about every unit (in one batch when it can). */
+async function scanUnits(adapter: Adapter, units: ScanUnit[], ctx: ScanContext): Promise<Verdict> {
+  if (units.length === 0) return CLEAN;
+  let verdicts: Verdict[];
+  if (adapter.scanBatch !== undefined && units.length > 1) {
+    verdicts = await guard(adapter.scanBatch(units, ctx), adapter.name, ctx).then((v) =>
+      Array.isArray(v) ? v : units.map(() => v),
+    );
+  } else {
+    verdicts = [];
+    for (const u of units) {
+      const v = await guard(adapter.scan(u, ctx), adapter.name, ctx);
+      verdicts.push(withPart(v, u));
+    }
+    return mergeVerdicts(verdicts);
+  }
+  return mergeVerdicts(verdicts.map((v, i) => withPart(v, units[i])));
+}
+
+function withPart(v: Verdict, unit: ScanUnit | undefined): Verdict {
+  if (v.status !== 'infected' || unit === undefined) return v;
+  return {
+    status: 'infected',
+    detections: v.detections.map((d) => (d.part === undefined ? { ...d, part: unit.location } : d)),
+  };
+}
+
+/**
+ * Hold an adapter to the absolute deadline even if it ignores it, and turn a thrown
+ * exception (an adapter bug) into an error verdict instead of a crash.
+ */
+async function guard<T extends Verdict | Verdict[]>(p: Promise<T>, scanner: string, ctx: ScanContext): Promise<T | Verdict> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Verdict>((resolve) => {
+    const wait = Math.max(0, ctx.deadline - Date.now()) + 1_000;
+    timer = setTimeout(() => resolve(errorVerdict('TIMEOUT', `${scanner} did not answer within the message deadline`)), wait);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([p.catch((err: unknown) => errorVerdict('INTERNAL', `${scanner} threw: ${err instanceof Error ? err.message : String(err)}`)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function timed(scanner: string, f: () => Promise<Verdict | Verdict[]>): Promise<ScannerResult> {
+  const t0 = performance.now();
+  const v = await f();
+  const verdict = Array.isArray(v) ? mergeVerdicts(v) : v;
+  return { scanner, verdict, ms: performance.now() - t0 };
+}
+
+async function toBuffer(input: MessageInput): Promise<Buffer> {
+  if (Buffer.isBuffer(input)) return input;
+  if (input instanceof Uint8Array) return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return readFile(input.path);
+}
