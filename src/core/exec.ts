@@ -104,3 +104,79 @@ export async function which(file: string): Promise<string | undefined> {
   }
   return undefined;
 }
+
+/** Options of {@link spawnDaemon}. */
+export interface DaemonOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** stdout and stderr are appended to this file (else discarded). */
+  logFile?: string;
+}
+
+/** How a daemon ended. */
+export interface DaemonExit {
+  exitCode?: number;
+  signal?: string;
+}
+
+/** A long-running child process started by {@link spawnDaemon}. */
+export interface Daemon {
+  readonly pid: number;
+  /** Settles when the process has exited (never rejects). */
+  readonly exited: Promise<DaemonExit>;
+  /** True once the process has exited. */
+  readonly running: () => boolean;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5 s); resolves once it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Start a daemon that stays in the foreground (no shell, argument array). Unlike
+ * {@link run} it does not wait for the exit. The child is killed if this process exits.
+ * Throws when the program cannot be started at all (a configuration problem).
+ */
+export async function spawnDaemon(file: string, args: readonly string[], opts: DaemonOptions = {}): Promise<Daemon> {
+  const out = opts.logFile === undefined ? ('ignore' as const) : { file: opts.logFile, append: true };
+  const sub = execa(file, args, {
+    reject: false,
+    shell: false,
+    cleanup: true,
+    stdin: 'ignore',
+    stdout: out,
+    stderr: out,
+    windowsHide: true,
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
+  });
+  let done = false;
+  const exited: Promise<DaemonExit> = sub.then(
+    (r) => {
+      done = true;
+      return { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal === undefined ? {} : { signal: r.signal }) };
+    },
+    () => {
+      done = true;
+      return {};
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    sub.once('spawn', () => resolve());
+    sub.once('error', (e) => reject(new Error(`${file}: could not start (${e.message})`)));
+  });
+  const pid = sub.pid;
+  if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  return {
+    pid,
+    exited,
+    running: () => !done,
+    async stop(graceMs = 5_000): Promise<void> {
+      if (done) return;
+      sub.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (!done) sub.kill('SIGKILL');
+      }, graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The test signature database: ClamAV has no official signatures on this machine, so the
+ * lab writes its own (RUNBOOK.md): EICAR anywhere in a file (.ndb) and clam.exe of the
+ * clamav-testfiles package (.hdb). EICAR is assembled at run time from two halves, never
+ * written literally in a source file.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const EICAR_HEAD = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR';
+const EICAR_TAIL = '-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+
+/** The 68-byte EICAR test file, assembled at run time. */
+export function eicar(): Buffer {
+  return Buffer.from(EICAR_HEAD + EICAR_TAIL, 'latin1');
+}
+
+/** Name clamd reports for EICAR with the lab's database (unsigned databases get `.UNOFFICIAL`). */
+export const EICAR_NDB_NAME = 'Eicar-Test-NDB.UNOFFICIAL';
+/** Name clamd reports for clamav-testfiles' clam.exe with the lab's database. */
+export const CLAM_EXE_HDB_NAME = 'ClamAV-Test-File.UNOFFICIAL';
+
+/** The .ndb line that matches EICAR anywhere in a file. */
+export function eicarNdbLine(): string {
+  return `Eicar-Test-NDB:0:*:${eicar().toString('hex')}`;
+}
+
+/** The .hdb line for clam.exe (md5:size:name), which finds all files of clamav-testfiles. */
+export const CLAM_EXE_HDB_LINE = 'aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File';
+
+/**
+ * Write the lab's signature database into `dir` (which must exist): `avbench.ndb` and
+ * `avbench.hdb`, mode 0600. Returns the files written.
+ */
+export async function writeSignatureDb(dir: string): Promise<string[]> {
+  const ndb = join(dir, 'avbench.ndb');
+  const hdb = join(dir, 'avbench.hdb');
+  await writeFile(ndb, `${eicarNdbLine()}\n`, { mode: 0o600 });
+  await writeFile(hdb, `${CLAM_EXE_HDB_LINE}\n`, { mode: 0o600 });
+  return [ndb, hdb];
+}
