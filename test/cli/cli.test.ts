@@ -1,0 +1,120 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { captureOutput } from '../helpers/capture.js';
+import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'avbench-cli-'));
+  await writeFile(join(dir, 'clean.eml'), mailWithAttachment('notes.txt', Buffer.from('meeting at noon\n')));
+  await writeFile(join(dir, 'bad.eml'), mailWithAttachment('eicar.com', EICAR));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const cli = (...argv: string[]) => captureOutput(() => runCli(argv));
+
+describe('avbench scan', () => {
+  it('exits 0 on a clean message and says clean', async () => {
+    const r = await cli('scan', '--no-summary', join(dir, 'clean.eml'));
+    expect(r.result).toBe(0);
+    expect(r.stdout).toBe(`${join(dir, 'clean.eml')}: clean\n`);
+  });
+
+  it('exits 1 on an infected message and names the virus and the part', async () => {
+    const r = await cli('scan', '--no-summary', join(dir, 'bad.eml'));
+    expect(r.result).toBe(1);
+    expect(r.stdout).toBe(`${join(dir, 'bad.eml')}: Eicar-Test-Signature FOUND in 2:eicar.com\n`);
+  });
+
+  it('--json prints one array, an element per message and scanner', async () => {
+    const r = await cli('scan', '--json', join(dir, 'clean.eml'), join(dir, 'bad.eml'));
+    expect(r.result).toBe(1);
+    const out = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatchObject({ file: join(dir, 'clean.eml'), scanner: 'embedded', status: 'clean' });
+    expect(typeof out[0]?.['ms']).toBe('number');
+    expect(out[1]).toMatchObject({
+      file: join(dir, 'bad.eml'),
+      scanner: 'embedded',
+      status: 'infected',
+      detections: [{ name: 'Eicar-Test-Signature', scanner: 'embedded', part: '2:eicar.com' }],
+    });
+  });
+
+  it('exits 2 with an error verdict when a limit is hit', async () => {
+    const cfg = join(dir, 'tight.json');
+    await writeFile(cfg, JSON.stringify({ scanners: {}, limits: { maxParts: 1 } }));
+    const r = await cli('scan', '--json', '--config', cfg, join(dir, 'clean.eml'));
+    expect(r.result).toBe(2);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ status: 'error', error: { code: 'LIMIT_EXCEEDED' } });
+  });
+
+  it('exits 2 and says what to do for an unknown scanner', async () => {
+    const r = await cli('scan', '--scanner', 'nosuch', join(dir, 'clean.eml'));
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('unknown scanner "nosuch"');
+    expect(r.stderr).toContain('avbench scanners');
+  });
+
+  it('exits 2 on a malformed config file, naming it', async () => {
+    const cfg = join(dir, 'bad.json');
+    await writeFile(cfg, '{"scanners": {"x": {}}}');
+    const r = await cli('scan', '--config', cfg, join(dir, 'clean.eml'));
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('scanners.x needs a "type"');
+  });
+
+  it('exits 2 on a path that does not exist', async () => {
+    const r = await cli('scan', join(dir, 'nope.eml'));
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('nope.eml');
+  });
+});
+
+describe('avbench corpus generate + scan', () => {
+  it('generates the quick corpus and the embedded scanner matches its labels', async () => {
+    const out = join(dir, 'quick');
+    const g = await cli('corpus', 'generate', '--out', out, '--profile', 'quick', '--seed', '3');
+    expect(g.result).toBe(0);
+    expect(g.stdout).toMatch(/wrote \d+ messages/);
+    const r = await cli('scan', '--infected', out);
+    expect(r.result).toBe(2); // the corpus holds malformed messages that hit limits
+    expect(r.stdout).toMatch(/\bALL\b/);
+    const rows = r.stdout.split('\n').filter((l) => /│\s*embedded\s*│\s*ALL\s*│/.test(l));
+    expect(rows).toHaveLength(1);
+    const cells = rows[0]!.split('│').map((c) => c.trim());
+    // detected N/N, missed 0, false positives 0/M
+    const [detected, expected] = cells[4]!.split('/').map(Number);
+    expect(detected).toBe(expected);
+    expect(cells[5]).toBe('0');
+    expect(cells[6]!.startsWith('0/')).toBe(true);
+  });
+});
+
+describe('avbench scanners', () => {
+  it('lists the embedded scanner as available and vendor presets with why not', async () => {
+    const r = await cli('scanners', '--json');
+    expect(r.result).toBe(0);
+    const rows = JSON.parse(r.stdout) as Array<{ name: string; available: boolean; reason?: string; source: string }>;
+    expect(rows.find((x) => x.name === 'embedded')).toMatchObject({ available: true });
+    const presets = rows.filter((x) => x.source === 'preset');
+    expect(presets.length).toBeGreaterThanOrEqual(12);
+    for (const p of presets) {
+      expect(p.available).toBe(false);
+      expect(p.reason).toMatch(/^preset, binary not found/);
+    }
+  });
+});
+
+describe('avbench usage', () => {
+  it('exits 2 with a hint when no command is given', async () => {
+    const r = await cli();
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('Name a command');
+  });
+});
