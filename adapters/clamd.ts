@@ -1,0 +1,288 @@
+/**
+ * clamd adapter: our own client of clamd's INSTREAM protocol (no CLI, no temp files).
+ * Unix socket or TCP, several servers with failover (next server on CONNECT_FAILED only),
+ * an absolute deadline per scan, a pool of IDSESSION connections reused across scans,
+ * StreamMaxLength overflow reported as SIZE_LIMIT, `... ERROR` replies as errors.
+ */
+import type { Adapter, Detection, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
+import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
+import { NetError, asNetError, connect, describeEndpoint, type Connection, type Endpoint } from '../src/core/net.js';
+import { DEFAULT_CLAMD_CONF, readClamdConf } from './clamd/config.js';
+import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseVersion, type ClamdReply } from './clamd/protocol.js';
+
+export { isHeuristic } from './clamd/protocol.js';
+export { parseClamdConf, parseClamdSize, readClamdConf } from './clamd/config.js';
+
+/** One clamd server: a unix socket, or TCP host and port. */
+export type ClamdServer = { socket: string } | { host: string; port: number };
+
+/** Options of {@link createClamdAdapter}. Give `socket`, `host`+`port`, or `servers`; else clamd.conf is read. */
+export interface ClamdAdapterOptions {
+  /** Name it is selected by (default 'clamd'). */
+  name?: string;
+  /** Unix socket path. */
+  socket?: string;
+  host?: string;
+  port?: number;
+  /** Several servers, tried in order; the next one only when a server cannot be reached (CONNECT_FAILED). */
+  servers?: ClamdServer[];
+  /** clamd.conf to read the server from when none is given (default /etc/clamav/clamd.conf). */
+  configFile?: string;
+  /** 'message' (default: clamd parses mail itself) or 'part' (the core's decoded parts). */
+  granularity?: 'message' | 'part';
+  /** Absolute deadline per scan, ms from its start (default 30 000; ctx.deadline caps it). */
+  timeoutMs?: number;
+  /** Idle IDSESSION connections kept per server for reuse (default 8; 0 = a new connection per scan). */
+  poolSize?: number;
+  /** INSTREAM chunk size in bytes (default 64 KiB). */
+  chunkSize?: number;
+  /** clamd's StreamMaxLength in bytes when known: larger units are refused at once with SIZE_LIMIT. Read from clamd.conf when the server comes from there. */
+  streamMaxLength?: number;
+}
+
+type Resolved = { endpoints: Endpoint[]; streamMaxLength?: number } | { error: string };
+
+/** A connection inside an IDSESSION, with its command counter. */
+interface SessionConn {
+  conn: Connection;
+  /** Number of commands sent in this session. */
+  commands: number;
+}
+
+/** How one attempt against one server ended. */
+type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean };
+
+const WRITE_GROUP_BYTES = 1024 * 1024;
+
+function toEndpoint(s: ClamdServer): Endpoint {
+  return 'socket' in s ? { path: s.socket } : { host: s.host, port: s.port };
+}
+
+/**
+ * Create a clamd adapter. Throws only for contradictory options (bad configuration);
+ * an unreachable clamd is reported by probe() and as error verdicts.
+ */
+export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
+  const name = opts.name ?? 'clamd';
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const poolSize = opts.poolSize ?? 8;
+  const chunkSize = opts.chunkSize ?? 64 * 1024;
+  if (!(timeoutMs > 0)) throw new TypeError(`clamd ${name}: timeoutMs must be positive`);
+  if (!(chunkSize > 0 && chunkSize < 2 ** 31)) throw new TypeError(`clamd ${name}: chunkSize out of range`);
+  if (!(poolSize >= 0)) throw new TypeError(`clamd ${name}: poolSize must be >= 0`);
+  if ((opts.host === undefined) !== (opts.port === undefined)) throw new TypeError(`clamd ${name}: host and port go together`);
+  if (opts.servers !== undefined && opts.servers.length === 0) throw new TypeError(`clamd ${name}: servers is empty`);
+
+  let resolved: Promise<Resolved> | undefined;
+  const resolve = (): Promise<Resolved> => {
+    resolved ??= (async (): Promise<Resolved> => {
+      const sml = opts.streamMaxLength === undefined ? {} : { streamMaxLength: opts.streamMaxLength };
+      if (opts.servers !== undefined) return { endpoints: opts.servers.map(toEndpoint), ...sml };
+      const given: Endpoint[] = [];
+      if (opts.socket !== undefined) given.push({ path: opts.socket });
+      if (opts.host !== undefined && opts.port !== undefined) given.push({ host: opts.host, port: opts.port });
+      if (given.length > 0) return { endpoints: given, ...sml };
+      const file = opts.configFile ?? DEFAULT_CLAMD_CONF;
+      const conf = await readClamdConf(file);
+      if (conf === undefined) return { error: `cannot read ${file}; give socket or host+port` };
+      if (conf.endpoint === undefined) return { error: `${file} sets neither LocalSocket nor TCPSocket; give socket or host+port` };
+      const limit = opts.streamMaxLength ?? conf.streamMaxLength;
+      return { endpoints: [conf.endpoint], ...(limit === undefined ? {} : { streamMaxLength: limit }) };
+    })();
+    return resolved;
+  };
+
+  const idle = new Map<string, SessionConn[]>();
+  let closed = false;
+
+  async function checkout(ep: Endpoint, deadline: number, signal: AbortSignal): Promise<{ s: SessionConn; reused: boolean }> {
+    const list = idle.get(describeEndpoint(ep));
+    while (list !== undefined && list.length > 0) {
+      const s = list.pop() as SessionConn;
+      if (s.conn.closed) {
+        s.conn.destroy();
+        continue;
+      }
+      s.conn.setDeadline(deadline, signal);
+      return { s, reused: true };
+    }
+    const conn = await connect(ep, { deadline, signal });
+    if (poolSize > 0) await conn.write(Buffer.from('zIDSESSION\0', 'latin1'));
+    return { s: { conn, commands: 0 }, reused: false };
+  }
+
+  function checkin(ep: Endpoint, s: SessionConn): void {
+    const key = describeEndpoint(ep);
+    let list = idle.get(key);
+    if (list === undefined) idle.set(key, (list = []));
+    if (closed || poolSize === 0 || list.length >= poolSize || s.conn.closed) {
+      endSession(s);
+      return;
+    }
+    s.conn.setDeadline(Number.MAX_SAFE_INTEGER);
+    list.push(s);
+  }
+
+  function endSession(s: SessionConn): void {
+    if (poolSize > 0 && !s.conn.closed) {
+      s.conn.write(Buffer.from('zEND\0', 'latin1')).then(() => s.conn.close(), () => s.conn.destroy());
+    } else {
+      s.conn.close();
+    }
+  }
+
+  /** One INSTREAM against one server. */
+  async function attempt(ep: Endpoint, data: Buffer, deadline: number, signal: AbortSignal, streamMaxLength: number | undefined): Promise<Attempt & { retryable?: boolean }> {
+    let s: SessionConn;
+    let reused: boolean;
+    try {
+      ({ s, reused } = await checkout(ep, deadline, signal));
+    } catch (e) {
+      return { ok: false, error: asNetError(e) };
+    }
+    const conn = s.conn;
+    s.commands += 1;
+    let sent = 0;
+    let writeError: NetError | undefined;
+    try {
+      if (data.length <= chunkSize) {
+        await conn.write(INSTREAM, ...frameChunks(data, chunkSize), END_OF_STREAM);
+        sent = data.length;
+      } else {
+        await conn.write(INSTREAM);
+        const frames = frameChunks(data, chunkSize);
+        const group: Buffer[] = [];
+        let groupBytes = 0;
+        for (let i = 0; i < frames.length; i += 2) {
+          const piece = frames[i + 1] as Buffer;
+          group.push(frames[i] as Buffer, piece);
+          groupBytes += piece.length;
+          if (groupBytes >= WRITE_GROUP_BYTES || i + 2 >= frames.length) {
+            if (i + 2 >= frames.length) group.push(END_OF_STREAM);
+            await conn.write(...group);
+            sent += groupBytes;
+            group.length = 0;
+            groupBytes = 0;
+            // clamd may already have refused the stream (size limit) and be closing.
+            if (conn.buffered().length > 0 || conn.closed) break;
+          }
+        }
+      }
+    } catch (e) {
+      writeError = asNetError(e);
+      if (writeError.code !== 'CONNECT_FAILED') {
+        conn.destroy();
+        return { ok: false, error: writeError };
+      }
+    }
+    let replyText: string;
+    try {
+      replyText = (await conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
+    } catch (e) {
+      const err = asNetError(e);
+      const partial = conn.buffered();
+      conn.destroy();
+      if (err.code === 'CONNECT_FAILED' && partial.length > 0) {
+        // The peer said something and hung up: judge what it said.
+        return { ok: true, reply: parseReply(partial.toString('utf8')) };
+      }
+      if (err.code === 'CONNECT_FAILED' && streamMaxLength !== undefined && sent + chunkSize > streamMaxLength) {
+        return { ok: false, error: err, sizeLimit: true };
+      }
+      // A reused session that clamd had already dropped (IdleTimeout): worth one fresh try.
+      return { ok: false, error: err, retryable: reused && err.code === 'CONNECT_FAILED' && sent === data.length };
+    }
+    const reply = parseReply(replyText);
+    if (reply.kind === 'clean' || reply.kind === 'found') checkin(ep, s);
+    else conn.destroy();
+    return { ok: true, reply };
+  }
+
+  function verdictOf(reply: ClamdReply, unit: ScanUnit): Verdict {
+    switch (reply.kind) {
+      case 'clean':
+        return CLEAN;
+      case 'found': {
+        const d: Detection = { name: reply.name, scanner: name };
+        if (unit.kind === 'part') d.part = unit.location;
+        return infected([d]);
+      }
+      case 'size-limit':
+        return errorVerdict('SIZE_LIMIT', `clamd: ${reply.message}`);
+      case 'error':
+        return errorVerdict('PROTOCOL', `clamd: ${reply.message}`);
+      case 'garbage':
+        return errorVerdict('PROTOCOL', reply.message);
+    }
+  }
+
+  return {
+    name,
+    type: 'clamd',
+    granularity: opts.granularity ?? 'message',
+
+    async probe(): Promise<ProbeResult> {
+      const r = await resolve();
+      if ('error' in r) return { available: false, reason: r.error };
+      const why: string[] = [];
+      for (const ep of r.endpoints) {
+        const deadline = Date.now() + Math.min(timeoutMs, 5_000);
+        try {
+          const pong = await command(ep, 'PING', deadline);
+          if (pong !== 'PONG') {
+            why.push(`${describeEndpoint(ep)} answered PING with ${JSON.stringify(pong.slice(0, 80))}`);
+            continue;
+          }
+          const v = parseVersion(await command(ep, 'VERSION', deadline));
+          const result: ProbeResult = { available: true };
+          if (v !== undefined) {
+            result.version = v.version;
+            if (v.signatures !== undefined) result.signatures = v.signatures;
+          }
+          return result;
+        } catch (e) {
+          why.push(asNetError(e).message);
+        }
+      }
+      return { available: false, reason: `clamd not reachable (${why.join('; ')}): start clamd or set socket / host+port` };
+    },
+
+    async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
+      if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
+      const r = await resolve();
+      if ('error' in r) return errorVerdict('NOT_AVAILABLE', `${name}: ${r.error}`);
+      if (r.streamMaxLength !== undefined && unit.data.length > r.streamMaxLength) {
+        return errorVerdict('SIZE_LIMIT', `${name}: ${unit.data.length} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`);
+      }
+      const deadline = Math.min(ctx.deadline, Date.now() + timeoutMs);
+      const failures: string[] = [];
+      for (const ep of r.endpoints) {
+        let a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+        if (!a.ok && a.retryable === true) a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+        if (a.ok) return verdictOf(a.reply, unit);
+        if (a.sizeLimit === true) {
+          return errorVerdict('SIZE_LIMIT', `${name}: clamd closed the stream after ~${r.streamMaxLength ?? 0} bytes (StreamMaxLength): ${a.error.message}`);
+        }
+        if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
+        failures.push(a.error.message);
+      }
+      return errorVerdict('CONNECT_FAILED', `${name}: ${failures.join('; ')}`);
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const list of idle.values()) for (const s of list.splice(0)) endSession(s);
+    },
+  };
+}
+
+/** Send one z-command on a fresh connection and read its NUL-terminated reply. Throws NetError. */
+async function command(ep: Endpoint, cmd: string, deadline: number): Promise<string> {
+  const conn = await connect(ep, { deadline });
+  try {
+    await conn.write(Buffer.from(`z${cmd}\0`, 'latin1'));
+    return (await conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
+  } finally {
+    conn.destroy();
+  }
+}
