@@ -1,0 +1,69 @@
+import { createGunzip } from 'node:zlib';
+import type { ScanUnit } from '../types.js';
+import type { Budget } from '../limits.js';
+import { collectStream, type Member } from './member.js';
+
+/** gzip header flag bits (RFC 1952 section 2.3.1). */
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+
+/**
+ * The original file name stored in a gzip header (FNAME, ISO 8859-1), if there is one.
+ * Only the header is read here; inflating is node:zlib's job.
+ */
+export function gzipOriginalName(data: Buffer): string | undefined {
+  if (data.length < 10 || data[0] !== 0x1f || data[1] !== 0x8b) return undefined;
+  const flags = data[3] ?? 0;
+  if ((flags & FNAME) === 0) return undefined;
+  let pos = 10;
+  if (flags & FEXTRA) {
+    if (data.length < pos + 2) return undefined;
+    pos += 2 + data.readUInt16LE(pos);
+  }
+  if (pos >= data.length) return undefined;
+  const end = data.indexOf(0, pos);
+  if (end < 0) return undefined;
+  const name = data.toString('latin1', pos, end);
+  return name === '' ? undefined : name;
+}
+
+/**
+ * Name of the stream inside a gzip unit: the header's original name, else the unit's file
+ * name without ".gz" (".tgz" becomes ".tar"), else "gunzip".
+ */
+export function gzipMemberName(unit: ScanUnit): string {
+  const original = gzipOriginalName(unit.data);
+  if (original !== undefined) return original;
+  const filename = unit.filename;
+  if (filename !== undefined) {
+    const tgz = /\.tgz$/i.exec(filename);
+    if (tgz && tgz.index > 0) return `${filename.slice(0, tgz.index)}.tar`;
+    const gz = /\.gz$/i.exec(filename);
+    if (gz && gz.index > 0) return filename.slice(0, gz.index);
+  }
+  return 'gunzip';
+}
+
+/**
+ * The one member of a gzip unit (all concatenated gzip members inflated as one stream,
+ * the way gunzip does). Inflation streams through node:zlib with the budget counting each
+ * chunk, so a gzip bomb is cut off at the limit without being held. A truncated stream or
+ * a bad CRC/trailer is noted as UNPARSEABLE and whatever inflated before it is still yielded.
+ */
+export async function* gzipMembers(unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
+  const path = gzipMemberName(unit);
+  const where = `${unit.location} > ${path}`;
+  budget.checkTime(where);
+  budget.addPart(where);
+  const gunzip = createGunzip();
+  // Errors surface through the async iterator; this listener only keeps a late one
+  // (after the iterator was left) from being an unhandled 'error' event.
+  gunzip.on('error', () => undefined);
+  gunzip.end(unit.data);
+  const { data, error } = await collectStream(gunzip, where, unit.data.length, budget);
+  if (error !== undefined) {
+    budget.note('UNPARSEABLE', `gzip stream at ${where}: ${error.message}`);
+    if (data.length === 0) return;
+  }
+  yield { path, data };
+}
