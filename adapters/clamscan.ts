@@ -1,0 +1,200 @@
+/**
+ * clamscan adapter: ClamAV's command-line scanner, run through src/core/exec.ts.
+ *
+ * `clamscan --no-summary --stdout [-d DB] --file-list=LIST`: one process per batch, so
+ * the signature load is paid once however many units there are (the list file avoids
+ * ARG_MAX). Exit 0 clean, 1 found, 2 error; each file gets a `PATH: OK`,
+ * `PATH: NAME FOUND` or `PATH: ... ERROR` line, mapped back to its unit by the
+ * generated file name (adapters/tempdir.ts).
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { run } from '../src/core/exec.js';
+import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
+import {
+  CLEAN,
+  deadlineFor,
+  emptyFindings,
+  errorVerdict,
+  excerpt,
+  infectedVerdict,
+  runBatch,
+  type UnitFindings,
+} from './cli/process.js';
+import type { UnitFiles } from './tempdir.js';
+
+/** Options of `createClamscanAdapter`. */
+export interface ClamscanOptions {
+  /** Name to select it by; default `clamscan`. */
+  name?: string;
+  /** Signature database folder or file (`-d`). Without it clamscan uses its built-in default (/var/lib/clamav). */
+  database?: string;
+  /** Program to run; default `clamscan` (looked up on PATH). */
+  binary?: string;
+  /** Extra arguments placed before the file list (e.g. `--max-filesize=50M`). */
+  extraArgs?: string[];
+  /** Per-run timeout in ms, on top of the caller's absolute deadline. */
+  timeoutMs?: number;
+  /** `message` (default: ClamAV parses mail itself) or `part`. */
+  granularity?: 'message' | 'part';
+}
+
+/** Where clamscan looks for signatures when no `-d` is given (Debian's build). */
+export const CLAMAV_DEFAULT_DATABASE = '/var/lib/clamav';
+
+/** File extensions ClamAV loads as signature databases. */
+const DB_EXTENSIONS = /\.(cvd|cld|cud|ndb|ndu|hdb|hsb|hdu|hsu|mdb|msb|mdu|msu|ldb|ldu|idb|cdb|cbc|pdb|gdb|wdb|fp|sfp|ftm|ign|ign2|crb|cat|yar|yara|imp|ioc|info|cfg)$/i;
+
+/**
+ * Parse ClamAV-style result lines (clamscan and clamdscan share them) into per-unit findings.
+ * `PATH: NAME FOUND` is split at the last `: ` (names may contain spaces, never `: `);
+ * `PATH: OK`; `PATH: ... ERROR` and `WARNING: PATH: ...` are per-file errors. A line is
+ * mapped to its unit by its path's generated file name; lines for no unit are ignored.
+ */
+export function parseClamavOutput(text: string, files: Pick<UnitFiles, 'indexOfPath' | 'indexInText'>, count: number, into?: UnitFindings[]): UnitFindings[] {
+  const findings = into ?? emptyFindings(count);
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (line === '') continue;
+    if (line.endsWith(' FOUND')) {
+      const body = line.slice(0, -' FOUND'.length);
+      const cut = body.lastIndexOf(': ');
+      if (cut < 0) continue;
+      const i = files.indexOfPath(body.slice(0, cut)) ?? files.indexInText(body.slice(0, cut));
+      const name = body.slice(cut + 2).trim();
+      if (i !== undefined && name !== '') findings[i]?.detections.push(name);
+      continue;
+    }
+    if (line.endsWith(': OK')) {
+      const i = files.indexOfPath(line.slice(0, -': OK'.length));
+      if (i !== undefined) (findings[i] as UnitFindings).ok = true;
+      continue;
+    }
+    if (line.endsWith(' ERROR') || line.startsWith('WARNING: ') || line.startsWith('ERROR: ')) {
+      const i = files.indexInText(line);
+      if (i !== undefined) findings[i]?.errors.push(line.trim());
+    }
+  }
+  return findings;
+}
+
+/**
+ * Turn findings plus the exit code of a clamscan/clamdscan run into verdicts.
+ * FOUND → infected (whatever the exit code); a per-file ERROR → SCANNER_EXIT;
+ * `OK` → clean; exit 1 with no line for a unit → PROTOCOL (not a detection);
+ * exit 2 (or any other code) with no line → SCANNER_EXIT; exit 0 with no line → clean only
+ * when the arguments asked for infected-only output (`-i`/`--infected`), else PROTOCOL.
+ */
+export function clamavVerdicts(
+  program: string,
+  scanner: string,
+  units: readonly ScanUnit[],
+  findings: readonly UnitFindings[],
+  exitCode: number,
+  stderr: string,
+  infectedOnly: boolean,
+): Verdict[] {
+  return units.map((unit, i) => {
+    const f = findings[i] as UnitFindings;
+    if (f.detections.length > 0) return infectedVerdict(f.detections, scanner, unit);
+    if (f.errors.length > 0) return errorVerdict('SCANNER_EXIT', `${program} (exit ${exitCode}): ${excerpt(f.errors.join('; '))}`);
+    if (f.ok) return CLEAN;
+    if (exitCode === 0) {
+      return infectedOnly ? CLEAN : errorVerdict('PROTOCOL', `${program} exited 0 but printed no result line for this file`);
+    }
+    if (exitCode === 1) {
+      return errorVerdict('PROTOCOL', `${program} exited 1 (virus found) but printed no FOUND line for this file`);
+    }
+    return errorVerdict('SCANNER_EXIT', `${program} exited ${exitCode}: ${excerpt(stderr) || 'no message'}`);
+  });
+}
+
+/** Does an argument list ask ClamAV to print infected files only? */
+export function asksInfectedOnly(args: readonly string[]): boolean {
+  return args.some((a) => a === '-i' || a === '--infected');
+}
+
+/** Signature database files in `dir` (or `[dir]` when it is a file); undefined when it does not exist. */
+export async function databaseFiles(path: string): Promise<string[] | undefined> {
+  try {
+    const st = await stat(path);
+    if (st.isFile()) return [path];
+    if (!st.isDirectory()) return [];
+    return (await readdir(path)).filter((n) => DB_EXTENSIONS.test(n)).sort();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Version line of ClamAV's `--version` output: `ClamAV 1.4.6` or `ClamAV 1.4.6/27000/Tue ...`. */
+export function parseClamavVersion(stdout: string): { version: string; signatures?: string } | undefined {
+  const m = /ClamAV\s+([^\s/]+)(?:\/(\d+)\/(.+))?/.exec(stdout);
+  if (m === null) return undefined;
+  const version = m[1] as string;
+  return m[2] === undefined ? { version } : { version, signatures: `daily ${m[2]} (${(m[3] ?? '').trim()})` };
+}
+
+/** Build the clamscan adapter. Throws TypeError on bad options. */
+export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
+  const name = opts.name ?? 'clamscan';
+  const binary = opts.binary ?? 'clamscan';
+  const extraArgs = opts.extraArgs ?? [];
+  const granularity = opts.granularity ?? 'message';
+  if (typeof name !== 'string' || name === '') throw new TypeError('clamscan: name must be a non-empty string');
+  if (typeof binary !== 'string' || binary === '') throw new TypeError('clamscan: binary must be a non-empty string');
+  if (!Array.isArray(extraArgs) || !extraArgs.every((a) => typeof a === 'string')) throw new TypeError('clamscan: extraArgs must be an array of strings');
+  if (opts.database !== undefined && (typeof opts.database !== 'string' || opts.database === '')) throw new TypeError('clamscan: database must be a folder path');
+  if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('clamscan: timeoutMs must be a positive number');
+  if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamscan: granularity must be 'message' or 'part'");
+  const baseArgs = ['--no-summary', '--stdout', ...(opts.database === undefined ? [] : ['-d', opts.database]), ...extraArgs];
+  const infectedOnly = asksInfectedOnly(extraArgs);
+
+  async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
+    return runBatch(units, ctx, async (files) => {
+      const list = await files.writeHelper('list.txt', files.paths.join('\n') + '\n');
+      const r = await run(binary, [...baseArgs, `--file-list=${list}`], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
+      const findings = parseClamavOutput(r.stdout, files, units.length);
+      parseClamavOutput(r.stderr, files, units.length, findings);
+      if (!r.ok) {
+        // Killed, timed out or not startable: keep what it had already reported as found.
+        return units.map((u, i) => {
+          const f = findings[i] as UnitFindings;
+          return f.detections.length > 0 ? infectedVerdict(f.detections, name, u) : errorVerdict(r.reason, `${r.message}${r.stderr ? `: ${excerpt(r.stderr)}` : ''}`);
+        });
+      }
+      return clamavVerdicts('clamscan', name, units, findings, r.exitCode, r.stderr, infectedOnly);
+    });
+  }
+
+  return {
+    name,
+    type: 'clamscan',
+    granularity,
+    async probe(): Promise<ProbeResult> {
+      const r = await run(binary, ['--version'], { deadline: Date.now() + 15_000 });
+      if (!r.ok) return { available: false, reason: r.reason === 'NOT_AVAILABLE' ? `${binary} not found: install clamav (apt-get install clamav)` : r.message };
+      const v = parseClamavVersion(r.stdout);
+      if (r.exitCode !== 0 || v === undefined) return { available: false, reason: `${binary} --version exited ${r.exitCode}: ${excerpt(r.stdout + r.stderr)}` };
+      const dbPath = opts.database ?? CLAMAV_DEFAULT_DATABASE;
+      const dbFiles = await databaseFiles(dbPath);
+      if (dbFiles === undefined || dbFiles.length === 0) {
+        const reason = opts.database === undefined
+          ? `no signature database: pass database DIR (nothing in ${CLAMAV_DEFAULT_DATABASE})`
+          : `no signature database: ${dbPath} ${dbFiles === undefined ? 'does not exist' : 'holds no signature files'}`;
+        return { available: false, version: v.version, reason };
+      }
+      const shown = dbFiles.length > 5 ? `${dbFiles.slice(0, 5).join(', ')}, …` : dbFiles.join(', ');
+      return {
+        available: true,
+        version: v.version,
+        signatures: v.signatures ?? `${dbFiles.length} database file${dbFiles.length === 1 ? '' : 's'} in ${dbPath} (${shown})`,
+      };
+    },
+    async scan(unit, ctx) {
+      return (await scanBatch([unit], ctx))[0] as Verdict;
+    },
+    scanBatch,
+    async close() {
+      /* nothing held between scans */
+    },
+  };
+}
