@@ -1,0 +1,7 @@
+/**
+ * The lab: real third-party daemons started on loopback with generated configs, free
+ * ports, recorded PIDs, and a stop() that removes everything (tests and `avbench lab up`).
+ */
+export { startClamd, waitForClamd, type LabClamd, type StartClamdOptions } from './clamd.js';
+export { startCicap, cicapConfig, icapOptionsOk, type LabCicap, type StartCicapOptions } from './cicap.js';
+export { writeSignatureDb, eicar, eicarNdbLine, EICAR_NDB_NAME, CLAM_EXE_HDB_NAME, CLAM_EXE_HDB_LINE } from './signatures.js';

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/core/exec.js';
+import { cicapConfig, startCicap, startClamd, writeSignatureDb, eicar, eicarNdbLine } from '../../src/lab/index.js';
+import { describeReal } from '../helpers/real.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('lab signature database', () => {
+  it('writes the EICAR .ndb and the clam.exe .hdb, private', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'avbench-labtest-'));
+    try {
+      const files = await writeSignatureDb(dir);
+      expect(files.map((f) => f.replace(dir, ''))).toEqual(['/avbench.ndb', '/avbench.hdb']);
+      const ndb = await readFile(join(dir, 'avbench.ndb'), 'utf8');
+      expect(ndb).toBe(`Eicar-Test-NDB:0:*:${eicar().toString('hex')}\n`);
+      expect(eicarNdbLine()).toMatch(/^Eicar-Test-NDB:0:\*:[0-9a-f]{136}$/);
+      expect(await readFile(join(dir, 'avbench.hdb'), 'utf8')).toBe('aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n');
+      expect(eicar().length).toBe(68);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('builds the c-icap config from the stock one, replacing what it must', () => {
+    const stock = 'PidFile /var/run/c-icap/c-icap.pid\nPort 1344\nUser c-icap\nGroup c-icap\n# Port 99\nTimeout 300\nServerLog /var/log/x\n';
+    const conf = cicapConfig(stock, { port: 40000, folder: '/tmp/f', clamdSocket: '/tmp/c.sock', maxObjectSize: '5M' });
+    expect(conf).toMatch(/^Timeout 300$/m);
+    expect(conf).toMatch(/^# Port 99$/m);
+    expect(conf).not.toMatch(/^User /m);
+    expect(conf).not.toMatch(/^Port 1344$/m);
+    expect(conf).toMatch(/^Port 127\.0\.0\.1:40000$/m);
+    expect(conf).toMatch(/^PidFile \/tmp\/f\/c-icap\.pid$/m);
+    expect(conf).toMatch(/^clamd_mod\.ClamdSocket \/tmp\/c\.sock$/m);
+    expect(conf).toMatch(/^ServiceAlias avscan virus_scan\?allow204=on&sizelimit=off&mode=simple$/m);
+  });
+});
+
+await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
+  it('starts clamd with a pidfile and a config clamdscan can use, and stop() leaves nothing behind', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'avbench-labtest-'));
+    const clamd = await startClamd({ dir: parent });
+    try {
+      expect(alive(clamd.pid)).toBe(true);
+      expect((await readFile(join(clamd.folder, 'clamd.pid'), 'utf8')).trim()).toBe(String(clamd.pid));
+      const conf = await readFile(clamd.configFile, 'utf8');
+      expect(conf).toMatch(new RegExp(`^TCPSocket ${clamd.port}$`, 'm'));
+      expect(conf).toMatch(/^TCPAddr 127\.0\.0\.1$/m);
+      expect(conf).not.toMatch(/^User /m);
+      const r = await run('clamdscan', [`--config-file=${clamd.configFile}`, '--stream', '--no-summary', '-'], { input: eicar(), deadline: Date.now() + 20_000 });
+      expect(r).toMatchObject({ ok: true, exitCode: 1 });
+      expect(r.stdout).toMatch(/Eicar-Test-NDB\.UNOFFICIAL FOUND/);
+    } finally {
+      await clamd.stop();
+    }
+    expect(alive(clamd.pid)).toBe(false);
+    expect(existsSync(clamd.folder)).toBe(false);
+    expect(await readdir(parent)).toEqual([]);
+    await rm(parent, { recursive: true, force: true });
+  });
+
+  it('starts c-icap against a clamd, answering OPTIONS, and stops it', async () => {
+    const clamd = await startClamd();
+    try {
+      const icap = await startCicap({ clamdSocket: clamd.socket });
+      try {
+        expect(icap.url).toBe(`icap://127.0.0.1:${icap.port}/avscan`);
+        expect(alive(icap.pid)).toBe(true);
+      } finally {
+        await icap.stop();
+      }
+      expect(alive(icap.pid)).toBe(false);
+      expect(existsSync(icap.folder)).toBe(false);
+    } finally {
+      await clamd.stop();
+    }
+  });
+
+  it('fails loudly, leaving nothing running, when clamd cannot start', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'avbench-labtest-'));
+    try {
+      await expect(startClamd({ dir: parent, extraConfig: ['NoSuchOption yes'], readyTimeoutMs: 5_000 })).rejects.toThrow(/clamd/);
+      expect(await readdir(parent)).toEqual([]);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
