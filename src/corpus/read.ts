@@ -1,0 +1,159 @@
+/**
+ * Reading corpora: a corpus folder (labels from manifest.json when present), a single
+ * message file, an mbox file or a Maildir. Everything streams: `openCorpus` learns only
+ * names, sizes and offsets; each message's bytes are read when its entry's `read()` is
+ * called, one at a time.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { indexMbox, looksLikeMbox, readMboxMessage } from './mbox.js';
+import { MANIFEST_FILE, ManifestError, readManifestWithHash, type Expected, type ManifestEntry } from './manifest.js';
+
+export { readManifest, ManifestError, validateManifest, formatManifest, MANIFEST_FILE } from './manifest.js';
+export type { ManifestEntry, Expected } from './manifest.js';
+
+/** One message of a corpus. Labels are present only when a manifest gave them. */
+export interface CorpusEntry {
+  /**
+   * The path as given or found: `DIR/m0001.eml` for folders and Maildirs, the path itself
+   * for a single file, `BOX#3` (1-based) for the third message of an mbox.
+   */
+  file: string;
+  expected?: Expected;
+  category?: string;
+  malformed?: boolean;
+  /** The whole manifest entry (extra fields such as `part` and `description`), when labelled. */
+  manifestEntry?: ManifestEntry;
+  /** Read this message's bytes (a fresh read each call). */
+  read(): Promise<Buffer>;
+}
+
+/** What a corpus is, found when opening it. */
+export interface CorpusInfo {
+  path: string;
+  kind: 'folder' | 'mbox' | 'maildir' | 'file';
+  manifest?: ManifestEntry[];
+  /** sha256 of manifest.json's bytes. */
+  manifestSha256?: string;
+  messages: number;
+  /** Total bytes of the messages (for an mbox: of the messages without separators). */
+  bytes: number;
+}
+
+/** An opened corpus: facts, and the entries to iterate once or more. */
+export interface OpenedCorpus {
+  info: CorpusInfo;
+  entries: AsyncIterable<CorpusEntry>;
+}
+
+/** Recognise and open `path`. Throws (ManifestError for a bad manifest) when it cannot be used. */
+export async function openCorpus(path: string): Promise<OpenedCorpus> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new Error(`${path}: cannot open corpus: ${(err as Error).message}`);
+  }
+  if (st.isDirectory()) {
+    if (await isMaildir(path)) return openMaildir(path);
+    return openFolder(path);
+  }
+  if (!st.isFile()) throw new Error(`${path}: not a file or folder`);
+  if (st.size > 0 && (await looksLikeMbox(path))) return openMbox(path);
+  return {
+    info: { path, kind: 'file', messages: 1, bytes: st.size },
+    entries: fromList([{ file: path, read: () => readFile(path) }]),
+  };
+}
+
+function fromList(list: readonly CorpusEntry[]): AsyncIterable<CorpusEntry> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield* list;
+    },
+  };
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined))?.isDirectory() === true;
+}
+
+async function isMaildir(path: string): Promise<boolean> {
+  return !(await stat(join(path, MANIFEST_FILE)).catch(() => undefined)) && ((await isDir(join(path, 'cur'))) || (await isDir(join(path, 'new'))));
+}
+
+function entryFromManifest(dir: string, e: ManifestEntry): CorpusEntry {
+  const file = join(dir, e.file);
+  return { file, expected: e.expected, category: e.category, malformed: e.malformed, manifestEntry: e, read: () => readFile(file) };
+}
+
+async function openFolder(dir: string): Promise<OpenedCorpus> {
+  const hasManifest = (await stat(join(dir, MANIFEST_FILE)).catch(() => undefined))?.isFile() === true;
+  if (hasManifest) {
+    const { entries: manifest, sha256 } = await readManifestWithHash(dir);
+    let bytes = 0;
+    for (const [i, e] of manifest.entries()) {
+      const s = await stat(join(dir, e.file)).catch(() => undefined);
+      if (s?.isFile() !== true) throw new ManifestError(`${join(dir, MANIFEST_FILE)}: entry ${i + 1} names ${JSON.stringify(e.file)}, which is not a file in ${dir}`, i, 'file');
+      bytes += s.size;
+    }
+    return {
+      info: { path: dir, kind: 'folder', manifest, manifestSha256: sha256, messages: manifest.length, bytes },
+      entries: fromList(manifest.map((e) => entryFromManifest(dir, e))),
+    };
+  }
+  const files = await walkFiles(dir);
+  let bytes = 0;
+  for (const f of files) bytes += f.size;
+  return {
+    info: { path: dir, kind: 'folder', messages: files.length, bytes },
+    entries: fromList(files.map((f) => ({ file: f.path, read: () => readFile(f.path) }))),
+  };
+}
+
+/** Regular, non-hidden files under `dir` (recursively), sorted by relative path. */
+async function walkFiles(dir: string): Promise<Array<{ path: string; size: number }>> {
+  const out: Array<{ path: string; rel: string; size: number }> = [];
+  const visit = async (d: string): Promise<void> => {
+    const items = await readdir(d, { withFileTypes: true });
+    for (const it of items) {
+      if (it.name.startsWith('.')) continue;
+      const p = join(d, it.name);
+      if (it.isDirectory()) await visit(p);
+      else if (it.isFile()) out.push({ path: p, rel: relative(dir, p).split(sep).join('/'), size: (await stat(p)).size });
+    }
+  };
+  await visit(dir);
+  out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return out.map(({ path, size }) => ({ path, size }));
+}
+
+async function openMaildir(dir: string): Promise<OpenedCorpus> {
+  const files: Array<{ path: string; size: number }> = [];
+  for (const sub of ['cur', 'new']) {
+    const d = join(dir, sub);
+    if (!(await isDir(d))) continue;
+    const names = (await readdir(d, { withFileTypes: true })).filter((it) => it.isFile() && !it.name.startsWith('.')).map((it) => it.name).sort();
+    for (const n of names) files.push({ path: join(d, n), size: (await stat(join(d, n))).size });
+  }
+  let bytes = 0;
+  for (const f of files) bytes += f.size;
+  return {
+    info: { path: dir, kind: 'maildir', messages: files.length, bytes },
+    entries: fromList(files.map((f) => ({ file: f.path, read: () => readFile(f.path) }))),
+  };
+}
+
+async function openMbox(path: string): Promise<OpenedCorpus> {
+  const ranges = await indexMbox(path);
+  let bytes = 0;
+  for (const r of ranges) bytes += r.end - r.start;
+  return {
+    info: { path, kind: 'mbox', messages: ranges.length, bytes },
+    entries: {
+      async *[Symbol.asyncIterator]() {
+        for (const [i, r] of ranges.entries()) yield { file: `${path}#${i + 1}`, read: () => readMboxMessage(path, r) };
+      },
+    },
+  };
+}
