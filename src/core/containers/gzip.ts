@@ -1,11 +1,33 @@
-import { createGunzip } from 'node:zlib';
+import { constants, createGunzip, createInflateRaw } from 'node:zlib';
 import type { ScanUnit } from '../types.js';
 import type { Budget } from '../limits.js';
 import { collectStream, type Member } from './member.js';
 
 /** gzip header flag bits (RFC 1952 section 2.3.1). */
+const FHCRC = 0x02;
 const FEXTRA = 0x04;
 const FNAME = 0x08;
+const FCOMMENT = 0x10;
+
+/** Length of the first gzip member's header, or undefined when it is cut short. */
+export function gzipHeaderLength(data: Buffer): number | undefined {
+  if (data.length < 10) return undefined;
+  const flags = data[3] ?? 0;
+  let pos = 10;
+  if (flags & FEXTRA) {
+    if (data.length < pos + 2) return undefined;
+    pos += 2 + data.readUInt16LE(pos);
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (flags & flag) {
+      const end = data.indexOf(0, pos);
+      if (end < 0) return undefined;
+      pos = end + 1;
+    }
+  }
+  if (flags & FHCRC) pos += 2;
+  return pos <= data.length ? pos : undefined;
+}
 
 /**
  * The original file name stored in a gzip header (FNAME, ISO 8859-1), if there is one.
@@ -48,7 +70,7 @@ export function gzipMemberName(unit: ScanUnit): string {
  * The one member of a gzip unit (all concatenated gzip members inflated as one stream,
  * the way gunzip does). Inflation streams through node:zlib with the budget counting each
  * chunk, so a gzip bomb is cut off at the limit without being held. A truncated stream or
- * a bad CRC/trailer is noted as UNPARSEABLE and whatever inflated before it is still yielded.
+ * a bad CRC/trailer is noted as UNPARSEABLE and whatever could be inflated is still yielded.
  */
 export async function* gzipMembers(unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
   const path = gzipMemberName(unit);
@@ -60,10 +82,29 @@ export async function* gzipMembers(unit: ScanUnit, budget: Budget): AsyncGenerat
   // (after the iterator was left) from being an unhandled 'error' event.
   gunzip.on('error', () => undefined);
   gunzip.end(unit.data);
-  const { data, error } = await collectStream(gunzip, where, unit.data.length, budget);
-  if (error !== undefined) {
-    budget.note('UNPARSEABLE', `gzip stream at ${where}: ${error.message}`);
-    if (data.length === 0) return;
+  const first = await collectStream(gunzip, where, unit.data.length, budget);
+  if (first.error === undefined) {
+    yield { path, data: first.data };
+    return;
   }
-  yield { path, data };
+  budget.note('UNPARSEABLE', `gzip stream at ${where}: ${first.error.message}`);
+  const recovered = await recoverFirstMember(unit.data, where, budget, first.data.length);
+  const data = recovered.length > first.data.length ? recovered : first.data;
+  if (data.length > 0) yield { path, data };
+}
+
+/**
+ * Second chance after gunzip failed: zlib drops the output of the call that met a bad
+ * CRC or trailer, so a small member would vanish. Inflate the first member's deflate
+ * data raw (no trailer check, partial output kept at a cut) so its bytes still get scanned.
+ * Only bytes past what the first pass produced are charged to the budget.
+ */
+async function recoverFirstMember(data: Buffer, where: string, budget: Budget, precharged: number): Promise<Buffer> {
+  const start = gzipHeaderLength(data);
+  if (start === undefined || start >= data.length) return Buffer.alloc(0);
+  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+  inflate.on('error', () => undefined);
+  inflate.end(data.subarray(start));
+  const { data: out } = await collectStream(inflate, where, data.length, budget, precharged);
+  return out;
 }

@@ -30,20 +30,24 @@ export function reason(err: unknown): string {
  * is checked (maxCompressionRatio) and so is the clock. A limit throws at once; leaving
  * the loop destroys the stream, so no more than one chunk past the limit is ever held.
  * A stream error (corrupt data) is returned, not thrown, with the bytes read before it.
+ * `precharged`: bytes of this member a previous pass already charged to the budget.
  */
 export async function collectStream(
   stream: AsyncIterable<unknown>,
   where: string,
   compressedSize: number,
   budget: Budget,
+  precharged = 0,
 ): Promise<Collected> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
     for await (const raw of stream) {
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+      // A second pass over the same member (recovery) is only charged past the first.
+      const charge = Math.max(0, total + chunk.length - precharged) - Math.max(0, total - precharged);
       total += chunk.length;
-      budget.addBytes(chunk.length, where);
+      if (charge > 0) budget.addBytes(charge, where);
       budget.checkRatio(total, compressedSize, where);
       budget.checkTime(where);
       chunks.push(chunk);

@@ -161,6 +161,9 @@ async function readEntry(
     budget.note('UNPARSEABLE', `zip entry at ${where}: unsupported compression method ${entry.compressionMethod}`);
     return undefined;
   }
+  // The declared sizes give the member's final ratio before a byte is inflated; an honest
+  // bomb stops here. A lying header is caught by the running check while streaming.
+  budget.checkRatio(entry.uncompressedSize, entry.compressedSize, where);
   let stream: Readable;
   try {
     stream = await openEntry(zipfile, entry);
