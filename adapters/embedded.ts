@@ -23,6 +23,11 @@ export interface EmbeddedOptions {
   signatures?: string;
   /** Default false: EICAR only per its specification. True: the 68 bytes anywhere in a unit. */
   eicarAnywhere?: boolean;
+  /**
+   * A database already built (signatureDbFromText, loadSignatureFolder) instead of a
+   * folder — for embedding, tests and benchmarks. `label` replaces the folder in probe().
+   */
+  preloaded?: { db: SignatureDb; report: LoadReport; label: string };
 }
 
 /** The embedded adapter, with the report of its last signature load. */
@@ -68,6 +73,8 @@ type LoadState = { ok: true; db: SignatureDb | undefined; report: LoadReport } |
 export function createEmbeddedAdapter(opts: EmbeddedOptions = {}): EmbeddedAdapter {
   const name = opts.name ?? 'embedded';
   const dir = opts.signatures;
+  if (dir !== undefined && opts.preloaded !== undefined) throw new TypeError(`scanner ${opts.name ?? 'embedded'}: give "signatures" or "preloaded", not both`);
+  const source = opts.preloaded?.label ?? dir ?? '';
   const anywhere = opts.eicarAnywhere === true;
   let loading: Promise<LoadState> | undefined;
   let report: LoadReport = emptyReport();
@@ -75,6 +82,11 @@ export function createEmbeddedAdapter(opts: EmbeddedOptions = {}): EmbeddedAdapt
 
   const load = (): Promise<LoadState> => {
     loading ??= (async (): Promise<LoadState> => {
+      if (opts.preloaded !== undefined) {
+        report = opts.preloaded.report;
+        db = opts.preloaded.db;
+        return { ok: true, db, report };
+      }
       if (dir === undefined) return { ok: true, db: undefined, report };
       try {
         const r = await loadSignatureFolder(dir);
@@ -131,7 +143,7 @@ export function createEmbeddedAdapter(opts: EmbeddedOptions = {}): EmbeddedAdapt
       return {
         available: true,
         version,
-        signatures: `EICAR + ${st.db.count} signatures from ${dir ?? ''} (${rejected} line${rejected === 1 ? '' : 's'} rejected)`,
+        signatures: `EICAR + ${st.db.count} signatures from ${source} (${rejected} line${rejected === 1 ? '' : 's'} rejected)`,
       };
     },
     scan,

@@ -77,6 +77,14 @@ describe('adapter contract', () => {
     ac.abort();
     expect(await a.scan(unit(Buffer.from('x')), ctx({ signal: ac.signal }))).toMatchObject({ status: 'error', error: { code: 'ABORTED' } });
   });
+  it('accepts a preloaded database (not together with a folder)', async () => {
+    const { signatureDbFromText } = await import('../../adapters/embedded.js');
+    const pre = signatureDbFromText({ ndb: `M:0:*:${Buffer.from('marker').toString('hex')}\nBad:0:*:zz` });
+    const a = createEmbeddedAdapter({ preloaded: { ...pre, label: 'memory' } });
+    expect((await a.probe()).signatures).toBe('EICAR + 1 signatures from memory (1 line rejected)');
+    expect(await a.scan(unit(Buffer.from('a marker here')), ctx())).toMatchObject({ status: 'infected', detections: [{ name: 'M' }] });
+    expect(() => createEmbeddedAdapter({ preloaded: { ...pre, label: 'x' }, signatures: '/tmp' })).toThrow(TypeError);
+  });
   it('scanBatch gives one verdict per unit', async () => {
     const a = createEmbeddedAdapter();
     const v = await a.scanBatch!([unit(eicar(), 'a'), unit(Buffer.from('clean'), 'b')], ctx());
