@@ -15,7 +15,7 @@ import { eicar } from '../src/corpus/eicar.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { CLEAN, deadlineFor, emptyFindings, errorVerdict, excerpt, infectedVerdict, runBatch } from './cli/process.js';
 
-/** Options of `createYaraAdapter`: exactly one of `rules` and `compiled`. */
+/** Options of `createYaraAdapter`: one of `rules` and `compiled` (with neither, the adapter reports itself not available). */
 export interface YaraOptions {
   /** Name to select it by; default `yara`. */
   name?: string;
@@ -70,20 +70,24 @@ export function parseYaraOutput(
   return out;
 }
 
-/** Build the YARA adapter. Throws TypeError on bad options (missing or both rules). */
-export function createYaraAdapter(opts: YaraOptions): Adapter {
+/** Build the YARA adapter. Throws TypeError on bad options (both rules and compiled, a bad path). */
+export function createYaraAdapter(opts: YaraOptions = {}): Adapter {
   const name = opts.name ?? 'yara';
   const binary = opts.binary ?? 'yara';
   const extraArgs = opts.extraArgs ?? [];
   if (typeof name !== 'string' || name === '') throw new TypeError('yara: name must be a non-empty string');
-  if ((opts.rules === undefined) === (opts.compiled === undefined)) throw new TypeError('yara: give exactly one of rules (a .yar file) and compiled (yarac output)');
-  const rulesPath = (opts.rules ?? opts.compiled) as string;
-  if (typeof rulesPath !== 'string' || rulesPath === '') throw new TypeError('yara: rules/compiled must be a file path');
+  if (opts.rules !== undefined && opts.compiled !== undefined) throw new TypeError('yara: give one of rules (a .yar file) and compiled (yarac output), not both');
+  const rulesPath = opts.rules ?? opts.compiled;
+  if (rulesPath !== undefined && (typeof rulesPath !== 'string' || rulesPath === '')) throw new TypeError('yara: rules/compiled must be a file path');
   if (!Array.isArray(extraArgs) || !extraArgs.every((a) => typeof a === 'string')) throw new TypeError('yara: extraArgs must be an array of strings');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('yara: timeoutMs must be a positive number');
-  const ruleArgs = [...(opts.compiled === undefined ? [] : ['-C']), '-w', ...extraArgs, rulesPath];
+  // Without rules (`yara` selected by its type name with default options) the adapter exists
+  // but is not available: probe says what to configure, scans give NOT_AVAILABLE.
+  const NO_RULES = 'no YARA rules configured: set "rules": "FILE.yar" (or "compiled": FILE from yarac) in the config';
+  const ruleArgs = rulesPath === undefined ? [] : [...(opts.compiled === undefined ? [] : ['-C']), '-w', ...extraArgs, rulesPath];
 
   async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
+    if (rulesPath === undefined) return units.map(() => errorVerdict('NOT_AVAILABLE', NO_RULES));
     return runBatch(units, ctx, async (files) => {
       const r = await run(binary, [...ruleArgs, files.unitDir], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
       const found = parseYaraOutput(r.stdout, r.stderr, files, units.length);
@@ -107,6 +111,7 @@ export function createYaraAdapter(opts: YaraOptions): Adapter {
       if (!r.ok) return { available: false, reason: r.reason === 'NOT_AVAILABLE' ? `${binary} not found: install yara (apt-get install yara)` : r.message };
       const version = r.stdout.trim().split('\n')[0] ?? '';
       if (r.exitCode !== 0 || version === '') return { available: false, reason: `${binary} --version exited ${r.exitCode}: ${excerpt(r.stderr)}` };
+      if (rulesPath === undefined) return { available: false, version, reason: NO_RULES };
       try {
         await access(rulesPath, constants.R_OK);
       } catch {

@@ -33,9 +33,10 @@ it('parses "Rule PATH" lines and per-file errors', () => {
   expect(f[1]?.errors).toEqual(['error scanning /t/u0002.bin: could not open file']);
 });
 
-it('needs exactly one of rules and compiled', () => {
-  expect(() => createYaraAdapter({})).toThrow(TypeError);
+it('takes one of rules and compiled; with neither it is not available (never clean)', async () => {
   expect(() => createYaraAdapter({ rules: 'a.yar', compiled: 'a.yarc' })).toThrow(TypeError);
+  const a = createYaraAdapter();
+  expect(await a.scan(part('x'), ctx())).toMatchObject({ status: 'error', error: { code: 'NOT_AVAILABLE', message: expect.stringContaining('no YARA rules') } });
 });
 
 await describeReal('yara adapter (real yara)', ['yara', 'yarac'], () => {
@@ -47,6 +48,10 @@ await describeReal('yara adapter (real yara)', ['yara', 'yarac'], () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('probe without rules says what to configure', async () => {
+    expect(await createYaraAdapter().probe()).toMatchObject({ available: false, reason: expect.stringContaining('no YARA rules configured') });
   });
 
   it('probes the version and loads the rules', async () => {
