@@ -38,8 +38,9 @@ function lineAt(buf: Buffer, pos: number): { end: number; next: number } {
 
 /** Parse `begin MODE NAME` at `pos`; null when the line is not one. */
 function parseBegin(buf: Buffer, pos: number, end: number): { mode: string; name: string } | null {
-  const line = buf.toString('latin1', pos, Math.min(end, pos + 1024));
-  const m = /^begin +([0-7]{1,4}) +(.*\S)\s*$/.exec(line);
+  // Trim first so the pattern has nothing to backtrack over (linear on any line).
+  const line = buf.toString('latin1', pos, Math.min(end, pos + 1024)).trimEnd();
+  const m = /^begin +([0-7]{1,4}) +(.+)$/.exec(line);
   if (!m) return null;
   return { mode: m[1]!, name: m[2]! };
 }

@@ -13,7 +13,7 @@ import type { Budget } from '../limits.js';
 import { decodeTransfer, normalizeEncoding, transferKind } from './decode.js';
 import { getHeader, parseHeaderBlock, splitHeaderBody } from './headers.js';
 import { parseStructured } from './params.js';
-import { findUuBlocks } from './uuencode.js';
+import { findUuBlocks, firstUuBlock } from './uuencode.js';
 
 /** One decoded leaf of a message. */
 export interface MimeLeaf {
@@ -249,10 +249,18 @@ function* visitEntity(e: EntityFrame, stack: Frame[], budget: Budget): Generator
   }
 
   // A leaf.
-  const filename = filenameOf(fields, ct?.params);
+  let filename = filenameOf(fields, ct?.params);
+  let data: Buffer;
+  if (transferKind(encoding) === 'uuencode') {
+    // A uuencoded body: its first block, named by its `begin` line when the headers give no name.
+    const block = firstUuBlock(body);
+    data = block?.data ?? body;
+    if (filename === undefined && block) filename = block.name;
+  } else {
+    data = decodeTransfer(body, encoding);
+  }
   const location = filename === undefined ? partPath : `${partPath}:${filename}`;
   if (!nested) budget.addPart(location);
-  const data = decodeTransfer(body, encoding);
   budget.addBytes(data.length, location);
   const leaf: MimeLeaf = { data, location, mimePath: partPath, contentType, encoding, depth: e.depth };
   if (filename !== undefined) leaf.filename = filename;

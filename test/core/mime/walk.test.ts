@@ -279,7 +279,7 @@ describe('walkMime: transfer encodings', () => {
 
   it('x-uuencode as a transfer encoding is decoded', () => {
     const leaves = walk(part('x-uuencode', uuencode(eicar(), 'e.com')));
-    expect(leaves.map((l) => [l.encoding, l.data.toString('latin1')])).toEqual([['x-uuencode', E]]);
+    expect(leaves.map((l) => [l.location, l.encoding, l.data.toString('latin1')])).toEqual([['1:e.com', 'x-uuencode', E]]);
   });
 });
 
@@ -471,6 +471,27 @@ describe('walkMime: sloppy and hostile input', () => {
     }
     expect((err as LimitExceededError).limit).toBe('maxExpandedBytes');
     expect(walk(msg, { maxExpandedBytes: 400_000 }).map((l) => l.data.length)).toEqual([300_000, E.length]);
+  });
+
+  it('hostile repetitive patterns are walked in one pass (no quadratic corner)', () => {
+    // Delimiter text that is never at a line start, 1 MB of it.
+    const notAtLineStart = ' --b'.repeat(250_000);
+    expect(walk(`Content-Type: multipart/mixed; boundary=b\n\n${notAtLineStart}`).map((l) => l.data.length)).toEqual([notAtLineStart.length]);
+    // Many "begin" lines with long trailing white space (uu header regex) in a text body.
+    const begins = `begin 644 a${' '.repeat(1000)}x${' '.repeat(1000)}\n`.repeat(500);
+    const uu = walk(`\n${begins}`, { maxParts: 10_000 });
+    expect(uu.length).toBe(501);
+    expect(uu[1]!.filename).toBe(`a${' '.repeat(1000)}x`);
+    // 1 MB of '=' and of '= ' in quoted-printable, and of junk around base64 padding.
+    const qpBody = '='.repeat(500_000) + '= '.repeat(250_000);
+    const qpLeaf = walk(`Content-Transfer-Encoding: quoted-printable\n\n${qpBody}`)[0]!;
+    expect(qpLeaf.data.length).toBe(qpBody.length - 2); // only the final '= ' (then the end) is a soft break
+    const b64Leaf = walk(`Content-Transfer-Encoding: base64\n\nQUJD${'=*'.repeat(500_000)}REVG`)[0]!;
+    expect(b64Leaf.data.toString()).toBe('ABCDEF');
+    // A header of many parameters and many encoded-word starts.
+    const params = Array.from({ length: 20_000 }, (_, i) => `p${i}*${i % 7}*=x`).join('; ');
+    const hdr = walk(`Content-Type: text/plain; ${params}\nSubject: ${'=?'.repeat(100_000)}\n\nbody`);
+    expect(hdr.map((l) => l.data.toString())).toEqual(['body']);
   });
 
   it('does not note ordinary sloppiness as a problem', () => {
