@@ -5,6 +5,7 @@ import type { Entry, ZipFile } from 'yauzl';
 import type { ScanUnit } from '../types.js';
 import type { Budget } from '../limits.js';
 import { collectStream, isFatal, reason, type Member } from './member.js';
+import { salvageZipMembers } from './zip-salvage.js';
 
 /**
  * yauzl exports this (it honours the UTF-8 flag, CP437 and the Info-ZIP Unicode Path
@@ -109,7 +110,8 @@ function entryName(entry: RawEntry): string {
  * inflate counted against the budget (maxArchiveEntries up front, then per member
  * maxParts, maxExpandedBytes, maxCompressionRatio, time). Directories are skipped.
  * Trouble that leaves the rest readable is noted as UNPARSEABLE and the walk goes on:
- * an unreadable central directory, encrypted entries, unknown compression methods, a
+ * an unreadable central directory (then the local headers are walked instead, see
+ * salvageZipMembers), encrypted entries, unknown compression methods, a
  * corrupt or truncated deflate stream (its partial output is still yielded), a size or
  * CRC-32 that does not match the header.
  */
@@ -119,17 +121,21 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
     zipfile = await openZip(unit.data);
   } catch (err) {
     budget.note('UNPARSEABLE', `zip archive at ${unit.location}: ${reason(err)}`);
+    yield* salvageZipMembers(unit, budget);
     return;
   }
   try {
     budget.checkEntries(zipfile.entryCount, unit.location);
     const entries = new EntryReader(zipfile);
+    let members = 0;
     for (;;) {
       let entry: RawEntry | null;
       try {
         entry = await entries.next();
       } catch (err) {
         budget.note('UNPARSEABLE', `zip central directory at ${unit.location}: ${reason(err)}`);
+        // Nothing read yet: the local headers may still tell the members (see salvage).
+        if (members === 0) yield* salvageZipMembers(unit, budget);
         return;
       }
       if (entry === null) return;
@@ -138,6 +144,7 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
       const where = `${unit.location} > ${path}`;
       budget.checkTime(where);
       budget.addPart(where);
+      members += 1;
       const member = await readEntry(zipfile, entry, path, where, budget);
       if (member !== undefined) yield member;
     }

@@ -77,6 +77,25 @@ export function zeroZip(megabytes: number, name = 'zeros.bin'): Promise<Buffer> 
   });
 }
 
+/** A zip written the streaming way (fflate Zip: data descriptors, sizes only at the end). */
+export function streamedZip(files: Record<string, Buffer>): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    const archive = new Zip((err, data, final) => {
+      if (err) return reject(err);
+      chunks.push(data);
+      if (final) resolve(Buffer.concat(chunks));
+    });
+    for (const [name, data] of Object.entries(files)) {
+      const file = new ZipDeflate(name, { level: 6 });
+      file.mtime = MTIME;
+      archive.add(file);
+      file.push(new Uint8Array(data), true);
+    }
+    archive.end();
+  });
+}
+
 /** A gzip of `megabytes` MB of zeros, compressed streaming (never held). */
 export async function zeroGzip(megabytes: number): Promise<Buffer> {
   const gz = createGzip();

@@ -156,6 +156,15 @@ describe('bombs are cut off without being held', () => {
     expect(buffersMB).toBeLessThan(100);
   });
 
+  it('the same bomb cut before its central directory is stopped while streaming from local headers', async () => {
+    const cut = zipBomb.subarray(0, zipBomb.indexOf(Buffer.from('PK\x01\x02', 'latin1')));
+    const { e, buffersMB } = await withMemory(() => expandAll(partUnit(cut, '1:bomb.zip', 'bomb.zip')));
+    const err = expectLimit(e, 'maxCompressionRatio');
+    expect(err.where).toBe('1:bomb.zip > zeros.bin');
+    expect(e.budget.expandedBytes).toBeLessThan(250 * zipBomb.length + 64 * 1024);
+    expect(buffersMB).toBeLessThan(100);
+  });
+
   it('a 200 MB zip of zeros with the ratio check out of the way stops on maxExpandedBytes', async () => {
     const bomb = zipBomb;
     const b = budget({ maxCompressionRatio: 1e9, maxExpandedBytes: 16 * MB });
