@@ -13,7 +13,7 @@ import { readdir, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatManifest, MANIFEST_FILE, readManifest, type Expected, type ManifestEntry } from './manifest.js';
 import { mixSeed, Rng } from './prng.js';
-import { RECIPES, type BuildContext, type Recipe } from './recipes.js';
+import { RECIPES, TESTFILES_EXCLUDED, type BuildContext, type Recipe } from './recipes.js';
 
 /** `quick`: ≤200 messages, a few MB, for tests. `full`: ≥2,000 messages and ≥100 MB, for benchmarks. */
 export type Profile = 'quick' | 'full';
@@ -82,7 +82,7 @@ async function listTestfiles(dir: string): Promise<Array<{ name: string; size: n
   const out: Array<{ name: string; size: number }> = [];
   for (const name of names.sort()) {
     const st = await stat(join(dir, name)).catch(() => undefined);
-    if (st?.isFile() === true) out.push({ name, size: st.size });
+    if (st?.isFile() === true && !TESTFILES_EXCLUDED.includes(name)) out.push({ name, size: st.size });
   }
   return out;
 }

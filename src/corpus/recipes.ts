@@ -458,11 +458,17 @@ const INFECTED: Recipe[] = [
   },
 ];
 
+/**
+ * clamav-testfiles left out: clam_cache_emax.tgz nests archives so deep (it tests ClamAV's
+ * cache and limits) that, once inside a mail, ClamAV's default recursion limit stops it.
+ */
+export const TESTFILES_EXCLUDED: readonly string[] = ['clam_cache_emax.tgz'];
+
 /** clamav-testfiles picked for the quick profile (small, varied formats). */
 const QUICK_TESTFILES = ['clam.exe', 'clam.zip', 'clam.7z', 'clam.cab', 'clam.pdf', 'clam.tar.gz', 'clam.exe.bz2', 'clam.ole.doc', 'clam.arj', 'clam-upx.exe'];
 
 const TESTFILES: Recipe = {
-  category: 'clamav-testfiles', expected: 'infected', malformed: false, family: 'clamav-testfiles', quick: 8, full: 88,
+  category: 'clamav-testfiles', expected: 'infected', malformed: false, family: 'clamav-testfiles', quick: 8, full: 86,
   summary: "Debian clamav-testfiles (ClamAV's own test files) as base64 attachments",
   async build({ rng, k, testfiles }) {
     const quickSet = testfiles.files.filter((f) => QUICK_TESTFILES.includes(f.name));
