@@ -170,6 +170,15 @@ function done(data: Buffer, variant: string, description: string, extra: { part?
   return b;
 }
 
+/**
+ * The name a gzip stream's content goes by in a `part` location: the file name without
+ * ".gz", ".tgz" becoming ".tar" (the convention of src/core/containers/gzip.ts).
+ */
+function gunzipName(name: string): string {
+  if (/\.tgz$/i.test(name)) return name.replace(/\.tgz$/i, '.tar');
+  return name.replace(/\.gz$/i, '');
+}
+
 /** Size ladder for large messages: spread evenly over [lo, hi] MB, a little jitter. */
 function ladder(ctx: BuildContext, lo: number, hi: number): number {
   const f = ctx.count <= 1 ? 0 : ctx.k / (ctx.count - 1);
@@ -393,7 +402,7 @@ const INFECTED: Recipe[] = [
       const p = payload(rng);
       const name = rng.pick(['eicar.com.gz', 'invoice.exe.gz', 'data.gz']);
       const msg = mixed(rng, [b64(rng.pick(['application/gzip', 'application/x-gzip']), name, makeGzip(p.data))]);
-      return done(render(msg), 'gzip', `EICAR (${p.note}) gzipped as ${name}`, { part: `2:${name}`, encoding: 'base64' });
+      return done(render(msg), 'gzip', `EICAR (${p.note}) gzipped as ${name}`, { part: `2:${name} > ${gunzipName(name)}`, encoding: 'base64' });
     },
   },
   {
@@ -415,7 +424,7 @@ const INFECTED: Recipe[] = [
       const mname = memberName(rng);
       const name = rng.pick(['backup.tar.gz', 'logs.tgz', c.businessName(rng, 'tar.gz')]);
       const msg = mixed(rng, [b64('application/gzip', name, makeGzip(await makeTar(rng.shuffle([{ name: mname, data: p.data }, companion(rng)]))))]);
-      return done(render(msg), 'tar.gz', `EICAR (${p.note}) as ${mname} in tar.gz ${name}`, { part: `2:${name} > ${mname}`, encoding: 'base64' });
+      return done(render(msg), 'tar.gz', `EICAR (${p.note}) as ${mname} in tar.gz ${name}`, { part: `2:${name} > ${gunzipName(name)} > ${mname}`, encoding: 'base64' });
     },
   },
   {
@@ -428,7 +437,7 @@ const INFECTED: Recipe[] = [
       const zip = makeZip([{ name: mname, data: p.data }], k % 2 === 0 ? 0 : 6);
       const name = rng.pick(['export.tar.gz', 'archive.tgz']);
       const msg = mixed(rng, [b64('application/gzip', name, makeGzip(await makeTar([companion(rng), { name: zname, data: zip }])))]);
-      return done(render(msg), k % 2 === 0 ? 'stored-zip' : 'deflated-zip', `EICAR (${p.note}) in zip ${zname} inside ${name}`, { part: `2:${name} > ${zname} > ${mname}`, encoding: 'base64' });
+      return done(render(msg), k % 2 === 0 ? 'stored-zip' : 'deflated-zip', `EICAR (${p.note}) in zip ${zname} inside ${name}`, { part: `2:${name} > ${gunzipName(name)} > ${zname} > ${mname}`, encoding: 'base64' });
     },
   },
   {
