@@ -1,7 +1,8 @@
 /**
  * clamdscan adapter: ClamAV's daemon client, run through src/core/exec.ts, talking to a
- * running clamd. `clamdscan --no-summary [--config-file=F] [--stream|--fdpass] [--multiscan]
- * --file-list=LIST`, one process per batch; the same exit codes (0/1/2) and result lines
+ * running clamd. `clamdscan --no-summary [--config-file=F] [--stream|--fdpass]
+ * --file-list=LIST` (or `--multiscan --fdpass UNITDIR`: the private folder holding only
+ * the batch's files), one process per batch; the same exit codes (0/1/2) and result lines
  * as clamscan (adapters/clamscan.ts parses both).
  *
  * Modes: `fdpass` (default) passes open descriptors over clamd's unix socket, so clamd
@@ -54,12 +55,16 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamdscan: granularity must be 'message' or 'part'");
   const configArgs = opts.configFile === undefined ? [] : [`--config-file=${opts.configFile}`];
   const baseArgs = ['--no-summary', ...configArgs, ...MODE_ARGS[mode]];
-  const infectedOnly = asksInfectedOnly(baseArgs);
+  const folderScan = mode === 'multiscan-fdpass';
+  const silentMeansClean = folderScan || asksInfectedOnly(baseArgs);
 
   async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
     return runBatch(units, ctx, async (files) => {
-      const list = await files.writeHelper('list.txt', files.paths.join('\n') + '\n');
-      const r = await run(binary, [...baseArgs, `--file-list=${list}`], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
+      // multiscan: clamd's MULTISCAN works on a folder (a file list is sent file by file), so
+      // hand it the folder holding only this batch's files; clamd then names only what it
+      // found. Other modes: a file list, which gives one result line per file.
+      const target = folderScan ? files.unitDir : `--file-list=${await files.writeHelper('list.txt', files.paths.join('\n') + '\n')}`;
+      const r = await run(binary, [...baseArgs, target], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
       const findings = parseClamavOutput(r.stdout, files, units.length);
       parseClamavOutput(r.stderr, files, units.length, findings);
       if (!r.ok) {
@@ -72,7 +77,7 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
       if (r.exitCode === 2 && /Could not connect|Can't connect|connect\(\) failed/i.test(r.stderr) && findings.every((f) => !f.ok && f.detections.length === 0)) {
         return units.map(() => errorVerdict('CONNECT_FAILED', `clamdscan: ${excerpt(r.stderr)}`));
       }
-      return clamavVerdicts('clamdscan', name, units, findings, r.exitCode, r.stderr, infectedOnly);
+      return clamavVerdicts('clamdscan', name, units, findings, r.exitCode, r.stderr, silentMeansClean);
     });
   }
 

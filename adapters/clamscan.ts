@@ -80,9 +80,11 @@ export function parseClamavOutput(text: string, files: Pick<UnitFiles, 'indexOfP
 /**
  * Turn findings plus the exit code of a clamscan/clamdscan run into verdicts.
  * FOUND → infected (whatever the exit code); a per-file ERROR → SCANNER_EXIT;
- * `OK` → clean; exit 1 with no line for a unit → PROTOCOL (not a detection);
- * exit 2 (or any other code) with no line → SCANNER_EXIT; exit 0 with no line → clean only
- * when the arguments asked for infected-only output (`-i`/`--infected`), else PROTOCOL.
+ * `OK` → clean; exit 2 (or any other code) with no line → SCANNER_EXIT.
+ * A unit with no line at all: when `silentMeansClean` is false (the scanner prints a line per
+ * file), exit 0 → PROTOCOL and exit 1 → PROTOCOL (never a detection, never clean). When it is
+ * true (infected-only output `-i`, or a folder scan, where ClamAV names only what it found),
+ * exit 0 → clean, and exit 1 → clean only if some other unit of the run has its FOUND line.
  */
 export function clamavVerdicts(
   program: string,
@@ -91,17 +93,19 @@ export function clamavVerdicts(
   findings: readonly UnitFindings[],
   exitCode: number,
   stderr: string,
-  infectedOnly: boolean,
+  silentMeansClean: boolean,
 ): Verdict[] {
+  const anyFound = findings.some((f) => f.detections.length > 0);
   return units.map((unit, i) => {
     const f = findings[i] as UnitFindings;
     if (f.detections.length > 0) return infectedVerdict(f.detections, scanner, unit);
     if (f.errors.length > 0) return errorVerdict('SCANNER_EXIT', `${program} (exit ${exitCode}): ${excerpt(f.errors.join('; '))}`);
     if (f.ok) return CLEAN;
     if (exitCode === 0) {
-      return infectedOnly ? CLEAN : errorVerdict('PROTOCOL', `${program} exited 0 but printed no result line for this file`);
+      return silentMeansClean ? CLEAN : errorVerdict('PROTOCOL', `${program} exited 0 but printed no result line for this file`);
     }
     if (exitCode === 1) {
+      if (silentMeansClean && anyFound) return CLEAN;
       return errorVerdict('PROTOCOL', `${program} exited 1 (virus found) but printed no FOUND line for this file`);
     }
     return errorVerdict('SCANNER_EXIT', `${program} exited ${exitCode}: ${excerpt(stderr) || 'no message'}`);

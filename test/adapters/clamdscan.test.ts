@@ -60,7 +60,13 @@ await describeReal('clamdscan adapter (real clamd + clamdscan)', ['clamd', 'clam
     });
   }
 
-  it('one clamdscan process per batch (argument list through --file-list)', async () => {
+  it('multiscan over the folder: an all-clean batch is clean (clamd names only what it finds)', async () => {
+    const a = createClamdscanAdapter({ configFile: clamd.configFile, mode: 'multiscan-fdpass' });
+    const v = await a.scanBatch!(Array.from({ length: 10 }, (_, i) => part(`clean ${i}`, `p${i}`)), ctx());
+    expect(v).toEqual(Array.from({ length: 10 }, () => ({ status: 'clean' })));
+  });
+
+  it('one clamdscan process per batch, pointed at the private folder', async () => {
     const log = join(dir, 'runs.log');
     const wrapper = join(dir, 'clamdscan-counting');
     await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec clamdscan "$@"\n`, { mode: 0o700 });
