@@ -11,8 +11,11 @@ import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
 import { containsEicar, EICAR_NAME, isEicarFile } from './embedded/eicar.js';
 import { emptyReport, loadSignatureFolder, type LoadReport, type SignatureDb } from './embedded/loader.js';
 
+/** Loading signatures (folder or text), the database, and printing what was rejected. */
 export { loadSignatureFolder, formatLoadProblems, signatureDbFromText, SignatureDb } from './embedded/loader.js';
+/** The load report's shapes. */
 export type { LoadReport, RejectedLine, NotedSignature } from './embedded/loader.js';
+/** Count of automata built in this process (one per database load). */
 export { automatonBuilds } from './embedded/body.js';
 
 /** Options of the embedded adapter. */

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 
+/** Hash algorithms of ClamAV hash signatures. */
 export type HashAlgo = 'md5' | 'sha1' | 'sha256';
 
 const ALGO_BY_LENGTH: Readonly<Record<number, HashAlgo>> = { 32: 'md5', 40: 'sha1', 64: 'sha256' };

@@ -39,6 +39,7 @@ export interface GapElement {
   max: number;
 }
 
+/** One compiled piece of a body signature. */
 export type Element = SeqElement | AltElement | GapElement;
 
 /** Why a hex signature was refused. */
