@@ -30,6 +30,8 @@ export interface ClamdscanOptions {
   binary?: string;
   /** Per-run timeout in ms, on top of the caller's absolute deadline. */
   timeoutMs?: number;
+  /** Parent folder of the private temp folders (default: os.tmpdir(), i.e. TMPDIR or /tmp). */
+  tempDir?: string;
   /** `message` (default: clamd parses mail itself) or `part`. */
   granularity?: 'message' | 'part';
 }
@@ -52,6 +54,8 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
   if (!Object.hasOwn(MODE_ARGS, mode)) throw new TypeError(`clamdscan: mode must be one of ${Object.keys(MODE_ARGS).join(', ')}, got ${JSON.stringify(mode)}`);
   if (opts.configFile !== undefined && (typeof opts.configFile !== 'string' || opts.configFile === '')) throw new TypeError('clamdscan: configFile must be a file path');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('clamdscan: timeoutMs must be a positive number');
+  if (opts.tempDir !== undefined && (typeof opts.tempDir !== 'string' || opts.tempDir === '')) throw new TypeError('clamdscan: tempDir must be a folder path');
+  const fileOpts = opts.tempDir === undefined ? {} : { parent: opts.tempDir };
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamdscan: granularity must be 'message' or 'part'");
   const configArgs = opts.configFile === undefined ? [] : [`--config-file=${opts.configFile}`];
   const baseArgs = ['--no-summary', ...configArgs, ...MODE_ARGS[mode]];
@@ -78,7 +82,7 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
         return units.map(() => errorVerdict('CONNECT_FAILED', `clamdscan: ${excerpt(r.stderr)}`));
       }
       return clamavVerdicts('clamdscan', name, units, findings, r.exitCode, r.stderr, silentMeansClean);
-    });
+    }, fileOpts);
   }
 
   return {

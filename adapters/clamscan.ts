@@ -34,6 +34,8 @@ export interface ClamscanOptions {
   extraArgs?: string[];
   /** Per-run timeout in ms, on top of the caller's absolute deadline. */
   timeoutMs?: number;
+  /** Parent folder of the private temp folders (default: os.tmpdir(), i.e. TMPDIR or /tmp). */
+  tempDir?: string;
   /** `message` (default: ClamAV parses mail itself) or `part`. */
   granularity?: 'message' | 'part';
 }
@@ -148,6 +150,8 @@ export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
   if (!Array.isArray(extraArgs) || !extraArgs.every((a) => typeof a === 'string')) throw new TypeError('clamscan: extraArgs must be an array of strings');
   if (opts.database !== undefined && (typeof opts.database !== 'string' || opts.database === '')) throw new TypeError('clamscan: database must be a folder path');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('clamscan: timeoutMs must be a positive number');
+  if (opts.tempDir !== undefined && (typeof opts.tempDir !== 'string' || opts.tempDir === '')) throw new TypeError('clamscan: tempDir must be a folder path');
+  const fileOpts = opts.tempDir === undefined ? {} : { parent: opts.tempDir };
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamscan: granularity must be 'message' or 'part'");
   const baseArgs = ['--no-summary', '--stdout', ...(opts.database === undefined ? [] : ['-d', opts.database]), ...extraArgs];
   const infectedOnly = asksInfectedOnly(extraArgs);
@@ -166,7 +170,7 @@ export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
         });
       }
       return clamavVerdicts('clamscan', name, units, findings, r.exitCode, r.stderr, infectedOnly);
-    });
+    }, fileOpts);
   }
 
   return {

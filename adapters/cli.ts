@@ -36,7 +36,7 @@ export function createCliAdapter(entry: CliScannerEntry): Adapter {
         verdicts.push(...interpretCliRun(c, e.name, r, [unit], one));
       }
       return verdicts;
-    });
+    }, e.tempDir === undefined ? {} : { parent: e.tempDir });
   }
 
   return {

@@ -42,6 +42,11 @@ export interface UnitFileOptions {
   ext?: string;
   /** Prefix of the mkdtemp folder name, default `avbench-`. Letters, digits and `-` only. */
   prefix?: string;
+  /**
+   * Parent of the private folders; default `os.tmpdir()` (honours TMPDIR). A tmpfs such as
+   * /dev/shm makes batches of thousands of small units much cheaper than a disk-backed /tmp.
+   */
+  parent?: string;
 }
 
 /** Generated name of the unit at `index` (0-based) in a batch of `count`: `u0001.bin`. */
@@ -60,7 +65,7 @@ export async function writeUnitFiles(units: readonly { data: Buffer }[], opts: U
   if (!/^\.[a-z0-9]{1,8}$/.test(ext)) throw new TypeError(`temp file extension must match /^\\.[a-z0-9]{1,8}$/, got ${JSON.stringify(ext)}`);
   if (!/^[A-Za-z0-9-]{1,32}$/.test(prefix)) throw new TypeError(`temp folder prefix must be letters, digits and '-', got ${JSON.stringify(prefix)}`);
   // realpath: scanners (clamdscan) print canonical paths; /tmp may be a symlink elsewhere.
-  const root = await realpath(await mkdtemp(join(tmpdir(), prefix)));
+  const root = await realpath(await mkdtemp(join(opts.parent ?? tmpdir(), prefix)));
   let removed = false;
   const remove = async (): Promise<void> => {
     if (removed) return;

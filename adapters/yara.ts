@@ -27,6 +27,8 @@ export interface YaraOptions {
   binary?: string;
   /** Per-run timeout in ms, on top of the caller's absolute deadline. */
   timeoutMs?: number;
+  /** Parent folder of the private temp folders (default: os.tmpdir(), i.e. TMPDIR or /tmp). */
+  tempDir?: string;
   /** Extra arguments placed before the rules (e.g. `['-d', 'x=1']`). */
   extraArgs?: string[];
 }
@@ -81,6 +83,8 @@ export function createYaraAdapter(opts: YaraOptions = {}): Adapter {
   if (rulesPath !== undefined && (typeof rulesPath !== 'string' || rulesPath === '')) throw new TypeError('yara: rules/compiled must be a file path');
   if (!Array.isArray(extraArgs) || !extraArgs.every((a) => typeof a === 'string')) throw new TypeError('yara: extraArgs must be an array of strings');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('yara: timeoutMs must be a positive number');
+  if (opts.tempDir !== undefined && (typeof opts.tempDir !== 'string' || opts.tempDir === '')) throw new TypeError('yara: tempDir must be a folder path');
+  const fileOpts = opts.tempDir === undefined ? {} : { parent: opts.tempDir };
   // Without rules (`yara` selected by its type name with default options) the adapter exists
   // but is not available: probe says what to configure, scans give NOT_AVAILABLE.
   const NO_RULES = 'no YARA rules configured: set "rules": "FILE.yar" (or "compiled": FILE from yarac) in the config';
@@ -99,7 +103,7 @@ export function createYaraAdapter(opts: YaraOptions = {}): Adapter {
         if (f.errors.length > 0) return errorVerdict('SCANNER_EXIT', `yara: ${excerpt(f.errors.join('; '))}`);
         return CLEAN;
       });
-    });
+    }, fileOpts);
   }
 
   return {

@@ -38,6 +38,8 @@ export interface CliScannerEntry {
   versionRegex?: string;
   /** Whole message or decoded parts; default `part`. */
   granularity?: 'message' | 'part';
+  /** Parent folder of the private temp folders (default: os.tmpdir(), i.e. TMPDIR or /tmp). */
+  tempDir?: string;
   /** Key of the preset this entry came from (set by the presets table). */
   preset?: string;
   /** One line about the scanner (vendor, product). */
@@ -46,7 +48,7 @@ export interface CliScannerEntry {
 
 const KNOWN_KEYS = new Set([
   'name', 'command', 'args', 'clean', 'infected', 'error', 'virusName', 'timeoutMs',
-  'versionArgs', 'versionRegex', 'granularity', 'preset', 'description',
+  'versionArgs', 'versionRegex', 'granularity', 'tempDir', 'preset', 'description',
 ]);
 
 function compile(where: string, key: string, src: string): RegExp {
@@ -131,6 +133,8 @@ export function parseCliEntry(obj: unknown, where = 'cli scanner'): CliScannerEn
   }
   const granularity = o['granularity'];
   if (granularity !== undefined && granularity !== 'message' && granularity !== 'part') throw new TypeError(`${where}: granularity must be 'message' or 'part'`);
+  const tempDir = o['tempDir'];
+  if (tempDir !== undefined && (typeof tempDir !== 'string' || tempDir === '')) throw new TypeError(`${where}: tempDir must be a folder path`);
   const preset = o['preset'];
   if (preset !== undefined && typeof preset !== 'string') throw new TypeError(`${where}: preset must be a string`);
   const description = o['description'];
@@ -147,6 +151,7 @@ export function parseCliEntry(obj: unknown, where = 'cli scanner'): CliScannerEn
     ...(versionArgs === undefined ? {} : { versionArgs }),
     ...(versionRegex === undefined ? {} : { versionRegex: versionRegex as string }),
     ...(granularity === undefined ? {} : { granularity: granularity as 'message' | 'part' }),
+    ...(tempDir === undefined ? {} : { tempDir: tempDir as string }),
     ...(preset === undefined ? {} : { preset: preset as string }),
     ...(description === undefined ? {} : { description: description as string }),
   };

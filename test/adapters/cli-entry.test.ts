@@ -1,4 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCliEntry } from '../../adapters/cli/entry.js';
 import { compileCliEntry, findVirusNames, interpretCliRun } from '../../adapters/cli/output.js';
@@ -40,6 +42,7 @@ describe('parseCliEntry', () => {
     [{ ...good, infected: '[' }, 'infected is not a valid regular expression'],
     [{ ...good, timeoutMs: 0 }, 'timeoutMs'],
     [{ ...good, granularity: 'all' }, 'granularity'],
+    [{ ...good, tempDir: '' }, 'tempDir'],
     [[], 'must be an object'],
   ])('rejects %j with a clear TypeError', (obj, msg) => {
     expect(() => parseCliEntry(obj, 'scanner x')).toThrow(TypeError);
@@ -139,6 +142,18 @@ describe('private temp folder', () => {
     });
     expect(v).toEqual([0, 1].map(() => ({ status: 'error', error: { code: 'INTERNAL', message: expect.stringContaining('bug') } })));
     await expect(stat(root)).rejects.toThrow();
+  });
+
+  it('goes under the parent folder it is given (e.g. a tmpfs)', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'avbench-test-parent-'));
+    try {
+      await withUnitFiles(units(1), async (f) => {
+        expect(f.root.startsWith(`${await realpath(parent)}/avbench-`)).toBe(true);
+      }, { parent });
+      expect(await readdir(parent)).toEqual([]);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('refuses unsafe extensions or prefixes', async () => {
