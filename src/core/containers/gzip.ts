@@ -1,7 +1,7 @@
 import { constants, createGunzip, createInflateRaw } from 'node:zlib';
 import type { ScanUnit } from '../types.js';
 import type { Budget } from '../limits.js';
-import { collectStream, type Member } from './member.js';
+import { collectStream, inflateChunkSize, inflateSmall, type Member } from './member.js';
 
 /** gzip header flag bits (RFC 1952 section 2.3.1). */
 const FHCRC = 0x02;
@@ -77,7 +77,14 @@ export async function* gzipMembers(unit: ScanUnit, budget: Budget): AsyncGenerat
   const where = `${unit.location} > ${path}`;
   budget.checkTime(where);
   budget.addPart(where);
-  const gunzip = createGunzip();
+  // ISIZE (last 4 bytes) is the size mod 2^32 of the last member: a hint, nothing more.
+  const hint = unit.data.length >= 18 ? unit.data.readUInt32LE(unit.data.length - 4) : Infinity;
+  const small = inflateSmall('gzip', unit.data, hint, where, budget);
+  if (small !== undefined) {
+    yield { path, data: small };
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: inflateChunkSize(hint) });
   // Errors surface through the async iterator; this listener only keeps a late one
   // (after the iterator was left) from being an unhandled 'error' event.
   gunzip.on('error', () => undefined);
@@ -102,7 +109,7 @@ export async function* gzipMembers(unit: ScanUnit, budget: Budget): AsyncGenerat
 async function recoverFirstMember(data: Buffer, where: string, budget: Budget, precharged: number): Promise<Buffer> {
   const start = gzipHeaderLength(data);
   if (start === undefined || start >= data.length) return Buffer.alloc(0);
-  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: inflateChunkSize(precharged) });
   inflate.on('error', () => undefined);
   inflate.end(data.subarray(start));
   const { data: out } = await collectStream(inflate, where, data.length, budget, precharged);

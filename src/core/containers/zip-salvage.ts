@@ -2,7 +2,7 @@ import { constants, createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import type { ScanUnit } from '../types.js';
 import type { Budget } from '../limits.js';
-import { collectStream, type Member } from './member.js';
+import { collectStream, inflateChunkSize, inflateSmall, type Member } from './member.js';
 
 /** yauzl's name decoder (UTF-8 flag, else CP437); exported but not in @types/yauzl. */
 const getFileNameLowLevel = (yauzl as unknown as {
@@ -82,7 +82,18 @@ export async function* salvageZipMembers(unit: ScanUnit, budget: Budget): AsyncG
       continue;
     }
     if (sizesKnown && declaredSize !== UNKNOWN_SIZE) budget.checkRatio(declaredSize, declaredCompressed, where);
-    const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH });
+    const hint = sizesKnown && declaredSize !== UNKNOWN_SIZE ? declaredSize : Infinity;
+    if (sizesKnown) {
+      const small = inflateSmall('raw', data.subarray(dataStart, dataEnd), hint, where, budget);
+      if (small !== undefined) {
+        if (small.length !== declaredSize) {
+          budget.note('UNPARSEABLE', `zip entry at ${where}: declared size ${declaredSize} but ${small.length} bytes inflated`);
+        }
+        yield { path, data: small };
+        continue;
+      }
+    }
+    const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: inflateChunkSize(hint) });
     inflate.on('error', () => undefined);
     const input = data.subarray(dataStart, dataEnd);
     inflate.end(input);

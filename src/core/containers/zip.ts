@@ -1,10 +1,9 @@
-import { crc32 } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { constants, crc32, createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import type { ScanUnit } from '../types.js';
 import type { Budget } from '../limits.js';
-import { collectStream, isFatal, reason, type Member } from './member.js';
+import { collectStream, inflateChunkSize, inflateSmall, isFatal, reason, type Member } from './member.js';
 import { salvageZipMembers } from './zip-salvage.js';
 
 /**
@@ -77,15 +76,14 @@ class EntryReader {
   }
 }
 
-function openEntry(zipfile: ZipFile, entry: Entry): Promise<Readable> {
+/** Where an entry's (compressed) data starts, from its local header (yauzl checks bounds). */
+function fileDataStart(zipfile: ZipFile, entry: Entry): Promise<number> {
+  const reader = zipfile as unknown as {
+    readLocalFileHeader(e: Entry, o: { minimal: true }, cb: (err: Error | null, h: { fileDataStart: number }) => void): void;
+  };
   return new Promise((resolve, reject) => {
     try {
-      zipfile.openReadStream(entry, (err, stream) => {
-        if (err) return reject(err);
-        // Errors reach us through the async iterator; this only catches a late one.
-        stream.on('error', () => undefined);
-        resolve(stream);
-      });
+      reader.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err ? reject(err) : resolve(header.fileDataStart)));
     } catch (err) {
       reject(err);
     }
@@ -106,8 +104,9 @@ function entryName(entry: RawEntry): string {
 }
 
 /**
- * The members of a zip unit, in central-directory order, each read through a streaming
- * inflate counted against the budget (maxArchiveEntries up front, then per member
+ * The members of a zip unit, in central-directory order (yauzl reads the directory and
+ * local headers; stored data is a view on the archive, deflated data goes through a
+ * streaming node:zlib inflate) counted against the budget (maxArchiveEntries up front, then per member
  * maxParts, maxExpandedBytes, maxCompressionRatio, time). Directories are skipped.
  * Trouble that leaves the rest readable is noted as UNPARSEABLE and the walk goes on:
  * an unreadable central directory (then the local headers are walked instead, see
@@ -145,7 +144,7 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
       budget.checkTime(where);
       budget.addPart(where);
       members += 1;
-      const member = await readEntry(zipfile, entry, path, where, budget);
+      const member = await readEntry(zipfile, unit.data, entry, path, where, budget);
       if (member !== undefined) yield member;
     }
   } finally {
@@ -155,6 +154,7 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
 
 async function readEntry(
   zipfile: ZipFile,
+  archive: Buffer,
   entry: Entry,
   path: string,
   where: string,
@@ -171,19 +171,42 @@ async function readEntry(
   // The declared sizes give the member's final ratio before a byte is inflated; an honest
   // bomb stops here. A lying header is caught by the running check while streaming.
   budget.checkRatio(entry.uncompressedSize, entry.compressedSize, where);
-  let stream: Readable;
+  let start: number;
   try {
-    stream = await openEntry(zipfile, entry);
+    start = await fileDataStart(zipfile, entry);
   } catch (err) {
     if (isFatal(err)) throw err;
     budget.note('UNPARSEABLE', `zip entry at ${where}: ${reason(err)}`);
     return undefined;
   }
-  const { data, error } = await collectStream(stream, where, entry.compressedSize, budget);
-  if (error !== undefined) {
-    budget.note('UNPARSEABLE', `zip entry at ${where}: ${error.message}`);
-    return data.length > 0 ? { path, data } : undefined;
+  const compressed = archive.subarray(start, start + entry.compressedSize);
+  let data: Buffer;
+  if (entry.compressionMethod === STORED) {
+    // A view on the archive, which is in memory anyway: no copy, no stream.
+    data = compressed;
+    budget.addBytes(data.length, where);
+  } else {
+    const small = inflateSmall('raw', compressed, entry.uncompressedSize, where, budget);
+    if (small !== undefined) return checked(small, entry, path, where, budget);
+    // Z_SYNC_FLUSH keeps the output of a cut-off stream; the size/CRC checks below note it.
+    const inflate = createInflateRaw({
+      finishFlush: constants.Z_SYNC_FLUSH,
+      chunkSize: inflateChunkSize(entry.uncompressedSize),
+    });
+    inflate.on('error', () => undefined); // surfaced by the iterator; keeps late ones handled
+    inflate.end(compressed);
+    const collected = await collectStream(inflate, where, entry.compressedSize, budget);
+    data = collected.data;
+    if (collected.error !== undefined) {
+      budget.note('UNPARSEABLE', `zip entry at ${where}: ${collected.error.message}`);
+      return data.length > 0 ? { path, data } : undefined;
+    }
   }
+  return checked(data, entry, path, where, budget);
+}
+
+/** Note a member whose size or CRC-32 is not what the central directory says; keep it. */
+function checked(data: Buffer, entry: Entry, path: string, where: string, budget: Budget): Member {
   if (data.length !== entry.uncompressedSize) {
     budget.note(
       'UNPARSEABLE',

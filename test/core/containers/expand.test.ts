@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { detectContainer } from '../../../src/core/containers/expand.js';
 import { EICAR, budget, expandAll, gzip, locations, partUnit, tar, zip } from './fixtures.js';
@@ -59,6 +60,20 @@ describe('expandUnit: zip', () => {
     expect(e.units[1]?.data.equals(EICAR)).toBe(true);
     expect(e.units[2]?.data.equals(text)).toBe(true);
     expect(e.budget.problems).toEqual([]);
+  });
+
+  it('streams members past the small-member fast path, with the same exact bytes', async () => {
+    const big = Buffer.from(randomBytes(1536 * 1024).toString('hex')); // 3 MB, deflates ~2:1
+    const archive = zip({ 'big.txt': big, 'eicar.com': EICAR }, 6);
+    const e = await expandAll(partUnit(archive, '1:big.zip', 'big.zip'));
+    expect(e.error).toBeUndefined();
+    expect(locations(e)).toEqual(['1:big.zip', '1:big.zip > big.txt', '1:big.zip > eicar.com']);
+    expect(e.units[1]?.data.equals(big)).toBe(true);
+    expect(e.budget.problems).toEqual([]);
+    const g = await expandAll(partUnit(gzip(big), '1:big.txt.gz', 'big.txt.gz'));
+    expect(g.units[1]?.data.equals(big)).toBe(true);
+    expect(g.budget.expandedBytes).toBe(big.length);
+    expect(g.budget.problems).toEqual([]);
   });
 
   it('recurses into nested zips', async () => {
