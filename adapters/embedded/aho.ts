@@ -26,7 +26,8 @@ export type HitCallback = (pattern: number, end: number) => void;
 /** An immutable automaton; `scan` may be called any number of times, on chunks too. */
 export class Automaton {
   readonly stats: AutomatonStats;
-  private readonly dense: Int32Array;
+  /** Dense rows for the scan loop: entry = target << 8, or ~(target << 8) when the target has outputs. */
+  private readonly row: Int32Array;
   private readonly denseRows: number;
   private readonly fail: Int32Array;
   private readonly edgeStart: Int32Array;
@@ -40,6 +41,8 @@ export class Automaton {
   private readonly hasOut: Uint8Array;
 
   constructor(patterns: readonly Uint8Array[], maxDenseRows = DEFAULT_DENSE_ROWS) {
+    const totalBytes = patterns.reduce((n, p) => n + p.length, 0);
+    if (totalBytes >= 1 << 23) throw new RangeError(`too many anchor bytes for one automaton (${totalBytes}; at most ${(1 << 23) - 1})`);
     // 1. trie, with edges in a Map keyed state*256+byte
     const edges = new Map<number, number>();
     const own: number[][] = [[]];
@@ -138,7 +141,13 @@ export class Automaton {
       dict[s] = outStart[f + 1]! > outStart[f]! ? f : dict[f]!;
       hasOut[s] = outStart[s + 1]! > outStart[s]! || dict[s]! >= 0 ? 1 : 0;
     }
-    this.dense = dense;
+    // the scan table: dense rows as row offsets of the target (state << 8), bit-inverted when the target has outputs
+    const row = new Int32Array(dense.length);
+    for (let k = 0; k < dense.length; k++) {
+      const t = dense[k]!;
+      row[k] = hasOut[t] === 1 ? ~(t << 8) : t << 8;
+    }
+    this.row = row;
     this.denseRows = denseRows;
     this.fail = fail;
     this.edgeStart = edgeStart;
@@ -156,19 +165,32 @@ export class Automaton {
    * positions are absolute). Returns the state to continue with on the next chunk.
    */
   scan(data: Uint8Array, from: number, to: number, state: number, onHit: HitCallback): number {
-    const dense = this.dense;
-    const denseRows = this.denseRows;
+    const row = this.row;
+    const denseLimit = this.denseRows << 8;
     const fail = this.fail;
     const edgeStart = this.edgeStart;
     const edgeByte = this.edgeByte;
     const edgeTo = this.edgeTo;
     const hasOut = this.hasOut;
-    let s = state;
+    // `off` is the current state's row offset (state << 8)
+    let off = state << 8;
     for (let i = from; i < to; i++) {
       const b = data[i]!;
+      if (off < denseLimit) {
+        const e = row[off | b]!;
+        if (e >= 0) {
+          off = e;
+          continue;
+        }
+        off = ~e;
+        this.report(off >> 8, i + 1, onHit);
+        continue;
+      }
+      let s = off >> 8;
       for (;;) {
-        if (s < denseRows) {
-          s = dense[s * 256 + b]!;
+        if (s < this.denseRows) {
+          const e = row[(s << 8) | b]!;
+          s = (e >= 0 ? e : ~e) >> 8;
           break;
         }
         let t = -1;
@@ -185,9 +207,10 @@ export class Automaton {
         }
         s = fail[s]!;
       }
+      off = s << 8;
       if (hasOut[s] === 1) this.report(s, i + 1, onHit);
     }
-    return s;
+    return off >> 8;
   }
 
   private report(s: number, end: number, onHit: HitCallback): void {
