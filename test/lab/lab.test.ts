@@ -65,6 +65,7 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
     }
     expect(alive(clamd.pid)).toBe(false);
     expect(existsSync(clamd.folder)).toBe(false);
+    expect(existsSync(clamd.tempDir)).toBe(false);
     expect(await readdir(parent)).toEqual([]);
     await rm(parent, { recursive: true, force: true });
   });

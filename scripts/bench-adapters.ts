@@ -1,0 +1,190 @@
+/**
+ * Benchmark: the clamd adapter's msgs/s over a folder of .eml files against
+ * `clamdscan --multiscan --fdpass` over the same files, the same (lab) clamd, matched
+ * parallelism. One measured run each after one untimed warm-up; prints both and the ratio.
+ *
+ *   node dist/scripts/bench-adapters.js --corpus DIR [--parallel 8] [--pool 8] [--pool 0] [--clamd-temp memory|disk] [--chunk-size BYTES] [--clamd-threads 8]
+ *   node dist/scripts/bench-adapters.js --make-test-corpus DIR [--count 2000]   (half EICAR in base64)
+ *
+ * The file list is streamed (opendir), never held whole; the adapter side reads each file
+ * and streams it with INSTREAM.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, opendir, stat, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
+import { cpus, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createClamdAdapter } from '../adapters/clamd.js';
+import { run } from '../src/core/exec.js';
+import { startClamd } from '../src/lab/clamd.js';
+import { eicar } from '../src/lab/signatures.js';
+
+interface Args {
+  corpus?: string;
+  parallel: number;
+  pools: number[];
+  makeTestCorpus?: string;
+  count: number;
+  temp: 'memory' | 'disk';
+  chunkSize?: number;
+  clamdThreads: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { parallel: 8, pools: [], count: 2000, temp: 'memory', clamdThreads: 8 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    const need = (): string => {
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      i++;
+      return v;
+    };
+    if (k === '--corpus') a.corpus = need();
+    else if (k === '--parallel') a.parallel = Number(need());
+    else if (k === '--pool') a.pools.push(Number(need()));
+    else if (k === '--make-test-corpus') a.makeTestCorpus = need();
+    else if (k === '--count') a.count = Number(need());
+    else if (k === '--chunk-size') a.chunkSize = Number(need());
+    else if (k === '--clamd-threads') a.clamdThreads = Number(need());
+    else if (k === '--clamd-temp') {
+      const t = need();
+      if (t !== 'memory' && t !== 'disk') throw new Error('--clamd-temp is memory or disk');
+      a.temp = t;
+    }
+    else throw new Error(`unknown argument ${String(k)}`);
+  }
+  if (a.pools.length === 0) a.pools = [8];
+  return a;
+}
+
+/** A quick test folder: `count` small .eml files, every second one with EICAR as a base64 attachment. */
+async function makeTestCorpus(dir: string, count: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const b64 = eicar().toString('base64');
+  for (let i = 0; i < count; i++) {
+    const head = `From: a${i}@example.org\r\nTo: b@example.org\r\nSubject: message ${i}\r\nMIME-Version: 1.0\r\n`;
+    const text = `Hello ${i},\r\n${'this is an ordinary line of mail text. '.repeat(10)}\r\n`;
+    const body =
+      i % 2 === 0
+        ? `${head}Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\nContent-Type: text/plain\r\n\r\n${text}--b${i}\r\n` +
+          `Content-Type: application/octet-stream; name="t${i}.com"\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b${i}--\r\n`
+        : `${head}Content-Type: text/plain\r\n\r\n${text}`;
+    await writeFile(join(dir, `m${String(i).padStart(5, '0')}.eml`), body, { mode: 0o600 });
+  }
+}
+
+/** Stream the .eml paths of a folder (not recursive). */
+async function* emlFiles(dir: string): AsyncGenerator<string> {
+  for await (const e of await opendir(dir)) if (e.isFile() && e.name.endsWith('.eml')) yield join(dir, e.name);
+}
+
+interface AdapterRun {
+  ms: number;
+  messages: number;
+  bytes: number;
+  infected: Map<string, string>;
+  errors: Map<string, string>;
+}
+
+async function runAdapter(dir: string, socket: string, parallel: number, poolSize: number, chunkSize?: number): Promise<AdapterRun> {
+  const adapter = createClamdAdapter({ socket, poolSize, ...(chunkSize === undefined ? {} : { chunkSize }) });
+  const files = emlFiles(dir);
+  const out: AdapterRun = { ms: 0, messages: 0, bytes: 0, infected: new Map(), errors: new Map() };
+  const signal = new AbortController().signal;
+  setMaxListeners(parallel * 2 + 10, signal);
+  const t0 = process.hrtime.bigint();
+  async function worker(): Promise<void> {
+    for (;;) {
+      const next = await files.next();
+      if (next.done === true) return;
+      const file = next.value;
+      // Mail-sized files: a synchronous read from the page cache costs less CPU than
+      // fs.promises.readFile's thread-pool round trips (measured here: 83 vs 178-252 µs/msg).
+      const data = readFileSync(file);
+      const v = await adapter.scan({ kind: 'message', data, location: 'message' }, { signal, deadline: Date.now() + 30_000 });
+      out.messages++;
+      out.bytes += data.length;
+      if (v.status === 'infected') out.infected.set(file, v.detections.map((d) => d.name).join(','));
+      else if (v.status === 'error') out.errors.set(file, `${v.error.code}: ${v.error.message}`);
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, () => worker()));
+  out.ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await adapter.close();
+  return out;
+}
+
+interface ClamdscanRun {
+  ms: number;
+  exitCode: number | string;
+  infected: Map<string, string>;
+  errorLines: number;
+}
+
+async function runClamdscan(dir: string, configFile: string): Promise<ClamdscanRun> {
+  const t0 = process.hrtime.bigint();
+  const r = await run('clamdscan', ['--multiscan', '--fdpass', `--config-file=${configFile}`, '--no-summary', dir], {
+    deadline: Date.now() + 30 * 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const infected = new Map<string, string>();
+  let errorLines = 0;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(.*): (.+) FOUND$/.exec(line);
+    if (m !== null) infected.set(resolve(m[1] as string), m[2] as string);
+    else if (/ ERROR$/.test(line)) errorLines++;
+  }
+  return { ms, exitCode: r.ok ? r.exitCode : r.reason, infected, errorLines };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.makeTestCorpus !== undefined) {
+    await makeTestCorpus(args.makeTestCorpus, args.count);
+    console.log(`wrote ${args.count} .eml files to ${args.makeTestCorpus}`);
+    return;
+  }
+  if (args.corpus === undefined) throw new Error('give --corpus DIR (or --make-test-corpus DIR)');
+  const dir = resolve(args.corpus);
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+    throw new Error(`no corpus folder ${dir}: make one with \`avbench corpus generate --out ${args.corpus} --profile full\` or --make-test-corpus`);
+  }
+  const clamd = await startClamd({ maxThreads: args.clamdThreads, tempStorage: args.temp });
+  try {
+    console.log(`host: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}`);
+    console.log(`clamd: lab instance pid ${clamd.pid}, MaxThreads ${args.clamdThreads}, TemporaryDirectory ${clamd.tempDir}`);
+    console.log(`corpus: ${dir}; parallelism ${args.parallel}; one measured run each after one untimed warm-up\n`);
+    // warm-up: page cache, clamd threads
+    await runAdapter(dir, clamd.socket, args.parallel, args.pools[0] ?? 8, args.chunkSize);
+    await runClamdscan(dir, clamd.configFile);
+
+    const cs = await runClamdscan(dir, clamd.configFile);
+    const results: { pool: number; r: AdapterRun }[] = [];
+    for (const pool of args.pools) results.push({ pool, r: await runAdapter(dir, clamd.socket, args.parallel, pool, args.chunkSize) });
+    const messages = results[0]?.r.messages ?? 0;
+    const csRate = (messages / cs.ms) * 1000;
+    console.log(`clamdscan --multiscan --fdpass: ${cs.ms.toFixed(0)} ms, ${csRate.toFixed(0)} msg/s, exit ${cs.exitCode}, ${cs.infected.size} FOUND, ${cs.errorLines} ERROR lines`);
+    for (const { pool, r } of results) {
+      const rate = (r.messages / r.ms) * 1000;
+      let disagree = 0;
+      for (const [f] of r.infected) if (!cs.infected.has(f)) disagree++;
+      for (const [f] of cs.infected) if (!r.infected.has(f)) disagree++;
+      const mode = pool > 0 ? `IDSESSION pool ${pool}` : 'new connection per scan';
+      console.log(
+        `clamd adapter (${mode}, ${args.parallel} parallel): ${r.ms.toFixed(0)} ms, ${rate.toFixed(0)} msg/s, ${((r.bytes / r.ms) * 1000 / 2 ** 20).toFixed(1)} MB/s, ` +
+          `${r.infected.size} infected, ${r.errors.size} errors, ${disagree} files where the verdict differs from clamdscan`,
+      );
+      console.log(`  ratio adapter / clamdscan: ${(rate / csRate).toFixed(2)}x`);
+      for (const [f, e] of [...r.errors].slice(0, 3)) console.log(`  error ${f}: ${e}`);
+    }
+  } finally {
+    await clamd.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exitCode = 2;
+});
