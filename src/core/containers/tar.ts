@@ -90,7 +90,11 @@ function readTar(unit: ScanUnit, budget: Budget): Promise<TarRead> {
     // Ending at once would let tar-stream's end-of-data check destroy a cut-off member
     // before its bytes reach us. So: write, wait until the parser took it all ('drain';
     // highWaterMark 1 makes sure one comes), let pushed data flow out, then end.
-    extract.on('drain', () => setImmediate(() => extract.end(undefined)));
+    extract.on('drain', () =>
+      setImmediate(() => {
+        if (!extract.destroying) extract.end(undefined);
+      }),
+    );
     extract.write(unit.data);
   });
 }

@@ -104,15 +104,16 @@ function entryName(entry: RawEntry): string {
 }
 
 /**
- * The members of a zip unit, in central-directory order (yauzl reads the directory and
- * local headers; stored data is a view on the archive, deflated data goes through a
- * streaming node:zlib inflate) counted against the budget (maxArchiveEntries up front, then per member
- * maxParts, maxExpandedBytes, maxCompressionRatio, time). Directories are skipped.
- * Trouble that leaves the rest readable is noted as UNPARSEABLE and the walk goes on:
- * an unreadable central directory (then the local headers are walked instead, see
- * salvageZipMembers), encrypted entries, unknown compression methods, a
- * corrupt or truncated deflate stream (its partial output is still yielded), a size or
- * CRC-32 that does not match the header.
+ * The members of a zip unit, in central-directory order. yauzl reads the directory and
+ * the local headers; stored data is a view on the archive, deflated data is inflated by
+ * node:zlib (one capped call when small, else streamed). Everything is counted against
+ * the budget: maxArchiveEntries up front, then per member maxParts, maxCompressionRatio
+ * (from the declared sizes, then while inflating), maxExpandedBytes and time.
+ * Directories are skipped. Trouble that leaves the rest readable is noted as UNPARSEABLE
+ * and the walk goes on: an unreadable central directory (then the local headers are
+ * walked instead, see salvageZipMembers), encrypted entries, unknown compression methods,
+ * a corrupt or truncated deflate stream (its partial output is still yielded), a size or
+ * CRC-32 that does not match the directory.
  */
 export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
   let zipfile: ZipFile;
