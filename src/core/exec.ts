@@ -45,27 +45,50 @@ export type RunResult =
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   const timeout = opts.deadline === undefined ? undefined : Math.max(1, opts.deadline - started);
-  const result = await execa(file, args, {
+  // The child leads its own process group, so the deadline and an abort kill everything it
+  // started (a vendor scanner is often a shell wrapper whose grandchild holds stdout open).
+  const sub = execa(file, args, {
     reject: false,
     shell: false,
+    detached: true,
+    cleanup: true,
     stripFinalNewline: false,
     encoding: 'utf8',
     maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
-    forceKillAfterDelay: 2_000,
     windowsHide: true,
-    ...(timeout === undefined ? {} : { timeout }),
-    ...(opts.signal === undefined ? {} : { cancelSignal: opts.signal }),
     ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
   });
+  if (sub.pid !== undefined) liveGroups.add(sub.pid);
+  let ended: 'TIMEOUT' | 'ABORTED' | undefined;
+  let forceTimer: NodeJS.Timeout | undefined;
+  const killGroup = (why: 'TIMEOUT' | 'ABORTED'): void => {
+    if (ended !== undefined) return;
+    ended = why;
+    signalGroup(sub.pid, 'SIGTERM');
+    forceTimer = setTimeout(() => signalGroup(sub.pid, 'SIGKILL'), 2_000);
+  };
+  const deadlineTimer = timeout === undefined ? undefined : setTimeout(() => killGroup('TIMEOUT'), timeout);
+  const onAbort = (): void => killGroup('ABORTED');
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let result;
+  try {
+    result = await sub;
+  } finally {
+    if (sub.pid !== undefined) liveGroups.delete(sub.pid);
+    clearTimeout(deadlineTimer);
+    clearTimeout(forceTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
   const ms = Date.now() - started;
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  if (result.timedOut) {
+  if (ended === 'TIMEOUT') {
     return { ok: false, reason: 'TIMEOUT', message: `${file} ran past its deadline (${timeout ?? 0} ms) and was killed`, stdout, stderr, ms };
   }
-  if (result.isCanceled) {
+  if (ended === 'ABORTED') {
     return { ok: false, reason: 'ABORTED', message: `${file} was aborted`, stdout, stderr, ms };
   }
   const code = (result as { code?: string }).code;
@@ -85,6 +108,26 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     };
   }
   return { ok: true, exitCode: result.exitCode ?? 0, stdout, stderr, ms };
+}
+
+/** Process groups of running `run()` children: killed if this process exits first (detached children are not cleaned up by execa). */
+const liveGroups = new Set<number>();
+process.once('exit', () => {
+  for (const pid of liveGroups) signalGroup(pid, 'SIGKILL');
+});
+
+/** Send `sig` to the process group led by `pid` (falls back to the process alone). */
+function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** Is `file` runnable? Looks it up on PATH without running it. */

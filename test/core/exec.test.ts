@@ -32,3 +32,20 @@ describe('exec door', () => {
     expect(await which('avbench-no-such-program')).toBeUndefined();
   });
 });
+
+describe('exec door: deadlines are absolute for the whole process tree', () => {
+  it('kills a grandchild that holds stdout open (shell wrapper scanners)', async () => {
+    const t0 = Date.now();
+    const r = await run('sh', ['-c', 'sleep 20; true'], { deadline: Date.now() + 300 });
+    expect(r).toMatchObject({ ok: false, reason: 'TIMEOUT' });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+  it('an abort kills the tree too', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    const t0 = Date.now();
+    const r = await run('sh', ['-c', 'sleep 20; true'], { signal: ac.signal });
+    expect(r).toMatchObject({ ok: false, reason: 'ABORTED' });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+});
