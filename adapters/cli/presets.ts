@@ -30,7 +30,10 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     description: 'Sophos Anti-Virus for Linux, savscan (exit 0 clean, 2 some errors, 3 virus found)',
     command: 'savscan',
     args: ['-nb', '-f', '-all', '-rec', '-ss', '-sc', '-archive', '-mime', '{}'],
-    clean: [0, 2],
+    // amavisd-new counts 2 as clean; Sophos documents it as "some files could not be
+    // scanned" — here that is an error, never a silent clean.
+    clean: [0],
+    error: [2],
     infected: 'Virus .*? found',
     // ">>> Virus 'EICAR-AV-Test' found in file /path"
     virusName: ">>> Virus(?: fragment)? '?(.+?)'? found",
