@@ -1,0 +1,216 @@
+/**
+ * The SMTP driver (harness side of point A): replays messages into any SMTP system under
+ * test over N reused sessions with PIPELINING, and records each message's fate. Every
+ * message gets an `X-Avbench-Id` header; the sink behind the system under test reports
+ * whether it arrived and whether it was tagged.
+ *
+ *   250 + arrived unchanged → delivered (clean)     250 + arrived tagged → tagged (infected)
+ *   250 saying "discarded"  → dropped (infected)    250 + never arrived  → dropped (infected)
+ *   5xx → rejected (infected when it names a virus / 5.7.x, else error)
+ *   4xx → tempfailed (error)                        connection died → lost (error)
+ */
+import { randomBytes } from 'node:crypto';
+import { asNetError, type Endpoint } from '../../core/net.js';
+import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
+import { SmtpClient } from './client.js';
+import { createSmtpSink, ID_HEADER, type Arrival, type SmtpSink } from './sink.js';
+import { formatReply, lineEnding, virusNamesIn, type SmtpReply } from './wire.js';
+
+/** Options of {@link createSmtpDriver}. */
+export interface SmtpDriverOptions {
+  /** The system under test, `smtp://HOST:PORT` (or `lmtp://HOST:PORT`). */
+  url: string;
+  /**
+   * Where the system under test delivers: a sink to watch (created by the driver, on a
+   * free port, when not given — read it from `driver.sink` to configure the SUT), or
+   * `false` when the SUT is itself the final hop (e.g. Postfix's smtp-sink): a 250 is then
+   * `delivered` with no arrival check.
+   */
+  sink?: SmtpSink | false;
+  /** Concurrent sessions (default 1). */
+  sessions?: number;
+  /** Pipeline MAIL/RCPT/DATA when the server offers it (default true). */
+  pipelining?: boolean;
+  /** Per message, connect to final reply (ms, default 30 000). */
+  timeoutMs?: number;
+  /** How long after its 250 a message may take to reach the sink (ms, default 5 000). */
+  graceMs?: number;
+  /** Envelope sender (default avbench@sender.localhost). */
+  from?: string;
+  /** Envelope recipient (default sink@recipient.localhost). */
+  to?: string;
+}
+
+/** Counts a driver keeps across a run. */
+export interface SmtpDriverStats {
+  sent: number;
+  /** Messages at the sink the driver never sent (no or unknown X-Avbench-Id), plus duplicates. */
+  extras: number;
+}
+
+/** The SMTP driver. */
+export interface SmtpDriver extends ModeDriver {
+  readonly mode: 'smtp';
+  /** The sink it watches (undefined with `sink: false`). */
+  readonly sink: SmtpSink | undefined;
+  /** Sent count and extras (call after close() for the final figure). */
+  stats(): SmtpDriverStats;
+}
+
+interface Session {
+  client: SmtpClient | undefined;
+}
+
+/** Parse `smtp://HOST:PORT` into an endpoint. Throws TypeError for anything else. */
+export function parseSmtpUrl(url: string): { endpoint: Endpoint; lmtp: boolean } {
+  const m = /^(smtp|lmtp):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(url);
+  if (m === null) throw new TypeError(`not an smtp://HOST:PORT url: ${url}`);
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new TypeError(`bad port in ${url}`);
+  return { endpoint: { host: (m[2] as string).replace(/^\[|\]$/g, ''), port }, lmtp: m[1] === 'lmtp' };
+}
+
+/**
+ * Build an SMTP driver. `open()` starts the sink (when the driver owns it) and the
+ * sessions; `send()` never throws; `close()` says QUIT and stops an owned sink.
+ */
+export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
+  const { endpoint, lmtp } = parseSmtpUrl(opts.url);
+  const sessions = opts.sessions ?? 1;
+  if (!(Number.isInteger(sessions) && sessions >= 1)) throw new TypeError('smtp driver: sessions must be a positive integer');
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const graceMs = opts.graceMs ?? 5_000;
+  const pipelining = opts.pipelining !== false;
+  const from = opts.from ?? 'avbench@sender.localhost';
+  const to = opts.to ?? 'sink@recipient.localhost';
+  const runId = randomBytes(6).toString('hex');
+  let seq = 0;
+  let sent = 0;
+  let sink: SmtpSink | undefined = opts.sink === false ? undefined : opts.sink;
+  const ownsSink = opts.sink === undefined;
+  const ours = new Set<string>();
+  const idle: Session[] = [];
+  const waiting: Array<(s: Session) => void> = [];
+  let all: Session[] = [];
+
+  const take = (): Promise<Session> => {
+    const s = idle.pop();
+    if (s !== undefined) return Promise.resolve(s);
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const give = (s: Session): void => {
+    const w = waiting.shift();
+    if (w !== undefined) w(s);
+    else idle.push(s);
+  };
+
+  const outcomeFromReply = async (reply: SmtpReply, id: string, t0: number): Promise<MessageOutcome> => {
+    const text = formatReply(reply);
+    const ms = (): number => performance.now() - t0;
+    if (reply.code >= 500) {
+      const names = virusNamesIn(text);
+      const infected = names.length > 0 || /\b5\.7\.\d+\b/.test(text) || /virus/i.test(text);
+      if (infected) return { fate: 'rejected', verdict: 'infected', names, ms: ms(), smtpReply: text };
+      const errorCode = reply.code === 552 ? 'SIZE_LIMIT' : 'REJECTED';
+      return { fate: 'rejected', verdict: 'error', names: [], errorCode, ms: ms(), smtpReply: text };
+    }
+    if (reply.code >= 400) return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', ms: ms(), smtpReply: text };
+    if (reply.code !== 250) return { fate: 'lost', verdict: 'error', names: [], errorCode: 'PROTOCOL', ms: ms(), smtpReply: text };
+    if (/discard|quarantin/i.test(text)) {
+      return { fate: 'dropped', verdict: 'infected', names: virusNamesIn(text), ms: ms(), smtpReply: text };
+    }
+    if (sink === undefined) return { fate: 'delivered', verdict: 'clean', names: [], ms: ms(), smtpReply: text };
+    const arrival = await sink.waitFor(id, Date.now() + graceMs);
+    if (arrival === undefined) return { fate: 'dropped', verdict: 'infected', names: [], ms: ms(), smtpReply: text };
+    return arrivalOutcome(arrival, text, ms());
+  };
+
+  const driver: SmtpDriver = {
+    mode: 'smtp',
+    sut: opts.url,
+    get sink() {
+      return sink;
+    },
+    async open() {
+      if (ownsSink && sink === undefined) sink = await createSmtpSink();
+      all = Array.from({ length: sessions }, () => ({ client: undefined }));
+      idle.push(...all);
+      // Open the sessions up front (failures are retried per message).
+      await Promise.all(
+        all.map(async (s) => {
+          try {
+            s.client = await SmtpClient.open(endpoint, { deadline: Date.now() + timeoutMs, lmtp });
+          } catch {
+            s.client = undefined;
+          }
+        }),
+      );
+    },
+    async send(msg: OutgoingMessage): Promise<MessageOutcome> {
+      const id = `${runId}.${++seq}`;
+      ours.add(id);
+      const t0 = performance.now();
+      const deadline = Date.now() + timeoutMs;
+      const nl = lineEnding(msg.raw);
+      const head = Buffer.from(`${ID_HEADER}: ${id}${nl}`, 'latin1');
+      const body = Buffer.concat([head, msg.raw]);
+      const s = await take();
+      let reply: SmtpReply;
+      try {
+        if (s.client === undefined || !s.client.usable) {
+          s.client?.destroy();
+          s.client = undefined;
+          try {
+            s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
+          } catch (err) {
+            const e = asNetError(err);
+            return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
+          }
+        }
+        sent++;
+        try {
+          const res = await s.client.send({ from, to: [to] }, body, deadline, { pipelining });
+          reply = res.decisive;
+        } catch (err) {
+          const e = asNetError(err);
+          s.client = undefined;
+          return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+        }
+      } finally {
+        give(s);
+      }
+      return outcomeFromReply(reply, id, t0);
+    },
+    async close() {
+      const clients = all.map((s) => s.client).filter((c): c is SmtpClient => c !== undefined);
+      all = [];
+      idle.length = 0;
+      await Promise.all(clients.map((c) => c.quit()));
+      if (ownsSink && sink !== undefined) {
+        await sink.close();
+      }
+    },
+    stats() {
+      let extras = 0;
+      if (sink !== undefined) {
+        extras = sink.unidentified.length + sink.duplicates.length;
+        for (const id of sink.arrivals.keys()) if (!ours.has(id)) extras++;
+      }
+      return { sent, extras };
+    },
+  };
+  return driver;
+}
+
+/** The fate of a message that reached the sink. */
+export function arrivalOutcome(a: Arrival, smtpReply: string, ms: number): MessageOutcome {
+  const status = a.virusStatus[0];
+  if (a.tagged && status !== undefined) {
+    return { fate: 'tagged', verdict: 'infected', names: virusNamesIn(status), ms, smtpReply };
+  }
+  if (status !== undefined && /^unchecked\b/i.test(status)) {
+    const code = /\(([A-Z_]+)\)/.exec(status)?.[1] ?? 'UNCHECKED';
+    return { fate: 'delivered', verdict: 'error', names: [], errorCode: code, ms, smtpReply };
+  }
+  return { fate: 'delivered', verdict: 'clean', names: [], ms, smtpReply };
+}

@@ -1,0 +1,331 @@
+/**
+ * Our SMTP proxy front end (interception point A; the clamsmtp / InterScan VirusWall role):
+ * an smtp-server listener (127.0.0.1 by default) that receives a message, scans it at end
+ * of DATA with the scanning core, and forwards it to ONE next hop over a pool of SMTP
+ * connections. No-loss rule: it answers 250 only after the next hop said 250 for the
+ * message; trouble at the next hop is a 451 to the client, a 5xx there is relayed.
+ *
+ * Infected → reject (550 5.7.1, default) | drop (250, discarded, logged) | tag (forwarded
+ * with `X-Virus-Status: Infected (names)`) | quarantine (a 0600 file with a generated
+ * name, then 250). Scanner error → 451 4.7.1 (default) or, with onFail 'accept-tagged',
+ * forwarded with `X-Virus-Status: Unchecked (CODE)`. Every forwarded message gets
+ * `X-Virus-Scanned: avbench (scanners)`; incoming X-Virus-Status headers are removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Limits } from '../../core/limits.js';
+import { asNetError, type Endpoint } from '../../core/net.js';
+import { scanMessageDetailed } from '../../core/scan.js';
+import type { Adapter, Verdict } from '../../core/types.js';
+import type { TransactionResult } from './client.js';
+import { NextHopPool } from './pool.js';
+import { formatReply, prependHeaders, type SmtpReply } from './wire.js';
+
+/** What to do with an infected message. */
+export type InfectedAction = 'reject' | 'drop' | 'tag' | 'quarantine';
+/** What to do when the scanners could not give an answer. */
+export type FailAction = 'tempfail' | 'accept-tagged';
+
+/** Timeouts of {@link createSmtpProxy} (ms). */
+export interface SmtpProxyTimeouts {
+  /** Idle time allowed on a client connection (default 60 000). */
+  socketMs?: number;
+  /** Connect + whole transaction at the next hop, per message (default 30 000); past it: 451. */
+  nextHopMs?: number;
+  /** Pending client connections are cut this long after close() (default 5 000). */
+  closeMs?: number;
+}
+
+/** One message handled by the proxy (for the log). */
+export interface ProxyEvent {
+  session: string;
+  from: string;
+  to: string[];
+  bytes: number;
+  verdict: Verdict['status'] | 'oversize';
+  names: string[];
+  errorCode?: string;
+  /** What was done: forwarded, rejected, dropped, tagged, quarantined, tempfailed, unchecked-forwarded. */
+  action: string;
+  /** The reply the client got. */
+  reply: string;
+  /** The next hop's decisive reply, when it was asked. */
+  nextHop?: string;
+  /** Quarantine file, when written. */
+  file?: string;
+  scanMs: number;
+  ms: number;
+}
+
+/** Options of {@link createSmtpProxy}. */
+export interface SmtpProxyOptions {
+  /** Where to listen (default 127.0.0.1, port 0 = any free port). */
+  listen?: { host?: string; port?: number };
+  /** The one next hop: TCP host and port (or a unix socket path). */
+  forward: Endpoint;
+  scanners: readonly Adapter[];
+  onInfected?: InfectedAction;
+  /** Required with onInfected 'quarantine' (created 0700 if missing). */
+  quarantineDir?: string;
+  onFail?: FailAction;
+  /** Message size limit in bytes, announced with SIZE and enforced while receiving (default 25 MiB). */
+  maxSize?: number;
+  /** Concurrent client connections (default 100). */
+  maxClients?: number;
+  timeouts?: SmtpProxyTimeouts;
+  /** Speak LMTP on both sides (LHLO; one reply per recipient). */
+  lmtp?: boolean;
+  /** Scan limits. */
+  limits?: Partial<Limits>;
+  /** Called once per message. */
+  log?: (e: ProxyEvent) => void;
+  /** Host name in the banner and EHLO (default avbench-proxy.localhost). */
+  name?: string;
+}
+
+/** A proxy instance. */
+export interface SmtpProxy {
+  /** Start listening; resolves with the bound address. */
+  listen(): Promise<{ host: string; port: number }>;
+  /** Stop accepting, let sessions end (cut after timeouts.closeMs), close next-hop connections. */
+  close(): Promise<void>;
+  /** Bound address (port 0 until listen() resolved). */
+  readonly address: { host: string; port: number };
+}
+
+type Reply = { code: number; text: string };
+type DataCallback = (err?: Error | null, message?: string | Array<string | Error>) => void;
+
+/** An SMTP reply for smtp-server's callback. */
+function smtpError(code: number, text: string): Error {
+  const err = new Error(text) as Error & { responseCode: number };
+  err.responseCode = code;
+  return err;
+}
+
+function replyOf(r: SmtpReply): Reply {
+  return { code: r.code, text: r.lines.join(' ') };
+}
+
+/** Safe, content-independent quarantine file name. */
+function quarantineName(): string {
+  const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '');
+  return `${stamp}-${randomBytes(8).toString('hex')}.eml`;
+}
+
+/**
+ * Build the proxy (not listening yet). Throws for bad configuration (no scanners,
+ * quarantine without a folder, a non-loopback listen address is allowed but must be
+ * given explicitly).
+ */
+export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
+  if (opts.scanners.length === 0) throw new TypeError('smtp proxy: no scanners given');
+  const onInfected = opts.onInfected ?? 'reject';
+  const onFail = opts.onFail ?? 'tempfail';
+  if (onInfected === 'quarantine' && (opts.quarantineDir === undefined || opts.quarantineDir === '')) {
+    throw new TypeError('smtp proxy: onInfected quarantine needs quarantineDir');
+  }
+  const maxSize = opts.maxSize ?? 25 * 1024 * 1024;
+  if (!(maxSize > 0)) throw new TypeError('smtp proxy: maxSize must be positive');
+  const maxClients = opts.maxClients ?? 100;
+  const nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
+  const lmtp = opts.lmtp === true;
+  const scannerNames = opts.scanners.map((s) => s.name).join(', ');
+  const name = opts.name ?? 'avbench-proxy.localhost';
+  const address = { host: opts.listen?.host ?? '127.0.0.1', port: opts.listen?.port ?? 0 };
+  const pool = new NextHopPool({ endpoint: opts.forward, lmtp, heloName: name, maxIdle: Math.min(maxClients, 64) });
+  let quarantineReady: Promise<unknown> | undefined;
+
+  /** Forward to the next hop; a NetError becomes a 451 (never a 250). */
+  const forward = async (session: SMTPServerSession, body: Buffer): Promise<{ result?: TransactionResult; error?: Reply; hop?: string }> => {
+    const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+    const to = session.envelope.rcptTo.map((r) => r.address);
+    const params = session.envelope.bodyType === '8bitmime' ? ['BODY=8BITMIME'] : [];
+    const deadline = Date.now() + nextHopMs;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let reused = false;
+      try {
+        const acq = await pool.acquire(deadline);
+        reused = acq.reused;
+        const result = await acq.client.send({ from, to, params }, body, deadline);
+        pool.release(acq.client);
+        return { result, hop: formatReply(result.decisive) };
+      } catch (err) {
+        const e = asNetError(err);
+        // A stale pooled connection (closed by the next hop while idle): try once on a fresh one.
+        if (reused && e.code === 'CONNECT_FAILED' && attempt === 0) continue;
+        const what = e.code === 'TIMEOUT' ? 'next hop did not answer in time' : `next hop unavailable (${e.code})`;
+        return { error: { code: 451, text: `4.4.1 ${what}, try again later` }, hop: e.message };
+      }
+    }
+    return { error: { code: 451, text: '4.4.1 next hop unavailable, try again later' } };
+  };
+
+  /** Map the next hop's answer to the client's reply (the no-loss rule). */
+  const relay = (res: { result?: TransactionResult; error?: Reply }, okText: string): Reply | Array<Reply> => {
+    if (res.result === undefined) return res.error ?? { code: 451, text: '4.3.0 forwarding failed' };
+    const r = res.result;
+    if (lmtp && r.stage === 'done') {
+      // One reply per client recipient: refused RCPTs keep their refusal, the others take the final replies in order.
+      let k = 0;
+      return r.rcpt.map((rc) => {
+        if (rc.code >= 400) return relayRefusal(rc);
+        const f = r.final[k++];
+        return f === undefined ? { code: 451, text: '4.3.0 next hop gave no reply for this recipient' } : f.code === 250 ? { code: 250, text: okText } : relayRefusal(f);
+      });
+    }
+    const d = r.decisive;
+    if (r.stage === 'done' && d.code === 250) return { code: 250, text: okText };
+    return relayRefusal(d);
+  };
+
+  const handle = async (session: SMTPServerSession, raw: Buffer, started: number): Promise<{ reply: Reply | Reply[]; event: Omit<ProxyEvent, 'reply' | 'ms'> }> => {
+    const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+    const to = session.envelope.rcptTo.map((r) => r.address);
+    const base = { session: session.id, from, to, bytes: raw.length };
+    const scan = await scanMessageDetailed(raw, { scanners: opts.scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+    const v = scan.verdict;
+    const scanMs = performance.now() - started;
+    const scanned = `X-Virus-Scanned: avbench (${scannerNames})`;
+    const strip = ['X-Virus-Status'];
+    if (v.status === 'clean') {
+      const res = await forward(session, prependHeaders(raw, [scanned, 'X-Virus-Status: Clean'], strip));
+      return { reply: relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...base, verdict: 'clean', names: [], action: 'forwarded', ...hop(res), scanMs } };
+    }
+    if (v.status === 'infected') {
+      const names = [...new Set(v.detections.map((d) => d.name))];
+      const list = names.join(', ');
+      const ev = { ...base, verdict: 'infected' as const, names, scanMs };
+      switch (onInfected) {
+        case 'reject':
+          return { reply: { code: 550, text: `5.7.1 Virus found: ${list}` }, event: { ...ev, action: 'rejected' } };
+        case 'drop':
+          return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message discarded` }, event: { ...ev, action: 'dropped' } };
+        case 'quarantine': {
+          const dir = opts.quarantineDir as string;
+          const file = join(dir, quarantineName());
+          try {
+            quarantineReady ??= mkdir(dir, { recursive: true, mode: 0o700 });
+            await quarantineReady;
+            await writeFile(file, raw, { mode: 0o600, flag: 'wx' });
+          } catch (err) {
+            quarantineReady = undefined;
+            return {
+              reply: { code: 451, text: '4.3.0 quarantine failed, try again later' },
+              event: { ...ev, action: 'tempfailed', errorCode: 'QUARANTINE_FAILED', nextHop: (err as Error).message },
+            };
+          }
+          return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message quarantined` }, event: { ...ev, action: 'quarantined', file } };
+        }
+        case 'tag': {
+          const res = await forward(session, prependHeaders(raw, [scanned, `X-Virus-Status: Infected (${list})`], strip));
+          return { reply: relay(res, `2.0.0 Ok: virus found (${list}), delivered tagged`), event: { ...ev, action: 'tagged', ...hop(res) } };
+        }
+      }
+    }
+    const code = v.status === 'error' ? v.error.code : 'INTERNAL';
+    const ev = { ...base, verdict: 'error' as const, names: [], errorCode: code, scanMs };
+    if (onFail === 'accept-tagged') {
+      const res = await forward(session, prependHeaders(raw, [scanned, `X-Virus-Status: Unchecked (${code})`], strip));
+      return { reply: relay(res, `2.0.0 Ok: not scanned (${code}), delivered tagged`), event: { ...ev, action: 'unchecked-forwarded', ...hop(res) } };
+    }
+    return { reply: { code: 451, text: `4.7.1 Virus scan failed (${code}), try again later` }, event: { ...ev, action: 'tempfailed' } };
+  };
+
+  const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: DataCallback): void => {
+    const started = performance.now();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (over) return;
+      if (size > maxSize) {
+        over = true;
+        chunks.length = 0; // stop buffering: the rest is counted and discarded
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      const answer = (reply: Reply | Reply[], event: Omit<ProxyEvent, 'reply' | 'ms'>): void => {
+        const list = Array.isArray(reply) ? reply : [reply];
+        opts.log?.({ ...event, reply: list.map((r) => `${r.code} ${r.text}`).join(' | '), ms: performance.now() - started });
+        if (Array.isArray(reply)) {
+          callback(null, reply.map((r) => (r.code === 250 ? r.text : smtpError(r.code, r.text))));
+        } else if (reply.code === 250) {
+          callback(null, reply.text);
+        } else {
+          callback(smtpError(reply.code, reply.text));
+        }
+      };
+      const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
+      const to = session.envelope.rcptTo.map((r) => r.address);
+      if (over || stream.sizeExceeded) {
+        answer({ code: 552, text: `5.3.4 Message size exceeds fixed maximum message size (${maxSize} bytes)` }, {
+          session: session.id, from, to, bytes: size, verdict: 'oversize', names: [], action: 'rejected', scanMs: 0,
+        });
+        return;
+      }
+      const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      handle(session, raw, started).then(
+        ({ reply, event }) => answer(reply, event),
+        (err: unknown) =>
+          answer({ code: 451, text: '4.3.0 internal error, try again later' }, {
+            session: session.id, from, to, bytes: size, verdict: 'error', names: [], errorCode: 'INTERNAL',
+            action: 'tempfailed', nextHop: err instanceof Error ? err.message : String(err), scanMs: 0,
+          }),
+      );
+    });
+  };
+
+  const server = new SMTPServer({
+    name,
+    banner: 'avbench virus-scanning proxy',
+    logger: false,
+    lmtp,
+    size: maxSize,
+    maxClients,
+    socketTimeout: opts.timeouts?.socketMs ?? 60_000,
+    closeTimeout: opts.timeouts?.closeMs ?? 5_000,
+    disableReverseLookup: true,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideSMTPUTF8: true,
+    onData,
+  });
+  server.on('error', () => undefined);
+
+  return {
+    address,
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.server.once('error', reject);
+        server.listen(address.port, address.host, () => {
+          server.server.off('error', reject);
+          const a = server.server.address();
+          if (typeof a === 'object' && a !== null) address.port = a.port;
+          resolve({ ...address });
+        });
+      });
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool.close();
+    },
+  };
+}
+
+function relayRefusal(r: SmtpReply | Reply): Reply {
+  const rep = 'lines' in r ? replyOf(r) : r;
+  if (rep.code >= 500) return rep;
+  // 4xx, or anything odd (2xx/3xx where a refusal was expected): tempfail, the client retries.
+  if (rep.code >= 400) return { code: 451, text: `4.4.0 next hop said: ${rep.code} ${rep.text}`.slice(0, 400) };
+  return { code: 451, text: `4.3.0 next hop gave an unexpected reply: ${rep.code} ${rep.text}`.slice(0, 400) };
+}
+
+function hop(res: { hop?: string }): { nextHop?: string } {
+  return res.hop === undefined ? {} : { nextHop: res.hop };
+}

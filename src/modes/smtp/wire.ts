@@ -1,0 +1,153 @@
+/**
+ * SMTP wire helpers shared by the proxy, the driver and the sink: dot-stuffing, the DATA
+ * terminator, reply parsing, header-block search and header insertion. Plain Buffer work
+ * (indexOf), no MIME parsing.
+ */
+
+/** One SMTP reply: its code and its text lines (without the code and separator). */
+export interface SmtpReply {
+  code: number;
+  /** Text of each line, code and `-`/space removed. */
+  lines: string[];
+}
+
+/** The reply as one line for logs and results (`550 5.7.1 Virus found: X`; multi-line joined by ` / `). */
+export function formatReply(r: SmtpReply): string {
+  return `${r.code} ${r.lines.join(' / ')}`.trimEnd();
+}
+
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n', 'latin1');
+const TERMINATOR = Buffer.from('.\r\n', 'latin1');
+
+/**
+ * Dot-stuff a message for DATA and append the terminator: every line starting with `.`
+ * gets another `.` (after CRLF or a bare LF: receivers such as smtp-server and Postfix
+ * treat both as line ends), a missing final CRLF is added, then `.\r\n`. Returns the
+ * pieces to write (no copy of the body when nothing needs stuffing).
+ */
+export function dotStuff(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  if (body.length > 0 && body[0] === DOT) {
+    out.push(Buffer.from('.', 'latin1'));
+  }
+  let i = body.indexOf('\n.', 0, 'latin1');
+  while (i >= 0) {
+    out.push(body.subarray(start, i + 1));
+    out.push(Buffer.from('.', 'latin1'));
+    start = i + 1;
+    i = body.indexOf('\n.', i + 1, 'latin1');
+  }
+  out.push(start === 0 ? body : body.subarray(start));
+  const n = body.length;
+  const endsCrlf = n >= 2 && body[n - 2] === 0x0d && body[n - 1] === LF;
+  if (n > 0 && !endsCrlf) out.push(CRLF);
+  out.push(TERMINATOR);
+  return out;
+}
+
+/**
+ * Where the header block ends: the offset of the empty line's first byte's end, i.e. the
+ * body start, and the header block's length (without the empty line). A message with no
+ * empty line is all header. Works for CRLF and bare-LF messages.
+ */
+export function headerBlockEnd(raw: Buffer, searchLimit = raw.length): { headerEnd: number; bodyStart: number } {
+  const limit = Math.min(raw.length, searchLimit);
+  if (limit > 0 && raw[0] === LF) return { headerEnd: 0, bodyStart: 1 };
+  if (limit > 1 && raw[0] === 0x0d && raw[1] === LF) return { headerEnd: 0, bodyStart: 2 };
+  let i = raw.indexOf(LF);
+  while (i >= 0 && i < limit) {
+    const next = raw[i + 1];
+    if (next === LF) return { headerEnd: i + 1, bodyStart: i + 2 };
+    if (next === 0x0d && raw[i + 2] === LF) return { headerEnd: i + 1, bodyStart: i + 3 };
+    i = raw.indexOf(LF, i + 1);
+  }
+  return { headerEnd: limit, bodyStart: limit };
+}
+
+/** The line ending a message uses (from its first line): CRLF unless the first line ends in a bare LF. */
+export function lineEnding(raw: Buffer): '\r\n' | '\n' {
+  const i = raw.indexOf(LF);
+  if (i > 0 && raw[i - 1] !== 0x0d) return '\n';
+  return '\r\n';
+}
+
+/**
+ * Values of every header named `name` (case-insensitive) in a header block, unfolded,
+ * trimmed. Reads only `header` (pass the header block).
+ */
+export function headerValues(header: Buffer, name: string): string[] {
+  const text = header.toString('latin1');
+  const want = name.toLowerCase() + ':';
+  const out: string[] = [];
+  const lower = text.toLowerCase();
+  let from = 0;
+  for (;;) {
+    const at = lower.indexOf(want, from);
+    if (at < 0) break;
+    from = at + want.length;
+    if (at !== 0 && lower[at - 1] !== '\n') continue;
+    let end = at;
+    // Value runs to the end of the line, plus continuation lines (starting with space/tab).
+    for (;;) {
+      const nl = text.indexOf('\n', end);
+      if (nl < 0) {
+        end = text.length;
+        break;
+      }
+      const c = text[nl + 1];
+      end = nl + 1;
+      if (c !== ' ' && c !== '\t') break;
+    }
+    out.push(text.slice(at + want.length, end).replace(/\r?\n[ \t]+/g, ' ').trim());
+  }
+  return out;
+}
+
+/**
+ * Prepend header lines (each without its line ending) to a message, in the message's own
+ * line-ending style, after removing any existing headers whose names are listed in
+ * `remove` (case-insensitive; a sender cannot forge our status headers through us).
+ */
+export function prependHeaders(raw: Buffer, lines: readonly string[], remove: readonly string[] = []): Buffer {
+  const nl = lineEnding(raw);
+  const head = Buffer.from(lines.map((l) => l + nl).join(''), 'utf8');
+  if (remove.length === 0) return Buffer.concat([head, raw]);
+  const { headerEnd } = headerBlockEnd(raw);
+  const block = raw.subarray(0, headerEnd).toString('latin1').toLowerCase();
+  const names = remove.map((r) => r.toLowerCase() + ':');
+  if (!names.some((n) => block.startsWith(n) || block.includes('\n' + n))) return Buffer.concat([head, raw]);
+  // Rebuild the header block without the removed fields (continuation lines go with them).
+  const kept: Buffer[] = [];
+  let pos = 0;
+  let dropping = false;
+  while (pos < headerEnd) {
+    let nlAt = raw.indexOf(LF, pos);
+    if (nlAt < 0 || nlAt >= headerEnd) nlAt = headerEnd - 1;
+    const line = raw.subarray(pos, nlAt + 1);
+    const first = line[0];
+    const continuation = first === 0x20 || first === 0x09;
+    if (!continuation) {
+      const lower = line.toString('latin1').toLowerCase();
+      dropping = names.some((n) => lower.startsWith(n));
+    }
+    if (!dropping) kept.push(line);
+    pos = nlAt + 1;
+  }
+  return Buffer.concat([head, ...kept, raw.subarray(headerEnd)]);
+}
+
+/**
+ * Virus names in an SMTP reply or header text, e.g. `550 5.7.1 Virus found: Eicar-Test-Signature`,
+ * `Infected (A, B)`, `virus found: X`. Empty when none is named.
+ */
+export function virusNamesIn(text: string): string[] {
+  const m = /(?:virus(?:es)?\s+(?:found|detected)|infected|virus)\s*[:(]\s*([^\r\n()]+)/i.exec(text);
+  if (m === null || m[1] === undefined) return [];
+  return m[1]
+    .split(/,\s*/)
+    .map((s) => s.trim().replace(/[.)]+$/, ''))
+    .filter((s) => s.length > 0 && !/^(discarded|content rejected|email)/i.test(s));
+}
