@@ -66,8 +66,10 @@ export function parseClamavOutput(text: string, files: Pick<UnitFiles, 'indexOfP
       if (i !== undefined && name !== '') findings[i]?.detections.push(name);
       continue;
     }
-    if (line.endsWith(': OK')) {
-      const i = files.indexOfPath(line.slice(0, -': OK'.length));
+    // `Empty file`: clamscan's word for a zero-byte file it had nothing to scan in (clamd says OK).
+    const okSuffix = line.endsWith(': OK') ? ': OK' : line.endsWith(': Empty file') ? ': Empty file' : undefined;
+    if (okSuffix !== undefined) {
+      const i = files.indexOfPath(line.slice(0, -okSuffix.length));
       if (i !== undefined) (findings[i] as UnitFindings).ok = true;
       continue;
     }

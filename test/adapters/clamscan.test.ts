@@ -76,6 +76,13 @@ await describeReal('clamscan adapter (real clamscan)', ['clamscan'], () => {
     expect(p).toMatchObject({ available: false, reason: expect.stringContaining('no signature database') });
   });
 
+  it('an empty unit is clean ("Empty file"), as clamd says OK for it', async () => {
+    const a = createClamscanAdapter({ database: db });
+    const v = await a.scanBatch!([part(''), part(eicar())], ctx());
+    expect(v[0]).toEqual({ status: 'clean' });
+    expect(v[1]).toMatchObject({ status: 'infected' });
+  });
+
   it('scans a clean part and an EICAR part', async () => {
     const a = createClamscanAdapter({ database: db, granularity: 'part' });
     expect(a.granularity).toBe('part');
