@@ -1,0 +1,520 @@
+/**
+ * Our milter front end (interception point B, the clamav-milter role): speaks milter
+ * protocol v6 on an inet or unix socket, rebuilds each message from its headers and body
+ * chunks, scans it with the scanning core, and answers at end of message with reject
+ * (550 5.7.1 naming the virus), tempfail, discard, quarantine or accept, adding
+ * X-Virus-Scanned / X-Virus-Status headers when asked. A scanner error tempfails unless
+ * fail-open is configured (then the message is marked `X-Virus-Status: Unchecked`).
+ */
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import * as net from 'node:net';
+import { scanMessageDetailed } from '../../core/scan.js';
+import type { Limits } from '../../core/limits.js';
+import type { Adapter, Verdict } from '../../core/types.js';
+import { connect as netConnect } from '../../core/net.js';
+import {
+  DEFAULT_MAX_PACKET,
+  encodeReply,
+  MilterProtocolError,
+  PacketDecoder,
+  parseCommand,
+  SMFI_VERSION,
+  SMFIF,
+  SMFIP,
+  type MilterCommand,
+  type MilterReply,
+} from './codec.js';
+import { formatMilterSocket, parseMilterSocket, type MilterSocketSpec } from './socket.js';
+
+/** What to do with an infected message. */
+export type OnInfected = 'reject' | 'tempfail' | 'discard' | 'accept' | 'quarantine';
+/** What to do when the scan fails (error verdict): tempfail (default) or fail open. */
+export type OnFail = 'tempfail' | 'accept';
+
+/** The values {@link OnInfected} can take (for CLI choices). */
+export const ON_INFECTED: readonly OnInfected[] = ['reject', 'tempfail', 'discard', 'accept', 'quarantine'];
+/** The values {@link OnFail} can take. */
+export const ON_FAIL: readonly OnFail[] = ['tempfail', 'accept'];
+
+/** Options of {@link createMilterServer}. */
+export interface MilterServerOptions {
+  /** Adapters to scan with (the scanning core's `scanners`). */
+  scanners: readonly Adapter[];
+  /** `inet:PORT@HOST` (PORT 0: any free port; `inet:PORT` = 127.0.0.1) or `unix:PATH`. */
+  listen: string;
+  /** Default 'reject'. */
+  onInfected?: OnInfected;
+  /** Default 'tempfail'. */
+  onFail?: OnFail;
+  /** Text after `550 5.7.1 ` on reject; `%v` becomes the virus names. Default `Virus found: %v`. */
+  rejectMessage?: string;
+  /** Add X-Virus-Scanned and X-Virus-Status (replacing ones the message came with). Default true. */
+  addHeader?: boolean;
+  /** Scan limits of the core. */
+  limits?: Partial<Limits>;
+  /** Largest message buffered (headers + body); beyond it the scan is an error (SIZE_LIMIT). Default 50 MiB. */
+  maxMessageBytes?: number;
+  /** Largest protocol packet accepted (default 1 MiB); above it the connection is dropped. */
+  maxPacket?: number;
+  /** Close a connection idle this long (ms, default 300 000). */
+  idleTimeoutMs?: number;
+  /** unix socket mode (default 0o660). */
+  socketMode?: number;
+  /** Called once per message scanned (for logging). */
+  onMessage?: (event: MilterMessageEvent) => void;
+  /** Called for a connection that failed (protocol error, socket error). */
+  onConnectionError?: (error: Error) => void;
+}
+
+/** One message's record, given to `onMessage`. */
+export interface MilterMessageEvent {
+  /** Connection number (1-based, per server). */
+  connection: number;
+  /** The MTA's queue id (macro `i`) when it sent one. */
+  queueId?: string;
+  /** Envelope sender, when the MTA sent MAIL. */
+  from?: string;
+  /** Client address from the connect step. */
+  client?: string;
+  bytes: number;
+  verdict: Verdict;
+  /** The final action sent: accept, reject, tempfail, discard, quarantine, or `replycode <text>`. */
+  action: string;
+  /** Scan time (ms). */
+  ms: number;
+}
+
+/** A milter server; create with {@link createMilterServer}. */
+export interface MilterServer {
+  /** Start listening (resolves when bound). */
+  listen(): Promise<void>;
+  /** Stop listening, end every connection, remove the unix socket. */
+  close(): Promise<void>;
+  /** Where it listens, as `inet:PORT@HOST` (the bound port) or `unix:PATH`. */
+  readonly address: string;
+  /** Open connections now. */
+  readonly connections: number;
+}
+
+const DEFAULT_MAX_MESSAGE = 50 * 1024 * 1024;
+const STATUS = 'X-Virus-Status';
+const SCANNED = 'X-Virus-Scanned';
+
+/** Replace `%v` with the names (and keep the text on one line). */
+function formatReject(template: string, names: string[]): string {
+  return template.replaceAll('%v', names.join(', ')).replace(/[\r\n\0]+/g, ' ');
+}
+
+/** UTF-8 text → the binary (latin1) string the codec writes byte for byte. */
+function bin(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+function uniqueNames(v: Verdict): string[] {
+  return v.status === 'infected' ? [...new Set(v.detections.map((d) => d.name))] : [];
+}
+
+/** Create our milter server (not yet listening). Throws for bad options. */
+export function createMilterServer(opts: MilterServerOptions): MilterServer {
+  if (opts.scanners.length === 0) throw new TypeError('createMilterServer: no scanners given');
+  const spec: MilterSocketSpec = parseMilterSocket(opts.listen);
+  const onInfected = opts.onInfected ?? 'reject';
+  const onFail = opts.onFail ?? 'tempfail';
+  if (!ON_INFECTED.includes(onInfected)) throw new TypeError(`onInfected must be one of ${ON_INFECTED.join(', ')}`);
+  if (!ON_FAIL.includes(onFail)) throw new TypeError(`onFail must be one of ${ON_FAIL.join(', ')}`);
+  const cfg: Config = {
+    scanners: opts.scanners,
+    onInfected,
+    onFail,
+    rejectMessage: opts.rejectMessage ?? 'Virus found: %v',
+    addHeader: opts.addHeader ?? true,
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+    maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
+    maxPacket: opts.maxPacket ?? DEFAULT_MAX_PACKET,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+    scannerLabel: `avbench ${opts.scanners.map((s) => s.name).join(' ')}`,
+    ...(opts.onMessage === undefined ? {} : { onMessage: opts.onMessage }),
+    ...(opts.onConnectionError === undefined ? {} : { onConnectionError: opts.onConnectionError }),
+  };
+
+  const sockets = new Set<MilterConnection>();
+  let counter = 0;
+  let bound: MilterSocketSpec = spec;
+  let listening = false;
+  const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+    const c = new MilterConnection(socket, ++counter, cfg, () => sockets.delete(c));
+    sockets.add(c);
+  });
+
+  return {
+    get address() {
+      return formatMilterSocket(bound);
+    },
+    get connections() {
+      return sockets.size;
+    },
+    async listen() {
+      if (listening) return;
+      if (spec.kind === 'unix') await removeStaleSocket(spec.path);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        const done = (): void => {
+          server.off('error', reject);
+          resolve();
+        };
+        if (spec.kind === 'unix') server.listen({ path: spec.path, exclusive: true }, done);
+        else server.listen({ host: spec.host, port: spec.port, exclusive: true }, done);
+      });
+      server.on('error', (e) => opts.onConnectionError?.(e));
+      listening = true;
+      if (spec.kind === 'unix') {
+        await chmod(spec.path, opts.socketMode ?? 0o660);
+      } else {
+        const a = server.address();
+        if (a !== null && typeof a === 'object') bound = { kind: 'inet', host: spec.host, port: a.port };
+      }
+    },
+    async close() {
+      if (!listening) return;
+      listening = false;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of sockets) c.shutdown();
+      await closed;
+      if (spec.kind === 'unix') await unlink(spec.path).catch(() => undefined);
+    },
+  };
+}
+
+/** Remove a left-over unix socket nobody answers on; refuse a live one or a non-socket file. */
+async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  try {
+    const c = await netConnect({ path }, { deadline: Date.now() + 1_000 });
+    c.destroy();
+    throw new Error(`${path}: another process is listening on it`);
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('another process')) throw err;
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+interface Config {
+  scanners: readonly Adapter[];
+  onInfected: OnInfected;
+  onFail: OnFail;
+  rejectMessage: string;
+  addHeader: boolean;
+  limits?: Partial<Limits>;
+  maxMessageBytes: number;
+  maxPacket: number;
+  idleTimeoutMs: number;
+  scannerLabel: string;
+  onMessage?: (event: MilterMessageEvent) => void;
+  onConnectionError?: (error: Error) => void;
+}
+
+/** The message being received on a connection. */
+interface MessageState {
+  parts: Buffer[];
+  bytes: number;
+  tooBig: boolean;
+  inBody: boolean;
+  /** How many X-Virus-Status / X-Virus-Scanned headers it came with (to replace them). */
+  statusHeaders: number;
+  scannedHeaders: number;
+  from?: string;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/** Steps for which we ask for no reply, and steps we ask the MTA to skip, when offered. */
+const WANT_PROTOCOL =
+  SMFIP.NOHELO | SMFIP.NORCPT | SMFIP.NODATA | SMFIP.NOUNKNOWN | SMFIP.NOEOH | SMFIP.NR_CONN | SMFIP.NR_MAIL | SMFIP.NR_HDR | SMFIP.NR_BODY | SMFIP.HDR_LEADSPC;
+
+/** One MTA connection: decoder, per-connection macros, the current message. */
+class MilterConnection {
+  private readonly decoder: PacketDecoder;
+  private readonly queue: MilterCommand[] = [];
+  private busy = false;
+  private closed = false;
+  private protocol = 0;
+  private actions = 0;
+  private negotiated = false;
+  private macros = new Map<string, string>();
+  private client: string | undefined;
+  private msg: MessageState | undefined;
+  private scan: AbortController | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly id: number,
+    private readonly cfg: Config,
+    private readonly onGone: () => void,
+  ) {
+    this.decoder = new PacketDecoder(cfg.maxPacket);
+    socket.setNoDelay(true);
+    socket.setTimeout(cfg.idleTimeoutMs, () => this.fail(new Error(`milter connection ${id}: idle for ${cfg.idleTimeoutMs} ms`)));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(err, true));
+    socket.on('end', () => this.teardown());
+    socket.on('close', () => this.teardown());
+  }
+
+  /** End the connection (server closing). */
+  shutdown(): void {
+    this.teardown();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      for (const p of this.decoder.push(chunk)) this.queue.push(parseCommand(p));
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    void this.pump();
+  }
+
+  /** Handle queued commands in order; an end-of-message scan pauses the socket until answered. */
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed) {
+        const c = this.queue.shift();
+        if (c === undefined) break;
+        const out = await this.handle(c);
+        if (this.closed) break;
+        if (out !== undefined && out.length > 0) this.send(out);
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Write every reply packet of a step in ONE write (no Nagle / delayed-ACK stall). */
+  private send(replies: MilterReply[]): void {
+    const buf = replies.length === 1 ? encodeReply(replies[0] as MilterReply) : Buffer.concat(replies.map(encodeReply));
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(buf);
+  }
+
+  private reply(noReplyFlag: number): MilterReply[] {
+    return (this.protocol & noReplyFlag) !== 0 ? [] : [{ type: 'continue' }];
+  }
+
+  private message(): MessageState {
+    this.msg ??= { parts: [], bytes: 0, tooBig: false, inBody: false, statusHeaders: 0, scannedHeaders: 0 };
+    return this.msg;
+  }
+
+  private append(m: MessageState, b: Buffer): void {
+    if (m.tooBig || b.length === 0) return;
+    m.bytes += b.length;
+    if (m.bytes > this.cfg.maxMessageBytes) {
+      m.tooBig = true;
+      m.parts = [];
+      return;
+    }
+    m.parts.push(b);
+  }
+
+  private resetMessage(): void {
+    this.msg = undefined;
+    for (const k of [...this.macros.keys()]) if (k === 'i' || k.startsWith('{mail_') || k.startsWith('{rcpt_')) this.macros.delete(k);
+  }
+
+  private async handle(c: MilterCommand): Promise<MilterReply[] | undefined> {
+    if (!this.negotiated && c.type !== 'optneg') throw new MilterProtocolError(`milter command ${c.type} before option negotiation`);
+    switch (c.type) {
+      case 'optneg': {
+        if (c.version < 2) throw new MilterProtocolError(`MTA speaks milter protocol ${c.version}; at least 2 is needed`);
+        let want = 0;
+        if (this.cfg.addHeader || this.cfg.onInfected === 'accept' || this.cfg.onInfected === 'quarantine' || this.cfg.onFail === 'accept') want |= SMFIF.ADDHDRS;
+        if (this.cfg.addHeader) want |= SMFIF.CHGHDRS;
+        if (this.cfg.onInfected === 'quarantine') want |= SMFIF.QUARANTINE;
+        this.actions = want & c.actions;
+        this.protocol = WANT_PROTOCOL & c.protocol;
+        this.negotiated = true;
+        return [{ type: 'optneg', version: Math.min(c.version, SMFI_VERSION), actions: this.actions, protocol: this.protocol }];
+      }
+      case 'macro':
+        for (const [k, v] of c.macros) this.macros.set(k, v);
+        return undefined;
+      case 'connect':
+        this.client = c.family === 'U' ? c.hostname : c.family === 'L' ? `unix:${c.address}` : `${c.address}:${c.port}`;
+        return this.reply(SMFIP.NR_CONN);
+      case 'helo':
+        return this.reply(SMFIP.NR_HELO);
+      case 'mail': {
+        this.msg = undefined;
+        const m = this.message();
+        m.from = c.args[0] as string;
+        return this.reply(SMFIP.NR_MAIL);
+      }
+      case 'rcpt':
+        return this.reply(SMFIP.NR_RCPT);
+      case 'data':
+        return this.reply(SMFIP.NR_DATA);
+      case 'unknown':
+        return this.reply(SMFIP.NR_UNKN);
+      case 'header': {
+        const m = this.message();
+        const lower = c.name.toLowerCase();
+        if (lower === 'x-virus-status') m.statusHeaders++;
+        else if (lower === 'x-virus-scanned') m.scannedHeaders++;
+        const lead = (this.protocol & SMFIP.HDR_LEADSPC) !== 0 ? '' : ' ';
+        // Folded values arrive with bare LF line breaks: give the scanner CRLF.
+        const value = c.value.replace(/\r?\n/g, '\r\n');
+        this.append(m, Buffer.from(`${c.name}:${lead}${value}\r\n`, 'latin1'));
+        return this.reply(SMFIP.NR_HDR);
+      }
+      case 'eoh': {
+        const m = this.message();
+        if (!m.inBody) {
+          m.inBody = true;
+          this.append(m, CRLF);
+        }
+        return this.reply(SMFIP.NR_EOH);
+      }
+      case 'body': {
+        const m = this.message();
+        if (!m.inBody) {
+          m.inBody = true;
+          this.append(m, CRLF);
+        }
+        this.append(m, c.chunk);
+        return this.reply(SMFIP.NR_BODY);
+      }
+      case 'eom': {
+        const m = this.message();
+        if (!m.inBody) {
+          m.inBody = true;
+          this.append(m, CRLF);
+        }
+        this.append(m, c.chunk);
+        return this.endOfMessage(m);
+      }
+      case 'abort':
+        this.resetMessage();
+        return undefined;
+      case 'quitNewConn':
+        this.resetMessage();
+        this.macros = new Map();
+        this.client = undefined;
+        return undefined;
+      case 'quit':
+        this.teardown();
+        return undefined;
+    }
+  }
+
+  private async endOfMessage(m: MessageState): Promise<MilterReply[]> {
+    const queueId = this.macros.get('i');
+    this.socket.pause();
+    const started = performance.now();
+    let verdict: Verdict;
+    const bytes = m.tooBig ? m.bytes : m.parts.reduce((n, b) => n + b.length, 0);
+    try {
+      if (m.tooBig) {
+        verdict = { status: 'error', error: { code: 'SIZE_LIMIT', message: `message larger than ${this.cfg.maxMessageBytes} bytes` } };
+      } else {
+        this.scan = new AbortController();
+        const raw = Buffer.concat(m.parts, bytes);
+        const res = await scanMessageDetailed(raw, {
+          scanners: this.cfg.scanners,
+          signal: this.scan.signal,
+          ...(this.cfg.limits === undefined ? {} : { limits: this.cfg.limits }),
+        });
+        verdict = res.verdict;
+      }
+    } catch (err) {
+      verdict = { status: 'error', error: { code: 'INTERNAL', message: (err as Error).message } };
+    } finally {
+      this.scan = undefined;
+      if (!this.closed) this.socket.resume();
+    }
+    const replies = this.decide(verdict, m);
+    this.msg = undefined;
+    const final = replies[replies.length - 1] as MilterReply;
+    const quarantined = replies.some((r) => r.type === 'quarantine');
+    const action = final.type === 'replycode' ? `replycode ${final.text}` : quarantined ? 'quarantine' : final.type;
+    this.cfg.onMessage?.({
+      connection: this.id,
+      ...(queueId === undefined ? {} : { queueId }),
+      ...(m.from === undefined ? {} : { from: m.from }),
+      ...(this.client === undefined ? {} : { client: this.client }),
+      bytes,
+      verdict,
+      action,
+      ms: performance.now() - started,
+    });
+    return replies;
+  }
+
+  /** The replies for a verdict: modifications first, then the final action. */
+  private decide(v: Verdict, m: MessageState): MilterReply[] {
+    const cfg = this.cfg;
+    const canAdd = (this.actions & SMFIF.ADDHDRS) !== 0;
+    const canChange = (this.actions & SMFIF.CHGHDRS) !== 0;
+    const headers = (status: string, withScanned: boolean): MilterReply[] => {
+      if (!canAdd) return [];
+      const out: MilterReply[] = [];
+      if (canChange) {
+        // Delete the ones the message came with (last first, so indexes do not shift).
+        for (let i = m.statusHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: STATUS, value: '' });
+        if (withScanned) for (let i = m.scannedHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: SCANNED, value: '' });
+      }
+      if (withScanned) out.push({ type: 'addHeader', name: SCANNED, value: bin(cfg.scannerLabel) });
+      out.push({ type: 'addHeader', name: STATUS, value: bin(status) });
+      return out;
+    };
+    if (v.status === 'clean') {
+      return [...(cfg.addHeader ? headers('Clean', true) : []), { type: 'accept' }];
+    }
+    if (v.status === 'error') {
+      if (cfg.onFail === 'accept') return [...headers(`Unchecked (${v.error.code})`, cfg.addHeader), { type: 'accept' }];
+      return [{ type: 'replycode', text: `451 4.3.0 Virus scan failed (${v.error.code}), try again later` }];
+    }
+    const names = uniqueNames(v);
+    const infectedStatus = `Infected (${names.join(', ')})`;
+    let action = cfg.onInfected;
+    if (action === 'quarantine' && (this.actions & SMFIF.QUARANTINE) === 0) action = 'reject'; // MTA cannot quarantine: fail safe
+    switch (action) {
+      case 'reject':
+        return [{ type: 'replycode', text: bin(`550 5.7.1 ${formatReject(cfg.rejectMessage, names)}`) }];
+      case 'tempfail':
+        return [{ type: 'tempfail' }];
+      case 'discard':
+        return [{ type: 'discard' }];
+      case 'quarantine':
+        return [...headers(infectedStatus, cfg.addHeader), { type: 'quarantine', reason: bin(`Virus found: ${names.join(', ')}`) }, { type: 'accept' }];
+      case 'accept':
+        return [...headers(infectedStatus, cfg.addHeader), { type: 'accept' }];
+    }
+  }
+
+  private fail(err: Error, quiet = false): void {
+    if (this.closed) return;
+    if (!quiet || (err as { code?: string }).code !== 'ECONNRESET') this.cfg.onConnectionError?.(err);
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.scan?.abort();
+    this.msg = undefined;
+    this.queue.length = 0;
+    this.socket.destroy();
+    this.onGone();
+  }
+}
