@@ -63,6 +63,11 @@ export interface MilterOutcome extends MessageOutcome {
   modifications: MilterModification[];
 }
 
+/** The milter driver: a ModeDriver whose outcomes carry the milter's action and modifications. */
+export interface MilterDriver extends ModeDriver {
+  send(msg: OutgoingMessage): Promise<MilterOutcome>;
+}
+
 interface Session {
   conn: Connection;
   protocol: number;
@@ -148,7 +153,7 @@ export function namesFromText(text: string, pattern?: RegExp): string[] {
 }
 
 /** Create a milter driver (mode 'milter'); see the module comment. */
-export function createMilterDriver(opts: MilterDriverOptions): ModeDriver & { send(msg: OutgoingMessage): Promise<MilterOutcome> } {
+export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
   const spec: MilterSocketSpec = parseMilterUrl(opts.url);
   const endpoint = milterEndpoint(spec);
   const concurrency = opts.concurrency ?? 8;
