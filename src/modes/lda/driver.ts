@@ -41,6 +41,11 @@ export interface LdaDriverOptions {
   env?: Record<string, string>;
   /** `sut` string for results.json (default `lda:` + the command). */
   sut?: string;
+  /**
+   * Line endings handed to the command: `lf` (default) converts CRLF to LF, as Postfix's
+   * local and pipe delivery and Sendmail's local mailer do; `as-is` sends the corpus bytes.
+   */
+  lineEnding?: 'lf' | 'as-is';
 }
 
 /**
@@ -78,6 +83,23 @@ function limiter(n: number): <T>(f: () => Promise<T>) => Promise<T> {
       queue.shift()?.();
     }
   };
+}
+
+/** CRLF → LF (a lone CR is kept), as an MTA hands mail to a local delivery agent. */
+export function toLf(raw: Buffer): Buffer {
+  let i = raw.indexOf('\r\n');
+  if (i < 0) return raw;
+  const out = Buffer.allocUnsafe(raw.length);
+  let o = 0;
+  let from = 0;
+  while (i >= 0) {
+    o += raw.copy(out, o, from, i);
+    out[o++] = 0x0a;
+    from = i + 2;
+    i = raw.indexOf('\r\n', from);
+  }
+  o += raw.copy(out, o, from);
+  return out.subarray(0, o);
 }
 
 /** Insert the id header at the top (after an mbox `From ` line), with the message's line ending. */
@@ -162,12 +184,30 @@ function statusOf(data: Buffer): { verdict: MessageOutcome['verdict']; names: st
   return { verdict: 'error', names: [], errorCode: /^[A-Z_]+$/.test(inside) ? inside : 'UNCHECKED' };
 }
 
+/**
+ * The body with mbox From-quoting undone (`>From ` / `>>From ` at a line start → `From `):
+ * procmail quotes body lines that start with "From " even when it delivers to a Maildir.
+ * That is transport mangling, not a change made by the filter.
+ */
+function unquoteFrom(b: Buffer): string {
+  return b.toString('latin1').replace(/^>+From /gm, 'From ');
+}
+
+/** The bytes without the line breaks at the end. */
+function trimTrailingBreaks(b: Buffer): Buffer {
+  let n = b.length;
+  while (n > 0 && (b[n - 1] === 0x0a || b[n - 1] === 0x0d)) n--;
+  return b.subarray(0, n);
+}
+
 /** Outcome of a delivered message found in the Maildir (sent = what the driver sent, id header included). */
 function arrivedOutcome(sent: Buffer, got: Buffer): Omit<MessageOutcome, 'ms' | 'exitCode'> {
   const status = statusOf(got);
-  const sentBody = splitHeaderBody(sent).body;
-  const gotBody = splitHeaderBody(got).body;
-  const unchanged = sentBody.equals(gotBody);
+  // Trailing line breaks do not count: procmail/formail end every message with an empty
+  // line (the mbox convention), so "hello\n" arrives as "hello\n\n".
+  const sentBody = trimTrailingBreaks(splitHeaderBody(sent).body);
+  const gotBody = trimTrailingBreaks(splitHeaderBody(got).body);
+  const unchanged = sentBody.equals(gotBody) || unquoteFrom(sentBody) === unquoteFrom(gotBody);
   const defanged = !unchanged && gotBody.includes('DEFANGED') && !sentBody.includes('DEFANGED');
   if (status?.verdict === 'infected') return { fate: 'tagged', verdict: 'infected', names: status.names };
   if (defanged) {
@@ -194,7 +234,7 @@ export function createLdaDriver(opts: LdaDriverOptions): ModeDriver {
     send(msg: OutgoingMessage): Promise<MessageOutcome> {
       return gate(async () => {
         const id = `${runId}.${++seq}`;
-        const sent = withId(msg.raw, id);
+        const sent = withId(opts.lineEnding === 'as-is' ? msg.raw : toLf(msg.raw), id);
         const t0 = performance.now();
         const r = await run(file, args, {
           input: sent,
