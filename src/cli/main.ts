@@ -6,6 +6,7 @@
 import yargs from 'yargs';
 import { ConfigError } from '../config/config.js';
 import { corpusCommand } from './commands/corpus.js';
+import { deliverCommand } from './commands/deliver.js';
 import { scanCommand } from './commands/scan.js';
 import { scannersCommand } from './commands/scanners.js';
 
@@ -24,7 +25,8 @@ export async function runCli(argv: string[]): Promise<number> {
     .command(scanCommand(state))
     .command(corpusCommand(state))
     .command(scannersCommand(state))
-    .demandCommand(1, 'Name a command: scan, corpus, scanners (see --help).')
+    .command(deliverCommand(state))
+    .demandCommand(1, 'Name a command: scan, corpus, scanners, deliver (see --help).')
     .strict()
     .recommendCommands()
     .help()
