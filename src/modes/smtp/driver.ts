@@ -205,12 +205,21 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
 /** The fate of a message that reached the sink. */
 export function arrivalOutcome(a: Arrival, smtpReply: string, ms: number): MessageOutcome {
   const status = a.virusStatus[0];
-  if (a.tagged && status !== undefined) {
-    return { fate: 'tagged', verdict: 'infected', names: virusNamesIn(status), ms, smtpReply };
+  if (a.tagged) {
+    const names = status !== undefined && /^infected\b/i.test(status) ? virusNamesIn(status) : a.virusInfected.flatMap(namesOfInfectedHeader);
+    return { fate: 'tagged', verdict: 'infected', names, ms, smtpReply };
   }
   if (status !== undefined && /^unchecked\b/i.test(status)) {
     const code = /\(([A-Z_]+)\)/.exec(status)?.[1] ?? 'UNCHECKED';
     return { fate: 'delivered', verdict: 'error', names: [], errorCode: code, ms, smtpReply };
   }
   return { fate: 'delivered', verdict: 'clean', names: [], ms, smtpReply };
+}
+
+/** Names in an `X-Virus-Infected` value: `Virus Detected; NAME`, `NAME`, or `Infected (A, B)`. */
+function namesOfInfectedHeader(v: string): string[] {
+  const named = virusNamesIn(v);
+  if (named.length > 0) return named;
+  const last = v.split(';').pop()?.trim() ?? '';
+  return last === '' || /^(yes|virus detected!?)$/i.test(last) ? [] : last.split(/,\s*/);
 }

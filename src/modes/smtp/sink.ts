@@ -2,7 +2,7 @@
  * The in-process SMTP sink: a real SMTP server (smtp-server) on a free loopback port that
  * plays the next hop behind a system under test and records what arrives. Each arrival is
  * matched to the driver's message by its `X-Avbench-Id` header and noted as changed when
- * it carries `X-Virus-Status: Infected ...`. Only the header block is looked at.
+ * it carries `X-Virus-Status: Infected ...` (or clamsmtpd's `X-Virus-Infected`). Only the header block is looked at.
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { freePort } from '../../core/net.js';
@@ -19,7 +19,9 @@ export interface Arrival {
   virusStatus: string[];
   /** X-Virus-Scanned values. */
   virusScanned: string[];
-  /** True when an X-Virus-Status says Infected. */
+  /** X-Virus-Infected values (clamsmtpd's `Action: pass` marks infected mail with it). */
+  virusInfected: string[];
+  /** True when an X-Virus-Status says Infected, or an X-Virus-Infected header is present. */
   tagged: boolean;
   /** Bytes received (after un-stuffing). */
   bytes: number;
@@ -126,11 +128,13 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
       const { headerEnd } = headerBlockEnd(buf, headerLimit);
       const block = buf.subarray(0, headerEnd);
       const status = headerValues(block, 'x-virus-status');
+      const infectedHdr = headerValues(block, 'x-virus-infected');
       const a: Arrival = {
         id: headerValues(block, ID_HEADER)[0] ?? '',
         virusStatus: status,
         virusScanned: headerValues(block, 'x-virus-scanned'),
-        tagged: status.some((s) => /^infected\b/i.test(s)),
+        virusInfected: infectedHdr,
+        tagged: infectedHdr.length > 0 || status.some((s) => /^infected\b/i.test(s)),
         bytes: stream.byteLength,
         at: performance.now(),
         from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
