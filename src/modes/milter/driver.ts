@@ -100,38 +100,37 @@ class Final {
   ) {}
 }
 
+/** A header field line: a name of printable ASCII without colon, optional blanks, a colon. */
+const FIELD = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+
 /**
- * Split a raw message into its header fields (unfolded: CRLF before white space removed)
- * and its body (the bytes after the blank line, unchanged). A message without a blank
- * line is all headers.
+ * Split a raw message as an MTA does before handing it to a milter: header fields
+ * (unfolded: the line break before white space removed; NUL bytes, which the milter
+ * protocol cannot carry, dropped) and the body — the bytes after the blank line, unchanged.
+ * Like Postfix, the first line that is neither a header field nor a continuation ends
+ * the headers and starts the body (a message without headers is all body).
  */
 export function splitMessage(raw: Buffer): { headers: { name: string; value: string }[]; body: Buffer } {
-  let sep = raw.indexOf('\r\n\r\n');
-  let sepLen = 4;
-  const lf = raw.indexOf('\n\n');
-  if (lf >= 0 && (sep < 0 || lf < sep)) {
-    sep = lf;
-    sepLen = 2;
-  }
-  // A message that starts with the blank line has no headers.
-  if (raw.subarray(0, 2).toString('latin1') === '\r\n') {
-    sep = 0;
-    sepLen = 2;
-  } else if (raw[0] === 0x0a) {
-    sep = 0;
-    sepLen = 1;
-  }
-  const head = sep < 0 ? raw.toString('latin1') : raw.toString('latin1', 0, sep);
-  const body = sep < 0 ? Buffer.alloc(0) : raw.subarray(sep + sepLen);
   const headers: { name: string; value: string }[] = [];
-  const unfolded = head.replace(/\r?\n(?=[ \t])/g, '');
-  for (const line of unfolded.split(/\r?\n/)) {
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue; // not a header field (an mbox From_ line, garbage): MTAs drop or fix these
-    headers.push({ name: line.slice(0, colon).trimEnd(), value: line.slice(colon + 1) });
+  let pos = 0;
+  while (pos < raw.length) {
+    const nl = raw.indexOf(0x0a, pos);
+    const eol = nl < 0 ? raw.length : nl;
+    const next = nl < 0 ? raw.length : nl + 1;
+    let line = raw.toString('latin1', pos, eol > pos && raw[eol - 1] === 0x0d ? eol - 1 : eol);
+    if (line === '') return { headers, body: raw.subarray(next) };
+    line = line.replaceAll('\0', '');
+    const last = headers[headers.length - 1];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && last !== undefined) {
+      last.value += line;
+    } else {
+      const m = FIELD.exec(line);
+      if (m === null) return { headers, body: raw.subarray(pos) };
+      headers.push({ name: m[1] as string, value: line.slice((m[0] as string).length) });
+    }
+    pos = next;
   }
-  return { headers, body };
+  return { headers, body: raw.subarray(raw.length) };
 }
 
 /** Virus names in a reply text, quarantine reason, or `Infected (A, B)` status header. */

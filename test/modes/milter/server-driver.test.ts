@@ -66,6 +66,13 @@ describe('driver helpers', () => {
     expect(splitMessage(Buffer.from('A: b\n\nbody\n')).body.toString()).toBe('body\n');
     expect(splitMessage(Buffer.from('A: b\r\n')).body.length).toBe(0);
   });
+  it('ends the headers at the first line that is not a field (as Postfix does) and drops NULs', () => {
+    const { headers, body } = splitMessage(Buffer.from('A: 1\r\nthis is not a header\r\nB: 2\r\n\r\nx'));
+    expect(headers).toEqual([{ name: 'A', value: ' 1' }]);
+    expect(body.toString()).toBe('this is not a header\r\nB: 2\r\n\r\nx');
+    expect(splitMessage(Buffer.from('no headers at all\n')).headers).toEqual([]);
+    expect(splitMessage(Buffer.from('X-Bad\0Name: a\0b\r\n\r\n')).headers).toEqual([{ name: 'X-BadName', value: ' ab' }]);
+  });
   it('finds virus names in reply texts and status headers', () => {
     expect(namesFromText('550 5.7.1 Virus found: Eicar-Test-NDB.UNOFFICIAL')).toEqual(['Eicar-Test-NDB.UNOFFICIAL']);
     expect(namesFromText('Infected (A.B, C-D)')).toEqual(['A.B', 'C-D']);
