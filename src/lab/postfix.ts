@@ -26,7 +26,10 @@ export interface StartPostfixOptions {
   listenPort?: number;
   /** Where all mail is relayed (`relayhost = [127.0.0.1]:PORT`): the sink. */
   relayPort: number;
-  /** `smtpd_milters` value, e.g. `inet:127.0.0.1:7357` or `unix:/path/milter.sock`. */
+  /**
+   * `smtpd_milters` value, e.g. `inet:127.0.0.1:7357`, `inet:7357@127.0.0.1` (converted) or
+   * `unix:/path/milter.sock` (the socket and its folders must be reachable by user postfix).
+   */
   milter?: string;
   /** `milter_default_action` when the milter cannot be reached (default tempfail). */
   milterDefaultAction?: 'tempfail' | 'accept' | 'reject' | 'quarantine';
@@ -67,6 +70,16 @@ export interface LabPostfix {
   log(): Promise<string>;
   /** `postfix -c DIR stop`, wait for master to exit (SIGKILL by pid after 20 s), remove the folder. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/**
+ * A milter address in Postfix's syntax: Sendmail-style `inet:PORT@HOST` (as libmilter,
+ * clamav-milter and our milter print it) becomes `inet:HOST:PORT`; `inet:HOST:PORT` and
+ * `unix:PATH` pass unchanged.
+ */
+export function postfixMilterAddress(a: string): string {
+  const m = /^inet:(\d+)@(.+)$/.exec(a.trim());
+  return m ? `inet:${m[2]}:${m[1]}` : a.trim();
 }
 
 /** main.cf for the instance. */
@@ -113,7 +126,7 @@ export function postfixMainCf(o: {
     'smtp_connection_cache_on_demand = yes',
   ];
   if (o.milter !== undefined) {
-    lines.push(`smtpd_milters = ${o.milter}`, `milter_default_action = ${o.milterDefaultAction ?? 'tempfail'}`, 'milter_protocol = 6');
+    lines.push(`smtpd_milters = ${postfixMilterAddress(o.milter)}`, `milter_default_action = ${o.milterDefaultAction ?? 'tempfail'}`, 'milter_protocol = 6');
   }
   lines.push(...(o.extra ?? []));
   return `${lines.join('\n')}\n`;
