@@ -40,12 +40,30 @@ export interface StartPostfixOptions {
   proxyFilter?: string;
   /** Port of the re-injection smtpd for a proxy filter (default a free port; only with proxyFilter). */
   reinjectPort?: number;
+  /**
+   * Local delivery agents as Postfix `pipe` transports (point C): mail for `domain` goes to
+   * `argv` (the message on stdin, no shell) run as `user` (not root, not postfix). The
+   * exit code is sysexits: 0 sent, 75 deferred (retried), others bounced.
+   */
+  pipeTransports?: readonly PipeTransport[];
   /** Extra main.cf lines (`key = value`). */
   extraMain?: readonly string[];
   /** Parent folder for the private folder (default the OS temp folder). */
   dir?: string;
   /** How long to wait for the 220 greeting (ms, default 30 000). */
   readyTimeoutMs?: number;
+}
+
+/** A Postfix pipe(8) transport for one recipient domain. */
+export interface PipeTransport {
+  /** master.cf service name (letters, digits, `-`). */
+  name: string;
+  /** Recipient domain routed to it (added to relay_domains). */
+  domain: string;
+  /** Command and arguments (no white space inside an argument: pipe splits on it). */
+  argv: readonly string[];
+  /** Unprivileged user it runs as (e.g. nobody). */
+  user: string;
 }
 
 /** A running private Postfix. */
@@ -88,6 +106,7 @@ export function postfixMainCf(o: {
   relayPort: number;
   milter?: string;
   milterDefaultAction?: string;
+  pipeTransports?: readonly PipeTransport[];
   extra?: readonly string[];
 }): string {
   const lines = [
@@ -128,12 +147,27 @@ export function postfixMainCf(o: {
   if (o.milter !== undefined) {
     lines.push(`smtpd_milters = ${postfixMilterAddress(o.milter)}`, `milter_default_action = ${o.milterDefaultAction ?? 'tempfail'}`, 'milter_protocol = 6');
   }
+  const pipes = o.pipeTransports ?? [];
+  if (pipes.length > 0) {
+    lines.push(
+      `relay_domains = ${pipes.map((p) => p.domain).join(', ')}`,
+      `transport_maps = inline:{ ${pipes.map((p) => `${p.domain}=${p.name}:`).join(', ')} }`,
+      ...pipes.map((p) => `${p.name}_destination_recipient_limit = 1`),
+    );
+  }
   lines.push(...(o.extra ?? []));
   return `${lines.join('\n')}\n`;
 }
 
 /** master.cf for the instance: one (or two, with a proxy filter) loopback smtpd and the internal services, no chroot. */
-export function postfixMasterCf(o: { port: number; proxyFilter?: string; reinjectPort?: number }): string {
+export function postfixMasterCf(o: { port: number; proxyFilter?: string; reinjectPort?: number; pipeTransports?: readonly PipeTransport[] }): string {
+  const pipes = (o.pipeTransports ?? []).flatMap((p) => {
+    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(p.name)) throw new TypeError(`pipe transport name must be letters, digits and -: ${p.name}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(p.domain)) throw new TypeError(`pipe transport domain: ${p.domain}`);
+    if (p.user === 'root' || p.user === 'postfix' || !/^[a-z_][a-z0-9_-]*$/.test(p.user)) throw new TypeError(`pipe transport user must be an unprivileged account: ${p.user}`);
+    for (const a of p.argv) if (a === '' || /\s/.test(a)) throw new TypeError(`pipe transport argument with white space (pipe splits on it): ${JSON.stringify(a)}`);
+    return [`${p.name} unix  -       n       n       -       -       pipe`, `  flags=R user=${p.user} argv=${p.argv.join(' ')}`];
+  });
   const smtpd =
     o.proxyFilter === undefined
       ? [`127.0.0.1:${o.port} inet n - n - - smtpd`]
@@ -175,6 +209,7 @@ export function postfixMasterCf(o: { port: number; proxyFilter?: string; reinjec
     'anvil     unix  -       -       n       -       1       anvil',
     'scache    unix  -       -       n       -       1       scache',
     'postlog   unix-dgram n  -       n       -       1       postlogd',
+    ...pipes,
     '',
   ].join('\n');
 }
@@ -282,13 +317,14 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
         relayPort: opts.relayPort,
         ...(opts.milter === undefined ? {} : { milter: opts.milter }),
         ...(opts.milterDefaultAction === undefined ? {} : { milterDefaultAction: opts.milterDefaultAction }),
+        ...(opts.pipeTransports === undefined ? {} : { pipeTransports: opts.pipeTransports }),
         ...(opts.extraMain === undefined ? {} : { extra: opts.extraMain }),
       }),
       { mode: 0o644 },
     );
     await writeFile(
       join(configDir, 'master.cf'),
-      postfixMasterCf({ port, ...(opts.proxyFilter === undefined ? {} : { proxyFilter: opts.proxyFilter, reinjectPort: reinjectPort! }) }),
+      postfixMasterCf({ port, ...(opts.pipeTransports === undefined ? {} : { pipeTransports: opts.pipeTransports }), ...(opts.proxyFilter === undefined ? {} : { proxyFilter: opts.proxyFilter, reinjectPort: reinjectPort! }) }),
       { mode: 0o644 },
     );
     const r = await run(postfix, ['-c', configDir, 'start'], { deadline: Date.now() + 60_000 });

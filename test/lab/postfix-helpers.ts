@@ -31,8 +31,12 @@ export async function recordingSink(): Promise<{ port: number; messages: Buffer[
  * Send one message with swaks (a real SMTP client). `message` is a whole raw message
  * (fed on stdin with `--data -`) or a body text. Exit codes (REFERENCE.md): 0 ok, 26 rejected after DATA.
  */
-export async function swaks(port: number, message: { raw: Buffer } | { body: string; headers?: Record<string, string> }): Promise<{ exitCode: number; out: string }> {
-  const args = ['--server', '127.0.0.1', '--port', String(port), '--from', 'alice@example.org', '--to', 'bob@example.net', '--helo', 'client.localhost', '--suppress-data', '--timeout', '30'];
+export async function swaks(
+  port: number,
+  message: { raw: Buffer } | { body: string; headers?: Record<string, string> },
+  to = 'bob@example.net',
+): Promise<{ exitCode: number; out: string }> {
+  const args = ['--server', '127.0.0.1', '--port', String(port), '--from', 'alice@example.org', '--to', to, '--helo', 'client.localhost', '--suppress-data', '--timeout', '30'];
   let input: Buffer | undefined;
   if ('raw' in message) {
     args.push('--data', '-');

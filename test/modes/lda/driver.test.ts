@@ -62,7 +62,7 @@ describe('lda driver with `avbench deliver` as the delivery agent (a separate pr
     const failing = createLdaDriver({ command: [...build.deliver, '-s', 'down', '--config', cfg, '--maildir', md], maildir: md });
     const failOpen = createLdaDriver({ command: [...build.deliver, '-s', 'down', '--config', cfg, '--maildir', md, '--on-fail', 'deliver-tagged'], maildir: md });
 
-    const pick = (o: MessageOutcome): Partial<MessageOutcome> => ({
+    const pick = (o: MessageOutcome): Record<string, unknown> => ({
       fate: o.fate,
       verdict: o.verdict,
       names: o.names,
