@@ -134,10 +134,20 @@ export function encodePacket(cmd: string, data: Buffer = EMPTY): Buffer {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** The 5-byte packet header for `dataLength` bytes of data (to write a large body chunk without copying it). */
+export function packetHeader(cmd: string, dataLength: number): Buffer {
+  const h = Buffer.allocUnsafe(5);
+  h.writeUInt32BE(dataLength + 1, 0);
+  h[4] = cmd.charCodeAt(0) & 0xff;
+  return h;
+}
+
 /**
  * Incremental decoder: push bytes as they arrive, in any split, and get whole packets.
  * A length of 0 or above `maxPacket` throws MilterProtocolError at once (before any of
- * it is buffered), so a hostile peer cannot make us hold gigabytes.
+ * it is buffered), so a hostile peer cannot make us hold gigabytes. Bytes are joined
+ * once per packet (linear in the input, however it is split); a packet that arrived in
+ * one piece is handed out as a view without copying.
  */
 export class PacketDecoder {
   private chunks: Buffer[] = [];
@@ -157,27 +167,54 @@ export class PacketDecoder {
       this.size += chunk.length;
     }
     const out: Packet[] = [];
-    for (;;) {
-      if (this.size < 4) break;
-      const buf = this.flatten();
-      const len = buf.readUInt32BE(0);
+    while (this.size >= 4) {
+      const len = this.peekLength();
       if (len === 0) throw new MilterProtocolError('milter packet of length 0');
       if (len > this.maxPacket) throw new MilterProtocolError(`milter packet of ${len} bytes exceeds the ${this.maxPacket}-byte limit`);
       if (this.size < 4 + len) break;
-      out.push({ cmd: String.fromCharCode(buf[4] as number), data: Buffer.from(buf.subarray(5, 4 + len)) });
-      const rest = buf.subarray(4 + len);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.size = rest.length;
+      const packet = this.take(4 + len);
+      out.push({ cmd: String.fromCharCode(packet[4] as number), data: packet.subarray(5) });
     }
     return out;
   }
 
-  private flatten(): Buffer {
-    if (this.chunks.length !== 1) {
-      const b = Buffer.concat(this.chunks, this.size);
-      this.chunks = [b];
+  private peekLength(): number {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    const head = Buffer.alloc(4);
+    let got = 0;
+    for (const c of this.chunks) {
+      got += c.copy(head, got, 0, Math.min(c.length, 4 - got));
+      if (got === 4) break;
     }
-    return this.chunks[0] as Buffer;
+    return head.readUInt32BE(0);
+  }
+
+  /** Remove and return the next `n` bytes (a view when they sit in one chunk). */
+  private take(n: number): Buffer {
+    this.size -= n;
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const c = this.chunks[0] as Buffer;
+      const want = n - got;
+      if (c.length <= want) {
+        c.copy(out, got);
+        got += c.length;
+        this.chunks.shift();
+      } else {
+        c.copy(out, got, 0, want);
+        this.chunks[0] = c.subarray(want);
+        got = n;
+      }
+    }
+    return out;
   }
 }
 

@@ -14,7 +14,9 @@ import {
   DEFAULT_MAX_PACKET,
   encodeCommand,
   MilterProtocolError,
+  packetHeader,
   parseReply,
+  SMFIC,
   SMFI_VERSION,
   SMFIF_ALL,
   SMFIP,
@@ -210,17 +212,34 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
   }
 
   function queue(s: Session, c: MilterCommand): void {
+    if (c.type === 'body' && c.chunk.length > 4096) {
+      // Header + the chunk itself: no copy of the body.
+      s.pending.push(packetHeader(SMFIC.BODY, c.chunk.length), c.chunk);
+      s.pendingBytes += 5 + c.chunk.length;
+      return;
+    }
     const b = encodeCommand(c);
     s.pending.push(b);
     s.pendingBytes += b.length;
   }
 
+  /** Write what is queued: small pieces joined, large body chunks as they are, in one corked write. */
   async function flush(s: Session): Promise<void> {
     if (s.pending.length === 0) return;
-    const out = s.pending.length === 1 ? (s.pending[0] as Buffer) : Buffer.concat(s.pending, s.pendingBytes);
+    const pieces = s.pending;
     s.pending = [];
     s.pendingBytes = 0;
-    await s.conn.write(out);
+    const out: Buffer[] = [];
+    let small: Buffer[] = [];
+    for (const p of pieces) {
+      if (p.length > 4096) {
+        if (small.length > 0) out.push(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small));
+        small = [];
+        out.push(p);
+      } else small.push(p);
+    }
+    if (small.length > 0) out.push(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small));
+    await s.conn.write(...out);
   }
 
   async function readReply(s: Session): Promise<MilterReply> {
