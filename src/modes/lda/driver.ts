@@ -240,7 +240,6 @@ export function createLdaDriver(opts: LdaDriverOptions): ModeDriver {
           input: sent,
           deadline: Date.now() + (opts.timeoutMs ?? 120_000),
           ...(opts.env === undefined ? {} : { env: opts.env }),
-          maxBuffer: 1024 * 1024,
         });
         if (!r.ok) {
           return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: r.reason, ms: performance.now() - t0, ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }) };
