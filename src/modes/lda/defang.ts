@@ -2,9 +2,10 @@
  * Defanging, procmail-sanitizer style: attachments whose file name ends in a dangerous
  * extension are renamed (`invoice.exe` → `invoice.DEFANGED-EXE`) in Content-Type `name=`
  * and Content-Disposition `filename=` (plain, quoted, RFC 2231 extended/continued and
- * RFC 2047 encoded-word forms). Only those header fields change: every other byte of the
- * message (other headers, boundaries, bodies) is kept exactly, so the result is valid MIME
- * with the same parts and the same bodies.
+ * RFC 2047 encoded-word forms), and on uuencode `begin 644 NAME` lines of text parts. Only
+ * those header fields and lines change: every other byte of the message (other headers,
+ * boundaries, bodies) is kept exactly, so the result is valid MIME with the same parts and
+ * the same decoded bodies.
  *
  * The walk here is structural only (it needs byte offsets of every part's header block,
  * which the scanning core's walker does not expose): multiparts are split at their
@@ -219,6 +220,44 @@ function rewriteField(fieldText: string, fieldName: string, param: string, exts:
   return `${fieldName}: ${all.join(`;${eol}\t`)}${eol}`;
 }
 
+/** Most uuencode `begin` lines looked at in one text part. */
+const MAX_UU_BEGINS = 1000;
+
+/**
+ * Rename dangerous names on uuencode `begin MODE NAME` lines of a text body (absolute
+ * offsets [start, end)); the mode and the encoded data stay as they are.
+ */
+function uuBeginEdits(
+  raw: Buffer,
+  start: number,
+  end: number,
+  exts: ReadonlySet<string>,
+  edits: Array<{ start: number; end: number; text: string; encoding: BufferEncoding }>,
+  renamed: DefangedName[],
+): void {
+  let pos = start;
+  let seen = 0;
+  while (pos < end && seen < MAX_UU_BEGINS) {
+    const i = raw.indexOf('begin ', pos, 'latin1');
+    if (i < 0 || i >= end) return;
+    pos = i + 6;
+    if (i !== start && raw[i - 1] !== LF) continue;
+    seen++;
+    let lineEnd = raw.indexOf(LF, i);
+    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+    let textEnd = lineEnd;
+    if (textEnd > i && raw[textEnd - 1] === CR) textEnd--;
+    const line = raw.subarray(i, textEnd).toString('latin1');
+    const m = /^begin ([0-7]{3,4}) (.+)$/.exec(line);
+    if (m === null) continue;
+    const name = m[2]!;
+    const to = defangName(name.trim(), exts);
+    if (to === undefined) continue;
+    renamed.push({ field: 'uuencode', param: 'begin', from: name.trim(), to });
+    edits.push({ start: i, end: textEnd, text: `begin ${m[1]} ${to.replace(/[\r\n]/g, '')}`, encoding: 'latin1' });
+  }
+}
+
 /** An entity (header + body) to look at, by absolute offsets. */
 interface Entity {
   start: number;
@@ -315,10 +354,13 @@ export function defangMessage(raw: Buffer, opts: DefangOptions = {}): DefangResu
     }
     const fields = header.length > 0 ? parseHeaderBlock(header) : [];
     const ctHeader = getHeader(fields, 'content-type');
-    if (ctHeader === undefined) continue;
-    const ct = parseStructured(ctHeader);
+    const ct = parseStructured(ctHeader ?? 'text/plain');
     const identity = transferKind(normalizeEncoding(getHeader(fields, 'content-transfer-encoding'))) === 'identity';
     if (!identity) continue;
+    if (ct.value.startsWith('text/') || ct.value === '' || !ct.value.includes('/')) {
+      uuBeginEdits(raw, bodyStart, e.end, exts, edits, renamed);
+      continue;
+    }
     if (ct.value.startsWith('multipart/')) {
       const boundary = (ct.params.get('boundary') ?? '').replace(/[ \t]+$/, '');
       if (boundary === '') continue;

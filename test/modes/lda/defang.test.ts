@@ -160,11 +160,89 @@ describe('defangMessage', () => {
     expect(r.message.toString()).toBe('Content-Type: text/plain;\n\tcharset=utf-8;\n\tformat=flowed;\n\tname=notes.DEFANGED-TXT\n\nhi\n');
   });
 
+  it('renames uuencode begin lines in text parts; the decoded data stays the same', () => {
+    const uu = (name: string, data: Buffer): string => {
+      const lines = [`begin 644 ${name}`];
+      for (let i = 0; i < data.length; i += 45) {
+        const chunk = data.subarray(i, i + 45);
+        let line = String.fromCharCode(32 + chunk.length);
+        for (let j = 0; j < chunk.length; j += 3) {
+          const b = [chunk[j] ?? 0, chunk[j + 1] ?? 0, chunk[j + 2] ?? 0];
+          const n = (b[0]! << 16) | (b[1]! << 8) | b[2]!;
+          for (const sh of [18, 12, 6, 0]) line += String.fromCharCode(((n >> sh) & 63) === 0 ? 96 : 32 + ((n >> sh) & 63));
+        }
+        lines.push(line);
+      }
+      lines.push('`', 'end');
+      return lines.join('\r\n');
+    };
+    const payload = Buffer.from('MZ this would be a program, 60 bytes long or so, honestly.');
+    const raw = Buffer.from(`Subject: old style\r\n\r\nSee attached.\r\n${uu('setup.exe', payload)}\r\n${uu('readme.txt', Buffer.from('hi'))}\r\nbegin not a uu line.exe\r\n`);
+    const r = defangMessage(raw);
+    expect(r.renamed).toEqual([{ field: 'uuencode', param: 'begin', from: 'setup.exe', to: 'setup.DEFANGED-EXE' }]);
+    const before = leaves(raw);
+    const after = leaves(r.message);
+    expect(after.map((l) => l.filename)).toEqual([undefined, 'setup.DEFANGED-EXE', 'readme.txt']);
+    expect(after[1]!.data.equals(before[1]!.data)).toBe(true);
+    expect(after[1]!.data.equals(payload)).toBe(true);
+    expect(r.message.toString().replace('setup.DEFANGED-EXE', 'setup.exe')).toBe(raw.toString());
+  });
+
   it('is bounded on deep nesting (no recursion, no throw)', () => {
     let msg = 'Content-Type: application/octet-stream; name="deep.exe"\n\nx\n';
     for (let i = 0; i < 200; i++) msg = `Content-Type: message/rfc822\n\n${msg}`;
     const r = defangMessage(Buffer.from(msg));
     expect(r.skipped).toBe(1);
     expect(r.renamed).toEqual([]);
+  });
+});
+
+describe('defangMessage (property)', () => {
+  it('any name in any form: the part keeps its bytes and its name becomes defangName(name)', async () => {
+    const fc = await import('fast-check');
+    const exts = ['exe', 'js', 'scr', 'pdf', 'txt', 'EXE', 'bat'];
+    const form = fc.constantFrom('quoted', 'token', 'rfc2231', 'rfc2231-cont', 'encoded-word');
+    const nameArb = fc
+      .tuple(fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '.', ';', '"', '\\', '/', 'é', 'ж', '€', '(', '=', '%', "'"), minLength: 1, maxLength: 40 }), fc.constantFrom(...exts))
+      .map(([base, ext]) => `${base}.${ext}`);
+    const encode = (name: string, f: string, param: string): string => {
+      switch (f) {
+        case 'token':
+          return /^[A-Za-z0-9._-]+$/.test(name) ? `${param}=${name}` : `${param}="${name.replace(/(["\\])/g, '\\$1')}"`;
+        case 'rfc2231':
+          return `${param}*=utf-8''${encodeURIComponent(name).replace(/'/g, '%27')}`;
+        case 'rfc2231-cont': {
+          const enc = encodeURIComponent(name).replace(/'/g, '%27');
+          const cut = enc.length > 6 ? enc.indexOf('%') === -1 ? 3 : Math.max(1, enc.indexOf('%')) : enc.length;
+          return cut >= enc.length ? `${param}*0*=utf-8''${enc}` : `${param}*0*=utf-8''${enc.slice(0, cut)};\r\n ${param}*1*=${enc.slice(cut)}`;
+        }
+        case 'encoded-word':
+          return `${param}="=?utf-8?B?${Buffer.from(name).toString('base64')}?="`;
+        default:
+          return `${param}="${name.replace(/(["\\])/g, '\\$1')}"`;
+      }
+    };
+    fc.assert(
+      fc.property(nameArb, form, fc.boolean(), fc.uint8Array({ minLength: 0, maxLength: 200 }), (name, f, inCd, bytes) => {
+        const data = Buffer.from(bytes);
+        const header = inCd
+          ? `Content-Type: application/octet-stream\r\nContent-Disposition: attachment; ${encode(name, f, 'filename')}`
+          : `Content-Type: application/octet-stream; ${encode(name, f, 'name')}`;
+        const raw = Buffer.from(
+          `Subject: p\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nbody\r\n--zz\r\n${header}\r\nContent-Transfer-Encoding: base64\r\n\r\n${data.toString('base64')}\r\n--zz--\r\n`,
+        );
+        const before = leaves(raw);
+        const r = defangMessage(raw);
+        const after = leaves(r.message);
+        expect(after.length).toBe(before.length);
+        for (let i = 0; i < before.length; i++) expect(after[i]!.data.equals(before[i]!.data)).toBe(true);
+        const old = before[1]!.filename;
+        if (old === undefined) return;
+        const want = defangName(old);
+        expect(after[1]!.filename).toBe(want ?? old);
+        expect(r.renamed.length).toBe(want === undefined ? 0 : 1);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
