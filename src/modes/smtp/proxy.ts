@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Limits } from '../../core/limits.js';
@@ -297,6 +298,10 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     onData,
   });
   server.on('error', () => undefined);
+  // smtp-server writes each reply with its own write(): replies to pipelined MAIL/RCPT/DATA
+  // would cost three syscalls (and three segments). Cork each client socket on its first
+  // write in an event-loop turn and uncork at the end of the turn: one segment per batch.
+  server.server.prependListener('connection', coalesceWrites);
 
   return {
     address,
@@ -316,6 +321,24 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
       await pool.close();
     },
   };
+}
+
+/** Make writes issued in the same event-loop turn leave as one writev (see createSmtpProxy). */
+export function coalesceWrites(socket: Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const flush = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(flush);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
 }
 
 function relayRefusal(r: SmtpReply | Reply): Reply {
