@@ -1,0 +1,165 @@
+/**
+ * Chart.js configurations as plain JSON (no functions), built once from results.json and
+ * used twice: embedded in report.html's data block (drawn by the page) and rendered to PNG
+ * on @napi-rs/canvas. Labels are drawn on a canvas, never parsed as HTML.
+ */
+import type { Results, Run } from '../bench/results.js';
+import { compareStrings, modesOf, overheadRows, runLabel } from './model.js';
+
+/** A Chart.js bar-chart configuration that survives JSON.stringify. */
+export interface ChartSpec {
+  type: 'bar';
+  data: {
+    labels: string[];
+    datasets: { label: string; data: (number | null)[]; backgroundColor: string; borderColor: string; borderWidth: number }[];
+  };
+  options: Record<string, unknown>;
+}
+
+/** The charts of one report, by canvas name. */
+export interface ChartSet {
+  throughput: ChartSpec;
+  latency: ChartSpec;
+  overhead: ChartSpec;
+}
+
+/** The chart names, in page order (also the PNG file names: throughput.png ...). */
+export const CHART_NAMES = ['throughput', 'latency', 'overhead'] as const;
+
+const PALETTE = ['#2f6db5', '#e08a1e', '#3a9a5b', '#b8413c', '#7b5ea7', '#8a6d3b', '#d45d9c', '#5f6b73', '#21a0a8', '#a4a83a'];
+
+/** Width and height the charts are drawn at (PNG pixels, canvas attributes). */
+export const CHART_SIZE = { width: 960, height: 420 } as const;
+
+function dataset(label: string, data: (number | null)[], i: number): ChartSpec['data']['datasets'][number] {
+  const c = PALETTE[i % PALETTE.length] ?? '#2f6db5';
+  return { label, data: data.map((v) => (v === null || !Number.isFinite(v) ? null : round(v))), backgroundColor: c, borderColor: c, borderWidth: 1 };
+}
+
+/** Round to 4 significant digits (smaller JSON, same picture). */
+function round(v: number): number {
+  if (v === 0) return 0;
+  const p = 10 ** (3 - Math.floor(Math.log10(Math.abs(v))));
+  return Math.round(v * p) / p;
+}
+
+function options(title: string, yTitle: string, xTitle: string): Record<string, unknown> {
+  return {
+    animation: false,
+    responsive: false,
+    devicePixelRatio: 1,
+    plugins: {
+      title: { display: true, text: title, font: { size: 16 } },
+      legend: { position: 'bottom' },
+    },
+    scales: {
+      x: { title: { display: true, text: xTitle } },
+      y: { beginAtZero: true, title: { display: true, text: yTitle } },
+    },
+  };
+}
+
+function concurrencyMatters(results: Results): boolean {
+  return new Set(results.runs.map((r) => r.concurrency)).size > 1;
+}
+
+const scannerOf = (r: Run): string => (r.baseline === true ? 'no scan (baseline)' : r.scanner.name);
+
+/**
+ * Throughput (msgs/s, median of repeats) by scanner (x) and mode (datasets). The no-scan
+ * baselines are left out (they would dwarf every scanner); the overhead chart shows them.
+ */
+export function throughputChart(results: Results): ChartSpec {
+  const runsOf = results.runs.filter((r) => r.baseline !== true);
+  const scanners = [...new Set(runsOf.map(scannerOf))];
+  const withC = concurrencyMatters(results);
+  const series = new Map<string, Run[]>();
+  for (const m of modesOf(results)) {
+    const cs = [...new Set(runsOf.filter((r) => r.mode === m).map((r) => r.concurrency))].sort((a, b) => a - b);
+    for (const c of cs) series.set(withC ? `${m} · c${c}` : m, runsOf.filter((r) => r.mode === m && r.concurrency === c));
+  }
+  const datasets = [...series.entries()].map(([label, runs], i) =>
+    dataset(
+      label,
+      scanners.map((s) => {
+        const hit = runs.filter((r) => scannerOf(r) === s);
+        return hit.length === 0 ? null : Math.max(...hit.map((r) => r.throughput.msgsPerSec));
+      }),
+      i,
+    ),
+  ).filter((d) => d.data.some((v) => v !== null));
+  return { type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (median of repeats)', 'messages per second', 'scanner') };
+}
+
+/** Latency percentiles (p50, p95, p99; ms) per run. */
+export function latencyChart(results: Results): ChartSpec {
+  const runs = results.runs;
+  const labels = runs.map((r) => runLabel(r, results));
+  const datasets = (['p50', 'p95', 'p99'] as const).map((p, i) => dataset(p, runs.map((r) => r.latencyMs[p]), i));
+  return { type: 'bar', data: { labels, datasets }, options: options('Latency per message (percentiles)', 'milliseconds', 'scanner · mode') };
+}
+
+/**
+ * Mode overhead against direct: extra gateway milliseconds per message (1000 / msgs/s of
+ * the mode minus that of direct, same scanner), modes on x, one dataset per scanner.
+ * The baseline dataset ("no scan") is what the transport alone costs.
+ */
+export function overheadChart(results: Results): ChartSpec {
+  const rows = overheadRows(results);
+  const modes = modesOf(results).filter((m) => m !== 'direct');
+  const withC = concurrencyMatters(results);
+  const keyOf = (r: Run): string => (withC ? `${scannerOf(r)} · c${r.concurrency}` : scannerOf(r));
+  const keys = [...new Set(rows.map((o) => keyOf(o.run)))].sort((a, b) => {
+    const ba = a.startsWith('no scan') ? 0 : 1;
+    const bb = b.startsWith('no scan') ? 0 : 1;
+    return ba - bb || compareStrings(a, b);
+  });
+  const datasets = keys.map((k, i) =>
+    dataset(
+      k,
+      modes.map((m) => {
+        const hit = rows.filter((o) => o.run.mode === m && keyOf(o.run) === k && o.extraMs !== null);
+        if (hit.length === 0) return null;
+        return Math.min(...hit.map((o) => o.extraMs ?? 0));
+      }),
+      i,
+    ),
+  );
+  const opts = options('Mode overhead against direct (extra ms of gateway time per message)', 'extra ms per message (1000 / msgs/s)', 'mode');
+  (opts['scales'] as { y: Record<string, unknown> }).y['beginAtZero'] = true;
+  return { type: 'bar', data: { labels: modes, datasets }, options: opts };
+}
+
+/** Does the chart have anything to draw (a label and at least one value)? */
+export function chartHasData(spec: ChartSpec): boolean {
+  return spec.data.labels.length > 0 && spec.data.datasets.some((d) => d.data.some((v) => v !== null));
+}
+
+/** All charts of a report. */
+export function chartSet(results: Results): ChartSet {
+  return { throughput: throughputChart(results), latency: latencyChart(results), overhead: overheadChart(results) };
+}
+
+/** Before/after throughput per run id (comparison reports). */
+export function compareThroughputChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): ChartSpec {
+  return {
+    type: 'bar',
+    data: {
+      labels: pairs.map((p) => p.label),
+      datasets: [dataset(names[0], pairs.map((p) => p.before), 0), dataset(names[1], pairs.map((p) => p.after), 1)],
+    },
+    options: options('Throughput before and after (msgs/s, median of repeats)', 'messages per second', 'scanner · mode'),
+  };
+}
+
+/** Before/after p95 latency per run id (comparison reports). */
+export function compareLatencyChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): ChartSpec {
+  return {
+    type: 'bar',
+    data: {
+      labels: pairs.map((p) => p.label),
+      datasets: [dataset(names[0], pairs.map((p) => p.before), 0), dataset(names[1], pairs.map((p) => p.after), 1)],
+    },
+    options: options('p95 latency before and after (ms)', 'milliseconds', 'scanner · mode'),
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * report.html for one results.json: what a mail administrator reads to choose a scanner.
+ * Every value from a message or a scanner goes through the `html` template (escaped).
+ */
+import type { Results } from '../bench/results.js';
+import type { ManifestEntry } from '../corpus/manifest.js';
+import { chartHasData, chartSet, CHART_SIZE, type ChartSpec } from './charts.js';
+import { html, type SafeHtml } from './escape.js';
+import { fmtAuto, fmtBytes, fmtNumber, fmtRate } from './format.js';
+import {
+  approachRows,
+  categoryMatrix,
+  cpuSeconds,
+  overheadRows,
+  peakRss,
+  problemMessages,
+  rankRuns,
+  runLabel,
+  saidText,
+  scannerInventory,
+  transportText,
+  type ColumnKey,
+  type RankRow,
+  type RunSaid,
+} from './model.js';
+import { renderPage } from './page.js';
+
+/** Options of {@link renderHtml}. */
+export interface RenderOptions {
+  /** The corpus manifest, for each problem message's encoding (results.json has no encoding). */
+  manifest?: readonly ManifestEntry[];
+  /** At most this many problem messages are listed (default 2000); the rest are counted. */
+  maxMessages?: number;
+  /** Page title (default: "avbench report — <corpus path>"). */
+  title?: string;
+}
+
+/** A canvas for chart `name`, or a note when the chart has nothing to show. */
+export function chartBlock(name: string, spec: ChartSpec, caption: string, empty: string): SafeHtml {
+  if (!chartHasData(spec)) return html`<p class="note">${empty}</p>`;
+  return html`<figure class="chart"><canvas data-chart="${name}" width="${CHART_SIZE.width}" height="${CHART_SIZE.height}" role="img" aria-label="${caption}"></canvas><figcaption class="muted">${caption}</figcaption></figure>`;
+}
+
+function bestCell(row: RankRow, key: ColumnKey, text: string | SafeHtml, title?: string): SafeHtml {
+  const best = row.best.includes(key);
+  return html`<td class="num${best ? ' best' : ''}"${title !== undefined ? html` title="${title}"` : ''}${best ? html` data-best="yes"` : ''}>${text}</td>`;
+}
+
+/** The ranking table (scanning runs; best value of each column marked). */
+export function rankingTable(results: Results): SafeHtml {
+  const rows = rankRuns(results);
+  if (rows.length === 0) return html`<p class="note">No scanning runs in this file.</p>`;
+  const body = rows.map((row, i) => {
+    const r = row.run;
+    const cpu = cpuSeconds(r);
+    const rss = peakRss(r);
+    const cpuTitle = r.resources === undefined ? undefined : `scanner ${fmtNumber(r.resources.scanner?.cpuSeconds ?? 0, 2)} s + avbench ${fmtNumber(r.resources.avbench.cpuSeconds, 2)} s`;
+    const rssTitle = r.resources === undefined ? undefined : `scanner ${fmtBytes(r.resources.scanner?.peakRssBytes ?? 0)} + avbench ${fmtBytes(r.resources.avbench.peakRssBytes)}`;
+    const spread = row.spread.n > 1 ? html`<br><span class="muted">${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)} (${row.spread.n} runs)</span>` : '';
+    return html`<tr data-run="${r.id}">
+<td class="num">${i + 1}</td>
+<td class="d">${r.scanner.name}</td>
+<td>${r.mode}${r.sut !== 'direct' && r.sut !== 'ours' ? html`<br><span class="d muted">${r.sut}</span>` : ''}</td>
+<td class="num">${r.concurrency}</td>
+${bestCell(row, 'detection', fmtRate(r.detection.detectionRate), `${r.detection.tp} of ${r.detection.tp + r.detection.fn} infected messages found`)}
+${bestCell(row, 'fp', `${r.detection.fp}`, `false-positive rate ${fmtRate(r.detection.falsePositiveRate, 2)} of ${r.detection.fp + r.detection.tn} clean`)}
+${bestCell(row, 'errors', `${r.detection.errors}`)}
+${bestCell(row, 'lost', `${r.fates.lost}`)}
+${bestCell(row, 'msgsPerSec', html`${fmtAuto(r.throughput.msgsPerSec)}${spread}`, `${fmtAuto(r.throughput.mbPerSec)} MB/s`)}
+${bestCell(row, 'p95', fmtAuto(r.latencyMs.p95), `p50 ${fmtAuto(r.latencyMs.p50)} · p99 ${fmtAuto(r.latencyMs.p99)} · max ${fmtAuto(r.latencyMs.max)} ms`)}
+${bestCell(row, 'cpu', cpu === null ? 'n/a' : fmtNumber(cpu, 2), cpuTitle)}
+${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
+<td>${r.detection.vb100 ? 'pass' : 'fail'}</td>
+</tr>`;
+  });
+  return html`<table class="ranking">
+<thead><tr><th class="num">#</th><th>Scanner</th><th>Mode</th><th class="num">Conc.</th><th class="num">Detection</th><th class="num">False pos.</th><th class="num">Errors</th><th class="num">Lost</th><th class="num">msgs/s (median; range)</th><th class="num">p95 ms</th><th class="num">CPU s</th><th class="num">Peak RSS</th><th>VB100</th></tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>
+<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors are counted apart and never as clean. msgs/s is the median over the repeats, with the range. CPU s and peak RSS add the scanner processes (where /proc showed them) and avbench itself; hover a cell for the split. VB100: every infected message found, no clean message flagged, no errors.</p>`;
+}
+
+function categoryTable(results: Results): SafeHtml {
+  const m = categoryMatrix(results);
+  if (m.categories.length === 0 || m.runs.length === 0) return html`<p class="note">No categorised, labelled messages (a corpus without manifest.json has no detection figures).</p>`;
+  return html`<table class="categories">
+<thead><tr><th>Category</th>${m.runs.map((r) => html`<th class="d">${r.label}</th>`)}</tr></thead>
+<tbody>
+${m.categories.map((cat, i) => html`<tr><th class="d">${cat}</th>${(m.cells[i] ?? []).map((c) => html`<td class="t-${c.tone}">${c.text}</td>`)}</tr>\n`)}
+</tbody>
+</table>
+<p class="legend muted"><span class="t-good">all found, nothing wrong</span><span class="t-warn">≥ 80 % found, or errors</span><span class="t-bad">&lt; 80 % found, or false positives</span><span class="t-none">not judged</span> — infected categories show found/infected; clean categories show false positives over clean messages.</p>`;
+}
+
+function approachesTable(results: Results): SafeHtml {
+  const rows = approachRows(results);
+  return html`<table class="approaches">
+<thead><tr><th>Point</th><th>Approach</th><th>Sees outgoing mail</th><th>Per-recipient policy</th><th>Where the load sits</th><th>On scanner failure</th><th class="num">Runs</th><th class="num">Best msgs/s</th><th class="num">Best p95 ms</th><th class="num">Detection</th><th class="num">Lost</th></tr></thead>
+<tbody>
+${rows.map(
+  (a) => html`<tr data-mode="${a.mode}"><td>${a.point}</td><td><strong>${a.name}</strong><br><span class="muted">${a.examples}</span></td><td>${a.outgoing}</td><td>${a.perRecipient}</td><td>${a.load}</td><td>${a.onFailure}</td>
+<td class="num">${a.measured.runs}</td>
+<td class="num">${a.measured.bestMsgsPerSec === null ? 'not run' : html`${fmtAuto(a.measured.bestMsgsPerSec.value)}<br><span class="d muted">${a.measured.bestMsgsPerSec.label}</span>`}</td>
+<td class="num">${a.measured.bestP95 === null ? 'not run' : html`${fmtAuto(a.measured.bestP95.value)}<br><span class="d muted">${a.measured.bestP95.label}</span>`}</td>
+<td class="num">${a.measured.detection === null ? 'n/a' : a.measured.detection.min === a.measured.detection.max ? fmtRate(a.measured.detection.min) : `${fmtRate(a.measured.detection.min)} – ${fmtRate(a.measured.detection.max)}`}</td>
+<td class="num">${a.measured.lost}</td></tr>
+`,
+)}
+</tbody>
+</table>
+<p class="note">The interception points of the paper: A before the MTA, B inside it, C at delivery; direct is the scanner alone. Measured columns come from this run: the fastest scanning run of the mode, its lowest p95 latency, the range of detection rates over its scanners, and messages lost over all its runs (baselines included).</p>`;
+}
+
+function overheadTable(results: Results): SafeHtml {
+  const rows = overheadRows(results);
+  if (rows.length === 0) return html`<p class="note">Only direct runs: no transport to compare.</p>`;
+  return html`<table class="overhead">
+<thead><tr><th>Run</th><th class="num">ms per message</th><th>Compared with</th><th class="num">direct ms per message</th><th class="num">extra ms</th><th class="num">slower than direct</th></tr></thead>
+<tbody>
+${rows.map(
+  (o) => html`<tr><td class="d">${o.label}</td><td class="num">${fmtAuto(o.msPerMsg)}</td><td class="d">${o.direct === undefined ? 'no direct run' : runLabel(o.direct, results)}</td><td class="num">${o.directMsPerMsg === null ? 'n/a' : fmtAuto(o.directMsPerMsg)}</td><td class="num">${o.extraMs === null ? 'n/a' : fmtAuto(o.extraMs)}</td><td class="num">${o.slowerPct === null ? 'n/a' : `${fmtNumber(o.slowerPct, 1)} %`}</td></tr>\n`,
+)}
+</tbody>
+</table>
+<p class="note">ms per message = 1000 / msgs/s at the run's concurrency (gateway time per message). No-scan baseline runs show what the transport alone costs.</p>`;
+}
+
+function modeOf(s: RunSaid, results: Results): string {
+  const concurrencies = new Set(results.runs.map((r) => r.concurrency));
+  let t: string = s.run.mode;
+  if (s.run.sut !== 'direct' && s.run.sut !== 'ours') t += ` (${s.run.sut})`;
+  if (concurrencies.size > 1) t += ` · c${s.run.concurrency}`;
+  return t;
+}
+
+function problemsTable(results: Results, opts: RenderOptions): SafeHtml {
+  const { scanners, messages } = problemMessages(results, opts.manifest);
+  if (messages.length === 0) return html`<p class="note">No scanning run missed a labelled infected message, flagged a clean one, or failed on one.</p>`;
+  const max = opts.maxMessages ?? 2000;
+  const shown = messages.slice(0, max);
+  const rest = messages.length - shown.length;
+  return html`<p>${messages.length} message${messages.length === 1 ? '' : 's'} missed, wrongly flagged or failed on by at least one scanning run.${rest > 0 ? ` The first ${shown.length} are listed; results.json holds the rest.` : ''}</p>
+<table class="problems">
+<thead><tr><th>Message</th><th>Category</th><th>Expected</th><th>Part</th><th>Encoding</th><th>Problem</th>${scanners.map((s) => html`<th class="d">${s}</th>`)}</tr></thead>
+<tbody>
+${shown.map(
+  (m) => html`<tr><td class="d">${m.file}</td><td class="d">${m.category ?? '–'}</td><td>${m.expected ?? '–'}</td><td class="d">${m.part ?? '–'}</td><td class="d">${m.encoding ?? '–'}</td><td>${m.kinds.map((k) => html`<span class="k-${k}">${k}</span> `)}</td>${scanners.map((s) => {
+    const said = m.byScanner.get(s) ?? [];
+    if (said.length === 0) return html`<td class="muted">not run</td>`;
+    return html`<td><ul class="said">${said.map((x) => html`<li class="k-${x.kind}"><span class="muted">${modeOf(x, results)}:</span> <span class="d">${saidText(x.result)}</span>${x.result.part !== undefined && x.result.verdict === 'infected' ? html` <span class="muted d">in ${x.result.part}</span>` : ''}<br><span class="muted d">${transportText(x.result)}</span></li>`)}</ul></td>`;
+  })}</tr>\n`,
+)}
+</tbody>
+</table>`;
+}
+
+function fatesTable(results: Results): SafeHtml {
+  const fates = ['scanned', 'delivered', 'tagged', 'rejected', 'tempfailed', 'dropped', 'lost'] as const;
+  return html`<table class="fates">
+<thead><tr><th>Run</th><th class="num">Messages</th>${fates.map((f) => html`<th class="num">${f}</th>`)}<th class="num">Duration s</th><th class="num">MB/s</th></tr></thead>
+<tbody>
+${results.runs.map((r) => html`<tr><td class="d">${runLabel(r, results)}</td><td class="num">${r.messages}</td>${fates.map((f) => html`<td class="num${f === 'lost' && r.fates.lost > 0 ? ' t-bad' : ''}">${r.fates[f]}</td>`)}<td class="num">${fmtNumber(r.durationMs / 1000, 2)}</td><td class="num">${fmtAuto(r.throughput.mbPerSec)}</td></tr>\n`)}
+</tbody>
+</table>
+<p class="note">Every message has exactly one fate. scanned: direct mode; delivered / tagged: reached the next hop (tagged = marked infected); rejected / tempfailed: refused with a 5xx / 4xx (or exit code); dropped: accepted and discarded on purpose; lost: sent and never accounted for.</p>`;
+}
+
+/** The environment section: host, corpus, scanners, when. */
+export function environmentSection(results: Results): SafeHtml {
+  const h = results.host;
+  const c = results.corpus;
+  return html`<dl class="env">
+<dt>Started</dt><dd>${results.startedAt}${results.finishedAt !== undefined ? ` — finished ${results.finishedAt}` : ''}</dd>
+<dt>Host</dt><dd class="d">${h.hostname !== undefined ? `${h.hostname}: ` : ''}${h.cpuModel}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)} memory</dd>
+<dt>System</dt><dd class="d">${h.os}; Node ${h.node}</dd>
+<dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}</dd>
+<dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}</dd>
+</dl>
+<table class="scanners">
+<thead><tr><th>Scanner</th><th>Type</th><th>Version</th><th>Signatures</th></tr></thead>
+<tbody>
+${scannerInventory(results).map((s) => html`<tr><td class="d">${s.name}</td><td class="d">${s.type}</td><td class="d">${s.version ?? 'unknown'}</td><td class="d">${s.signatures ?? 'unknown'}</td></tr>\n`)}
+</tbody>
+</table>`;
+}
+
+/** The "how to reproduce" section. */
+export function reproduceSection(results: Results): SafeHtml {
+  return html`${results.command !== undefined ? html`<p>This run was made with:</p><pre><code class="d">${results.command}</code></pre>` : html`<p class="note">results.json does not record the command that made it.</p>`}
+<p>Re-render this page (same bytes) from the results file alone: <code>avbench report --results results.json --out DIR</code>. Compare with a later run (for example after a signature update): <code>avbench report --results before.json --results after.json --out DIR</code>.</p>`;
+}
+
+function highlights(results: Results): SafeHtml {
+  const rows = rankRuns(results);
+  if (rows.length === 0) return html``;
+  const pick = (key: ColumnKey): string[] => rows.filter((r) => r.best.includes(key)).map((r) => r.label);
+  const top = rows[0] as RankRow;
+  const items: SafeHtml[] = [html`<li>Top of the ranking: <strong class="d">${top.label}</strong> — detection ${fmtRate(top.run.detection.detectionRate)}, ${top.run.detection.fp} false positives, ${fmtAuto(top.run.throughput.msgsPerSec)} msgs/s.</li>`];
+  const fastest = pick('msgsPerSec');
+  if (fastest.length > 0) items.push(html`<li>Fastest: <span class="d">${fastest.join(', ')}</span>.</li>`);
+  const lowP95 = pick('p95');
+  if (lowP95.length > 0) items.push(html`<li>Lowest p95 latency: <span class="d">${lowP95.join(', ')}</span>.</li>`);
+  const lost = results.runs.reduce((s, r) => s + r.fates.lost, 0);
+  items.push(html`<li>${lost === 0 ? 'No message was lost in any run.' : `${lost} message(s) lost over all runs — see the fates table.`}</li>`);
+  return html`<ul class="highlights">${items}</ul>`;
+}
+
+function runCounts(results: Results): string {
+  const scanning = results.runs.filter((r) => r.baseline !== true).length;
+  const base = results.runs.length - scanning;
+  return `${scanning} scanning run${scanning === 1 ? '' : 's'}${base > 0 ? ` and ${base} no-scan baseline${base === 1 ? '' : 's'}` : ''}`;
+}
+
+/**
+ * Render report.html for one results.json (a complete, self-contained page). Deterministic:
+ * the same results (and manifest) give the same bytes; the only date in it is the run's.
+ */
+export function renderHtml(results: Results, opts: RenderOptions = {}): string {
+  const charts = chartSet(results);
+  const body = html`<header>
+<h1>avbench report</h1>
+<p class="lead">${runCounts(results)} over <span class="d">${results.corpus.path}</span> (${fmtNumber(results.corpus.messages)} messages, ${fmtBytes(results.corpus.bytes)}), started ${results.startedAt}.</p>
+<nav><a href="#ranking">Ranking</a><a href="#charts">Charts</a><a href="#categories">By category</a><a href="#approaches">Approaches</a><a href="#problems">Missed &amp; false positives</a><a href="#fates">Fates</a><a href="#environment">Environment</a><a href="#reproduce">Reproduce</a></nav>
+${highlights(results)}
+</header>
+<main>
+<section id="ranking"><h2>Ranking: scanner × mode</h2>
+${rankingTable(results)}
+</section>
+<section id="charts"><h2>Speed</h2>
+${chartBlock('throughput', charts.throughput, 'Messages per second, median of the repeats, by scanner and mode.', 'No runs to chart.')}
+${chartBlock('latency', charts.latency, 'Latency per message: p50, p95 and p99 (ms) of each run.', 'No runs to chart.')}
+<h3>Mode overhead against direct</h3>
+${chartBlock('overhead', charts.overhead, 'Extra gateway milliseconds per message each mode adds to direct scanning; "no scan" is the transport alone.', 'Only direct runs: no mode overhead to chart.')}
+${overheadTable(results)}
+</section>
+<section id="categories"><h2>Detection by category</h2>
+${categoryTable(results)}
+</section>
+<section id="approaches"><h2>Interception approaches (the paper's Table 1), measured</h2>
+${approachesTable(results)}
+</section>
+<section id="problems"><h2>Missed, false positives and errors, message by message</h2>
+${problemsTable(results, opts)}
+</section>
+<section id="fates"><h2>What happened to every message</h2>
+${fatesTable(results)}
+</section>
+<section id="environment"><h2>Environment</h2>
+${environmentSection(results)}
+</section>
+<section id="reproduce"><h2>How to reproduce</h2>
+${reproduceSection(results)}
+</section>
+</main>`;
+  return renderPage({
+    title: opts.title ?? `avbench report — ${results.corpus.path} — ${results.startedAt}`,
+    body,
+    data: { generator: 'avbench', schemaVersion: results.schemaVersion, startedAt: results.startedAt, charts },
+  });
+}
+

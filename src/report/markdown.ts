@@ -1,0 +1,107 @@
+/**
+ * summary.md: the report in GitHub-flavoured Markdown for CI job summaries and pull-request
+ * comments — the ranking table, missed / false-positive messages, an environment line.
+ * Every value from a message or a scanner goes through escapeMarkdown.
+ */
+import type { Results } from '../bench/results.js';
+import type { Comparison } from './compare.js';
+import { escapeMarkdown as md } from './escape.js';
+import { fmtAuto, fmtBytes, fmtChange, fmtNumber, fmtRate } from './format.js';
+import { problemMessages, rankRuns, saidText, type ColumnKey, type RankRow } from './model.js';
+
+/** Options of {@link renderMarkdown}. */
+export interface MarkdownOptions {
+  /** At most this many problem messages are listed (default 50). */
+  maxMessages?: number;
+}
+
+const cell = (row: RankRow, key: ColumnKey, text: string): string => (row.best.includes(key) ? `**${text}** ★` : text);
+
+/** The ranking table in Markdown. */
+export function markdownRanking(results: Results): string {
+  const rows = rankRuns(results);
+  if (rows.length === 0) return '_No scanning runs._\n';
+  const lines = [
+    '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | VB100 |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  rows.forEach((row, i) => {
+    const r = row.run;
+    const sut = r.sut !== 'direct' && r.sut !== 'ours' ? ` (${md(r.sut)})` : '';
+    const range = row.spread.n > 1 ? ` (${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)})` : '';
+    lines.push(
+      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(r.detection.detectionRate))} | ${cell(row, 'fp', String(r.detection.fp))} | ${cell(row, 'errors', String(r.detection.errors))} | ${cell(row, 'lost', String(r.fates.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(r.throughput.msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${r.detection.vb100 ? 'pass' : 'fail'} |`,
+    );
+  });
+  return `${lines.join('\n')}\n\n★ best in its column.\n`;
+}
+
+/** The environment in one line. */
+export function markdownEnvironment(results: Results): string {
+  const h = results.host;
+  const c = results.corpus;
+  const scanners = [...new Map(results.runs.filter((r) => r.baseline !== true).map((r) => [r.scanner.name, r.scanner])).values()]
+    .map((s) => `${md(s.name)} ${md(s.version ?? '?')}${s.signatures !== undefined ? ` (${md(s.signatures)})` : ''}`)
+    .join('; ');
+  return `${md(results.startedAt)} on ${md(h.cpuModel)}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)}, ${md(h.os)}, Node ${md(h.node)} · corpus ${md(c.path)}: ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)} · scanners: ${scanners || 'none'}`;
+}
+
+/**
+ * Render summary.md for one results.json. Deterministic, like the HTML.
+ */
+export function renderMarkdown(results: Results, opts: MarkdownOptions = {}): string {
+  const out: string[] = ['## avbench results', '', markdownRanking(results)];
+  const { scanners, messages } = problemMessages(results);
+  out.push('### Missed, false positives and errors', '');
+  if (messages.length === 0) {
+    out.push('None: every labelled infected message was found, no clean message was flagged, no scan failed.', '');
+  } else {
+    const max = opts.maxMessages ?? 50;
+    out.push(`| Message | Category | Part | Problem | ${scanners.map(md).join(' | ')} |`, `|---|---|---|---|${scanners.map(() => '---|').join('')}`);
+    for (const m of messages.slice(0, max)) {
+      const cells = scanners.map((s) =>
+        (m.byScanner.get(s) ?? [])
+          .map((x) => `${md(x.run.mode)}: ${md(saidText(x.result))}`)
+          .join('<br>') || 'not run',
+      );
+      out.push(`| ${md(m.file)} | ${md(m.category ?? '–')} | ${md(m.part ?? '–')} | ${m.kinds.join(', ')} | ${cells.join(' | ')} |`);
+    }
+    if (messages.length > max) out.push('', `…and ${messages.length - max} more in report.html / results.json.`);
+    out.push('');
+  }
+  out.push('### Environment', '', markdownEnvironment(results), '');
+  if (results.command !== undefined) out.push(`Reproduce: <code>${md(results.command)}</code>`, '');
+  return `${out.join('\n')}`;
+}
+
+/** summary.md for a comparison (before → after). */
+export function renderCompareMarkdown(c: Comparison, opts: MarkdownOptions = {}): string {
+  const out: string[] = ['## avbench: before → after', '', `Before: ${md(c.before.startedAt)} · after: ${md(c.after.startedAt)}`, ''];
+  if (c.scannerChanges.length > 0) {
+    out.push('| Scanner | Before | After |', '|---|---|---|');
+    for (const s of c.scannerChanges) {
+      const v = (x: typeof s.before): string => (x === undefined ? 'absent' : `${md(x.version ?? '?')}${x.signatures !== undefined ? ` (${md(x.signatures)})` : ''}`);
+      out.push(`| ${md(s.name)} | ${v(s.before)} | ${v(s.after)} |`);
+    }
+    out.push('');
+  }
+  out.push('| Run | Detection before → after | Δ points | FP before → after | msgs/s before → after | msgs/s change |', '|---|---|--:|---|---|--:|');
+  for (const p of c.pairs) {
+    const b = p.before;
+    const a = p.after;
+    out.push(
+      `| ${md(p.label)} | ${b ? fmtRate(b.detection.detectionRate) : 'absent'} → ${a ? fmtRate(a.detection.detectionRate) : 'absent'} | ${p.detectionDeltaPoints === null ? 'n/a' : fmtNumber(p.detectionDeltaPoints, 1)} | ${b ? b.detection.fp : '–'} → ${a ? a.detection.fp : '–'} | ${b ? fmtAuto(b.throughput.msgsPerSec) : '–'} → ${a ? fmtAuto(a.throughput.msgsPerSec) : '–'} | ${fmtChange(p.msgsPerSecChangePct)} |`,
+    );
+  }
+  out.push('', '### Messages whose verdict changed', '');
+  if (c.changes.length === 0) out.push('None.', '');
+  else {
+    const max = opts.maxMessages ?? 50;
+    out.push('| Change | Message | Category | Run | Before | After |', '|---|---|---|---|---|---|');
+    for (const ch of c.changes.slice(0, max)) out.push(`| ${ch.kind} | ${md(ch.file)} | ${md(ch.category ?? '–')} | ${md(ch.key)} | ${md(saidText(ch.before))} | ${md(saidText(ch.after))} |`);
+    if (c.changes.length > max) out.push('', `…and ${c.changes.length - max} more in report.html.`);
+    out.push('');
+  }
+  out.push('### Environment', '', `Before: ${markdownEnvironment(c.before)}`, '', `After: ${markdownEnvironment(c.after)}`, '');
+  return out.join('\n');
+}

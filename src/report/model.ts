@@ -1,0 +1,415 @@
+/**
+ * What the report shows, computed from results.json alone (plus, optionally, the corpus
+ * manifest for the encoding of each message). The HTML page, the PNG charts and the
+ * Markdown summary all render from these shapes, so they always agree.
+ */
+import type { ManifestEntry } from '../corpus/manifest.js';
+import type { ModeName } from '../modes/types.js';
+import type { DetectionCounts, MessageResult, Results, Run } from '../bench/results.js';
+
+/** The ranking table's columns that get a "best" mark. */
+export type ColumnKey = 'detection' | 'fp' | 'errors' | 'lost' | 'msgsPerSec' | 'p95' | 'cpu' | 'rss';
+
+/** Which way is better for each ranked column. */
+export const COLUMN_BETTER: Record<ColumnKey, 'higher' | 'lower'> = {
+  detection: 'higher',
+  fp: 'lower',
+  errors: 'lower',
+  lost: 'lower',
+  msgsPerSec: 'higher',
+  p95: 'lower',
+  cpu: 'lower',
+  rss: 'lower',
+};
+
+/** One line of the ranking table (a scanner × mode × concurrency run, baselines excluded). */
+export interface RankRow {
+  run: Run;
+  label: string;
+  /** Column values; null where the run has no figure (no labelled messages, no /proc data). */
+  values: Record<ColumnKey, number | null>;
+  /** Repeats' msgs/s range. */
+  spread: { min: number; max: number; n: number };
+  /** Columns where this row holds the best value (ties all marked; only with ≥ 2 values that differ). */
+  best: ColumnKey[];
+}
+
+/** Human label of a run: "clamd · smtp", with the SUT and concurrency when they tell runs apart. */
+export function runLabel(run: Run, results: Results): string {
+  const concurrencies = new Set(results.runs.map((r) => r.concurrency));
+  const who = run.baseline === true ? 'no scan (baseline)' : run.scanner.name;
+  let label = `${who} · ${run.mode}`;
+  if (run.sut !== 'direct' && run.sut !== 'ours') label += ` (${run.sut})`;
+  if (concurrencies.size > 1) label += ` · c${run.concurrency}`;
+  return label;
+}
+
+/** The runs that scanned (not the no-scan baselines), in results order. */
+export function scanningRuns(results: Results): Run[] {
+  return results.runs.filter((r) => r.baseline !== true);
+}
+
+/** The no-scan baseline runs. */
+export function baselineRuns(results: Results): Run[] {
+  return results.runs.filter((r) => r.baseline === true);
+}
+
+/** Total CPU seconds of a run (scanner processes + avbench), null without figures. */
+export function cpuSeconds(run: Run): number | null {
+  if (run.resources === undefined) return null;
+  return (run.resources.scanner?.cpuSeconds ?? 0) + run.resources.avbench.cpuSeconds;
+}
+
+/** Peak RSS of a run: scanner peak + avbench peak (an upper bound of the combined peak). */
+export function peakRss(run: Run): number | null {
+  if (run.resources === undefined) return null;
+  return (run.resources.scanner?.peakRssBytes ?? 0) + run.resources.avbench.peakRssBytes;
+}
+
+function spreadOf(run: Run): { min: number; max: number; n: number } {
+  const xs = run.repeats.map((r) => r.msgsPerSec).filter((x) => Number.isFinite(x));
+  if (xs.length === 0) return { min: run.throughput.msgsPerSec, max: run.throughput.msgsPerSec, n: 0 };
+  return { min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+}
+
+/**
+ * The ranking table: scanning runs ordered by detection rate (desc), false positives,
+ * errors, lost (asc), then msgs/s (desc); each column's best value marked.
+ */
+export function rankRuns(results: Results): RankRow[] {
+  const rows: RankRow[] = scanningRuns(results).map((run) => ({
+    run,
+    label: runLabel(run, results),
+    values: {
+      detection: run.detection.detectionRate,
+      fp: run.detection.fp,
+      errors: run.detection.errors,
+      lost: run.fates.lost,
+      msgsPerSec: run.throughput.msgsPerSec,
+      p95: run.latencyMs.p95,
+      cpu: cpuSeconds(run),
+      rss: peakRss(run),
+    },
+    spread: spreadOf(run),
+    best: [],
+  }));
+  markBest(rows);
+  const idx = new Map(rows.map((r, i) => [r, i]));
+  return rows.sort(
+    (a, b) =>
+      (b.values.detection ?? -1) - (a.values.detection ?? -1) ||
+      (a.values.fp ?? 0) - (b.values.fp ?? 0) ||
+      (a.values.errors ?? 0) - (b.values.errors ?? 0) ||
+      (a.values.lost ?? 0) - (b.values.lost ?? 0) ||
+      (b.values.msgsPerSec ?? 0) - (a.values.msgsPerSec ?? 0) ||
+      (idx.get(a) ?? 0) - (idx.get(b) ?? 0),
+  );
+}
+
+/** Mark, per column, every row tied for the best value (when at least two rows have one and they are not all equal). */
+export function markBest(rows: Pick<RankRow, 'values' | 'best'>[]): void {
+  for (const key of Object.keys(COLUMN_BETTER) as ColumnKey[]) {
+    const vals = rows.map((r) => r.values[key]).filter((v): v is number => v !== null && Number.isFinite(v));
+    if (vals.length < 2 || vals.every((v) => v === vals[0])) continue;
+    const best = COLUMN_BETTER[key] === 'higher' ? Math.max(...vals) : Math.min(...vals);
+    for (const r of rows) if (r.values[key] === best) r.best.push(key);
+  }
+}
+
+/** One cell of the detection-by-category colour table. */
+export interface CategoryCell {
+  counts: DetectionCounts | undefined;
+  /** Colour class: good / warn / bad for detection (or false positives), none without data. */
+  tone: 'good' | 'warn' | 'bad' | 'none';
+  /** Short text: "12/12 · 100 %", "0 FP / 20", "2 err". */
+  text: string;
+}
+
+/** Detection per category (rows) and scanning run (columns). */
+export interface CategoryMatrix {
+  categories: string[];
+  runs: { run: Run; label: string }[];
+  /** cells[category][run] */
+  cells: CategoryCell[][];
+}
+
+function cellOf(c: DetectionCounts | undefined): CategoryCell {
+  if (c === undefined) return { counts: c, tone: 'none', text: '–' };
+  const err = c.errors > 0 ? ` · ${c.errors} err` : '';
+  const infectedJudged = c.tp + c.fn;
+  const cleanJudged = c.fp + c.tn;
+  if (infectedJudged > 0) {
+    const rate = c.tp / infectedJudged;
+    const fp = c.fp > 0 ? ` · ${c.fp} FP` : '';
+    const tone = rate >= 0.995 && c.fp === 0 && c.errors === 0 ? 'good' : rate >= 0.8 ? 'warn' : 'bad';
+    return { counts: c, tone, text: `${c.tp}/${infectedJudged} · ${(rate * 100).toFixed(rate === 1 ? 0 : 1)} %${fp}${err}` };
+  }
+  if (cleanJudged > 0) {
+    const tone = c.fp === 0 && c.errors === 0 ? 'good' : c.fp === 0 ? 'warn' : 'bad';
+    return { counts: c, tone, text: `${c.fp} FP / ${cleanJudged} clean${err}` };
+  }
+  if (c.errors > 0) return { counts: c, tone: 'bad', text: `${c.errors} err` };
+  return { counts: c, tone: 'none', text: 'not judged' };
+}
+
+/** The detection-by-category colour table (categories sorted by name). */
+export function categoryMatrix(results: Results): CategoryMatrix {
+  const runs = scanningRuns(results);
+  const cats = new Set<string>();
+  for (const r of runs) for (const c of Object.keys(r.detection.byCategory)) cats.add(c);
+  const categories = [...cats].sort(compareStrings);
+  return {
+    categories,
+    runs: runs.map((run) => ({ run, label: runLabel(run, results) })),
+    cells: categories.map((cat) => runs.map((run) => cellOf(run.detection.byCategory[cat]))),
+  };
+}
+
+/** Code-point string order (locale-independent, so output is the same everywhere). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** What a mode costs against direct for the same scanner (or the transport alone, for baselines). */
+export interface OverheadRow {
+  run: Run;
+  label: string;
+  /** Gateway time per message: 1000 / msgs/s (at the run's concurrency). */
+  msPerMsg: number;
+  /** The direct run compared with, if any. */
+  direct: Run | undefined;
+  directMsPerMsg: number | null;
+  /** msPerMsg − directMsPerMsg (or msPerMsg itself for a baseline with no direct baseline). */
+  extraMs: number | null;
+  /** How much slower than direct, in % of direct's msgs/s. */
+  slowerPct: number | null;
+}
+
+const msPer = (r: Run): number => (r.throughput.msgsPerSec > 0 ? 1000 / r.throughput.msgsPerSec : Number.POSITIVE_INFINITY);
+
+function directPartner(run: Run, results: Results): Run | undefined {
+  const candidates = results.runs.filter(
+    (r) => r.mode === 'direct' && (r.baseline === true) === (run.baseline === true) && (run.baseline === true || r.scanner.name === run.scanner.name),
+  );
+  return candidates.find((r) => r.concurrency === run.concurrency) ?? candidates.find((r) => r.concurrency === 1) ?? candidates[0];
+}
+
+/**
+ * Mode overhead: every non-direct run against the direct run of the same scanner (same
+ * concurrency if there is one). Baseline runs (no scan) show what the transport alone costs.
+ */
+export function overheadRows(results: Results): OverheadRow[] {
+  return results.runs
+    .filter((r) => r.mode !== 'direct')
+    .map((run) => {
+      const direct = directPartner(run, results);
+      const ms = msPer(run);
+      const dms = direct === undefined ? null : msPer(direct);
+      let extra: number | null = dms === null ? null : ms - dms;
+      if (extra === null && run.baseline === true) extra = ms;
+      const slower = direct === undefined || run.throughput.msgsPerSec <= 0 ? null : (direct.throughput.msgsPerSec / run.throughput.msgsPerSec - 1) * 100;
+      return {
+        run,
+        label: runLabel(run, results),
+        msPerMsg: ms,
+        direct,
+        directMsPerMsg: dms,
+        extraMs: extra !== null && Number.isFinite(extra) ? extra : null,
+        slowerPct: slower !== null && Number.isFinite(slower) ? slower : null,
+      };
+    });
+}
+
+/** The paper's Table 1: one interception approach, what it can see, and measured figures. */
+export interface ApproachRow {
+  mode: ModeName;
+  point: string;
+  name: string;
+  examples: string;
+  outgoing: string;
+  perRecipient: string;
+  load: string;
+  onFailure: string;
+  measured: {
+    runs: number;
+    bestMsgsPerSec: { value: number; label: string } | null;
+    bestP95: { value: number; label: string } | null;
+    /** Lowest and highest detection rate over the mode's scanning runs. */
+    detection: { min: number; max: number } | null;
+    /** Messages lost over every run of the mode (baselines included). */
+    lost: number;
+  };
+}
+
+const APPROACHES: Omit<ApproachRow, 'measured'>[] = [
+  {
+    mode: 'smtp',
+    point: 'A',
+    name: 'SMTP proxy in front of the MTA',
+    examples: 'avbench serve smtp, clamsmtpd, InterScan VirusWall',
+    outgoing: 'Yes, if outgoing mail is relayed through the proxy too',
+    perRecipient: 'No: one DATA for all recipients, one answer for all',
+    load: 'In front of the MTA (own process or host), during the SMTP session',
+    onFailure: 'Rejects in session (5xx) or tempfails (4xx); the sender keeps the mail',
+  },
+  {
+    mode: 'milter',
+    point: 'B',
+    name: 'Milter inside the MTA',
+    examples: 'avbench serve milter, clamav-milter (Postfix, Sendmail)',
+    outgoing: 'Yes, when the MTA applies the milter to submitted mail (non_smtpd_milters)',
+    perRecipient: 'No: the verdict comes at end of message, for every recipient',
+    load: 'On the MTA host, inside the SMTP session',
+    onFailure: 'milter_default_action: tempfail (4xx) or accept (fail-open)',
+  },
+  {
+    mode: 'lda',
+    point: 'C',
+    name: 'Local delivery agent',
+    examples: 'avbench deliver, procmail recipe with clamdscan',
+    outgoing: 'No: only mail delivered to local mailboxes',
+    perRecipient: 'Yes: runs per mailbox, each user can have a policy',
+    load: 'At delivery, after the queue, off the SMTP session',
+    onFailure: 'EX_TEMPFAIL (75) keeps the mail queued; a reject becomes a bounce',
+  },
+  {
+    mode: 'direct',
+    point: '–',
+    name: 'Direct (no transport; the baseline)',
+    examples: 'avbench scan, the library',
+    outgoing: 'n/a',
+    perRecipient: 'n/a',
+    load: 'Wherever the scanner runs; no mail flow',
+    onFailure: 'An error verdict, never clean',
+  },
+];
+
+/** The paper's Table 1 with measured columns from the runs. */
+export function approachRows(results: Results): ApproachRow[] {
+  return APPROACHES.map((a) => {
+    const all = results.runs.filter((r) => r.mode === a.mode);
+    const scanning = all.filter((r) => r.baseline !== true);
+    let bestMsgs: { value: number; label: string } | null = null;
+    let bestP95: { value: number; label: string } | null = null;
+    let detection: { min: number; max: number } | null = null;
+    for (const r of scanning) {
+      if (bestMsgs === null || r.throughput.msgsPerSec > bestMsgs.value) bestMsgs = { value: r.throughput.msgsPerSec, label: runLabel(r, results) };
+      if (bestP95 === null || r.latencyMs.p95 < bestP95.value) bestP95 = { value: r.latencyMs.p95, label: runLabel(r, results) };
+      const d = r.detection.detectionRate;
+      if (d !== null) detection = detection === null ? { min: d, max: d } : { min: Math.min(detection.min, d), max: Math.max(detection.max, d) };
+    }
+    return { ...a, measured: { runs: scanning.length, bestMsgsPerSec: bestMsgs, bestP95, detection, lost: all.reduce((s, r) => s + r.fates.lost, 0) } };
+  });
+}
+
+/** Why a message is listed among the problems. */
+export type ProblemKind = 'missed' | 'false-positive' | 'error';
+
+/** What one run said about one problem message. */
+export interface RunSaid {
+  run: Run;
+  label: string;
+  result: MessageResult;
+  kind: ProblemKind | 'ok';
+}
+
+/** A message some scanner missed, flagged wrongly, or failed on. */
+export interface ProblemMessage {
+  file: string;
+  category: string | undefined;
+  expected: MessageResult['expected'];
+  /** Where the payload sits (from the results, else the manifest). */
+  part: string | undefined;
+  /** The transfer encoding or container (from the manifest, when it was given). */
+  encoding: string | undefined;
+  kinds: ProblemKind[];
+  /** Per scanner name (columns), what each of its runs said. */
+  byScanner: Map<string, RunSaid[]>;
+}
+
+/** Classify one message result against its label. */
+export function problemKind(m: MessageResult): ProblemKind | 'ok' {
+  if (m.verdict === 'error') return 'error';
+  if (m.expected === 'infected' && m.verdict === 'clean') return 'missed';
+  if (m.expected === 'clean' && m.verdict === 'infected') return 'false-positive';
+  return 'ok';
+}
+
+/**
+ * Every message that a scanning run missed, flagged though clean, or failed on, sorted by
+ * file name, with what every scanner said about it. `manifest` (optional) adds encodings.
+ */
+export function problemMessages(results: Results, manifest?: readonly ManifestEntry[]): { scanners: string[]; messages: ProblemMessage[] } {
+  const runs = scanningRuns(results);
+  const scanners = [...new Set(runs.map((r) => r.scanner.name))];
+  const byFile = new Map<string, ManifestEntry>();
+  for (const e of manifest ?? []) byFile.set(e.file, e);
+  const perRun = runs.map((run) => {
+    const m = new Map<string, MessageResult>();
+    for (const res of run.results) if (!m.has(res.file)) m.set(res.file, res);
+    return { run, label: runLabel(run, results), m };
+  });
+  const problemFiles = new Set<string>();
+  for (const { m } of perRun) for (const res of m.values()) if (problemKind(res) !== 'ok') problemFiles.add(res.file);
+  const messages: ProblemMessage[] = [...problemFiles].sort(compareStrings).map((file) => {
+    const kinds = new Set<ProblemKind>();
+    const byScanner = new Map<string, RunSaid[]>();
+    let category: string | undefined;
+    let expected: MessageResult['expected'];
+    let part: string | undefined;
+    for (const { run, label, m } of perRun) {
+      const res = m.get(file);
+      if (res === undefined) continue;
+      const kind = problemKind(res);
+      if (kind !== 'ok') kinds.add(kind);
+      category ??= res.category;
+      expected ??= res.expected;
+      part ??= res.part;
+      const list = byScanner.get(run.scanner.name) ?? [];
+      list.push({ run, label, result: res, kind });
+      byScanner.set(run.scanner.name, list);
+    }
+    const entry = byFile.get(file);
+    return {
+      file,
+      category: category ?? entry?.category,
+      expected: expected ?? entry?.expected,
+      part: part ?? entry?.part,
+      encoding: entry?.encoding,
+      kinds: (['missed', 'false-positive', 'error'] as const).filter((k) => kinds.has(k)),
+      byScanner,
+    };
+  });
+  return { scanners, messages };
+}
+
+/** One line of what a run said: "infected: Name1, Name2", "clean", "error: TIMEOUT". */
+export function saidText(r: MessageResult): string {
+  let s: string = r.verdict;
+  if (r.verdict === 'infected' && r.names.length > 0) s += `: ${r.names.join(', ')}`;
+  if (r.verdict === 'error' && r.errorCode !== undefined) s += `: ${r.errorCode}`;
+  return s;
+}
+
+/** Transport details of one result: fate, SMTP reply, milter action, exit code. */
+export function transportText(r: MessageResult): string {
+  const bits: string[] = [r.fate];
+  if (r.smtpReply !== undefined) bits.push(`SMTP ${r.smtpReply}`);
+  if (r.milterAction !== undefined) bits.push(`milter ${r.milterAction}`);
+  if (r.exitCode !== undefined) bits.push(`exit ${r.exitCode}`);
+  return bits.join(' · ');
+}
+
+/** Scanners as measured, one line per scanner name (first run's info). */
+export function scannerInventory(results: Results): Run['scanner'][] {
+  const seen = new Map<string, Run['scanner']>();
+  for (const r of scanningRuns(results)) if (!seen.has(r.scanner.name)) seen.set(r.scanner.name, r.scanner);
+  return [...seen.values()];
+}
+
+/** The modes present, in the paper's order. */
+export function modesOf(results: Results): ModeName[] {
+  const order: ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
+  const present = new Set(results.runs.map((r) => r.mode));
+  return order.filter((m) => present.has(m));
+}
