@@ -2,7 +2,14 @@
  * Our milter driver against the real clamav-milter and a real clamd (lab: loopback, free
  * ports, generated configs, stopped after).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createClamdAdapter } from '../../../adapters/index.js';
+import { scanMessage } from '../../../src/core/scan.js';
+import { generateCorpus } from '../../../src/corpus/generate.js';
+import { openCorpus } from '../../../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../../../src/lab/clamd.js';
 import { startClamavMilter, type LabClamavMilter } from '../../../src/lab/clamav-milter.js';
 import { EICAR_NDB_NAME, eicar } from '../../../src/lab/signatures.js';
@@ -68,6 +75,38 @@ await describeReal('our milter driver against real clamav-milter + clamd', ['cla
         expect(status.at(-1)).toMatchObject({ value: 'Clean' });
         expect(g.modifications.some((m) => 'name' in m && m.name === 'X-Virus-Scanned')).toBe(true);
       }
+    }
+  });
+
+  it("the quick corpus through clamav-milter equals ClamAV's direct result, message by message; none lost", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'avbench-clamav-milter-corpus-'));
+    const adapter = createClamdAdapter({ socket: clamd.socket, name: 'clamd' } as never);
+    const d = createMilterDriver({ url: milterUnix.url, concurrency: 4, timeoutMs: 60_000 });
+    try {
+      await generateCorpus({ out: dir, profile: 'quick', seed: 2 });
+      await d.open();
+      const rows: { file: string; direct: string; milter: string; fate: string }[] = [];
+      const jobs: Promise<void>[] = [];
+      for await (const entry of (await openCorpus(dir)).entries) {
+        const raw = await entry.read();
+        jobs.push(
+          (async () => {
+            const [direct, via] = await Promise.all([scanMessage(raw, { scanners: [adapter] }), d.send({ file: entry.file, raw })]);
+            const names = direct.status === 'infected' ? [...new Set(direct.detections.map((x) => x.name))].sort() : [];
+            rows.push({ file: entry.file, direct: `${direct.status} ${names.join(',')}`, milter: `${via.verdict} ${[...via.names].sort().join(',')}`, fate: via.fate });
+          })(),
+        );
+      }
+      await Promise.all(jobs);
+      expect(rows.length).toBeGreaterThan(50);
+      const differ = rows.filter((r) => r.direct !== r.milter);
+      expect(differ, JSON.stringify(differ.slice(0, 5), null, 1)).toEqual([]);
+      expect(rows.filter((r) => r.fate === 'lost')).toEqual([]);
+      expect(rows.some((r) => r.fate === 'rejected') && rows.some((r) => r.fate === 'delivered')).toBe(true);
+    } finally {
+      await d.close();
+      await adapter.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
