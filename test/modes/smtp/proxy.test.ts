@@ -189,6 +189,21 @@ describe('smtp proxy with the embedded scanner', () => {
     });
   });
 
+  it('maxClients: a connection over the limit is refused with 421, binds loopback by default', async () => {
+    await withChain({ maxClients: 1 }, async (_send, { port }) => {
+      // The driver's two sessions are open already: a third client is over the limit.
+      const err = await SmtpClient.open({ host: '127.0.0.1', port }, { deadline: Date.now() + 5_000 }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(/421/);
+    });
+    const p = createSmtpProxy({ forward: { host: '127.0.0.1', port: 1 }, scanners: [embedded] });
+    const bound = await p.listen();
+    expect(bound.host).toBe('127.0.0.1');
+    await p.close();
+  });
+
   it('LMTP: one reply per recipient', async () => {
     const sink = await createSmtpSink({ lmtp: true, respond: (a) => (a.to.length > 0 ? undefined : undefined) });
     const proxy = createSmtpProxy({ forward: { host: sink.host, port: sink.port }, scanners: [embedded], lmtp: true });
