@@ -6,7 +6,10 @@
 import yargs from 'yargs';
 import { ConfigError } from '../config/config.js';
 import { corpusCommand } from './commands/corpus.js';
+import { benchCommand } from './commands/bench.js';
 import { deliverCommand } from './commands/deliver.js';
+import { reportCommand } from './commands/report.js';
+import { serveCommand } from './commands/serve.js';
 import { scanCommand } from './commands/scan.js';
 import { scannersCommand } from './commands/scanners.js';
 
@@ -25,8 +28,11 @@ export async function runCli(argv: string[]): Promise<number> {
     .command(scanCommand(state))
     .command(corpusCommand(state))
     .command(scannersCommand(state))
+    .command(benchCommand(state))
+    .command(reportCommand(state))
+    .command(serveCommand(state))
     .command(deliverCommand(state))
-    .demandCommand(1, 'Name a command: scan, corpus, scanners, deliver (see --help).')
+    .demandCommand(1, 'Name a command: scan, corpus, scanners, bench, report, serve, deliver (see --help).')
     .strict()
     .recommendCommands()
     .help()
