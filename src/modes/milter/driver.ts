@@ -384,7 +384,7 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
       const code = /^\s*(\d)/.exec(text)?.[1];
       if (code === '5') return { ...base, fate: 'rejected', verdict: 'infected', names: namesFromText(text, pattern), milterAction: `replycode ${text}` };
       if (code === '4') return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: `replycode ${text}` };
-      return { ...base, fate: 'lost', verdict: 'error', names: [], errorCode: 'PROTOCOL', milterAction: `replycode ${text}` };
+      return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'PROTOCOL', milterAction: `replycode ${text}` };
     }
     switch (r.type) {
       case 'reject':
@@ -423,12 +423,12 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
       closed = false;
     },
     async send(msg: OutgoingMessage): Promise<MilterOutcome> {
-      if (closed) return { fate: 'lost', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
+      if (closed) return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
       let s = await acquire();
       const wasOpening = s === undefined;
       if (closed) {
         release(s, wasOpening);
-        return { fate: 'lost', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
+        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
       }
       const started = performance.now();
       const deadline = Date.now() + timeoutMs;
@@ -446,7 +446,7 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
         }
         if (s !== undefined) s.usable = false;
         const code = err instanceof MilterProtocolError ? 'PROTOCOL' : asNetError(err).code;
-        return { fate: 'lost', verdict: 'error', names: [], errorCode: code === 'ABORTED' ? 'CONNECT_FAILED' : code, ms, milterAction: 'none', modifications: mods };
+        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: code === 'ABORTED' ? 'CONNECT_FAILED' : code, ms, milterAction: 'none', modifications: mods };
       } finally {
         release(s, wasOpening);
       }

@@ -323,7 +323,7 @@ describe('our milter server, protocol edges', () => {
     expect((await sendOne(url, cleanMessage())).fate).toBe('delivered');
   });
 
-  it('a driver whose server vanishes mid-message records the message as lost', async () => {
+  it('a driver whose server vanishes mid-message records the message as tempfailed, as an MTA with milter_default_action = tempfail does', async () => {
     const s2 = createMilterServer({ scanners: [embedded], listen: 'inet:0' });
     await s2.listen();
     const u2 = `milter://127.0.0.1:${/^inet:(\d+)@/.exec(s2.address)?.[1]}`;
@@ -332,7 +332,7 @@ describe('our milter server, protocol edges', () => {
     expect((await d.send({ file: 'a', raw: cleanMessage() })).fate).toBe('delivered');
     await s2.close(); // ends the idle pooled connection too
     const o = await d.send({ file: 'b', raw: cleanMessage() });
-    expect([o.fate, o.verdict, o.errorCode]).toEqual(['lost', 'error', 'CONNECT_FAILED']);
+    expect([o.fate, o.verdict, o.errorCode]).toEqual(['tempfailed', 'error', 'CONNECT_FAILED']);
     await d.close();
   });
 });
