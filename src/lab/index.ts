@@ -5,3 +5,8 @@
 export { startClamd, waitForClamd, type LabClamd, type StartClamdOptions } from './clamd.js';
 export { startCicap, cicapConfig, icapOptionsOk, type LabCicap, type StartCicapOptions } from './cicap.js';
 export { writeSignatureDb, eicar, eicarNdbLine, EICAR_NDB_NAME, CLAM_EXE_HDB_NAME, CLAM_EXE_HDB_LINE } from './signatures.js';
+export { startClamavMilter, clamavMilterConfig } from './clamav-milter.js';
+export { startClamsmtpd } from './clamsmtpd.js';
+export { startSmtpSink } from './smtp-sink.js';
+export { startPostfix, countSent } from './postfix.js';
+export { createProcmailSut, procmailRc } from './procmail.js';
