@@ -54,7 +54,10 @@ export function rankingTable(results: Results): SafeHtml {
     const r = row.run;
     const cpu = cpuSeconds(r);
     const rss = peakRss(r);
-    const cpuTitle = r.resources === undefined ? undefined : `scanner ${fmtNumber(r.resources.scanner?.cpuSeconds ?? 0, 2)} s + avbench ${fmtNumber(r.resources.avbench.cpuSeconds, 2)} s`;
+    const cpuTitle =
+      r.resources === undefined
+        ? undefined
+        : `scanner ${fmtNumber(r.resources.scanner?.cpuSeconds ?? 0, 2)} s + avbench ${fmtNumber(r.resources.avbench.cpuSeconds, 2)} s${r.resources.children !== undefined ? ` + child processes ${fmtNumber(r.resources.children.cpuSeconds, 2)} s` : ''}`;
     const rssTitle = r.resources === undefined ? undefined : `scanner ${fmtBytes(r.resources.scanner?.peakRssBytes ?? 0)} + avbench ${fmtBytes(r.resources.avbench.peakRssBytes)}`;
     const spread = row.spread.n > 1 ? html`<br><span class="muted">${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)} (${row.spread.n} runs)</span>` : '';
     return html`<tr data-run="${r.id}">
@@ -79,7 +82,7 @@ ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
 ${body}
 </tbody>
 </table>
-<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors are counted apart and never as clean. msgs/s is the median over the repeats, with the range. CPU s and peak RSS add the scanner processes (where /proc showed them) and avbench itself; hover a cell for the split. VB100: every infected message found, no clean message flagged, no errors.</p>`;
+<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors are counted apart and never as clean. msgs/s is the median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. VB100: every infected message found, no clean message flagged, no errors.</p>`;
 }
 
 function categoryTable(results: Results): SafeHtml {
@@ -176,8 +179,16 @@ export function environmentSection(results: Results): SafeHtml {
 <dt>Host</dt><dd class="d">${h.hostname !== undefined ? `${h.hostname}: ` : ''}${h.cpuModel}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)} memory</dd>
 <dt>System</dt><dd class="d">${h.os}; Node ${h.node}</dd>
 <dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}</dd>
+<dt>Measured</dt><dd>${results.settings !== undefined ? `${results.settings.repeats} measured repeat(s) after ${results.settings.warmup} warm-up pass(es) per run; figures are the median repeat's` : 'repeats per run: see each run\'s range'}</dd>
 <dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}</dd>
 </dl>
+${
+  results.skipped !== undefined && results.skipped.length > 0
+    ? html`<h3>Not benched</h3><table class="skipped"><thead><tr><th>Scanner or SUT</th><th>Why</th></tr></thead><tbody>
+${results.skipped.map((s) => html`<tr><td class="d">${s.name}</td><td class="d">${s.reason}</td></tr>\n`)}
+</tbody></table>`
+    : ''
+}
 <table class="scanners">
 <thead><tr><th>Scanner</th><th>Type</th><th>Version</th><th>Signatures</th></tr></thead>
 <tbody>

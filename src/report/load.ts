@@ -29,7 +29,12 @@ export async function loadResultsFile(file: string): Promise<LoadedResults> {
   } catch (err) {
     return { ok: false, message: `${file}: not JSON: ${(err as Error).message}` };
   }
-  const problems = validateResults(doc);
+  let problems: ReturnType<typeof validateResults>;
+  try {
+    problems = validateResults(doc);
+  } catch (err) {
+    return { ok: false, message: `${file}: cannot validate (schema/results.schema.json): ${(err as Error).message}` };
+  }
   if (problems.length > 0) {
     const shown = problems.slice(0, 10).map((p) => `  ${p.path}: ${p.message}`);
     const more = problems.length > 10 ? [`  ...and ${problems.length - 10} more`] : [];

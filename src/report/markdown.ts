@@ -70,6 +70,7 @@ export function renderMarkdown(results: Results, opts: MarkdownOptions = {}): st
     out.push('');
   }
   out.push('### Environment', '', markdownEnvironment(results), '');
+  if (results.skipped !== undefined && results.skipped.length > 0) out.push(`Not benched: ${results.skipped.map((s) => `${md(s.name)} (${md(s.reason)})`).join('; ')}`, '');
   if (results.command !== undefined) out.push(`Reproduce: <code>${md(results.command)}</code>`, '');
   return `${out.join('\n')}`;
 }

@@ -54,10 +54,10 @@ export function baselineRuns(results: Results): Run[] {
   return results.runs.filter((r) => r.baseline === true);
 }
 
-/** Total CPU seconds of a run (scanner processes + avbench), null without figures. */
+/** Total CPU seconds of a run (scanner processes + avbench + the children it ran), null without figures. */
 export function cpuSeconds(run: Run): number | null {
   if (run.resources === undefined) return null;
-  return (run.resources.scanner?.cpuSeconds ?? 0) + run.resources.avbench.cpuSeconds;
+  return (run.resources.scanner?.cpuSeconds ?? 0) + run.resources.avbench.cpuSeconds + (run.resources.children?.cpuSeconds ?? 0);
 }
 
 /** Peak RSS of a run: scanner peak + avbench peak (an upper bound of the combined peak). */

@@ -24,7 +24,7 @@ function counts(tp: number, fn: number, fp: number, tn: number, errors = 0): Det
 }
 
 /** A message record. */
-export function msg(file: string, expected: MessageResult['expected'], category: string, verdict: MessageResult['verdict'], extra: Partial<MessageResult> = {}): MessageResult {
+export function msg(file: string, expected: NonNullable<MessageResult['expected']>, category: string, verdict: MessageResult['verdict'], extra: Partial<MessageResult> = {}): MessageResult {
   return { file, expected, category, verdict, names: verdict === 'infected' ? ['Eicar-Test-Signature'] : [], ms: 1.5, fate: 'scanned', ...extra };
 }
 
@@ -106,7 +106,7 @@ export function makeResults(runs: Run[], extra: Partial<Results> = {}): Results 
 
 /** Messages of a small labelled corpus. */
 function corpus(detect: (file: string) => MessageResult['verdict'], fate: MessageResult['fate'], extra: (m: MessageResult) => Partial<MessageResult> = () => ({})): MessageResult[] {
-  const base: [string, MessageResult['expected'], string][] = [
+  const base: [string, NonNullable<MessageResult['expected']>, string][] = [
     ['m01.eml', 'infected', 'plain'],
     ['m02.eml', 'infected', 'zip'],
     ['m03.eml', 'infected', 'zip'],
@@ -139,4 +139,41 @@ export function sampleResults(): Results {
     makeRun({ scanner: 'clamd', mode: 'direct', msgsPerSec: 400, p95: 8, cpu: 5, rss: 900e6, version: 'ClamAV 1.4.3', signatures: 'daily 27000', results: corpus(clam, 'scanned') }),
     makeRun({ scanner: 'clamd', mode: 'smtp', msgsPerSec: 300, p95: 11, cpu: 6, rss: 910e6, version: 'ClamAV 1.4.3', signatures: 'daily 27000', results: corpus(clamSmtp, 'delivered', smtpExtra) }),
   ]);
+}
+
+/**
+ * sampleResults with a hostile string in every field a message or a scanner controls:
+ * file names, categories, parts, virus names, error codes, SMTP replies, milter actions,
+ * scanner names, types, versions and signatures, the SUT, the corpus path, host fields,
+ * the command, and the skipped list.
+ */
+export function hostileResults(): Results {
+  const h = Object.values(HOSTILE);
+  const pick = (i: number): string => h[i % h.length] as string;
+  const r = sampleResults();
+  r.corpus.path = `/tmp/${HOSTILE.script}`;
+  r.command = `avbench bench --corpus '${HOSTILE.close}' ${HOSTILE.backtick} ${HOSTILE.pipe}`;
+  r.host.cpuModel = HOSTILE.img;
+  r.host.os = HOSTILE.sep;
+  r.host.hostname = HOSTILE.mustache;
+  r.skipped = [{ name: HOSTILE.attr, reason: HOSTILE.comment }];
+  r.runs.forEach((run, ri) => {
+    if (run.baseline !== true) {
+      run.scanner = { name: `${run.scanner.name}${pick(ri)}`, type: pick(ri + 1), version: pick(ri + 2), signatures: pick(ri + 3) };
+    }
+    if (run.mode === 'smtp' && run.baseline !== true && ri === 5) run.sut = `smtp://127.0.0.1:1/${HOSTILE.img}`;
+    const byCat: typeof run.detection.byCategory = {};
+    for (const [c, v] of Object.entries(run.detection.byCategory)) byCat[`${c}${HOSTILE.script}`] = v;
+    run.detection.byCategory = byCat;
+    run.results = run.results.map((m, mi) => ({
+      ...m,
+      file: `${m.file}${pick(mi)}`,
+      category: `${m.category ?? ''}${HOSTILE.script}`,
+      ...(m.verdict === 'infected' ? { names: [pick(mi + 1), pick(mi + 4)], part: pick(mi + 2) } : {}),
+      ...(m.verdict === 'error' ? { errorCode: pick(mi + 3) } : {}),
+      ...(m.smtpReply !== undefined ? { smtpReply: `550 ${pick(mi + 5)}` } : {}),
+      ...(ri % 2 === 0 ? { milterAction: pick(mi + 6) } : {}),
+    }));
+  });
+  return r;
 }
