@@ -338,7 +338,9 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
         case 'addHeader':
         case 'insertHeader':
         case 'changeHeader':
-          outcome.mods.push(r);
+          // With SMFIP_HDR_LEADSPC the milter sends values with their leading space (the MTA
+          // writes them verbatim after the colon); record the value as a header reader sees it.
+          outcome.mods.push(leadSpace && r.value.startsWith(' ') ? { ...r, value: r.value.slice(1) } : r);
           continue;
         case 'quarantine':
           outcome.mods.push(r);

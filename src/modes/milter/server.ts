@@ -473,8 +473,10 @@ class MilterConnection {
         for (let i = m.statusHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: STATUS, value: '' });
         if (withScanned) for (let i = m.scannedHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: SCANNED, value: '' });
       }
-      if (withScanned) out.push({ type: 'addHeader', name: SCANNED, value: bin(cfg.scannerLabel) });
-      out.push({ type: 'addHeader', name: STATUS, value: bin(status) });
+      // With SMFIP_HDR_LEADSPC negotiated the MTA writes values as given: add the space after the colon ourselves.
+      const lead = (this.protocol & SMFIP.HDR_LEADSPC) !== 0 ? ' ' : '';
+      if (withScanned) out.push({ type: 'addHeader', name: SCANNED, value: bin(lead + cfg.scannerLabel) });
+      out.push({ type: 'addHeader', name: STATUS, value: bin(lead + status) });
       return out;
     };
     if (v.status === 'clean') {
