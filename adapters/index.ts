@@ -12,12 +12,13 @@ import { CLI_PRESETS } from './cli/presets.js';
 import { createCliAdapter, parseCliEntry } from './cli.js';
 import { createEmbeddedAdapter } from './embedded.js';
 import { createIcapAdapter } from './icap.js';
+import { createNoopAdapter } from './noop.js';
 import { createYaraAdapter } from './yara.js';
 
 export { createClamdAdapter, createClamdscanAdapter, createClamscanAdapter, createCliAdapter, createEmbeddedAdapter, createIcapAdapter, createYaraAdapter, CLI_PRESETS };
 
 /** Adapter types, each usable under its own name with default options. */
-export const ADAPTER_TYPES = ['embedded', 'clamd', 'clamscan', 'clamdscan', 'yara', 'icap', 'cli'] as const;
+export const ADAPTER_TYPES = ['embedded', 'clamd', 'clamscan', 'clamdscan', 'yara', 'icap', 'cli', 'noop'] as const;
 export type AdapterType = (typeof ADAPTER_TYPES)[number];
 
 type Options = Record<string, unknown>;
@@ -29,6 +30,7 @@ const FACTORIES: Record<AdapterType, (name: string, options: Options) => Adapter
   clamdscan: (name, o) => createClamdscanAdapter({ ...o, name } as never),
   yara: (name, o) => createYaraAdapter({ ...o, name } as never),
   icap: (name, o) => createIcapAdapter({ ...o, name } as never),
+  noop: (name, o) => createNoopAdapter({ ...o, name } as never),
   cli: (name, o) => {
     const preset = o['preset'];
     let base: Options = {};

@@ -24,6 +24,8 @@ export interface CorpusSummary {
   bytes: number;
   /** sha256 of manifest.json, absent when the corpus has none. */
   manifestSha256?: string;
+  /** When only the first `messages` were benched (`--limit`): how many the corpus holds. */
+  totalMessages?: number;
 }
 
 /** Which scanner a run measured. */
@@ -33,6 +35,8 @@ export interface ScannerInfo {
   version?: string;
   /** Signature information as the scanner reports it. */
   signatures?: string;
+  /** What the scanning core hands the adapter: the raw message or each decoded part (absent for a SUT). */
+  granularity?: 'message' | 'part';
 }
 
 /** Per-category or overall detection counts. Errors are counted apart, never as clean. */
@@ -65,12 +69,21 @@ export interface Latency {
   max: number;
 }
 
-/** Load on the gateway: CPU seconds and peak RSS where /proc shows them. */
+/**
+ * Load on the gateway: CPU seconds and peak RSS where /proc shows them. `avbench bench`
+ * samples over the measured repeats and reports CPU seconds per pass over the corpus (the
+ * mean of the repeats) and the peak RSS seen in any of them.
+ */
 export interface ResourceUse {
   /** The scanner daemon or processes (clamd, clamsmtpd...), when a PID was known. */
   scanner?: { cpuSeconds: number; peakRssBytes: number; pids: number[] };
   /** avbench itself during the run. */
   avbench: { cpuSeconds: number; peakRssBytes: number };
+  /**
+   * CPU seconds of the processes avbench started and waited for during the run (clamscan,
+   * `avbench deliver`, an lda SUT): /proc/self/stat cutime + cstime.
+   */
+  children?: { cpuSeconds: number };
 }
 
 /** One message in one run. */
@@ -122,5 +135,9 @@ export interface Results {
   corpus: CorpusSummary;
   /** The command line that made it (for "how to reproduce"). */
   command?: string;
+  /** Measured repeats and warm-up passes per run, as asked. */
+  settings?: { repeats: number; warmup: number };
+  /** Scanners or SUTs that were asked for (or found) but could not be benched, and why. */
+  skipped?: { name: string; reason: string }[];
   runs: Run[];
 }

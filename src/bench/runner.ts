@@ -1,0 +1,419 @@
+/**
+ * The matrix runner behind `avbench bench`: corpus × scanners × modes × concurrency levels
+ * (plus third-party SUTs and a no-scan baseline per mode), each run one warm-up pass and N
+ * measured repeats; the run's figures are those of the median repeat (by msgs/s) and
+ * `repeats[]` lists every repeat so the spread is visible.
+ *
+ * The corpus is streamed on every pass (one message read at a time, never all held); only
+ * the per-message records of the current run's repeats are kept.
+ */
+import { readFileSync } from 'node:fs';
+import { relative, sep } from 'node:path';
+import { adapterByName, listScanners } from '../../adapters/index.js';
+import { createNoopAdapter } from '../../adapters/noop.js';
+import type { AvbenchConfig } from '../config/config.js';
+import type { Limits } from '../core/limits.js';
+import type { Adapter, ProbeResult } from '../core/types.js';
+import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../corpus/read.js';
+import type { ModeName } from '../modes/types.js';
+import { startFrontEnd, startSut, type BenchOutcome, type Target } from './frontends.js';
+import { hostInfo, LoadSampler } from './host.js';
+import { SCHEMA_VERSION, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from './results.js';
+import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
+import { parseSut, type SutSpec } from './sut.js';
+
+/** Every mode, in run order. */
+export const MODES: readonly ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
+
+/** What the runner tells while it works (for progress lines). */
+export type BenchEvent =
+  | { type: 'skip'; name: string; reason: string }
+  | { type: 'run-start'; id: string; index: number; total: number; passes: number; messages: number }
+  | { type: 'pass'; id: string; pass: number; passes: number; warmup: boolean; done: number; messages: number }
+  | { type: 'run-end'; run: Run }
+  | { type: 'run-failed'; id: string; reason: string };
+
+/** Options of {@link runBench}. */
+export interface RunBenchOptions {
+  /** Corpus folder (with manifest.json for detection figures), mbox, Maildir or file. */
+  corpus: string;
+  /** Scanner names; default: every available scanner (config entries and built-in types, not presets or noop). With `suts` and no scanners: none. */
+  scanners?: readonly string[];
+  /** Modes for the scanners; default all four. */
+  modes?: readonly ModeName[];
+  /** Third-party systems under test (`--sut` URLs, see sut.ts). */
+  suts?: readonly string[];
+  /** Concurrency levels (messages in flight); default [1]. */
+  concurrency?: readonly number[];
+  /** Measured repeats per run (default 3). */
+  repeat?: number;
+  /** Bench only the first N messages of the corpus (default: all). */
+  limit?: number;
+  /** Warm-up passes per run, not measured (default 1). */
+  warmup?: number;
+  /** The no-scan baseline per mode and concurrency (default true). */
+  baseline?: boolean;
+  /** Loaded config (scanner definitions, limits). */
+  config?: AvbenchConfig;
+  /** The config file's path, handed to `avbench deliver` in lda mode. */
+  configPath?: string;
+  /** argv that runs `avbench deliver` (default: this Node and dist/src/cli/bin.js). */
+  deliverCommand?: readonly string[];
+  /** PIDs whose CPU and RSS are sampled per scanner name (e.g. a lab clamd for clamd, clamdscan, icap). */
+  scannerPids?: Readonly<Record<string, readonly number[]>>;
+  /** Per-message deadline in the drivers (ms, default 60 000). */
+  timeoutMs?: number;
+  /** The command line, recorded for "how to reproduce". */
+  command?: string;
+  /** Progress and notices. */
+  onEvent?: (e: BenchEvent) => void;
+}
+
+/** Thrown for input the bench cannot use (no corpus, nothing to run, bad SUT). */
+export class BenchInputError extends Error {
+  override readonly name = 'BenchInputError';
+}
+
+/** One thing to bench: an adapter in some modes, or a SUT. */
+type Plan =
+  | { kind: 'adapter'; adapter: Adapter; info: ScannerInfo; modes: readonly ModeName[]; baseline: boolean; pids: readonly number[] }
+  | { kind: 'sut'; spec: SutSpec; info: ScannerInfo };
+
+const PROBE_MS = 10_000;
+
+async function probe(a: Adapter): Promise<ProbeResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => resolve({ available: false, reason: `probe did not answer within ${PROBE_MS / 1000} s` }), PROBE_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([a.probe().catch((err: unknown) => ({ available: false, reason: `probe failed: ${(err as Error).message}` })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function scannerInfo(a: Adapter, p: ProbeResult): ScannerInfo {
+  return {
+    name: a.name,
+    type: a.type,
+    granularity: a.granularity,
+    ...(p.version === undefined ? {} : { version: p.version }),
+    ...(p.signatures === undefined ? {} : { signatures: p.signatures }),
+  };
+}
+
+/** Corpus-relative file name (the record stays small and portable). */
+function fileOf(corpus: string, file: string): string {
+  return file.startsWith(corpus + sep) ? relative(corpus, file).split(sep).join('/') : file;
+}
+
+/** One measured or warm-up pass. */
+interface Pass {
+  records: MessageResult[];
+  durationMs: number;
+  bytes: number;
+}
+
+function toRecord(file: string, entry: CorpusEntry, out: BenchOutcome): MessageResult {
+  const r: MessageResult = { file, verdict: out.verdict, names: out.names, ms: round3(out.ms), fate: out.fate };
+  if (entry.expected !== undefined) r.expected = entry.expected;
+  if (entry.category !== undefined) r.category = entry.category;
+  if (out.errorCode !== undefined) r.errorCode = out.errorCode;
+  if (out.part !== undefined) r.part = out.part;
+  if (out.smtpReply !== undefined) r.smtpReply = out.smtpReply;
+  if (out.milterAction !== undefined) r.milterAction = out.milterAction;
+  if (out.exitCode !== undefined) r.exitCode = out.exitCode;
+  return r;
+}
+
+/** Drive every corpus message through `target` once, `target.concurrency` at a time. */
+async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number) => void, limit = Infinity): Promise<Pass> {
+  const syncRead = corpus.info.kind !== 'mbox';
+  const base = corpus.info.path;
+  const records: MessageResult[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const inFlightMax = Math.max(1, target.concurrency);
+  let bytes = 0;
+  let done = 0;
+  let index = 0;
+  const driver = target.driver;
+  const t0 = performance.now();
+  for await (const entry of corpus.entries) {
+    if (index >= limit) break;
+    const i = index++;
+    const file = fileOf(base, entry.file);
+    let raw: Buffer;
+    try {
+      // Synchronous reads of small files are several times cheaper than fs/promises here,
+      // and the pass is about the system under test, not the harness.
+      raw = syncRead ? readFileSync(entry.file) : await entry.read();
+    } catch (err) {
+      records[i] = {
+        file,
+        ...(entry.expected === undefined ? {} : { expected: entry.expected }),
+        ...(entry.category === undefined ? {} : { category: entry.category }),
+        verdict: 'error',
+        names: [],
+        errorCode: 'IO',
+        ms: 0,
+        fate: target.mode === 'direct' ? 'scanned' : 'tempfailed',
+      };
+      tick(++done);
+      void err;
+      continue;
+    }
+    bytes += raw.length;
+    const p = driver.send({ file: entry.file, raw }).then(
+      (out) => {
+        records[i] = toRecord(file, entry, out);
+        tick(++done);
+      },
+      (err: unknown) => {
+        // Drivers never throw for SUT trouble; a throw is a harness bug, counted as lost.
+        records[i] = { file, verdict: 'error', names: [], errorCode: 'INTERNAL', ms: 0, fate: 'lost', smtpReply: String((err as Error)?.message ?? err) };
+        tick(++done);
+      },
+    );
+    if (inFlightMax === 1) {
+      await p;
+      continue;
+    }
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    if (inFlight.size >= inFlightMax) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const durationMs = performance.now() - t0;
+  return { records, durationMs, bytes };
+}
+
+function figures(p: Pass): { msgsPerSec: number; mbPerSec: number; durationMs: number } {
+  const secs = p.durationMs / 1000;
+  return {
+    msgsPerSec: round3(secs > 0 ? p.records.length / secs : 0),
+    mbPerSec: round3(secs > 0 ? p.bytes / 1e6 / secs : 0),
+    durationMs: round3(p.durationMs),
+  };
+}
+
+/** The run record from its measured passes (figures of the median repeat). */
+export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: string, concurrency: number, baseline: boolean, passes: readonly Pass[], resources?: ResourceUse): Run {
+  const repeats = passes.map(figures);
+  const m = medianIndex(repeats, (r) => r.msgsPerSec);
+  const med = passes[m] as Pass;
+  const medFig = repeats[m] as (typeof repeats)[number];
+  const fates = countFates(med.records, med.records.length);
+  const run: Run = {
+    id,
+    scanner,
+    mode,
+    sut,
+    ...(baseline ? { baseline: true } : {}),
+    concurrency,
+    messages: med.records.length,
+    durationMs: medFig.durationMs,
+    throughput: { msgsPerSec: medFig.msgsPerSec, mbPerSec: medFig.mbPerSec },
+    latencyMs: latencySummary(med.records.map((r) => r.ms)),
+    detection: computeDetection(med.records),
+    fates,
+    repeats,
+    results: med.records,
+  };
+  if (resources !== undefined) run.resources = resources;
+  return run;
+}
+
+/** Scale the sampler's totals over N repeats to one pass. */
+function perPass(use: ResourceUse, n: number): ResourceUse {
+  const k = Math.max(1, n);
+  const out: ResourceUse = { avbench: { cpuSeconds: round3(use.avbench.cpuSeconds / k), peakRssBytes: use.avbench.peakRssBytes } };
+  if (use.scanner !== undefined) out.scanner = { ...use.scanner, cpuSeconds: round3(use.scanner.cpuSeconds / k) };
+  if (use.children !== undefined) out.children = { cpuSeconds: round3(use.children.cpuSeconds / k) };
+  return out;
+}
+
+/** Names benched when none are given: config entries and built-in types, not presets, cli or noop. */
+function defaultScannerNames(config: AvbenchConfig): string[] {
+  return listScanners(config)
+    .filter((e) => e.source !== 'preset' && e.type !== 'noop' && !(e.source === 'builtin' && e.type === 'cli'))
+    .map((e) => e.name);
+}
+
+function checkPositiveInt(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0) throw new BenchInputError(`${what} must be a whole number ≥ 0, got ${v}`);
+}
+
+/**
+ * Run the bench and return results.json's content. Throws BenchInputError for unusable
+ * input (corpus missing, bad SUT, nothing to run); a scanner that is not available is
+ * skipped (an event and `skipped[]` say why); scanner trouble during a run is data.
+ */
+export async function runBench(o: RunBenchOptions): Promise<Results> {
+  const startedAt = new Date().toISOString();
+  const emit = o.onEvent ?? (() => undefined);
+  const config: AvbenchConfig = o.config ?? { scanners: {} };
+  const repeat = o.repeat ?? 3;
+  const warmup = o.warmup ?? 1;
+  checkPositiveInt(repeat, 'repeat');
+  checkPositiveInt(warmup, 'warmup');
+  const limit = o.limit ?? Infinity;
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new BenchInputError(`limit must be a whole number ≥ 1, got ${o.limit}`);
+  if (repeat < 1) throw new BenchInputError('repeat must be at least 1');
+  const levels = [...new Set(o.concurrency ?? [1])];
+  for (const c of levels) if (!Number.isInteger(c) || c < 1) throw new BenchInputError(`concurrency must be a whole number ≥ 1, got ${c}`);
+  const modes = [...new Set(o.modes ?? MODES)];
+  for (const m of modes) if (!MODES.includes(m)) throw new BenchInputError(`unknown mode "${m}" (known: ${MODES.join(', ')})`);
+
+  let corpus: OpenedCorpus;
+  try {
+    corpus = await openCorpus(o.corpus);
+  } catch (err) {
+    throw new BenchInputError((err as Error).message);
+  }
+  let suts: SutSpec[];
+  try {
+    suts = (o.suts ?? []).map(parseSut);
+  } catch (err) {
+    throw new BenchInputError((err as Error).message);
+  }
+
+  const skipped: { name: string; reason: string }[] = [];
+  const skip = (name: string, reason: string): void => {
+    skipped.push({ name, reason });
+    emit({ type: 'skip', name, reason });
+  };
+
+  // Scanners: the named ones, else every available one (none when only SUTs were given).
+  const names = o.scanners !== undefined && o.scanners.length > 0 ? [...new Set(o.scanners)] : suts.length > 0 ? [] : defaultScannerNames(config);
+  const plans: Plan[] = [];
+  const adapters: Adapter[] = [];
+  try {
+    for (const name of names) {
+      let adapter: Adapter;
+      try {
+        adapter = adapterByName(name, config);
+      } catch (err) {
+        if (o.scanners !== undefined && o.scanners.length > 0) throw new BenchInputError((err as Error).message);
+        skip(name, `bad configuration: ${(err as Error).message}`);
+        continue;
+      }
+      adapters.push(adapter);
+      const p = await probe(adapter);
+      if (!p.available) {
+        skip(name, p.reason ?? 'not available');
+        continue;
+      }
+      plans.push({ kind: 'adapter', adapter, info: scannerInfo(adapter, p), modes, baseline: false, pids: o.scannerPids?.[name] ?? [] });
+    }
+    for (const spec of suts) plans.push({ kind: 'sut', spec, info: { name: spec.name, type: 'sut' } });
+    if (plans.length === 0) throw new BenchInputError(`nothing to bench: ${skipped.length > 0 ? skipped.map((s) => `${s.name} (${s.reason})`).join('; ') : 'no scanner or SUT given'}`);
+
+    // The no-scan baseline of every mode in play, first.
+    if (o.baseline !== false) {
+      const inPlay = new Set<ModeName>();
+      for (const p of plans) {
+        if (p.kind === 'adapter') for (const m of p.modes) inPlay.add(m);
+        else inPlay.add(p.spec.kind);
+      }
+      const noop = createNoopAdapter();
+      adapters.push(noop);
+      plans.unshift({ kind: 'adapter', adapter: noop, info: scannerInfo(noop, await noop.probe()), modes: MODES.filter((m) => inPlay.has(m)), baseline: true, pids: [] });
+    }
+
+    // Flatten into runs.
+    type Cell = { plan: Plan; mode: ModeName; concurrency: number; id: string };
+    const cells: Cell[] = [];
+    for (const plan of plans) {
+      const planModes = plan.kind === 'adapter' ? plan.modes : [plan.spec.kind];
+      for (const mode of planModes) {
+        for (const c of levels) {
+          const who = plan.kind === 'adapter' && plan.baseline ? 'baseline' : plan.info.name;
+          cells.push({ plan, mode, concurrency: c, id: `${who}/${mode}/c${c}` });
+        }
+      }
+    }
+
+    const host = hostInfo();
+    const runs: Run[] = [];
+    let benchedBytes = 0;
+    const passes = warmup + repeat;
+    for (const [index, cell] of cells.entries()) {
+      const { plan, mode, concurrency, id } = cell;
+      emit({ type: 'run-start', id, index, total: cells.length, passes, messages: Math.min(corpus.info.messages, limit) });
+      let target: Target;
+      try {
+        target =
+          plan.kind === 'adapter'
+            ? await startFrontEnd({
+                adapter: plan.adapter,
+                mode,
+                concurrency,
+                ...(config.limits === undefined ? {} : { limits: config.limits }),
+                ...(o.deliverCommand === undefined ? {} : { deliverCommand: o.deliverCommand }),
+                ...(o.configPath === undefined ? {} : { configPath: o.configPath }),
+                ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+              })
+            : await startSut(plan.spec, concurrency, o.timeoutMs);
+      } catch (err) {
+        const reason = `could not start: ${(err as Error).message}`;
+        skip(id, reason);
+        emit({ type: 'run-failed', id, reason });
+        continue;
+      }
+      const messages = Math.min(corpus.info.messages, limit);
+      // Progress every 16 messages (and the last): no event per message on the fast path.
+      const ticker =
+        (pass: number, warm: boolean) =>
+        (done: number): void => {
+          if ((done & 15) === 0 || done === messages) emit({ type: 'pass', id, pass, passes, warmup: warm, done, messages });
+        };
+      const pids = [...(plan.kind === 'adapter' ? plan.pids : []), ...target.pids];
+      const measured: Pass[] = [];
+      let resources: ResourceUse | undefined;
+      try {
+        for (let k = 0; k < warmup; k++) {
+          await runPass(corpus, target, ticker(k + 1, true), limit);
+        }
+        const sampler = new LoadSampler(pids);
+        sampler.start();
+        for (let k = 0; k < repeat; k++) {
+          measured.push(await runPass(corpus, target, ticker(warmup + k + 1, false), limit));
+        }
+        resources = perPass(sampler.stop(), repeat);
+      } finally {
+        await target.close();
+      }
+      const sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
+      benchedBytes = measured[0]?.bytes ?? benchedBytes;
+      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources);
+      runs.push(run);
+      emit({ type: 'run-end', run });
+    }
+
+    // With --limit, the corpus figures are those of the messages benched.
+    const first = runs[0];
+    const limited = limit < corpus.info.messages && first !== undefined ? { messages: first.messages, bytes: benchedBytes } : undefined;
+    const results: Results = {
+      schemaVersion: SCHEMA_VERSION,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      host,
+      corpus: {
+        path: corpus.info.path,
+        messages: limited?.messages ?? corpus.info.messages,
+        bytes: limited?.bytes ?? corpus.info.bytes,
+        ...(limited === undefined ? {} : { totalMessages: corpus.info.messages }),
+        ...(corpus.info.manifestSha256 === undefined ? {} : { manifestSha256: corpus.info.manifestSha256 }),
+      },
+      ...(o.command === undefined ? {} : { command: o.command }),
+      settings: { repeats: repeat, warmup },
+      ...(skipped.length > 0 ? { skipped } : {}),
+      runs,
+    };
+    return results;
+  } finally {
+    await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The terminal summary of a bench: one row per run (scanner, mode, concurrency, detection,
+ * false positives, errors, msgs/s with its spread over repeats, p95 latency, lost).
+ */
+import Table from 'cli-table3';
+import type { Results, Run } from './results.js';
+import { relativeSpread } from './stats.js';
+
+function pct(x: number | null): string {
+  return x === null ? '–' : `${(x * 100).toFixed(1)}%`;
+}
+
+function rate(run: Run): string {
+  const r = run.throughput.msgsPerSec;
+  const shown = r >= 100 ? r.toFixed(0) : r.toFixed(1);
+  if (run.repeats.length < 2) return shown;
+  return `${shown} ±${(relativeSpread(run.repeats.map((x) => x.msgsPerSec)) * 50).toFixed(0)}%`;
+}
+
+/** The table as text (no colours). */
+export function formatTable(results: Results): string {
+  const t = new Table({
+    head: ['scanner', 'mode', 'conc', 'detection', 'FP', 'errors', 'msgs/s', 'p95 ms', 'lost'],
+    style: { head: [], border: [] },
+  });
+  for (const run of results.runs) {
+    const d = run.detection;
+    t.push([
+      run.baseline === true ? `${run.scanner.name} (baseline)` : run.scanner.name,
+      run.sut === 'direct' || run.sut === 'ours' ? run.mode : `${run.mode} (SUT)`,
+      run.concurrency,
+      run.baseline === true || d.tp + d.fn === 0 ? '–' : `${pct(d.detectionRate)} (${d.tp}/${d.tp + d.fn})`,
+      run.baseline === true || d.fp + d.tn === 0 ? '–' : `${d.fp}/${d.fp + d.tn}`,
+      d.errors,
+      rate(run),
+      run.latencyMs.p95.toFixed(1),
+      run.fates.lost,
+    ]);
+  }
+  const foot = `${results.corpus.messages} messages, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats`;
+  return `${t.toString()}\n${foot}`;
+}
