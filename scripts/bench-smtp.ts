@@ -11,7 +11,7 @@
  *   node dist/scripts/bench-smtp.js [--sessions 8] [--messages 2000] [--length 1000]
  *        [--repeats 3] [--sink smtp-sink|ours] [--infected-every 0] [--only proxy|driver]
  *
- * Each figure: the median of --repeats timed runs after one untimed warm-up, with every
+ * Each figure: the median of --repeats timed runs after one untimed warm-up (1,000 messages: the JIT), with every
  * run's figure listed (spread), and the host. Messages are synthetic, like smtp-source's:
  * a few headers and --length bytes of body text (--infected-every N makes every Nth one
  * carry EICAR as a base64 attachment).
@@ -218,7 +218,7 @@ async function benchProxy(a: Args, msgs: Buffer[]): Promise<void> {
     const ours = `smtp://127.0.0.1:${proxyPort}`;
 
     process.stdout.write(`\n## 1. our proxy + clamd adapter vs clamsmtpd + the same clamd (pid ${clamd.pid}), next hop ${a.sink}, ${a.sessions} sessions, ${msgs.length} messages\n`);
-    const warm = msgs.slice(0, Math.min(200, msgs.length));
+    const warm = msgs.slice(0, Math.min(1000, msgs.length));
     await drive(ours, sink, a.sessions, warm);
     await drive(clamsmtpd.url, sink, a.sessions, warm);
     const oursRuns: DriveResult[] = [];
@@ -251,9 +251,9 @@ async function benchDriver(a: Args, msgs: Buffer[]): Promise<void> {
     process.stdout.write(`\n## 2. our SMTP driver vs smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.length}, both into Postfix smtp-sink (pid ${sink.pid})\n`);
     const addr = `127.0.0.1:${sink.port}`;
     const srcArgs = ['-s', String(a.sessions), '-m', String(a.messages), '-l', String(a.length), addr];
-    const warm = msgs.slice(0, Math.min(200, msgs.length));
+    const warm = msgs.slice(0, Math.min(1000, msgs.length));
     await drive(sink.url, false, a.sessions, warm);
-    await run('smtp-source', ['-s', String(a.sessions), '-m', '200', '-l', String(a.length), addr], { deadline: Date.now() + 60_000 });
+    await run('smtp-source', ['-s', String(a.sessions), '-m', '1000', '-l', String(a.length), addr], { deadline: Date.now() + 60_000 });
     const oursRuns: DriveResult[] = [];
     const src: number[] = [];
     const srcKeep: number[] = [];

@@ -8,3 +8,4 @@ export { createSmtpSink, ID_HEADER, type SmtpSink, type SmtpSinkOptions, type Ar
 export { SmtpClient, readReply, type Envelope, type TransactionResult, type TransactionStage, type SmtpClientOptions } from './client.js';
 export { NextHopPool, type NextHopPoolOptions } from './pool.js';
 export { dotStuff, formatReply, headerBlockEnd, headerValues, lineEnding, prependHeaders, virusNamesIn, type SmtpReply } from './wire.js';
+export { coalesceWrites } from './socket.js';

@@ -13,7 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Limits } from '../../core/limits.js';
@@ -22,6 +21,7 @@ import { scanMessageDetailed } from '../../core/scan.js';
 import type { Adapter, Verdict } from '../../core/types.js';
 import type { TransactionResult } from './client.js';
 import { NextHopPool } from './pool.js';
+import { coalesceWrites } from './socket.js';
 import { formatReply, prependHeaders, type SmtpReply } from './wire.js';
 
 /** What to do with an infected message. */
@@ -321,24 +321,6 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
       await pool.close();
     },
   };
-}
-
-/** Make writes issued in the same event-loop turn leave as one writev (see createSmtpProxy). */
-export function coalesceWrites(socket: Socket): void {
-  const write = socket.write;
-  let corked = false;
-  const flush = (): void => {
-    corked = false;
-    socket.uncork();
-  };
-  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(flush);
-    }
-    return write.apply(this, args);
-  } as Socket['write'];
 }
 
 function relayRefusal(r: SmtpReply | Reply): Reply {

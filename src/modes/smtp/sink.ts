@@ -6,6 +6,7 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { freePort } from '../../core/net.js';
+import { coalesceWrites } from './socket.js';
 import { headerBlockEnd, headerValues } from './wire.js';
 
 /** The header the driver adds to every message it sends. */
@@ -165,6 +166,7 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
     onData,
   });
   server.on('error', () => undefined);
+  server.server.prependListener('connection', coalesceWrites);
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(port, host, () => {
