@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Results } from '../../src/bench/results.js';
 import { runBench } from '../../src/bench/runner.js';
 import { writeReport } from '../../src/report/index.js';
+import { loadResultsFile, matchingManifest } from '../../src/report/load.js';
 import { EICAR } from '../helpers/eicar.js';
 import { describeReal } from '../helpers/real.js';
 
@@ -140,6 +141,20 @@ await describeReal('report in chromium', ['chromium'], () => {
     expect(names.some((n) => /eicar/i.test(n))).toBe(true);
     expect(direct?.detection).toMatchObject({ tp: 1, fn: 1, fp: 2, tn: 1, errors: 0 });
     expect(direct?.results.map((m) => m.file).sort()).toEqual(FILES.map((f) => f.file).sort());
+  });
+
+  it('avbench report reproduces the same files from results.json alone (validated, manifest found by hash)', async () => {
+    const file = join(work, 'out', 'results.json');
+    await writeFile(file, JSON.stringify(results, null, 2));
+    const loaded = await loadResultsFile(file);
+    if (!loaded.ok) throw new Error(loaded.message);
+    const manifest = await matchingManifest(loaded.results);
+    expect(manifest).toHaveLength(FILES.length);
+    const again = await writeReport(loaded.results, join(work, 'again'), manifest === undefined ? {} : { manifest });
+    for (const name of ['report.html', 'summary.md', 'throughput.png', 'latency.png', 'overhead.png']) {
+      expect((await readFile(join(work, 'again', name))).equals(await readFile(join(work, 'out', name))), name).toBe(true);
+    }
+    expect(again.html).toBe(join(work, 'again', 'report.html'));
   });
 
   it('opens in Chromium: charts drawn, no corpus script runs, no network request; screenshot saved', async () => {
