@@ -1,0 +1,72 @@
+/**
+ * schema/results.schema.json: a real bench's results validate; broken documents are
+ * rejected with the path of what is wrong.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Results } from '../../src/bench/results.js';
+import { runBench } from '../../src/bench/runner.js';
+import { validateResults } from '../../src/bench/schema.js';
+import { generateCorpus } from '../../src/corpus/generate.js';
+
+let dir: string;
+let good: Results;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'avbench-schema-test-'));
+  await generateCorpus({ out: join(dir, 'quick'), profile: 'quick' });
+  good = await runBench({ corpus: join(dir, 'quick'), scanners: ['embedded'], modes: ['direct'], repeat: 1, warmup: 0, limit: 40 });
+}, 120_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A deep copy changed by `f`. */
+function broken(f: (d: any) => void): unknown {
+  const d = JSON.parse(JSON.stringify(good));
+  f(d);
+  return d;
+}
+
+describe('results.json schema', () => {
+  it('accepts real bench output', () => {
+    expect(good.runs.some((r) => r.results.some((m) => m.verdict === 'infected'))).toBe(true);
+    expect(validateResults(JSON.parse(JSON.stringify(good)))).toEqual([]);
+  });
+
+  it.each([
+    ['wrong schema version', (d: any) => (d.schemaVersion = 2), '/schemaVersion'],
+    ['missing host', (d: any) => delete d.host, '/'],
+    ['unknown top-level key', (d: any) => (d.extra = 1), '/'],
+    ['bad date', (d: any) => (d.startedAt = 'yesterday'), '/startedAt'],
+    ['bad manifest hash', (d: any) => (d.corpus.manifestSha256 = 'xyz'), '/corpus/manifestSha256'],
+    ['unknown mode', (d: any) => (d.runs[0].mode = 'uucp'), '/runs/0/mode'],
+    ['negative throughput', (d: any) => (d.runs[0].throughput.msgsPerSec = -1), '/runs/0/throughput/msgsPerSec'],
+    ['rate above 1', (d: any) => (d.runs[0].detection.detectionRate = 1.5), '/runs/0/detection/detectionRate'],
+    ['missing fate', (d: any) => delete d.runs[0].fates.lost, '/runs/0/fates'],
+    ['unknown verdict', (d: any) => (d.runs[0].results[0].verdict = 'probably-fine'), '/runs/0/results/0/verdict'],
+    ['error without a code', (d: any) => Object.assign(d.runs[0].results[0], { verdict: 'error', names: [] }), '/runs/0/results/0'],
+    ['clean with names', (d: any) => Object.assign(d.runs[0].results[0], { verdict: 'clean', names: ['X'] }), '/runs/0/results/0/names'],
+    ['no repeats', (d: any) => (d.runs[0].repeats = []), '/runs/0/repeats'],
+    ['extra field on a message', (d: any) => (d.runs[0].results[0].subject = 'hi'), '/runs/0/results/0'],
+  ])('rejects %s', (_name, mutate, path) => {
+    const problems = validateResults(broken(mutate));
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.map((p) => p.path)).toContain(path);
+  });
+
+  it('rejects fates that do not add up, and a missing record', () => {
+    const p1 = validateResults(broken((d) => (d.runs[0].fates.scanned += 1)));
+    expect(p1).toEqual([{ path: '/runs/0/fates', message: expect.stringMatching(/add up to 41, but the run has 40/) }]);
+    const p2 = validateResults(broken((d) => d.runs[0].results.pop()));
+    expect(p2.map((p) => p.path)).toEqual(['/runs/0/results']);
+  });
+
+  it('rejects what is not results at all', () => {
+    expect(validateResults(null).length).toBeGreaterThan(0);
+    expect(validateResults([]).length).toBeGreaterThan(0);
+  });
+});
