@@ -3,7 +3,7 @@ import { computeDetection, countFates, latencySummary, medianIndex, percentile, 
 import { buildRun } from '../../src/bench/runner.js';
 import type { MessageResult } from '../../src/bench/results.js';
 
-const j = (expected: Judged['expected'], verdict: Judged['verdict'], category = 'c'): Judged => ({ expected, verdict, category });
+const j = (expected: 'infected' | 'clean' | 'any', verdict: Judged['verdict'], category = 'c'): Judged => ({ expected, verdict, category });
 
 describe('detection math', () => {
   it('counts tp / fn / fp / tn, errors apart, any and unlabelled excluded', () => {
