@@ -3,15 +3,25 @@
  * Exit codes: each command sets its own (scan: 0 clean, 1 infected, 2 error); usage and
  * config errors exit 2 with a message saying what to do.
  */
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { ConfigError } from '../config/config.js';
-import { corpusCommand } from './commands/corpus.js';
-import { benchCommand } from './commands/bench.js';
-import { deliverCommand } from './commands/deliver.js';
-import { reportCommand } from './commands/report.js';
-import { serveCommand } from './commands/serve.js';
-import { scanCommand } from './commands/scan.js';
-import { scannersCommand } from './commands/scanners.js';
+
+type CommandFactory = (state: CliState) => CommandModule<object, never>;
+
+/**
+ * Command modules, loaded on demand: `avbench deliver` runs once per message under an MTA,
+ * so it must not pay for loading the bench, the report and the SMTP stack.
+ */
+const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
+  scan: async () => (await import('./commands/scan.js')).scanCommand as CommandFactory,
+  corpus: async () => (await import('./commands/corpus.js')).corpusCommand as CommandFactory,
+  scanners: async () => (await import('./commands/scanners.js')).scannersCommand as CommandFactory,
+  bench: async () => (await import('./commands/bench.js')).benchCommand as CommandFactory,
+  report: async () => (await import('./commands/report.js')).reportCommand as CommandFactory,
+  serve: async () => (await import('./commands/serve.js')).serveCommand as CommandFactory,
+  deliver: async () => (await import('./commands/deliver.js')).deliverCommand as CommandFactory,
+  lab: async () => (await import('./commands/lab.js')).labCommand as CommandFactory,
+};
 
 /** Shared state a command handler uses to report its exit code. */
 export interface CliState {
@@ -22,17 +32,13 @@ export interface CliState {
 export async function runCli(argv: string[]): Promise<number> {
   const state: CliState = { exitCode: 0 };
   let failed: string | undefined;
-  const parser = yargs(argv)
+  const first = argv.find((a) => !a.startsWith('-'));
+  const names = first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
+  const factories = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<CommandFactory>)()));
+  let parser = yargs(argv)
     .scriptName('avbench')
     .usage('avbench — evaluate and benchmark the virus scanners of Unix mail gateways\n\nUsage: $0 <command> [options]')
-    .command(scanCommand(state))
-    .command(corpusCommand(state))
-    .command(scannersCommand(state))
-    .command(benchCommand(state))
-    .command(reportCommand(state))
-    .command(serveCommand(state))
-    .command(deliverCommand(state))
-    .demandCommand(1, 'Name a command: scan, corpus, scanners, bench, report, serve, deliver (see --help).')
+    .demandCommand(1, `Name a command: ${Object.keys(COMMANDS).join(', ')} (see --help).`)
     .strict()
     .recommendCommands()
     .help()
@@ -44,6 +50,7 @@ export async function runCli(argv: string[]): Promise<number> {
       failed = msg || (err instanceof Error ? err.message : String(err));
     })
     .epilogue('Docs: README.md. Scanners are configured in avbench.config.json (see `avbench scanners`).');
+  for (const f of factories) parser = parser.command(f(state));
   try {
     await parser.parseAsync();
   } catch (err) {

@@ -154,6 +154,11 @@ export interface DaemonOptions {
   env?: Record<string, string | undefined>;
   /** stdout and stderr are appended to this file (else discarded). */
   logFile?: string;
+  /**
+   * Outlive this process: own process group, not killed when avbench exits, not holding
+   * avbench's event loop open (`avbench lab up --detach`).
+   */
+  detached?: boolean;
 }
 
 /** How a daemon ended. */
@@ -183,7 +188,8 @@ export async function spawnDaemon(file: string, args: readonly string[], opts: D
   const sub = execa(file, args, {
     reject: false,
     shell: false,
-    cleanup: true,
+    cleanup: opts.detached !== true,
+    detached: opts.detached === true,
     stdin: 'ignore',
     stdout: out,
     stderr: out,
@@ -208,6 +214,7 @@ export async function spawnDaemon(file: string, args: readonly string[], opts: D
   });
   const pid = sub.pid;
   if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  if (opts.detached === true) sub.unref();
   return {
     pid,
     exited,

@@ -32,6 +32,12 @@ export interface StartClamsmtpdOptions {
   readyTimeoutMs?: number;
   /** `-d` level: any level keeps it in the foreground; 3 logs every connection (default 3). */
   debugLevel?: number;
+  /**
+   * Readiness: 'greeting' (default) waits for a 220 — clamsmtpd relays the next hop's banner,
+   * so the next hop must already listen; 'listen' only waits until the port accepts
+   * connections (`avbench lab up`, whose next hop is the bench driver's sink, started later).
+   */
+  readyWhen?: 'greeting' | 'listen';
 }
 
 /** A running lab clamsmtpd. */
@@ -48,10 +54,14 @@ export interface LabClamsmtpd {
 }
 
 /** Wait for an SMTP 220 greeting at 127.0.0.1:port. */
-async function waitForGreeting(port: number, deadline: number, alive: () => boolean): Promise<boolean> {
+async function waitForGreeting(port: number, deadline: number, alive: () => boolean, greeting = true): Promise<boolean> {
   while (Date.now() < deadline && alive()) {
     try {
       const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
+      if (!greeting) {
+        c.destroy();
+        return true;
+      }
       try {
         const line = (await c.readUntil('\n')).toString('latin1');
         if (line.startsWith('220')) {
@@ -96,7 +106,7 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
     daemon = await spawnDaemon(bin, ['-d', String(opts.debugLevel ?? 3), '-f', configFile], { cwd: folder, logFile });
     await writeFile(join(folder, 'clamsmtpd.pid'), `${daemon.pid}\n`, { mode: 0o600 });
     const d = daemon;
-    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 10_000), d.running))) {
+    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 10_000), d.running, opts.readyWhen !== 'listen'))) {
       throw new Error(`clamsmtpd ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
     }
     let stopped: Promise<void> | undefined;

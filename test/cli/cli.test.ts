@@ -119,3 +119,11 @@ describe('avbench usage', () => {
     expect(r.stderr).toContain('Name a command');
   });
 });
+
+describe('repeatable options', () => {
+  it('-s NAME does not swallow the paths after it', async () => {
+    const r = await cli('scan', '--json', '-s', 'embedded', join(dir, 'clean.eml'), join(dir, 'bad.eml'));
+    expect(r.result).toBe(1);
+    expect((JSON.parse(r.stdout) as unknown[]).length).toBe(2);
+  });
+});

@@ -58,9 +58,9 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
     builder: (y: Argv) =>
       y
         .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
-        .option('scanner', { alias: 's', type: 'string', array: true, demandOption: true, describe: 'scanner name (repeatable)' })
+        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, demandOption: true, describe: 'scanner name (repeatable)' })
         .option('defang', { type: 'boolean', default: false, describe: 'rename dangerous attachment extensions (invoice.exe → invoice.DEFANGED-EXE)' })
-        .option('defang-ext', { type: 'string', array: true, describe: `extensions to defang (default: ${DEFAULT_DEFANG_EXTENSIONS.slice(0, 12).join(' ')} ...); implies --defang` })
+        .option('defang-ext', { type: 'string', array: true, nargs: 1, describe: `extensions to defang (default: ${DEFAULT_DEFANG_EXTENSIONS.slice(0, 12).join(' ')} ...); implies --defang` })
         .option('maildir', { type: 'string', describe: 'deliver into this Maildir (when no COMMAND is given)' })
         .option('quarantine', { type: 'string', describe: 'quarantine folder for infected mail' })
         .option('on-infected', { choices: ['quarantine', 'reject'] as const, describe: 'infected: quarantine (exit 0) or reject (--reject-code); default quarantine when --quarantine is given, else reject' })

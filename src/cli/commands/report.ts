@@ -24,7 +24,7 @@ export function reportCommand(state: CliState): CommandModule<object, ReportArgs
     describe: 'Re-render report.html, summary.md and PNG charts from results.json; two files: before → after',
     builder: (y: Argv) =>
       y
-        .option('results', { alias: 'r', type: 'string', array: true, demandOption: true, describe: 'results.json to render; give two to compare (before, after)' })
+        .option('results', { alias: 'r', type: 'string', array: true, nargs: 1, demandOption: true, describe: 'results.json to render; give two to compare (before, after)' })
         .option('out', { alias: 'o', type: 'string', describe: 'folder to write (default: the results file\'s folder; for two files, FILE2\'s folder/compare)' })
         .option('manifest', { type: 'string', describe: 'corpus folder (or its manifest.json) for message encodings; default: the recorded corpus, if its manifest is unchanged' })
         .option('png', { type: 'boolean', default: true, describe: 'write the PNG charts (--no-png to skip)' })

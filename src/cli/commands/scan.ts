@@ -35,7 +35,7 @@ export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
     builder: (y: Argv) =>
       y
         .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files, folders, mbox files or Maildirs' })
-        .option('scanner', { alias: 's', type: 'string', array: true, default: ['embedded'], describe: 'scanner name (repeatable); `avbench scanners` lists them' })
+        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable); `avbench scanners` lists them' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON array: an element per message and scanner' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .option('infected', { alias: 'i', type: 'boolean', default: false, describe: 'print only infected and error messages' })

@@ -41,7 +41,7 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
     builder: (y: Argv) =>
       y
         .option('listen', { alias: 'l', type: 'string', default: 'inet:7357@127.0.0.1', describe: 'inet:PORT@HOST or unix:PATH' })
-        .option('scanner', { alias: 's', type: 'string', array: true, default: ['embedded'], describe: 'scanner name (repeatable)' })
+        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
         .option('on-infected', { type: 'string', choices: ON_INFECTED as string[], default: 'reject', describe: 'action for an infected message' })
         .option('on-fail', { type: 'string', choices: ON_FAIL as string[], default: 'tempfail', describe: 'action when the scan fails (accept = fail open, marked Unchecked)' })
         .option('reject-message', { type: 'string', default: 'Virus found: %v', describe: 'text after "550 5.7.1 "; %v = virus names' })

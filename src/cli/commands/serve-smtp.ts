@@ -75,7 +75,7 @@ export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSm
       y
         .option('listen', { alias: 'l', type: 'string', default: '127.0.0.1:10025', describe: 'HOST:PORT to listen on (loopback by default)' })
         .option('forward', { alias: 'f', type: 'string', demandOption: true, describe: 'HOST:PORT of the one next hop (the MTA)' })
-        .option('scanner', { alias: 's', type: 'string', array: true, default: ['embedded'], describe: 'scanner name (repeatable)' })
+        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
         .option('on-infected', { choices: ['reject', 'drop', 'tag', 'quarantine'] as const, default: 'reject' as const, describe: 'reject: 550 5.7.1; drop: 250 and discard; tag: forward with X-Virus-Status; quarantine: keep in --quarantine, 250' })
         .option('on-fail', { choices: ['tempfail', 'accept-tagged'] as const, default: 'tempfail' as const, describe: 'scanner error: 451 (default), or forward tagged Unchecked' })
         .option('max-size', { type: 'string', default: '25M', describe: 'message size limit (bytes, or 512K / 25M), enforced while receiving: 552' })

@@ -1,0 +1,176 @@
+/**
+ * `avbench lab up|down|status`: the real third-party daemons — clamd, c-icap (virus_scan),
+ * clamav-milter, clamsmtpd and Postfix's smtp-sink — on loopback with generated configs,
+ * each in its own private folder, all owned by one supervisor process. The lab writes
+ * `avbench.config.json` (scanners pointing at its daemons) and `state.json` (PIDs,
+ * endpoints, the `--sut` URLs of the third-party front ends) into the lab folder.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeEicarYaraRules } from '../../adapters/yara.js';
+import { freePort } from '../core/net.js';
+import { startCicap, type LabCicap } from './cicap.js';
+import { startClamavMilter, type LabClamavMilter } from './clamav-milter.js';
+import { startClamd, type LabClamd } from './clamd.js';
+import { startClamsmtpd, type LabClamsmtpd } from './clamsmtpd.js';
+import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
+
+/** Default lab folder: `.avbench-lab` in the working folder. */
+export const DEFAULT_LAB_DIR = '.avbench-lab';
+
+/** One daemon of the lab. */
+export interface LabDaemon {
+  name: string;
+  pid: number;
+  /** Where it listens: a URL or a socket path. */
+  endpoint: string;
+}
+
+/** state.json: what `lab status` and `lab down` read, and what other tools may read. */
+export interface LabState {
+  /** The supervisor process that owns the daemons. */
+  pid: number;
+  startedAt: string;
+  ready: boolean;
+  daemons: LabDaemon[];
+  /** A config file with scanners pointing at the lab (`--config`). */
+  configFile: string;
+  /** `--sut` URLs of the third-party front ends. */
+  suts: Record<string, string>;
+  /** Set when the lab failed to come up. */
+  error?: string;
+}
+
+/** What `labUp` started (stop() stops all of it and removes state.json). */
+export interface RunningLab {
+  state: LabState;
+  stop(): Promise<void>;
+}
+
+/** Read state.json; undefined when there is none. */
+export async function readLabState(dir = DEFAULT_LAB_DIR): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is a process alive (signal 0)? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function writeState(dir: string, state: LabState): Promise<void> {
+  const tmp = join(dir, `state.json.${process.pid}.tmp`);
+  await writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+  await rename(tmp, join(dir, 'state.json'));
+}
+
+/**
+ * Start every lab daemon (this process owns them: they stop when it stops). Throws with the
+ * daemon's log tail when one cannot start; whatever did start is stopped again.
+ */
+export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
+  const dir = resolve(dirArg);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const existing = await readLabState(dir);
+  if (existing !== undefined && alive(existing.pid)) {
+    throw new Error(`a lab is already up in ${dir} (supervisor pid ${existing.pid}): \`avbench lab down\` first`);
+  }
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
+    await rm(join(dir, 'state.json'), { force: true });
+  };
+  try {
+    const clamd: LabClamd = await startClamd({ maxThreads: 8 });
+    stops.push(() => clamd.stop());
+    const cicap: LabCicap = await startCicap({ clamdSocket: clamd.socket, maxObjectSize: '100M' });
+    stops.push(() => cicap.stop());
+    const milter: LabClamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, listen: 'inet' });
+    stops.push(() => milter.stop());
+    // clamsmtpd forwards to a fixed port: the bench's SMTP driver listens its sink there.
+    const sinkPort = await freePort();
+    const clamsmtpd: LabClamsmtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', readyWhen: 'listen', debugLevel: 0 });
+    stops.push(() => clamsmtpd.stop());
+    const sink: LabSmtpSink = await startSmtpSink({});
+    stops.push(() => sink.stop());
+    const rules = join(dir, 'eicar.yar');
+    await rm(rules, { force: true });
+    await writeEicarYaraRules(rules);
+
+    const configFile = join(dir, 'avbench.config.json');
+    const config = {
+      comment: 'written by `avbench lab up`: scanners pointing at the lab daemons',
+      scanners: {
+        embedded: { type: 'embedded' },
+        clamd: { type: 'clamd', socket: clamd.socket },
+        'clamd-tcp': { type: 'clamd', host: clamd.host, port: clamd.port },
+        clamscan: { type: 'clamscan', database: clamd.dbDir },
+        clamdscan: { type: 'clamdscan', configFile: clamd.configFile, mode: 'fdpass' },
+        icap: { type: 'icap', url: cicap.url },
+        yara: { type: 'yara', rules },
+      },
+    };
+    await writeFile(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
+    const state: LabState = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      ready: true,
+      configFile,
+      daemons: [
+        { name: 'clamd', pid: clamd.pid, endpoint: clamd.socket },
+        { name: 'c-icap', pid: cicap.pid, endpoint: cicap.url },
+        { name: 'clamav-milter', pid: milter.pid, endpoint: milter.url },
+        { name: 'clamsmtpd', pid: clamsmtpd.pid, endpoint: clamsmtpd.url },
+        { name: 'smtp-sink', pid: sink.pid, endpoint: sink.url },
+      ],
+      suts: {
+        clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd`,
+        'clamav-milter': `${milter.url}?name=clamav-milter`,
+      },
+    };
+    await writeState(dir, state);
+    return { state, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * Stop the lab whose state is in `dir`: SIGTERM to its supervisor (which stops its
+ * daemons), then SIGKILL to anything still alive after `graceMs`. Resolves to the names
+ * of daemons that had to be killed.
+ */
+export async function labDown(dirArg = DEFAULT_LAB_DIR, graceMs = 20_000): Promise<{ wasUp: boolean; killed: string[] }> {
+  const dir = resolve(dirArg);
+  const state = await readLabState(dir);
+  if (state === undefined) return { wasUp: false, killed: [] };
+  if (alive(state.pid)) process.kill(state.pid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (Date.now() < until && (alive(state.pid) || state.daemons.some((d) => alive(d.pid)))) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const killed: string[] = [];
+  for (const d of state.daemons) {
+    if (alive(d.pid)) {
+      try {
+        process.kill(d.pid, 'SIGKILL');
+        killed.push(d.name);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  if (existsSync(join(dir, 'state.json'))) await rm(join(dir, 'state.json'), { force: true });
+  return { wasUp: true, killed };
+}

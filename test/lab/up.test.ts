@@ -1,0 +1,67 @@
+/**
+ * `avbench lab up --detach | status | down` as a user runs them: the real CLI (built into
+ * dist/ by `npm test`), real daemons, nothing left running.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { run } from '../../src/core/exec.js';
+import { alive, type LabState } from '../../src/lab/up.js';
+import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
+import { describeReal } from '../helpers/real.js';
+
+const BIN = resolve(import.meta.dirname, '../../dist/src/cli/bin.js');
+const avbench = (...args: string[]) => run(process.execPath, [BIN, ...args], { deadline: Date.now() + 120_000 });
+
+await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'yara'], () => {
+  let dir: string;
+  let state: LabState | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'avbench-labtest-'));
+  });
+  afterAll(async () => {
+    await avbench('lab', 'down', '--dir', join(dir, 'lab'));
+    for (const d of state?.daemons ?? []) if (alive(d.pid)) process.kill(d.pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts every daemon in the background, reports them, serves scans, and stops them all', async () => {
+    expect(existsSync(BIN), 'run `npm run build` first (npm test does)').toBe(true);
+    const lab = join(dir, 'lab');
+    const up = await avbench('lab', 'up', '--detach', '--dir', lab);
+    expect(up, JSON.stringify(up)).toMatchObject({ ok: true, exitCode: 0 });
+    expect(up.stdout).toContain('--sut for clamsmtpd: smtp://127.0.0.1:');
+
+    const st = await avbench('lab', 'status', '--json', '--dir', lab);
+    expect(st).toMatchObject({ ok: true, exitCode: 0 });
+    state = JSON.parse(st.stdout) as LabState;
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink']);
+    for (const d of state.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, true]);
+
+    // The written config reaches the lab's scanners.
+    const msg = join(dir, 'eicar.eml');
+    await writeFile(msg, mailWithAttachment('eicar.com', EICAR));
+    const scan = await avbench('scan', '--json', '--config', state.configFile, '-s', 'clamd', '-s', 'icap', '-s', 'clamdscan', '-s', 'yara', msg);
+    expect(scan.ok && scan.exitCode, scan.stdout + scan.stderr).toBe(1);
+    const rows = JSON.parse(scan.stdout) as { scanner: string; status: string }[];
+    expect(rows.map((r) => [r.scanner, r.status])).toEqual([
+      ['clamd', 'infected'],
+      ['icap', 'infected'],
+      ['clamdscan', 'infected'],
+      ['yara', 'infected'],
+    ]);
+
+    const again = await avbench('lab', 'up', '--detach', '--dir', lab);
+    expect(again.ok && again.exitCode).not.toBe(0); // one lab per folder
+
+    const down = await avbench('lab', 'down', '--dir', lab);
+    expect(down).toMatchObject({ ok: true, exitCode: 0 });
+    expect(down.stdout).toContain('stopped');
+    for (const d of state.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, false]);
+    expect(existsSync(join(lab, 'state.json'))).toBe(false);
+    const after = await avbench('lab', 'status', '--dir', lab);
+    expect(after.ok && after.exitCode).toBe(3);
+  }, 180_000);
+});
