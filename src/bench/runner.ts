@@ -49,6 +49,8 @@ export interface RunBenchOptions {
   repeat?: number;
   /** Bench only the first N messages of the corpus (default: all). */
   limit?: number;
+  /** Per mode, bench only the first N messages (e.g. `{ lda: 30 }`: a process per message is slow). */
+  modeLimits?: Partial<Record<ModeName, number>>;
   /** Warm-up passes per run, not measured (default 1). */
   warmup?: number;
   /** The no-scan baseline per mode and concurrency (default true). */
@@ -259,6 +261,10 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
   checkPositiveInt(repeat, 'repeat');
   checkPositiveInt(warmup, 'warmup');
   const limit = o.limit ?? Infinity;
+  for (const [m, n] of Object.entries(o.modeLimits ?? {})) {
+    if (!MODES.includes(m as ModeName)) throw new BenchInputError(`mode limit for unknown mode "${m}"`);
+    if (!Number.isInteger(n) || (n as number) < 1) throw new BenchInputError(`mode limit ${m} must be a whole number ≥ 1, got ${n}`);
+  }
   if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new BenchInputError(`limit must be a whole number ≥ 1, got ${o.limit}`);
   if (repeat < 1) throw new BenchInputError('repeat must be at least 1');
   const levels = [...new Set(o.concurrency ?? [1])];
@@ -341,7 +347,8 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
     const passes = warmup + repeat;
     for (const [index, cell] of cells.entries()) {
       const { plan, mode, concurrency, id } = cell;
-      emit({ type: 'run-start', id, index, total: cells.length, passes, messages: Math.min(corpus.info.messages, limit) });
+      const cellLimit = Math.min(limit, o.modeLimits?.[mode] ?? Infinity);
+      emit({ type: 'run-start', id, index, total: cells.length, passes, messages: Math.min(corpus.info.messages, cellLimit) });
       let target: Target;
       try {
         target =
@@ -362,7 +369,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
         emit({ type: 'run-failed', id, reason });
         continue;
       }
-      const messages = Math.min(corpus.info.messages, limit);
+      const messages = Math.min(corpus.info.messages, cellLimit);
       // Progress every 16 messages (and the last): no event per message on the fast path.
       const ticker =
         (pass: number, warm: boolean) =>
@@ -374,19 +381,19 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       let resources: ResourceUse | undefined;
       try {
         for (let k = 0; k < warmup; k++) {
-          await runPass(corpus, target, ticker(k + 1, true), limit);
+          await runPass(corpus, target, ticker(k + 1, true), cellLimit);
         }
         const sampler = new LoadSampler(pids);
         sampler.start();
         for (let k = 0; k < repeat; k++) {
-          measured.push(await runPass(corpus, target, ticker(warmup + k + 1, false), limit));
+          measured.push(await runPass(corpus, target, ticker(warmup + k + 1, false), cellLimit));
         }
         resources = perPass(sampler.stop(), repeat);
       } finally {
         await target.close();
       }
       const sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
-      benchedBytes = measured[0]?.bytes ?? benchedBytes;
+      if (cellLimit === limit) benchedBytes = measured[0]?.bytes ?? benchedBytes;
       const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources);
       runs.push(run);
       emit({ type: 'run-end', run });

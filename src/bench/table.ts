@@ -37,6 +37,7 @@ export function formatTable(results: Results): string {
       run.fates.lost,
     ]);
   }
-  const foot = `${results.corpus.messages} messages, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats`;
+  const of = results.corpus.totalMessages === undefined ? '' : ` (the first of ${results.corpus.totalMessages})`;
+  const foot = `${results.corpus.messages} messages${of}, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats`;
   return `${t.toString()}\n${foot}`;
 }

@@ -1,9 +1,9 @@
 /**
  * `avbench bench --corpus DIR [--scanner NAME]... [--mode M]... [--sut URL]...
- *                [--concurrency N]... [--repeat N] [--warmup N] [--limit N] [--out DIR] [--config FILE]`
+ *                [--concurrency N]... [--repeat N] [--warmup N] [--limit N] [--mode-limit MODE=N]... [--out DIR] [--config FILE]`
  *
- * Runs the matrix (src/bench/runner.ts), writes DIR/results.json (and the report when
- * src/report provides one), and prints the table. Exit 0 when the bench ran (even if a
+ * Runs the matrix (src/bench/runner.ts), writes DIR/results.json and the report
+ * (report.html, summary.md, PNG charts: src/report), and prints the table. Exit 0 when the bench ran (even if a
  * scanner missed), 2 on unusable input.
  */
 import { mkdir } from 'node:fs/promises';
@@ -12,9 +12,11 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/config.js';
 import { BenchInputError, MODES, runBench, type BenchEvent } from '../../bench/runner.js';
 import type { Results } from '../../bench/results.js';
+import { startBenchLab, type BenchLab } from '../../bench/lab.js';
 import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';
 import type { ModeName } from '../../modes/types.js';
+import { writeReport } from '../../report/index.js';
 import type { CliState } from '../main.js';
 import { progress, type Progress } from '../progress.js';
 
@@ -27,32 +29,16 @@ interface BenchArgs {
   repeat: number;
   warmup: number;
   limit?: number;
+  modeLimit?: string[];
   out?: string;
   config?: string;
   baseline: boolean;
+  lab: boolean;
 }
 
 /** Default output folder: out/bench-<UTC timestamp>/. */
 export function defaultOutDir(now = new Date()): string {
   return join('out', `bench-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
-}
-
-/**
- * Render the report when src/report exports `writeReport(results, outDir)`; returns the
- * report's path (or undefined while no report module exists).
- */
-async function tryWriteReport(results: Results, outDir: string): Promise<string | undefined> {
-  let mod: { writeReport?: (r: Results, dir: string) => Promise<unknown> };
-  try {
-    const spec = '../../report/index.js';
-    mod = (await import(spec)) as typeof mod;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
-  if (typeof mod.writeReport !== 'function') return undefined;
-  const out = await mod.writeReport(results, outDir);
-  return typeof out === 'string' ? out : join(outDir, 'report.html');
 }
 
 /** Live progress per run on a terminal (quiet in CI and pipes), skip notices always. */
@@ -98,6 +84,8 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('repeat', { alias: 'r', type: 'number', default: 3, describe: 'measured repeats per run (the median is reported)' })
         .option('warmup', { type: 'number', default: 1, describe: 'unmeasured warm-up passes per run' })
         .option('limit', { type: 'number', describe: 'bench only the first N messages of the corpus' })
+        .option('mode-limit', { type: 'string', array: true, describe: 'MODE=N: bench only the first N messages in that mode (e.g. lda=30)' })
+        .option('lab', { type: 'boolean', default: false, describe: 'start a lab clamd (+ c-icap) on loopback for the bench and point clamd, clamdscan, clamscan, icap and yara at it' })
         .option('baseline', { type: 'boolean', default: true, describe: 'no-scan baseline per mode (--no-baseline to skip)' })
         .option('out', { alias: 'o', type: 'string', describe: 'output folder (default out/bench-<timestamp>/)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
@@ -110,12 +98,46 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
   };
 }
 
+/** `lda=30` → { lda: 30 }; throws BenchInputError for anything else. */
+export function parseModeLimits(values: readonly string[]): Partial<Record<ModeName, number>> {
+  const out: Partial<Record<ModeName, number>> = {};
+  for (const v of values) {
+    const m = /^(direct|smtp|milter|lda)=(\d+)$/.exec(v);
+    if (m === null) throw new BenchInputError(`--mode-limit expects MODE=N (MODE one of ${MODES.join(', ')}), got ${JSON.stringify(v)}`);
+    out[m[1] as ModeName] = Number(m[2]);
+  }
+  return out;
+}
+
 async function bench(args: BenchArgs): Promise<number> {
-  const { config, path: configPath } = await loadConfig(args.config);
+  const loaded = await loadConfig(args.config);
+  let config = loaded.config;
+  let configPath = loaded.path;
   const outDir = resolve(args.out ?? defaultOutDir());
+  let lab: BenchLab | undefined;
+  let scannerPids: Record<string, number[]> | undefined;
+  const onSignal = (): void => {
+    void (lab?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  if (args.lab) {
+    try {
+      lab = await startBenchLab(config);
+    } catch (err) {
+      process.stderr.write(`avbench: --lab: ${(err as Error).message}\n`);
+      return 2;
+    }
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    for (const n of lab.notes) process.stderr.write(`avbench: lab: ${n}\n`);
+    config = lab.config;
+    configPath = lab.configPath;
+    scannerPids = lab.pids;
+  }
   let results: Results;
   try {
+    const modeLimits = parseModeLimits(args.modeLimit ?? []);
     results = await runBench({
+      modeLimits,
       corpus: args.corpus,
       ...(args.scanner === undefined ? {} : { scanners: args.scanner }),
       ...(args.mode === undefined ? {} : { modes: args.mode as ModeName[] }),
@@ -127,6 +149,7 @@ async function bench(args: BenchArgs): Promise<number> {
       baseline: args.baseline,
       config,
       ...(configPath === undefined ? {} : { configPath }),
+      ...(scannerPids === undefined ? {} : { scannerPids }),
       command: ['avbench', ...process.argv.slice(2)].join(' '),
       onEvent: progressPrinter(),
     });
@@ -136,13 +159,19 @@ async function bench(args: BenchArgs): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    if (lab !== undefined) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await lab.stop();
+    }
   }
   await mkdir(outDir, { recursive: true });
   const file = join(outDir, 'results.json');
   await writeResultsFile(file, results);
   process.stdout.write(`${formatTable(results)}\n`);
-  const report = await tryWriteReport(results, outDir);
   process.stdout.write(`results: ${file}\n`);
-  if (report !== undefined) process.stdout.write(`report: ${report}\n`);
+  const report = await writeReport(results, outDir);
+  process.stdout.write(`report: ${report.html}\n`);
   return 0;
 }
