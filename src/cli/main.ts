@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand as CommandFactory,
   deliver: async () => (await import('./commands/deliver.js')).deliverCommand as CommandFactory,
   lab: async () => (await import('./commands/lab.js')).labCommand as CommandFactory,
+  check: async () => (await import('./commands/check.js')).checkCommand as CommandFactory,
 };
 
 /** Shared state a command handler uses to report its exit code. */
