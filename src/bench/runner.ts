@@ -8,7 +8,7 @@
  * the per-message records of the current run's repeats are kept.
  */
 import { readFileSync } from 'node:fs';
-import { relative, sep } from 'node:path';
+import { sep } from 'node:path';
 import { adapterByName, listScanners } from '../../adapters/index.js';
 import { createNoopAdapter } from '../../adapters/noop.js';
 import type { AvbenchConfig } from '../config/config.js';
@@ -107,8 +107,10 @@ function scannerInfo(a: Adapter, p: ProbeResult): ScannerInfo {
 }
 
 /** Corpus-relative file name (the record stays small and portable). */
-function fileOf(corpus: string, file: string): string {
-  return file.startsWith(corpus + sep) ? relative(corpus, file).split(sep).join('/') : file;
+function fileOf(prefix: string, file: string): string {
+  if (!file.startsWith(prefix)) return file;
+  const rel = file.slice(prefix.length);
+  return sep === '/' ? rel : rel.split(sep).join('/');
 }
 
 /** One measured or warm-up pass. */
@@ -130,10 +132,15 @@ function toRecord(file: string, entry: CorpusEntry, out: BenchOutcome): MessageR
   return r;
 }
 
+/** Drivers never throw for SUT trouble; a throw is a harness bug, counted as lost. */
+function internalFailure(file: string, err: unknown): MessageResult {
+  return { file, verdict: 'error', names: [], errorCode: 'INTERNAL', ms: 0, fate: 'lost', smtpReply: `avbench: ${err instanceof Error ? err.message : String(err)}` };
+}
+
 /** Drive every corpus message through `target` once, `target.concurrency` at a time. */
 async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number) => void, limit = Infinity): Promise<Pass> {
   const syncRead = corpus.info.kind !== 'mbox';
-  const base = corpus.info.path;
+  const base = corpus.info.path.endsWith(sep) ? corpus.info.path : corpus.info.path + sep;
   const records: MessageResult[] = [];
   const inFlight = new Set<Promise<void>>();
   const inFlightMax = Math.max(1, target.concurrency);
@@ -167,21 +174,30 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
       continue;
     }
     bytes += raw.length;
+    if (inFlightMax === 1) {
+      // The lean path: no extra promise or closure per message.
+      let out: BenchOutcome;
+      try {
+        out = await driver.send({ file: entry.file, raw });
+      } catch (err) {
+        records[i] = internalFailure(file, err);
+        tick(++done);
+        continue;
+      }
+      records[i] = toRecord(file, entry, out);
+      tick(++done);
+      continue;
+    }
     const p = driver.send({ file: entry.file, raw }).then(
       (out) => {
         records[i] = toRecord(file, entry, out);
         tick(++done);
       },
       (err: unknown) => {
-        // Drivers never throw for SUT trouble; a throw is a harness bug, counted as lost.
-        records[i] = { file, verdict: 'error', names: [], errorCode: 'INTERNAL', ms: 0, fate: 'lost', smtpReply: String((err as Error)?.message ?? err) };
+        records[i] = internalFailure(file, err);
         tick(++done);
       },
     );
-    if (inFlightMax === 1) {
-      await p;
-      continue;
-    }
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
     if (inFlight.size >= inFlightMax) await Promise.race(inFlight);
