@@ -168,6 +168,15 @@ describe('check against a thresholds file', () => {
   });
 });
 
+describe('the committed baseline of the CI gate', () => {
+  it('baselines/quick.thresholds.json validates and has rules for every scanner the gate benches', async () => {
+    const t = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'baselines', 'quick.thresholds.json'), 'utf8')) as Thresholds;
+    expect(validateThresholds(t)).toEqual([]);
+    expect(t.rules.map((r) => r.scanner).sort()).toEqual(['*', 'clamd', 'embedded', 'yara']);
+    for (const r of t.rules) expect(r.maxThroughputDropPercent ?? r.maxP95RiseMs ?? r.maxP95RisePercent).toBeUndefined();
+  });
+});
+
 describe('unusable input exits 2 and says what is wrong', () => {
   const cases: [string, unknown | string, RegExp][] = [
     ['not JSON', '{"kind": "avbench-thresholds", ', /baseline .*bad-0\.json: not JSON: /],
