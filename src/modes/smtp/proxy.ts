@@ -75,6 +75,11 @@ export interface SmtpProxyOptions {
   maxSize?: number;
   /** Concurrent client connections (default 100). */
   maxClients?: number;
+  /**
+   * Recipients per message (default 1000, Postfix's smtpd_recipient_limit); past it each
+   * RCPT gets `452 Error: too many recipients` and the client sends the rest in another transaction.
+   */
+  maxRecipients?: number;
   timeouts?: SmtpProxyTimeouts;
   /** Speak LMTP on both sides (LHLO; one reply per recipient). */
   lmtp?: boolean;
@@ -131,6 +136,8 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
   const maxSize = opts.maxSize ?? 25 * 1024 * 1024;
   if (!(maxSize > 0)) throw new TypeError('smtp proxy: maxSize must be positive');
   const maxClients = opts.maxClients ?? 100;
+  const maxRecipients = opts.maxRecipients ?? 1000;
+  if (!(Number.isInteger(maxRecipients) && maxRecipients > 0)) throw new TypeError('smtp proxy: maxRecipients must be a positive integer');
   const nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
   const lmtp = opts.lmtp === true;
   const scannerNames = opts.scanners.map((s) => s.name).join(', ');
@@ -289,6 +296,7 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     lmtp,
     size: maxSize,
     maxClients,
+    maxRecipients,
     socketTimeout: opts.timeouts?.socketMs ?? 60_000,
     closeTimeout: opts.timeouts?.closeMs ?? 5_000,
     disableReverseLookup: true,
