@@ -23,15 +23,15 @@ export function createCliAdapter(entry: CliScannerEntry): Adapter {
 
   async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
     return runBatch(units, ctx, async (files) => {
-      const exec = (args: string[]) => run(e.command, args, { deadline: deadlineFor(ctx, e.timeoutMs), signal: ctx.signal, cwd: files.root });
+      const runScanner = (args: string[]) => run(e.command, args, { deadline: deadlineFor(ctx, e.timeoutMs), signal: ctx.signal, cwd: files.root });
       if (mode === 'folder') {
-        const r = await exec(expandArgs(e.args, { folder: files.unitDir, files: files.paths }));
+        const r = await runScanner(expandArgs(e.args, { folder: files.unitDir, files: files.paths }));
         return interpretCliRun(c, e.name, r, units, files);
       }
       const verdicts: Verdict[] = [];
       for (const [i, unit] of units.entries()) {
         const path = files.paths[i] as string;
-        const r = await exec(expandArgs(e.args, { folder: files.unitDir, files: [path], file: path }));
+        const r = await runScanner(expandArgs(e.args, { folder: files.unitDir, files: [path], file: path }));
         const one = { indexInText: (t: string) => (t.includes(files.names[i] as string) ? 0 : undefined) };
         verdicts.push(...interpretCliRun(c, e.name, r, [unit], one));
       }
