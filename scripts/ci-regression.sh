@@ -46,6 +46,6 @@ status=0
 if [ -f "$OUT/junit.xml" ]; then
   cases=$(grep -c '<testcase ' "$OUT/junit.xml" || true)
   failed=$(grep -c '<failure ' "$OUT/junit.xml" || true)
-  echo "gate: $((cases - failed)) passed, $failed failed"
+  echo "gate: $((cases - failed)) of $cases JUnit cases ok, $failed regressed"
 fi
 exit "$status"
