@@ -20,7 +20,7 @@ import { writeReport } from '../../report/index.js';
 import type { CliState } from '../main.js';
 import { progress, type Progress } from '../progress.js';
 
-interface BenchArgs {
+export interface BenchArgs {
   corpus: string;
   scanner?: string[];
   mode?: string[];
@@ -98,6 +98,27 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
   };
 }
 
+/** Quote a word for a POSIX shell when it needs it. */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`;
+}
+
+/** The command line that reproduces this bench (from the parsed options, for results.json). */
+export function commandLine(args: BenchArgs): string {
+  const words = ['avbench', 'bench', '--corpus', args.corpus];
+  for (const s of args.scanner ?? []) words.push('--scanner', s);
+  for (const m of args.mode ?? []) words.push('--mode', m);
+  for (const u of args.sut ?? []) words.push('--sut', u);
+  for (const c of args.concurrency ?? []) words.push('--concurrency', String(c));
+  words.push('--repeat', String(args.repeat), '--warmup', String(args.warmup));
+  if (args.limit !== undefined) words.push('--limit', String(args.limit));
+  for (const l of args.modeLimit ?? []) words.push('--mode-limit', l);
+  if (!args.baseline) words.push('--no-baseline');
+  if (args.lab) words.push('--lab');
+  if (args.config !== undefined) words.push('--config', args.config);
+  return words.map(shellWord).join(' ');
+}
+
 /** `lda=30` → { lda: 30 }; throws BenchInputError for anything else. */
 export function parseModeLimits(values: readonly string[]): Partial<Record<ModeName, number>> {
   const out: Partial<Record<ModeName, number>> = {};
@@ -150,7 +171,7 @@ async function bench(args: BenchArgs): Promise<number> {
       config,
       ...(configPath === undefined ? {} : { configPath }),
       ...(scannerPids === undefined ? {} : { scannerPids }),
-      command: ['avbench', ...process.argv.slice(2)].join(' '),
+      command: commandLine(args),
       onEvent: progressPrinter(),
     });
   } catch (err) {
