@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { domainToASCII } from 'node:url';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Limits } from '../../core/limits.js';
 import { asNetError, type Endpoint } from '../../core/net.js';
@@ -148,8 +149,8 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
 
   /** Forward to the next hop; a NetError becomes a 451 (never a 250). */
   const forward = async (session: SMTPServerSession, body: Buffer): Promise<{ result?: TransactionResult; error?: Reply; hop?: string }> => {
-    const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const to = session.envelope.rcptTo.map((r) => r.address);
+    const from = session.envelope.mailFrom === false ? '' : asciiDomain(session.envelope.mailFrom.address);
+    const to = session.envelope.rcptTo.map((r) => asciiDomain(r.address));
     const params = session.envelope.bodyType === '8bitmime' ? ['BODY=8BITMIME'] : [];
     const deadline = Date.now() + nextHopMs;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -337,6 +338,19 @@ function relayRefusal(r: SmtpReply | Reply): Reply {
   // 4xx, or anything odd (2xx/3xx where a refusal was expected): tempfail, the client retries.
   if (rep.code >= 400) return { code: 451, text: `4.4.0 next hop said: ${rep.code} ${rep.text}`.slice(0, 400) };
   return { code: 451, text: `4.3.0 next hop gave an unexpected reply: ${rep.code} ${rep.text}`.slice(0, 400) };
+}
+
+/**
+ * smtp-server turns an IDNA domain (`xn--bcher-kva.example`) into Unicode (`bücher.example`);
+ * the next hop must get the ASCII form the client sent (we offer no SMTPUTF8).
+ */
+function asciiDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address;
+  const domain = address.slice(at + 1);
+  if (/^[\x00-\x7f]*$/.test(domain) || domain.startsWith('[')) return address;
+  const ascii = domainToASCII(domain);
+  return ascii === '' ? address : `${address.slice(0, at + 1)}${ascii}`;
 }
 
 function hop(res: { hop?: string }): { nextHop?: string } {
