@@ -44,6 +44,8 @@ export interface Target {
   concurrency: number;
   /** Processes whose load is sampled (a SUT's `pid=`). */
   pids: number[];
+  /** Called after each pass (every message answered): forget per-pass state, e.g. the sink's arrivals. */
+  afterPass?(): void;
   close(): Promise<void>;
 }
 
@@ -132,6 +134,7 @@ export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
         driver: d,
         concurrency: o.concurrency,
         pids: [],
+        afterPass: () => sink.clear(),
         async close() {
           await d.close().catch(() => undefined);
           await proxy.close().catch(() => undefined);
@@ -202,6 +205,7 @@ export async function startSut(spec: SutSpec, concurrency: number, timeoutMs = 6
         driver,
         concurrency,
         pids: spec.pids,
+        afterPass: () => sink?.clear(),
         async close() {
           await driver.close().catch(() => undefined);
           await sink?.close().catch(() => undefined);

@@ -204,6 +204,7 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
   }
   await Promise.all(inFlight);
   const durationMs = performance.now() - t0;
+  target.afterPass?.();
   return { records, durationMs, bytes };
 }
 
