@@ -1,7 +1,9 @@
 /**
  * Benchmark of the bench harness itself (issue 5, "Done when"):
  *
- *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-harness.js [--corpus DIR] [--big N]
+ *   npx tsc -p tsconfig.build.json && node dist/scripts/bench-harness.js [--corpus DIR] [--big N] [--only ceiling|memory]
+ *
+ * Throughput figures need a quiet machine: other processes on the cores show up directly.
  *
  * 1. Ceiling: the no-op scanner with granularity `message` (the core hands it the raw
  *    message and does nothing else) in direct mode on the quick corpus must reach at least
@@ -87,11 +89,20 @@ async function main(): Promise<void> {
     }
     const big = Number(arg('--big') ?? 10_000);
 
-    const msg = await ceiling(quick, 'message');
-    const part = await ceiling(quick, 'part');
-    console.log(`harness ceiling (noop, granularity message, direct, ${quick}): ${Math.round(msg.median)} msgs/s (repeats ${msg.repeats.join(', ')}) — target ≥ ${CEILING_TARGET}: ${msg.median >= CEILING_TARGET ? 'PASS' : 'FAIL'}`);
-    console.log(`core walk baseline (noop, granularity part, direct): ${Math.round(part.median)} msgs/s (repeats ${part.repeats.join(', ')}) — for information: the MIME walk and archive expansion, no engine`);
+    const only = arg('--only');
+    let ceilingOk = true;
+    if (only !== 'memory') {
+      const msg = await ceiling(quick, 'message');
+      const part = await ceiling(quick, 'part');
+      ceilingOk = msg.median >= CEILING_TARGET;
+      console.log(`harness ceiling (noop, granularity message, direct, ${quick}): ${Math.round(msg.median)} msgs/s (repeats ${msg.repeats.join(', ')}) — target ≥ ${CEILING_TARGET}: ${msg.median >= CEILING_TARGET ? 'PASS' : 'FAIL'}`);
+      console.log(`core walk baseline (noop, granularity part, direct): ${Math.round(part.median)} msgs/s (repeats ${part.repeats.join(', ')}) — for information: the MIME walk and archive expansion, no engine`);
 
+    }
+    if (only === 'ceiling') {
+      if (!ceilingOk) process.exitCode = 1;
+      return;
+    }
     const bigDir = join(work, 'big');
     await replicate(quick, bigDir, big);
     const script = new URL(import.meta.url).pathname;
@@ -104,7 +115,7 @@ async function main(): Promise<void> {
     console.log(`bench over ${big} messages (embedded + baseline; direct, smtp, milter; 1 warm-up + 2 repeats; results.json written) in ${((Date.now() - t0) / 1000).toFixed(0)} s:`);
     for (const x of fig.runs) console.log(`  ${x.id.padEnd(22)} ${Math.round(x.msgsPerSec)} msgs/s, ${x.messages} messages, lost ${x.lost}`);
     console.log(`  peak RSS ${mb.toFixed(0)} MB — target < ${RSS_TARGET / 1024 / 1024} MB: ${fig.maxRssBytes < RSS_TARGET ? 'PASS' : 'FAIL'}`);
-    if (msg.median < CEILING_TARGET || fig.maxRssBytes >= RSS_TARGET) process.exitCode = 1;
+    if (!ceilingOk || fig.maxRssBytes >= RSS_TARGET) process.exitCode = 1;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
