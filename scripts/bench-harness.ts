@@ -97,7 +97,6 @@ async function main(): Promise<void> {
       ceilingOk = msg.median >= CEILING_TARGET;
       console.log(`harness ceiling (noop, granularity message, direct, ${quick}): ${Math.round(msg.median)} msgs/s (repeats ${msg.repeats.join(', ')}) — target ≥ ${CEILING_TARGET}: ${msg.median >= CEILING_TARGET ? 'PASS' : 'FAIL'}`);
       console.log(`core walk baseline (noop, granularity part, direct): ${Math.round(part.median)} msgs/s (repeats ${part.repeats.join(', ')}) — for information: the MIME walk and archive expansion, no engine`);
-
     }
     if (only === 'ceiling') {
       if (!ceilingOk) process.exitCode = 1;
