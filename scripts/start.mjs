@@ -10,9 +10,7 @@
 // Needs the build (npm install runs it). Extra arguments are passed on to `avbench bench`.
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import yargs from 'yargs';
 import { runCli } from '../dist/src/cli/main.js';
-import { benchCommand } from '../dist/src/cli/commands/bench.js';
 
 const corpus = 'corpora/quick';
 if (!existsSync(`${corpus}/manifest.json`)) {
@@ -25,21 +23,4 @@ const lab = onPath('clamd') || existsSync('/usr/sbin/clamd');
 const args = ['bench', '--corpus', corpus, '--repeat', '1', '--warmup', '0', '--limit', '60', '--mode-limit', 'lda=6', ...(lab ? ['--lab'] : []), ...process.argv.slice(2)];
 process.stderr.write(`avbench ${args.join(' ')}\n`);
 
-// The bench command module directly (the same one `avbench bench` runs).
-const state = { exitCode: 0 };
-let failed;
-await yargs(args)
-  .scriptName('avbench')
-  .command(benchCommand(state))
-  .strict()
-  .exitProcess(false)
-  .fail((msg, err) => {
-    failed = msg || String(err?.message ?? err);
-  })
-  .parseAsync();
-if (failed !== undefined) {
-  process.stderr.write(`avbench: ${failed}\n`);
-  process.exitCode = 2;
-} else {
-  process.exitCode = state.exitCode;
-}
+process.exitCode = await runCli(args);
