@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   if (markdown) {
     process.stdout.write(await readFile(file.replace(/\.json$/, '.md'), 'utf8'));
   } else {
-    const t = new Table({ head: ['fault', 'sent', 'delivered', 'rejected', 'tempfailed', 'lost'], wordWrap: true, colWidths: [60, 8, 11, 10, 12, 6] });
+    const t = new Table({ head: ['fault', 'sent', 'delivered', 'rejected', 'tempfailed', 'lost'], wordWrap: true, colWidths: [60, 8, 11, 10, 12, 6], style: { head: [], border: [] } });
     for (const r of doc.rows) t.push([r.fault, r.sent, r.delivered, r.rejected, r.tempfailed, r.lost]);
     process.stdout.write(`Fault suite, ${doc.when}\n${t.toString()}\n`);
   }
