@@ -4,12 +4,12 @@
  * logs in a private temp folder, plus RUNBOOK.md's virus_scan lines. Service alias
  * `avscan`. `stop()` ends it and removes the folder.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
-import { delay, logTail } from './util.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** Options of {@link startCicap}. */
 export interface StartCicapOptions {
@@ -112,7 +112,6 @@ export async function startCicap(opts: StartCicapOptions): Promise<LabCicap> {
     if (!ready) {
       throw new Error(`c-icap ${d.running() ? 'did not answer OPTIONS in time' : 'exited'}: ${await logTail(join(folder, 'server.log'))}${await logTail(out)}`);
     }
-    let stopped: Promise<void> | undefined;
     return {
       url: `icap://${host}:${port}/avscan`,
       host,
@@ -120,17 +119,10 @@ export async function startCicap(opts: StartCicapOptions): Promise<LabCicap> {
       pid: d.pid,
       configFile,
       folder,
-      stop() {
-        stopped ??= (async () => {
-          await d.stop(5_000);
-          await rm(folder, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
+      stop: stopOnce(d, [folder], 5_000),
     };
   } catch (e) {
-    await daemon?.stop(2_000);
-    await rm(folder, { recursive: true, force: true });
+    await discard(daemon, [folder], 2_000);
     throw e;
   }
 }

@@ -6,12 +6,12 @@
  * User line, so it keeps running as whoever started it. `stop()` ends it (it takes ~5 s
  * to exit on SIGTERM; SIGKILL after a grace) and removes the folder.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort, type Endpoint } from '../core/net.js';
-import { delay, logTail } from './util.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** clamav-milter's OnInfected values. */
 export type ClamavMilterOnInfected = 'Reject' | 'Defer' | 'Blackhole' | 'Quarantine' | 'Accept';
@@ -145,7 +145,6 @@ export async function startClamavMilter(opts: StartClamavMilterOptions): Promise
       const why = d.running() ? 'did not listen in time' : 'exited';
       throw new Error(`clamav-milter ${why}: ${await logTail(logFile)}${await logTail(join(folder, 'clamav-milter.out'))}`);
     }
-    let stopped: Promise<void> | undefined;
     return {
       url,
       socket: milterSocket,
@@ -153,17 +152,10 @@ export async function startClamavMilter(opts: StartClamavMilterOptions): Promise
       configFile,
       folder,
       logFile,
-      stop() {
-        stopped ??= (async () => {
-          await d.stop(opts.stopGraceMs ?? 2_000);
-          await rm(folder, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
+      stop: stopOnce(d, [folder], opts.stopGraceMs ?? 2_000),
     };
   } catch (e) {
-    await daemon?.stop(1_000);
-    await rm(folder, { recursive: true, force: true });
+    await discard(daemon, [folder], 1_000);
     throw e;
   }
 }

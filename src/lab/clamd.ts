@@ -5,13 +5,13 @@
  * the folder. Used by the tests and by `avbench lab up`.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort, type Endpoint } from '../core/net.js';
 import { writeSignatureDb } from './signatures.js';
-import { delay, logTail } from './util.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** Options of {@link startClamd}. */
 export interface StartClamdOptions {
@@ -134,7 +134,6 @@ export async function startClamd(opts: StartClamdOptions = {}): Promise<LabClamd
       const why = d.running() ? 'did not answer PING in time' : 'exited';
       throw new Error(`clamd ${why}: ${await logTail(logFile)}${await logTail(join(folder, 'clamd.out'))}`);
     }
-    let stopped: Promise<void> | undefined;
     return {
       socket,
       host,
@@ -145,19 +144,10 @@ export async function startClamd(opts: StartClamdOptions = {}): Promise<LabClamd
       folder,
       tempDir,
       logFile,
-      stop() {
-        stopped ??= (async () => {
-          await d.stop(5_000);
-          await rm(tempDir, { recursive: true, force: true });
-          await rm(folder, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
+      stop: stopOnce(d, [tempDir, folder], 5_000),
     };
   } catch (e) {
-    await daemon?.stop(2_000);
-    await rm(tempDir, { recursive: true, force: true });
-    await rm(folder, { recursive: true, force: true });
+    await discard(daemon, [tempDir, folder], 2_000);
     throw e;
   }
 }

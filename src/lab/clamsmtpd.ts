@@ -5,12 +5,12 @@
  * chosen Action. `clamsmtpd -d 3 -f FILE` stays in the foreground (no User line: it keeps
  * the current user, so clamd run by the same user can read its temp files).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
-import { delay, logTail } from './util.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** Options of {@link startClamsmtpd}. */
 export interface StartClamsmtpdOptions {
@@ -109,7 +109,6 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
     if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 10_000), d.running, opts.readyWhen !== 'listen'))) {
       throw new Error(`clamsmtpd ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
     }
-    let stopped: Promise<void> | undefined;
     return {
       url: `smtp://127.0.0.1:${port}`,
       host: '127.0.0.1',
@@ -117,17 +116,10 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
       pid: d.pid,
       configFile,
       folder,
-      stop() {
-        stopped ??= (async () => {
-          await d.stop(3_000);
-          await rm(folder, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
+      stop: stopOnce(d, [folder], 3_000),
     };
   } catch (e) {
-    await daemon?.stop(2_000);
-    await rm(folder, { recursive: true, force: true });
+    await discard(daemon, [folder], 2_000);
     throw e;
   }
 }

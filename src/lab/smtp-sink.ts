@@ -3,12 +3,12 @@
  * loopback: the reference ceiling for SMTP benchmarks. `smtp-sink -u postfix
  * 127.0.0.1:PORT BACKLOG` (as root it drops to the postfix user).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
-import { delay, logTail } from './util.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** Options of {@link startSmtpSink}. */
 export interface StartSmtpSinkOptions {
@@ -65,23 +65,15 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<La
       }
     }
     if (!ready) throw new Error(`smtp-sink ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
-    let stopped: Promise<void> | undefined;
     return {
       url: `smtp://127.0.0.1:${port}`,
       host: '127.0.0.1',
       port,
       pid: d.pid,
-      stop() {
-        stopped ??= (async () => {
-          await d.stop(3_000);
-          await rm(folder, { recursive: true, force: true });
-        })();
-        return stopped;
-      },
+      stop: stopOnce(d, [folder], 3_000),
     };
   } catch (e) {
-    await daemon?.stop(2_000);
-    await rm(folder, { recursive: true, force: true });
+    await discard(daemon, [folder], 2_000);
     throw e;
   }
 }

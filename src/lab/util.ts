@@ -1,5 +1,6 @@
 /** Small helpers shared by the lab's daemon starters. */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import type { Daemon } from '../core/exec.js';
 
 /** Last `n` bytes of a log file ('' when it cannot be read), for error messages. */
 export async function logTail(file: string, n = 2_000): Promise<string> {
@@ -14,4 +15,22 @@ export async function logTail(file: string, n = 2_000): Promise<string> {
 /** Sleep `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * A lab daemon's `stop()`: stop the process (SIGTERM, SIGKILL after `graceMs`), then remove
+ * its private folders. Idempotent: every call returns the same promise.
+ */
+export function stopOnce(daemon: Daemon, folders: readonly string[], graceMs: number): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () => {
+    stopped ??= discard(daemon, folders, graceMs);
+    return stopped;
+  };
+}
+
+/** Stop a daemon (if it was started) and remove its folders: the failed-start path. */
+export async function discard(daemon: Daemon | undefined, folders: readonly string[], graceMs: number): Promise<void> {
+  await daemon?.stop(graceMs);
+  for (const f of folders) await rm(f, { recursive: true, force: true });
 }
