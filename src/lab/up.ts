@@ -134,8 +134,9 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         { name: 'smtp-sink', pid: sink.pid, endpoint: sink.url },
       ],
       suts: {
-        clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd`,
-        'clamav-milter': `${milter.url}?name=clamav-milter`,
+        // pid=: the bench reads these processes' CPU and memory from /proc.
+        clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd&pid=${clamsmtpd.pid},${clamd.pid}`,
+        'clamav-milter': `${milter.url}?name=clamav-milter&pid=${milter.pid},${clamd.pid}`,
       },
     };
     await writeState(dir, state);
