@@ -22,5 +22,5 @@ rm -rf "$OUT"
   -s embedded -s clamd -s clamscan -s clamdscan -s yara -s icap \
   -m direct -m smtp -m milter -m lda \
   --sut "$SMTP_SUT" --sut "$MILTER_SUT" \
-  -n 1 -n 8 --repeat 3 --warmup 1 --mode-limit lda=40 \
+  -n 1 -n 8 --repeat 3 --warmup 1 --mode-limit lda=20 \
   --out "$OUT"
