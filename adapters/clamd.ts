@@ -3,12 +3,20 @@
  * Unix socket or TCP, several servers with failover (next server on CONNECT_FAILED only),
  * an absolute deadline per scan, a pool of IDSESSION connections reused across scans,
  * StreamMaxLength overflow reported as SIZE_LIMIT, `... ERROR` replies as errors.
+ *
+ * In-place scanning: a unit with a `path` (an unmodified file on the local disk, named by
+ * the caller) is scanned with `zSCAN <path>` on a local clamd (unix socket) instead of
+ * streaming its bytes: clamd reads the file itself, as `clamdscan --fdpass` lets it. clamd
+ * must be able to read the file (it may run as another user); when it cannot, or the path
+ * is odd (a newline, too long, not a regular file), the bytes are streamed instead.
  */
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import type { Adapter, Detection, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
 import { NetError, asNetError, connect, describeEndpoint, type Connection, type Endpoint } from '../src/core/net.js';
 import { DEFAULT_CLAMD_CONF, readClamdConf } from './clamd/config.js';
-import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseVersion, type ClamdReply } from './clamd/protocol.js';
+import { ScanSession } from './clamd/session.js';
+import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseScanReply, parseVersion, scanCommand, type ClamdReply } from './clamd/protocol.js';
 
 export { isHeuristic } from './clamd/protocol.js';
 export { parseClamdConf, parseClamdSize, readClamdConf } from './clamd/config.js';
@@ -38,6 +46,16 @@ export interface ClamdAdapterOptions {
   chunkSize?: number;
   /** clamd's StreamMaxLength in bytes when known: larger units are refused at once with SIZE_LIMIT. Read from clamd.conf when the server comes from there. */
   streamMaxLength?: number;
+  /**
+   * Scan units that carry a `path` in place (`zSCAN <path>`: clamd reads the file) instead
+   * of streaming their bytes. 'auto' (default): only on a unix-socket server (a local
+   * clamd; a TCP one may be on another host); 'always': on any server (a TCP clamd that
+   * shares this file system); 'never': always stream. clamd must be able to read the
+   * file; when it answers `... ERROR` (no access, file gone) the bytes are streamed once
+   * instead. Paths with a newline or NUL, over 4000 bytes, or not naming a regular file
+   * (after resolving a symlink: clamd would skip it and say OK) are always streamed.
+   */
+  inPlace?: 'auto' | 'never' | 'always';
 }
 
 type Resolved = { endpoints: Endpoint[]; streamMaxLength?: number } | { error: string };
@@ -72,6 +90,8 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
   if (!(poolSize >= 0)) throw new TypeError(`clamd ${name}: poolSize must be >= 0`);
   if ((opts.host === undefined) !== (opts.port === undefined)) throw new TypeError(`clamd ${name}: host and port go together`);
   if (opts.servers !== undefined && opts.servers.length === 0) throw new TypeError(`clamd ${name}: servers is empty`);
+  const inPlace = opts.inPlace ?? 'auto';
+  if (inPlace !== 'auto' && inPlace !== 'never' && inPlace !== 'always') throw new TypeError(`clamd ${name}: inPlace is auto, never or always`);
 
   let resolved: Promise<Resolved> | undefined;
   const resolve = (): Promise<Resolved> => {
@@ -93,7 +113,46 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
   };
 
   const idle = new Map<string, SessionConn[]>();
+  /** Per server: the pipelined IDSESSION that in-place SCANs share (poolSize > 0). */
+  const scanSessions = new Map<string, Promise<ScanSession>>();
   let closed = false;
+
+  /** The server's shared SCAN session, opened when there is none usable; `fresh` when this call opened it. */
+  async function scanSession(ep: Endpoint, deadline: number): Promise<{ session: ScanSession; fresh: boolean }> {
+    const key = describeEndpoint(ep);
+    const have = scanSessions.get(key);
+    if (have !== undefined) {
+      const session = await have.catch(() => undefined);
+      if (session?.usable === true) return { session, fresh: false };
+      if (scanSessions.get(key) !== have) return scanSession(ep, deadline);
+    }
+    const opening = ScanSession.open(ep, deadline);
+    scanSessions.set(key, opening);
+    try {
+      return { session: await opening, fresh: true };
+    } catch (e) {
+      if (scanSessions.get(key) === opening) scanSessions.delete(key);
+      throw e;
+    }
+  }
+
+  /** One in-place SCAN on the server's shared pipelined session. */
+  async function attemptShared(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt & { retryable?: boolean }> {
+    let session: ScanSession;
+    let fresh: boolean;
+    try {
+      ({ session, fresh } = await scanSession(ep, deadline));
+    } catch (e) {
+      return { ok: false, error: asNetError(e) };
+    }
+    try {
+      return { ok: true, reply: await session.scan(cmd, path, deadline, signal) };
+    } catch (e) {
+      const err = asNetError(e);
+      // A session clamd had already dropped (IdleTimeout, restart): worth one fresh try.
+      return { ok: false, error: err, retryable: !fresh && err.code === 'CONNECT_FAILED' };
+    }
+  }
 
   async function checkout(ep: Endpoint, deadline: number, signal: AbortSignal): Promise<{ s: SessionConn; reused: boolean }> {
     const list = idle.get(describeEndpoint(ep));
@@ -198,6 +257,41 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
     return { ok: true, reply };
   }
 
+  /**
+   * One `zSCAN <path>` against one server on a connection of its own (poolSize 0: no
+   * session; else a pooled one). A clean or FOUND reply keeps a pooled session; an ERROR
+   * reply ends it (clamd may send more lines for the same command).
+   */
+  async function attemptScan(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt & { retryable?: boolean }> {
+    let s: SessionConn;
+    let reused: boolean;
+    try {
+      ({ s, reused } = await checkout(ep, deadline, signal));
+    } catch (e) {
+      return { ok: false, error: asNetError(e) };
+    }
+    const conn = s.conn;
+    s.commands += 1;
+    try {
+      await conn.write(cmd);
+      const text = (await conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
+      const reply = parseScanReply(text, path, poolSize > 0 ? s.commands : undefined);
+      if (reply.kind === 'clean' || reply.kind === 'found') checkin(ep, s);
+      else conn.destroy();
+      return { ok: true, reply };
+    } catch (e) {
+      const err = asNetError(e);
+      conn.destroy();
+      // A reused session that clamd had already dropped (IdleTimeout): worth one fresh try.
+      return { ok: false, error: err, retryable: reused && err.code === 'CONNECT_FAILED' };
+    }
+  }
+
+  /** Should units with a path be scanned in place on this server? */
+  function inPlaceOn(ep: Endpoint): boolean {
+    return inPlace === 'always' || (inPlace === 'auto' && 'path' in ep);
+  }
+
   function verdictOf(reply: ClamdReply, unit: ScanUnit): Verdict {
     switch (reply.kind) {
       case 'clean':
@@ -256,7 +350,23 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       }
       const deadline = Math.min(ctx.deadline, Date.now() + timeoutMs);
       const failures: string[] = [];
+      let local: { cmd: Buffer; path: string } | undefined | null = null;
       for (const ep of r.endpoints) {
+        if (unit.path !== undefined && inPlaceOn(ep)) {
+          if (local === null) local = inPlaceCommand(unit.path);
+          if (local !== undefined) {
+            const once = poolSize > 0 && !closed ? attemptShared : attemptScan;
+            let a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
+            if (!a.ok && a.retryable === true) a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
+            if (a.ok && a.reply.kind !== 'error') return verdictOf(a.reply, unit);
+            if (!a.ok) {
+              if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
+              failures.push(a.error.message);
+              continue;
+            }
+            // clamd could not read the file (another user, file gone...): stream the bytes once.
+          }
+        }
         let a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
         if (!a.ok && a.retryable === true) a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
         if (a.ok) return verdictOf(a.reply, unit);
@@ -272,8 +382,33 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
     async close(): Promise<void> {
       closed = true;
       for (const list of idle.values()) for (const s of list.splice(0)) endSession(s);
+      const sessions = [...scanSessions.values()];
+      scanSessions.clear();
+      for (const p of sessions) (await p.catch(() => undefined))?.close();
     },
   };
+}
+
+/**
+ * The SCAN command for a unit's path, or undefined when it must be streamed instead: the
+ * path cannot be sent (newline, NUL, too long, relative) or does not name a regular file.
+ * A symlink is resolved first (clamd would not follow it and would answer OK unscanned).
+ */
+function inPlaceCommand(path: string): { cmd: Buffer; path: string } | undefined {
+  try {
+    let target = path;
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) {
+      target = realpathSync.native(path);
+      if (!statSync(target).isFile()) return undefined;
+    } else if (!st.isFile()) {
+      return undefined;
+    }
+    const cmd = scanCommand(target);
+    return cmd === undefined ? undefined : { cmd, path: target };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Send one z-command on a fresh connection and read its NUL-terminated reply. Throws NetError. */

@@ -5,6 +5,7 @@
  *            └──► MIME walk ──► container expansion ──► per-part adapters (embedded, yara, cli)
  */
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { expandUnit } from './containers/expand.js';
 import { AbortedError, Budget, LimitExceededError, resolveLimits, type Limits } from './limits.js';
 import { walkMime } from './mime/walk.js';
@@ -84,7 +85,7 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
     const perPart = opts.scanners.filter((s) => s.granularity !== 'message');
 
     // Whole-message scanners start at once; the walk runs meanwhile.
-    const messageUnit: ScanUnit = { kind: 'message', data: raw, location: 'message' };
+    const messageUnit: ScanUnit = { kind: 'message', data: raw, location: 'message', ...filePath(input) };
     const wholePromises = wholeMessage.map((s) => timed(s.name, () => guard(s.scan(messageUnit, ctx), s.name, ctx)));
 
     let units: ScanUnit[] = [];
@@ -204,6 +205,11 @@ async function timed(scanner: string, f: () => Promise<Verdict | Verdict[]>): Pr
   const v = await f();
   const verdict = Array.isArray(v) ? mergeVerdicts(v) : v;
   return { scanner, verdict, ms: performance.now() - t0 };
+}
+
+/** `{ path }` (absolute) when the message was read from a file, so local scanners may scan it in place. */
+function filePath(input: MessageInput): { path?: string } {
+  return Buffer.isBuffer(input) || input instanceof Uint8Array ? {} : { path: resolvePath(input.path) };
 }
 
 async function toBuffer(input: MessageInput): Promise<Buffer> {

@@ -69,6 +69,13 @@ export interface ScanUnit {
   contentType?: string;
   /** Content-Transfer-Encoding of the MIME part it came from, lower case. */
   encoding?: string;
+  /**
+   * When the unit is an unmodified file on the local disk (the whole message read from a
+   * corpus file), its absolute path; adapters of a local scanner may scan it in place
+   * instead of streaming the bytes. `data` still holds the bytes. Never set for decoded
+   * parts, and only ever from a path the caller named, never from message content.
+   */
+  path?: string;
 }
 
 /** Given to every adapter call. `deadline` is absolute (Date.now() based), not an idle timer. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseClamdConf, parseClamdSize } from '../../adapters/clamd/config.js';
-import { END_OF_STREAM, INSTREAM, frameChunks, isHeuristic, parseReply, parseVersion } from '../../adapters/clamd/protocol.js';
+import { END_OF_STREAM, INSTREAM, MAX_SCAN_PATH_BYTES, frameChunks, isHeuristic, parseReply, parseScanReply, parseVersion, scanCommand } from '../../adapters/clamd/protocol.js';
 
 describe('clamd protocol codec', () => {
   it('frames INSTREAM chunks as <u32 BE length><bytes>', () => {
@@ -38,6 +38,29 @@ describe('clamd protocol codec', () => {
     expect(parseVersion('ClamAV 1.4.6')).toEqual({ version: 'ClamAV 1.4.6' });
     expect(parseVersion('ClamAV 1.4.6/27400/Mon Nov 24 09:00:00 2026')).toEqual({ version: 'ClamAV 1.4.6', signatures: 'daily 27400 (Mon Nov 24 09:00:00 2026)' });
     expect(parseVersion('PONG')).toBeUndefined();
+  });
+});
+
+describe('clamd SCAN command and replies', () => {
+  it('builds zSCAN for absolute paths only, refusing newlines, NULs and overlong paths', () => {
+    expect(scanCommand('/srv/mail/a b.eml')?.toString('utf8')).toBe('zSCAN /srv/mail/a b.eml\0');
+    expect(scanCommand('relative.eml')).toBeUndefined();
+    expect(scanCommand('/a\nb.eml')).toBeUndefined();
+    expect(scanCommand('/a\rb.eml')).toBeUndefined();
+    expect(scanCommand('/a\0b.eml')).toBeUndefined();
+    expect(scanCommand(`/${'x'.repeat(MAX_SCAN_PATH_BYTES)}`)).toBeUndefined();
+  });
+  it('parses OK, FOUND and ERROR, with and without a session number', () => {
+    expect(parseScanReply('/m/a: b.eml: OK', '/m/a: b.eml')).toEqual({ kind: 'clean' });
+    expect(parseScanReply('7: /m/x.eml: Eicar-Test-Signature FOUND', '/m/x.eml', 7)).toEqual({ kind: 'found', name: 'Eicar-Test-Signature' });
+    expect(parseScanReply('/m/x.eml: File path check failure: No such file or directory. ERROR', '/m/x.eml').kind).toBe('error');
+    expect(parseScanReply('3: /m/x.eml: Excluded', '/m/x.eml', 3).kind).toBe('error');
+  });
+  it('refuses replies for another path or another command number', () => {
+    expect(parseScanReply('/m/other.eml: OK', '/m/x.eml').kind).toBe('garbage');
+    expect(parseScanReply('8: /m/x.eml: OK', '/m/x.eml', 7).kind).toBe('garbage');
+    expect(parseScanReply('/m/x.eml: OK', '/m/x.eml', 7).kind).toBe('garbage');
+    expect(parseScanReply('stream: OK', '/m/x.eml').kind).toBe('garbage');
   });
 });
 

@@ -1,0 +1,204 @@
+/**
+ * One clamd IDSESSION carrying many `zSCAN <path>` commands at once (pipelined), the way
+ * clamdscan --multiscan --fdpass keeps clamd's threads fed: commands written in the same
+ * tick go out in one write, replies (`<n>: <path>: ...`) are matched to their command by
+ * number, so they may come back in any order. Each scan keeps its own deadline and abort
+ * signal: a scan that gives up is forgotten here (its late reply is dropped) without
+ * disturbing the others on the connection.
+ */
+import { NetError, asNetError, connect, type Connection, type Endpoint } from '../../src/core/net.js';
+import { parseScanReply, type ClamdReply } from './protocol.js';
+
+/** Far enough for the reader (setTimeout's limit is 2^31-1 ms). */
+const READER_DEADLINE_MS = 2 ** 31 - 1;
+
+interface Pending {
+  id: number;
+  cmd: Buffer;
+  path: string;
+  resolve: (r: ClamdReply) => void;
+  reject: (e: NetError) => void;
+}
+
+/** Options of {@link ScanSession.open}. */
+export interface ScanSessionOptions {
+  /** Commands sent and not yet answered, at most (default 32; clamd's MaxQueue is 100). */
+  maxInFlight?: number;
+  /** Bytes of commands sent and not yet answered, at most (default 32 KiB: never fills a socket buffer). */
+  maxInFlightBytes?: number;
+}
+
+/** A pipelined IDSESSION for SCAN commands. Fails as a whole: then every waiting scan gets the NetError. */
+export class ScanSession {
+  private nextId = 0;
+  private readonly inFlight = new Map<number, Pending>();
+  private inFlightBytes = 0;
+  private readonly queue: Pending[] = [];
+  private outbox: Buffer[] = [];
+  private flushScheduled = false;
+  private failure: NetError | undefined;
+  private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+
+  private constructor(
+    private readonly conn: Connection,
+    opts: ScanSessionOptions,
+  ) {
+    this.maxInFlight = opts.maxInFlight ?? 32;
+    this.maxInFlightBytes = opts.maxInFlightBytes ?? 32 * 1024;
+    conn.setDeadline(Date.now() + READER_DEADLINE_MS);
+    void this.readLoop();
+  }
+
+  /** Connect to `ep` before `deadline` and start an IDSESSION. Throws NetError. */
+  static async open(ep: Endpoint, deadline: number, opts: ScanSessionOptions = {}): Promise<ScanSession> {
+    const conn = await connect(ep, { deadline });
+    try {
+      await conn.write(Buffer.from('zIDSESSION\0', 'latin1'));
+    } catch (e) {
+      conn.destroy();
+      throw asNetError(e);
+    }
+    return new ScanSession(conn, opts);
+  }
+
+  /** False once the connection failed or was closed: open a new session. */
+  get usable(): boolean {
+    return this.failure === undefined && !this.conn.closed;
+  }
+
+  /**
+   * Send `cmd` (a `zSCAN <path>\0` for `path`) and resolve with clamd's parsed reply.
+   * Rejects with a NetError when the session fails before the reply. `signal` and `until`
+   * (absolute ms) end the wait for this command only: it is then rejected with ABORTED or
+   * TIMEOUT and its reply, if it ever comes, is dropped.
+   */
+  scan(cmd: Buffer, path: string, until: number, signal: AbortSignal): Promise<ClamdReply> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise<ClamdReply>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const forget = (err: NetError): void => {
+        this.forget(p);
+        done();
+        reject(err);
+      };
+      const onAbort = (): void => forget(new NetError('ABORTED', 'clamd scan aborted'));
+      const p: Pending = {
+        id: 0,
+        cmd,
+        path,
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      if (signal.aborted) {
+        reject(new NetError('ABORTED', 'clamd scan aborted'));
+        return;
+      }
+      const remaining = until - Date.now();
+      if (remaining <= 0) {
+        reject(new NetError('TIMEOUT', 'clamd scan: deadline passed'));
+        return;
+      }
+      timer = setTimeout(() => forget(new NetError('TIMEOUT', `clamd gave no answer for ${path} before the deadline`)), Math.min(remaining, READER_DEADLINE_MS));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  /** End the session (zEND) and close. Waiting scans get CONNECT_FAILED. */
+  close(): void {
+    if (this.failure === undefined && !this.conn.closed) {
+      this.conn.write(Buffer.from('zEND\0', 'latin1')).then(() => this.conn.close(), () => this.conn.destroy());
+    } else {
+      this.conn.destroy();
+    }
+    this.fail(new NetError('CONNECT_FAILED', `${this.conn.label}: session closed`));
+  }
+
+  /** Move queued commands into flight while the limits allow; write them in one go. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight) {
+      const p = this.queue[0] as Pending;
+      if (this.inFlight.size > 0 && this.inFlightBytes + p.cmd.length > this.maxInFlightBytes) break;
+      this.queue.shift();
+      p.id = ++this.nextId;
+      this.inFlight.set(p.id, p);
+      this.inFlightBytes += p.cmd.length;
+      this.outbox.push(p.cmd);
+    }
+    if (this.outbox.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const out = this.outbox;
+    this.outbox = [];
+    if (out.length === 0 || this.failure !== undefined) return;
+    this.conn.write(...out).catch((e: unknown) => {
+      this.conn.destroy();
+      this.fail(asNetError(e));
+    });
+  }
+
+  /** Drop a command whose scan gave up. An in-flight one still counts until clamd answers it. */
+  private forget(p: Pending): void {
+    const q = this.queue.indexOf(p);
+    if (q >= 0) this.queue.splice(q, 1);
+    const f = this.inFlight.get(p.id);
+    if (f === p) {
+      // Keep the slot (clamd is still working on it) but drop who waits for it.
+      this.inFlight.set(p.id, { ...p, resolve: () => undefined, reject: () => undefined });
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    for (;;) {
+      let text: string;
+      try {
+        text = (await this.conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
+      } catch (e) {
+        this.conn.destroy();
+        this.fail(asNetError(e));
+        return;
+      }
+      const id = /^(\d+): /.exec(text);
+      const p = id === null ? undefined : this.inFlight.get(Number(id[1]));
+      if (p === undefined) {
+        if (id === null) {
+          // A reply with no command number: the session itself failed (clamd closes it next).
+          this.conn.destroy();
+          this.fail(new NetError('PROTOCOL', `${this.conn.label}: clamd said ${JSON.stringify(text.slice(0, 200))}`));
+          return;
+        }
+        continue; // a second line for a command already answered: dropped
+      }
+      this.inFlight.delete(p.id);
+      this.inFlightBytes -= p.cmd.length;
+      p.resolve(parseScanReply(text, p.path, p.id));
+      this.pump();
+    }
+  }
+
+  private fail(err: NetError): void {
+    if (this.failure === undefined) this.failure = err;
+    const waiting = [...this.inFlight.values(), ...this.queue];
+    this.inFlight.clear();
+    this.queue.length = 0;
+    this.inFlightBytes = 0;
+    for (const p of waiting) p.reject(err);
+  }
+}
