@@ -9,7 +9,7 @@
  * FAULTS_MESSAGES (default 5000) sets the size of each clamd kill/restart run, FAULTS_RATE
  * its pace (default 400 msg/s), FAULTS_RESTART_DELAY_MS how long clamd stays down (1000).
  */
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -386,10 +386,39 @@ await describeReal('fault suite (real clamd, our proxy, our sink, our drivers)',
     rows.push({ fault: 'LDA delivery command fails (exit 75 / SIGKILL / missing), ×2 each', ...countFates(outcomes), note: 'avbench deliver exit 75 every time' });
   }, 90_000);
 
+  /** `avbench serve smtp` as its own process (clamd adapter on the lab clamd) in front of the sink at `sinkPort`. */
+  async function serveSmtp(sinkPort: number, o: { maxClients: number; socketMs: number }): Promise<{ port: number; close(): Promise<void> }> {
+    const config = join(lab.folder, 'avbench.config.json');
+    await writeFile(config, JSON.stringify({ scanners: { 'faults-clamd': { type: 'clamd', socket: lab.socket } } }), { mode: 0o600 });
+    const port = await freePort();
+    const d = await spawnDaemon(
+      process.execPath,
+      [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sinkPort}`, '--scanner', 'faults-clamd', '--config', config,
+        '--max-clients', String(o.maxClients), '--socket-timeout', String(o.socketMs), '--quiet'],
+      { cwd: lab.folder },
+    );
+    const end = Date.now() + 20_000;
+    for (;;) {
+      try {
+        (await connect({ host: '127.0.0.1', port }, { deadline: Date.now() + 500 })).destroy();
+        break;
+      } catch {
+        if (Date.now() > end || !d.running()) {
+          await d.stop(1_000);
+          throw new Error('avbench serve smtp did not start listening');
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // The probe connection above took (and gave back) a slot: wait until the process has seen it close.
+    await new Promise((r) => setTimeout(r, 200));
+    return { port, close: () => d.stop(5_000) };
+  }
+
   it('slow clients (a byte a second) against serve smtp: others are served; silent ones are cut by the socket timeout', async () => {
     const sink = await createSmtpSink();
     const socketMs = 1_500;
-    const proxy = await proxyFor(sink, [createClamdAdapter({ socket: lab.socket })], { maxClients: 10, timeouts: { socketMs } });
+    const proxy = await serveSmtp(sink.port, { maxClients: 10, socketMs });
     const slow = Array.from({ length: 5 }, () => slowClient(proxy.port));
     await Promise.all(slow.map((s) => s.connected));
     // A byte a second for ~4 s: not idle, so the socket timeout does not cut them; they hold 5 of 10 slots.
@@ -413,14 +442,14 @@ await describeReal('fault suite (real clamd, our proxy, our sink, our drivers)',
     const fates = countFates(outcomes);
     expect(fates.delivered).toBe(18);
     expect(fates.rejected).toBe(2);
-    rows.push({ fault: '5 slow clients (1 byte/s), maxClients 10, socket timeout 1.5 s', ...fates, note: `normal client served meanwhile; slow ones cut 421 ${cutMs} ms after going silent` });
+    rows.push({ fault: 'serve smtp: 5 slow clients (1 byte/s), --max-clients 10, --socket-timeout 1.5 s', ...fates, note: `normal client served meanwhile; slow ones cut 421 ${cutMs} ms after going silent` });
   }, 60_000);
 
   it('connection flood (500 connections) against maxClients 20: 421 or refused past the limit, idle ones cut, a normal client is served', async () => {
     const sink = await createSmtpSink();
     const socketMs = 2_000;
     const maxClients = 20;
-    const proxy = await proxyFor(sink, [createClamdAdapter({ socket: lab.socket })], { maxClients, timeouts: { socketMs } });
+    const proxy = await serveSmtp(sink.port, { maxClients, socketMs });
     const flood = await Promise.all(Array.from({ length: 500 }, () => holdConnection(proxy.port)));
     const banners = flood.map((f) => f.first);
     const greeted = banners.filter((b) => b.startsWith('220')).length;
@@ -456,7 +485,7 @@ await describeReal('fault suite (real clamd, our proxy, our sink, our drivers)',
     expect(fates.rejected).toBe(1);
     expect(servedAfter).toBeLessThan(socketMs + 10_000);
     rows.push({
-      fault: 'connection flood: 500 connections, maxClients 20, socket timeout 2 s',
+      fault: 'serve smtp: flood of 500 connections, --max-clients 20, --socket-timeout 2 s',
       ...fates,
       note: `${greeted} greeted, ${turnedAway} got 421/refused; idle ones cut; normal client served (${attempts} tries, ${servedAfter} ms)`,
     });
