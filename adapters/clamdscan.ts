@@ -55,11 +55,13 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
   if (opts.configFile !== undefined && (typeof opts.configFile !== 'string' || opts.configFile === '')) throw new TypeError('clamdscan: configFile must be a file path');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('clamdscan: timeoutMs must be a positive number');
   if (opts.tempDir !== undefined && (typeof opts.tempDir !== 'string' || opts.tempDir === '')) throw new TypeError('clamdscan: tempDir must be a folder path');
-  const fileOpts = opts.tempDir === undefined ? {} : { parent: opts.tempDir };
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamdscan: granularity must be 'message' or 'part'");
   const configArgs = opts.configFile === undefined ? [] : [`--config-file=${opts.configFile}`];
   const baseArgs = ['--no-summary', ...configArgs, ...MODE_ARGS[mode]];
   const folderScan = mode === 'multiscan-fdpass';
+  // File-list modes scan whole messages that are files on disk where they are (no temp copy);
+  // the folder scan of multiscan needs every unit inside its folder.
+  const fileOpts = { inPlace: !folderScan, ...(opts.tempDir === undefined ? {} : { parent: opts.tempDir }) };
   const silentMeansClean = folderScan || asksInfectedOnly(baseArgs);
 
   async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {

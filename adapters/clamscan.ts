@@ -153,7 +153,8 @@ export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
   if (opts.database !== undefined && (typeof opts.database !== 'string' || opts.database === '')) throw new TypeError('clamscan: database must be a folder path');
   if (opts.timeoutMs !== undefined && !(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) throw new TypeError('clamscan: timeoutMs must be a positive number');
   if (opts.tempDir !== undefined && (typeof opts.tempDir !== 'string' || opts.tempDir === '')) throw new TypeError('clamscan: tempDir must be a folder path');
-  const fileOpts = opts.tempDir === undefined ? {} : { parent: opts.tempDir };
+  // Whole messages that are files on disk are scanned where they are (no temp copy).
+  const fileOpts = { inPlace: true, ...(opts.tempDir === undefined ? {} : { parent: opts.tempDir }) };
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamscan: granularity must be 'message' or 'part'");
   const baseArgs = ['--no-summary', '--stdout', ...(opts.database === undefined ? [] : ['-d', opts.database]), ...extraArgs];
   const infectedOnly = asksInfectedOnly(extraArgs);

@@ -11,7 +11,8 @@
  */
 import { chmod, mkdtemp, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
 
 /** How many unit files are written at once. */
 const WRITE_CONCURRENCY = 16;
@@ -47,6 +48,28 @@ export interface UnitFileOptions {
    * /dev/shm makes batches of thousands of small units much cheaper than a disk-backed /tmp.
    */
   parent?: string;
+  /**
+   * Scan whole-message units that are regular files on disk (`ScanUnit.path`) where they
+   * are instead of copying them: their `paths[i]` is then that absolute path. Only for
+   * scanners given a file list (clamscan, clamdscan): a scanner handed the folder `{}`
+   * would not see them. The path comes from the caller (a corpus file), never from a message.
+   */
+  inPlace?: boolean;
+}
+
+/**
+ * The unit's own file, when it may be scanned in place: absolute, one line, a regular file.
+ * Canonical (realpath), as ClamAV prints the paths it scanned.
+ */
+function inPlacePath(unit: { path?: string }): string | undefined {
+  const p = unit.path;
+  if (p === undefined || !isAbsolute(p)) return undefined;
+  try {
+    const real = realpathSync(p);
+    return !/[\n\r\0]/.test(real) && statSync(real).isFile() ? real : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Generated name of the unit at `index` (0-based) in a batch of `count`: `u0001.bin`. */
@@ -59,7 +82,7 @@ export function unitFileName(index: number, count: number, ext = '.bin'): string
  * Write `units` into a fresh private folder. On any write failure the folder is removed
  * and the error rethrown (callers turn it into an `IO` error verdict).
  */
-export async function writeUnitFiles(units: readonly { data: Buffer }[], opts: UnitFileOptions = {}): Promise<UnitFiles> {
+export async function writeUnitFiles(units: readonly { data: Buffer; path?: string }[], opts: UnitFileOptions = {}): Promise<UnitFiles> {
   const ext = opts.ext ?? '.bin';
   const prefix = opts.prefix ?? 'avbench-';
   if (!/^\.[a-z0-9]{1,8}$/.test(ext)) throw new TypeError(`temp file extension must match /^\\.[a-z0-9]{1,8}$/, got ${JSON.stringify(ext)}`);
@@ -79,14 +102,20 @@ export async function writeUnitFiles(units: readonly { data: Buffer }[], opts: U
     await mkdir(unitDir, { mode: 0o700 });
     await chmod(unitDir, 0o700);
     const names = units.map((_, i) => unitFileName(i, units.length, ext));
-    const paths = names.map((n) => join(unitDir, n));
+    const own = units.map((u) => (opts.inPlace === true ? inPlacePath(u) : undefined));
+    const paths = names.map((n, i) => own[i] ?? join(unitDir, n));
     const byName = new Map(names.map((n, i) => [n, i] as const));
+    const byOwnPath = new Map<string, number>();
+    own.forEach((p, i) => {
+      if (p !== undefined) byOwnPath.set(p, i);
+    });
     // A few writes in flight at once: a batch of thousands of small units is bound by
     // syscall latency, not bandwidth. 'wx': never follow or overwrite anything.
     let next = 0;
     const writer = async (): Promise<void> => {
       while (next < units.length) {
         const i = next++;
+        if (own[i] !== undefined) continue;
         await writeFile(paths[i] as string, (units[i] as { data: Buffer }).data, { mode: 0o600, flag: 'wx' });
       }
     };
@@ -96,9 +125,19 @@ export async function writeUnitFiles(units: readonly { data: Buffer }[], opts: U
       unitDir,
       names,
       paths,
-      indexOfPath: (path) => byName.get(basename(path.trim())),
+      indexOfPath: (path) => {
+        const p = path.trim();
+        const mine = byOwnPath.get(p);
+        if (mine !== undefined) return mine;
+        const i = byName.get(basename(p));
+        return i !== undefined && own[i] === undefined ? i : undefined;
+      },
       indexInText: (text) => {
-        for (const [i, n] of names.entries()) if (text.includes(n)) return i;
+        // The longest in-place path that occurs wins (a path may be a prefix of another).
+        let best: [number, number] | undefined;
+        for (const [p, i] of byOwnPath) if (text.includes(p) && (best === undefined || p.length > best[1])) best = [i, p.length];
+        if (best !== undefined) return best[0];
+        for (const [i, n] of names.entries()) if (own[i] === undefined && text.includes(n)) return i;
         return undefined;
       },
       writeHelper: async (name, content) => {

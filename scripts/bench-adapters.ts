@@ -192,7 +192,8 @@ async function runClamscanBatched(dir: string, dbDir: string, batch: number, tem
   let files: string[] = [];
   const flush = async (): Promise<void> => {
     if (files.length === 0) return;
-    const units = files.map((f) => ({ kind: 'message' as const, data: readFileSync(f), location: 'message' }));
+    // A real caller has the bytes; the adapter scans the corpus files in place (no temp copies).
+    const units = files.map((f) => ({ kind: 'message' as const, data: readFileSync(f), location: 'message', path: f }));
     const verdicts = await adapter.scanBatch!(units, { signal: new AbortController().signal, deadline: Date.now() + 30 * 60_000 });
     verdicts.forEach((v, i) => {
       if (v.status === 'infected') out.infected.add(files[i]!);

@@ -60,6 +60,22 @@ await describeReal('clamdscan adapter (real clamd + clamdscan)', ['clamd', 'clam
     });
   }
 
+  it('file-list modes scan whole messages on disk in place; multiscan copies them into its folder', async () => {
+    const onDisk = join(dir, 'inplace.eml');
+    await writeFile(onDisk, eicar());
+    const units: ScanUnit[] = [
+      { kind: 'message', data: Buffer.from('clean bytes'), location: 'message', path: onDisk },
+      { kind: 'message', data: Buffer.from('clean'), location: 'message' },
+    ];
+    for (const mode of ['fdpass', 'stream', 'plain'] as const) {
+      const v = await createClamdscanAdapter({ configFile: clamd.configFile, mode }).scanBatch!(units, ctx());
+      expect([mode, v.map((x) => x.status)]).toEqual([mode, ['infected', 'clean']]);
+    }
+    // multiscan scans its private folder: the unit's bytes (clean here) are what it sees.
+    const m = await createClamdscanAdapter({ configFile: clamd.configFile, mode: 'multiscan-fdpass' }).scanBatch!(units, ctx());
+    expect(m.map((x) => x.status)).toEqual(['clean', 'clean']);
+  });
+
   it('multiscan over the folder: an all-clean batch is clean (clamd names only what it finds)', async () => {
     const a = createClamdscanAdapter({ configFile: clamd.configFile, mode: 'multiscan-fdpass' });
     const v = await a.scanBatch!(Array.from({ length: 10 }, (_, i) => part(`clean ${i}`, `p${i}`)), ctx());

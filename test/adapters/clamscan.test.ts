@@ -76,6 +76,19 @@ await describeReal('clamscan adapter (real clamscan)', ['clamscan'], () => {
     expect(p).toMatchObject({ available: false, reason: expect.stringContaining('no signature database') });
   });
 
+  it('scans whole-message units that are files on disk in place (no copy), others from their bytes', async () => {
+    const onDisk = join(dir, 'on-disk.eml');
+    await writeFile(onDisk, eicar()); // the file is infected...
+    const a = createClamscanAdapter({ database: db });
+    const units: ScanUnit[] = [
+      { kind: 'message', data: Buffer.from('clean bytes'), location: 'message', path: onDisk }, // ...its bytes here are not: in place wins
+      { kind: 'message', data: eicar(), location: 'message', path: join(dir, 'gone.eml') }, // no such file: the bytes are scanned
+      { kind: 'message', data: Buffer.from('clean'), location: 'message' },
+    ];
+    const v = await a.scanBatch!(units, ctx());
+    expect(v.map((x) => x.status)).toEqual(['infected', 'infected', 'clean']);
+  });
+
   it('an empty unit is clean ("Empty file"), as clamd says OK for it', async () => {
     const a = createClamscanAdapter({ database: db });
     const v = await a.scanBatch!([part(''), part(eicar())], ctx());
