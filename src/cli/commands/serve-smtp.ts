@@ -19,6 +19,7 @@ interface ServeSmtpArgs {
   onFail: FailAction;
   maxSize: string;
   maxClients: number;
+  maxRecipients: number;
   quarantine?: string;
   lmtp: boolean;
   config?: string;
@@ -80,6 +81,7 @@ export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSm
         .option('on-fail', { choices: ['tempfail', 'accept-tagged'] as const, default: 'tempfail' as const, describe: 'scanner error: 451 (default), or forward tagged Unchecked' })
         .option('max-size', { type: 'string', default: '25M', describe: 'message size limit (bytes, or 512K / 25M), enforced while receiving: 552' })
         .option('max-clients', { type: 'number', default: 100, describe: 'concurrent client connections' })
+        .option('max-recipients', { type: 'number', default: 1000, describe: 'RCPT TO per message; past it: 452 (as Postfix)' })
         .option('quarantine', { alias: 'q', type: 'string', describe: 'quarantine folder (with --on-infected quarantine)' })
         .option('lmtp', { type: 'boolean', default: false, describe: 'speak LMTP on both sides (one reply per recipient)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
@@ -113,6 +115,7 @@ async function runServeSmtp(args: ServeSmtpArgs): Promise<number> {
       onFail: args.onFail,
       maxSize,
       maxClients: args.maxClients,
+      maxRecipients: args.maxRecipients,
       ...(args.quarantine === undefined ? {} : { quarantineDir: args.quarantine }),
       lmtp: args.lmtp,
       timeouts: { nextHopMs: args.nextHopTimeout, socketMs: args.socketTimeout },
