@@ -12,8 +12,8 @@
  */
 import { run } from '../src/core/exec.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
-import { asksInfectedOnly, clamavVerdicts, parseClamavOutput, parseClamavVersion } from './clamscan.js';
-import { deadlineFor, errorVerdict, excerpt, infectedVerdict, runBatch, type UnitFindings } from './cli/process.js';
+import { asksInfectedOnly, clamavVerdicts, failedRunVerdicts, parseClamavRun, parseClamavVersion } from './clamscan.js';
+import { deadlineFor, errorVerdict, excerpt, runBatch } from './cli/process.js';
 
 /** How clamdscan hands files to clamd. */
 export type ClamdscanMode = 'stream' | 'fdpass' | 'multiscan-fdpass' | 'plain';
@@ -71,14 +71,8 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
       // found. Other modes: a file list, which gives one result line per file.
       const target = folderScan ? files.unitDir : `--file-list=${await files.writeHelper('list.txt', files.paths.join('\n') + '\n')}`;
       const r = await run(binary, [...baseArgs, target], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
-      const findings = parseClamavOutput(r.stdout, files, units.length);
-      parseClamavOutput(r.stderr, files, units.length, findings);
-      if (!r.ok) {
-        return units.map((u, i) => {
-          const f = findings[i] as UnitFindings;
-          return f.detections.length > 0 ? infectedVerdict(f.detections, name, u) : errorVerdict(r.reason, `${r.message}${r.stderr ? `: ${excerpt(r.stderr)}` : ''}`);
-        });
-      }
+      const findings = parseClamavRun(r, files, units.length);
+      if (!r.ok) return failedRunVerdicts(name, units, findings, r);
       // clamd unreachable: clamdscan exits 2 with "Could not connect" and no per-file lines.
       if (r.exitCode === 2 && /Could not connect|Can't connect|connect\(\) failed/i.test(r.stderr) && findings.every((f) => !f.ok && f.detections.length === 0)) {
         return units.map(() => errorVerdict('CONNECT_FAILED', `clamdscan: ${excerpt(r.stderr)}`));

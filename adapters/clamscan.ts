@@ -8,7 +8,7 @@
  * generated file name (adapters/tempdir.ts).
  */
 import { readdir, stat } from 'node:fs/promises';
-import { run } from '../src/core/exec.js';
+import { run, type RunResult } from '../src/core/exec.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import {
   CLEAN,
@@ -90,6 +90,23 @@ export function parseClamavOutput(text: string, files: Pick<UnitFiles, 'indexOfP
  * true (infected-only output `-i`, or a folder scan, where ClamAV names only what it found),
  * exit 0 → clean, and exit 1 → clean only if some other unit of the run has its FOUND line.
  */
+/** Parse a ClamAV program's stdout and stderr (FOUND, OK, ERROR lines) into per-unit findings. */
+export function parseClamavRun(r: Pick<RunResult, 'stdout' | 'stderr'>, files: Pick<UnitFiles, 'indexOfPath' | 'indexInText'>, count: number): UnitFindings[] {
+  const findings = parseClamavOutput(r.stdout, files, count);
+  return parseClamavOutput(r.stderr, files, count, findings);
+}
+
+/**
+ * Verdicts when the process was killed, timed out or could not start: what it had already
+ * reported as found stands; every other unit gets the run's error (never clean).
+ */
+export function failedRunVerdicts(scanner: string, units: readonly ScanUnit[], findings: readonly UnitFindings[], r: Extract<RunResult, { ok: false }>): Verdict[] {
+  return units.map((u, i) => {
+    const f = findings[i] as UnitFindings;
+    return f.detections.length > 0 ? infectedVerdict(f.detections, scanner, u) : errorVerdict(r.reason, `${r.message}${r.stderr ? `: ${excerpt(r.stderr)}` : ''}`);
+  });
+}
+
 export function clamavVerdicts(
   program: string,
   scanner: string,
@@ -163,15 +180,8 @@ export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
     return runBatch(units, ctx, async (files) => {
       const list = await files.writeHelper('list.txt', files.paths.join('\n') + '\n');
       const r = await run(binary, [...baseArgs, `--file-list=${list}`], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
-      const findings = parseClamavOutput(r.stdout, files, units.length);
-      parseClamavOutput(r.stderr, files, units.length, findings);
-      if (!r.ok) {
-        // Killed, timed out or not startable: keep what it had already reported as found.
-        return units.map((u, i) => {
-          const f = findings[i] as UnitFindings;
-          return f.detections.length > 0 ? infectedVerdict(f.detections, name, u) : errorVerdict(r.reason, `${r.message}${r.stderr ? `: ${excerpt(r.stderr)}` : ''}`);
-        });
-      }
+      const findings = parseClamavRun(r, files, units.length);
+      if (!r.ok) return failedRunVerdicts(name, units, findings, r);
       return clamavVerdicts('clamscan', name, units, findings, r.exitCode, r.stderr, infectedOnly);
     }, fileOpts);
   }
