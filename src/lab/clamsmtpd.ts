@@ -26,6 +26,13 @@ export interface StartClamsmtpdOptions {
   dir?: string;
   /** MaxConnections (default 64). */
   maxConnections?: number;
+  /**
+   * `TimeOut` in seconds (default 20): how long clamsmtpd waits on the client, clamd and its
+   * next hop before `451 Local Error`. Keep it below the driver's per-message deadline (30 s
+   * by default, 60 s in `avbench bench`), so a message clamsmtpd gives up on is recorded as
+   * its 451, not as lost.
+   */
+  timeoutSec?: number;
   /** Extra `Key: value` lines. */
   extraConfig?: readonly string[];
   /** How long to wait for the greeting (ms, default 10 000). */
@@ -98,7 +105,7 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
       `TempDirectory: ${tmp}`,
       `Action: ${opts.action ?? 'drop'}`,
       `MaxConnections: ${opts.maxConnections ?? 64}`,
-      'TimeOut: 60',
+      `TimeOut: ${opts.timeoutSec ?? 20}`,
       ...(opts.extraConfig ?? []),
     ];
     await writeFile(configFile, `${lines.join('\n')}\n`, { mode: 0o600 });

@@ -5,6 +5,7 @@
  * whether it arrived and whether it was tagged.
  *
  *   250 + arrived unchanged → delivered (clean)     250 + arrived tagged → tagged (infected)
+ *   250 + arrived with a sent line cut or changed → delivered (error ALTERED)
  *   250 saying "discarded"  → dropped (infected)    250 + never arrived  → dropped (infected)
  *   5xx → rejected (infected when it names a virus / 5.7.x, else error)
  *   4xx → tempfailed (error)                        connection died → lost (error)
@@ -31,7 +32,11 @@ export interface SmtpDriverOptions {
   sessions?: number;
   /** Pipeline MAIL/RCPT/DATA when the server offers it (default true). */
   pipelining?: boolean;
-  /** Per message, connect to final reply (ms, default 30 000). */
+  /**
+   * Per message, connect to final reply (ms, default 30 000). Keep it above the system under
+   * test's own timeouts (clamsmtpd `TimeOut`, its next hop's): a message the SUT would still
+   * answer is otherwise recorded `lost`.
+   */
   timeoutMs?: number;
   /** How long after its 250 a message may take to reach the sink (ms, default 5 000). */
   graceMs?: number;
@@ -125,6 +130,28 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     return arrivalOutcome(arrival, text, ms());
   };
 
+  /** One message over session `s`: the decisive reply, or the fate when there was none. */
+  const transact = async (s: Session, body: Buffer, t0: number, deadline: number): Promise<SmtpReply | MessageOutcome> => {
+    if (s.client === undefined || !s.client.usable) {
+      s.client?.destroy();
+      s.client = undefined;
+      try {
+        s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
+      } catch (err) {
+        const e = asNetError(err);
+        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
+      }
+    }
+    sent++;
+    try {
+      return (await s.client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive;
+    } catch (err) {
+      const e = asNetError(err);
+      s.client = undefined;
+      return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+    }
+  };
+
   const driver: SmtpDriver = {
     mode: 'smtp',
     sut: opts.url,
@@ -152,35 +179,22 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
       const nl = lineEnding(msg.raw);
       const head = Buffer.from(`${ID_HEADER}: ${id}${nl}`, 'latin1');
       const body = Buffer.concat([head, msg.raw]);
-      const s = await take();
-      // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
-      const t0 = performance.now();
-      const deadline = Date.now() + timeoutMs;
-      let reply: SmtpReply;
+      // The sink checks what arrives against what was sent; released once the fate is known.
+      sink?.expect(id, body);
       try {
-        if (s.client === undefined || !s.client.usable) {
-          s.client?.destroy();
-          s.client = undefined;
-          try {
-            s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
-          } catch (err) {
-            const e = asNetError(err);
-            return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
-          }
-        }
-        sent++;
+        const s = await take();
+        // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
+        const t0 = performance.now();
+        let answer: SmtpReply | MessageOutcome;
         try {
-          const res = await s.client.send({ from, to: [to] }, body, deadline, { pipelining });
-          reply = res.decisive;
-        } catch (err) {
-          const e = asNetError(err);
-          s.client = undefined;
-          return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+          answer = await transact(s, body, t0, Date.now() + timeoutMs);
+        } finally {
+          give(s);
         }
+        return 'fate' in answer ? answer : await outcomeFromReply(answer, id, t0);
       } finally {
-        give(s);
+        sink?.forget(id);
       }
-      return outcomeFromReply(reply, id, t0);
     },
     async close() {
       const clients = all.map((s) => s.client).filter((c): c is SmtpClient => c !== undefined);
@@ -214,6 +228,8 @@ export function arrivalOutcome(a: Arrival, smtpReply: string, ms: number): Messa
     const code = /\(([A-Z_]+)\)/.exec(status)?.[1] ?? 'UNCHECKED';
     return { fate: 'delivered', verdict: 'error', names: [], errorCode: code, ms, smtpReply };
   }
+  // Delivered, but not as sent: the mail the recipient gets is not the mail that was scanned.
+  if (a.intact === false) return { fate: 'delivered', verdict: 'error', names: [], errorCode: 'ALTERED', ms, smtpReply };
   return { fate: 'delivered', verdict: 'clean', names: [], ms, smtpReply };
 }
 

@@ -2,12 +2,14 @@
  * The in-process SMTP sink: a real SMTP server (smtp-server) on a free loopback port that
  * plays the next hop behind a system under test and records what arrives. Each arrival is
  * matched to the driver's message by its `X-Avbench-Id` header and noted as changed when
- * it carries `X-Virus-Status: Infected ...` (or clamsmtpd's `X-Virus-Infected`). Only the header block is looked at.
+ * it carries `X-Virus-Status: Infected ...` (or clamsmtpd's `X-Virus-Infected`). Only the header
+ * block is looked at, unless the driver registered what it sent ({@link SmtpSink.expect}):
+ * then the arrival is also checked line by line against it (`intact`).
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { freePort } from '../../core/net.js';
 import { coalesceWrites } from './socket.js';
-import { headerBlockEnd, headerValues } from './wire.js';
+import { carriedIntact, headerBlockEnd, headerValues } from './wire.js';
 
 /** The header the driver adds to every message it sends. */
 export const ID_HEADER = 'X-Avbench-Id';
@@ -31,6 +33,14 @@ export interface Arrival {
   /** Envelope as received. */
   from: string;
   to: string[];
+  /**
+   * Whether every line the driver sent arrived unchanged and in order (lines the system
+   * under test added do not count against it). Undefined when nothing was registered for
+   * this id with {@link SmtpSink.expect}.
+   */
+  intact?: boolean;
+  /** With `intact: false`: the first sent line (1-based) that did not arrive as sent. */
+  alteredLine?: number;
 }
 
 /** A reply the sink gives instead of 250 (to play a failing next hop). */
@@ -75,6 +85,14 @@ export interface SmtpSink {
   readonly received: number;
   /** The arrival for `id`, waiting until `deadline` (absolute, Date.now() based); undefined if it never came. */
   waitFor(id: string, deadline: number): Promise<Arrival | undefined>;
+  /**
+   * Register what was sent under `id`: when it arrives, the arrival's `intact` says whether
+   * every sent line came through unchanged. The sink holds `sent` until the arrival or
+   * {@link forget}, whichever comes first.
+   */
+  expect(id: string, sent: Buffer): void;
+  /** Drop a registration (the message was refused, or its arrival is no longer awaited). */
+  forget(id: string): void;
   /** Forget everything recorded so far. */
   clear(): void;
   close(): Promise<void>;
@@ -90,6 +108,7 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
   const unidentified: Arrival[] = [];
   const duplicates: Arrival[] = [];
   const waiters = new Map<string, Waiter[]>();
+  const expected = new Map<string, Buffer>();
   let received = 0;
 
   const record = (a: Arrival, full: Buffer | undefined): void => {
@@ -116,8 +135,10 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
     const all: Buffer[] = [];
     let headBytes = 0;
     let headerDone = false;
+    // Whole bytes are needed to keep the message or to check it against what was sent.
+    const keepAll = opts.keepMessages === true || expected.size > 0;
     stream.on('data', (chunk: Buffer) => {
-      if (opts.keepMessages === true) all.push(chunk);
+      if (keepAll) all.push(chunk);
       if (headerDone) return;
       head.push(chunk);
       headBytes += chunk.length;
@@ -148,7 +169,15 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
         callback(err);
         return;
       }
-      record(a, opts.keepMessages === true ? Buffer.concat(all) : undefined);
+      const full = keepAll ? Buffer.concat(all) : undefined;
+      const sent = expected.get(a.id);
+      if (sent !== undefined && full !== undefined && !arrivals.has(a.id)) {
+        expected.delete(a.id);
+        const carried = carriedIntact(sent, full);
+        a.intact = carried.intact;
+        if (!carried.intact) a.alteredLine = carried.line;
+      }
+      record(a, opts.keepMessages === true ? full : undefined);
       callback(null, 'Ok: received');
     });
   };
@@ -210,7 +239,14 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
         else list.push(w);
       });
     },
+    expect(id: string, sent: Buffer) {
+      expected.set(id, sent);
+    },
+    forget(id: string) {
+      expected.delete(id);
+    },
     clear() {
+      expected.clear();
       arrivals.clear();
       messages.clear();
       unidentified.length = 0;

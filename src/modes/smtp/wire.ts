@@ -151,3 +151,54 @@ export function virusNamesIn(text: string): string[] {
     .map((s) => s.trim().replace(/[.)]+$/, ''))
     .filter((s) => s.length > 0 && !/^(discarded|content rejected|email)/i.test(s));
 }
+
+/** Whether a message reached the next hop as it was sent (see {@link carriedIntact}). */
+export type Carried = { intact: true } | { intact: false; /** First sent line (1-based) not found in order. */ line: number };
+
+/** End of `buf` with trailing CR and LF bytes left off. */
+function endWithoutTrailingNewlines(buf: Buffer): number {
+  let end = buf.length;
+  while (end > 0 && (buf[end - 1] === LF || buf[end - 1] === 0x0d)) end--;
+  return end;
+}
+
+/** Where the line starting at `pos` ends (its LF, or `end`), and its content end (a CR before the LF left off). */
+function lineAt(buf: Buffer, pos: number, end: number): { next: number; contentEnd: number } {
+  let nl = buf.indexOf(LF, pos);
+  if (nl < 0 || nl > end) nl = end;
+  const contentEnd = nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+  return { next: nl + 1, contentEnd };
+}
+
+/**
+ * Did every line of `sent` reach the next hop unchanged and in order? `arrived` may carry
+ * extra lines anywhere (a filter's Received, X-Virus-Scanned, X-Virus-Status headers) and
+ * may end lines in CRLF or LF; what it may not do is drop, cut or change a line the sender
+ * wrote (clamsmtpd 1.10, for one, cuts every line at its first NUL byte when forwarding).
+ * A subsequence test over lines: linear in the two sizes, no copies.
+ */
+export function carriedIntact(sent: Buffer, arrived: Buffer): Carried {
+  const sEnd = endWithoutTrailingNewlines(sent);
+  const aEnd = endWithoutTrailingNewlines(arrived);
+  let sp = 0;
+  let ap = 0;
+  let line = 0;
+  while (sp < sEnd) {
+    line++;
+    const s = lineAt(sent, sp, sEnd);
+    const len = s.contentEnd - sp;
+    let found = false;
+    while (ap < aEnd) {
+      const a = lineAt(arrived, ap, aEnd);
+      const same = a.contentEnd - ap === len && sent.compare(arrived, ap, a.contentEnd, sp, s.contentEnd) === 0;
+      ap = a.next;
+      if (same) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return { intact: false, line };
+    sp = s.next;
+  }
+  return { intact: true };
+}
