@@ -2,7 +2,7 @@
  * `--sut`: third-party front ends benched through the same runner — a real clamsmtpd whose
  * OutAddress is the driver's sink (`?sink=PORT`) and a real clamav-milter, both in front
  * of a lab clamd started here on loopback. EICAR-family messages are judged as labelled,
- * nothing is lost (but what clamsmtpd hangs on), the daemons' load is sampled, and results.json validates.
+ * nothing is lost, the daemons' load is sampled, and results.json validates.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,8 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
     // (the bench's driver opens its own sink there for the run: `?sink=PORT`).
     const standIn = await createSmtpSink({ port: sinkPort });
     try {
-      smtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', dir });
+      // TimeOut 3 s, below the bench's 8 s per-message deadline: what clamsmtpd gives up on is its 451.
+      smtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', dir, timeoutSec: 3 });
     } finally {
       await standIn.close();
     }
@@ -92,11 +93,12 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
     for (const run of results.runs.slice(2)) {
       expect(run.scanner.type).toBe('sut');
       expect(run.sut).toContain('name=');
-      // clamsmtpd never answers a message holding NUL bytes (test/modes/smtp/clamsmtpd.test.ts):
-      // the driver's deadline passes and the message is `lost` — data, not a harness failure.
-      for (const r of run.results.filter((x) => x.fate === 'lost')) {
+      expect(run.results.filter((x) => x.fate === "lost"), run.id).toEqual([]);
+      // clamsmtpd cuts lines at NUL bytes when it forwards (test/modes/smtp/clamsmtpd.test.ts):
+      // such mail arrives ALTERED, or is tempfailed at clamsmtpd's TimeOut — data, not a harness failure.
+      for (const r of run.results.filter((x) => x.verdict === 'error')) {
         expect(run.id).toBe('clamsmtpd/smtp/c2');
-        expect(r).toMatchObject({ verdict: 'error', errorCode: 'TIMEOUT' });
+        expect(['delivered ALTERED', 'tempfailed TEMPFAIL']).toContain(`${r.fate} ${r.errorCode}`);
         expect((await readFile(join(corpus, r.file))).includes(0)).toBe(true);
       }
       expect(run.messages).toBe(60);

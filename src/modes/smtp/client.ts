@@ -65,6 +65,17 @@ export async function readReply(conn: Connection): Promise<SmtpReply> {
   }
 }
 
+/**
+ * The server closed the connection before it answered any command of the transaction: the
+ * body was never sent, so nothing was taken. Typical of a reused session the server let go
+ * while it sat idle (clamsmtpd's TimeOut); a client retries on a new connection.
+ */
+export class UnansweredCloseError extends NetError {
+  constructor(message: string) {
+    super('CONNECT_FAILED', `${message} (before answering any command of this transaction: nothing was sent)`);
+  }
+}
+
 /** One SMTP/LMTP client connection. */
 export class SmtpClient {
   /** EHLO keywords offered by the server (upper case), e.g. PIPELINING, 8BITMIME, SIZE. */
@@ -72,6 +83,8 @@ export class SmtpClient {
   /** True when the last transaction did not finish cleanly and RSET must precede the next. */
   private dirty = false;
   private broken = false;
+  /** Replies read in the current transaction. */
+  private answered = 0;
 
   private constructor(
     private readonly conn: Connection,
@@ -137,6 +150,7 @@ export class SmtpClient {
     if (env.to.length === 0) throw new TypeError('SmtpClient.send: no recipients');
     this.conn.setDeadline(deadline);
     const pieces = Array.isArray(body) ? dotStuffPieces(body as readonly Buffer[]) : dotStuff(body as Buffer);
+    this.answered = 0;
     try {
       const res = await this.transact(env, pieces, opts.pipelining !== false && this.pipelining);
       this.dirty = res.stage !== 'done';
@@ -144,8 +158,16 @@ export class SmtpClient {
     } catch (err) {
       this.broken = true;
       this.conn.destroy();
+      if (this.answered === 0 && err instanceof NetError && err.code === 'CONNECT_FAILED') throw new UnansweredCloseError(err.message);
       throw err;
     }
+  }
+
+  /** Read one reply of the current transaction. */
+  private async reply(): Promise<SmtpReply> {
+    const r = await readReply(this.conn);
+    this.answered++;
+    return r;
   }
 
   private async transact(env: Envelope, stuffed: Buffer[], pipelining: boolean): Promise<TransactionResult> {
@@ -161,27 +183,27 @@ export class SmtpClient {
     let data: SmtpReply;
     if (pipelining) {
       await this.conn.write(Buffer.from(`${rset ? 'RSET\r\n' : ''}${mailCmd}${rcptCmds.join('')}DATA\r\n`, 'latin1'));
-      if (rset) await readReply(this.conn);
-      mail = await readReply(this.conn);
-      for (let i = 0; i < rcptCmds.length; i++) rcpt.push(await readReply(this.conn));
-      data = await readReply(this.conn);
+      if (rset) await this.reply();
+      mail = await this.reply();
+      for (let i = 0; i < rcptCmds.length; i++) rcpt.push(await this.reply());
+      data = await this.reply();
     } else {
       if (rset) {
         await this.conn.write(Buffer.from('RSET\r\n', 'latin1'));
-        await readReply(this.conn);
+        await this.reply();
       }
       await this.conn.write(Buffer.from(mailCmd, 'latin1'));
-      mail = await readReply(this.conn);
+      mail = await this.reply();
       if (mail.code !== 250) return { stage: 'mail', mail, rcpt, final: [], decisive: mail };
       for (const c of rcptCmds) {
         await this.conn.write(Buffer.from(c, 'latin1'));
-        rcpt.push(await readReply(this.conn));
+        rcpt.push(await this.reply());
       }
       if (!rcpt.some((r) => r.code === 250 || r.code === 251)) {
         return { stage: 'rcpt', mail, rcpt, final: [], decisive: firstRefusal(rcpt) ?? mail };
       }
       await this.conn.write(Buffer.from('DATA\r\n', 'latin1'));
-      data = await readReply(this.conn);
+      data = await this.reply();
     }
     const accepted = rcpt.filter((r) => r.code === 250 || r.code === 251).length;
     if (mail.code !== 250) {
@@ -196,7 +218,7 @@ export class SmtpClient {
     await this.conn.write(...stuffed);
     const final: SmtpReply[] = [];
     const n = this.lmtp ? accepted : 1;
-    for (let i = 0; i < n; i++) final.push(await readReply(this.conn));
+    for (let i = 0; i < n; i++) final.push(await this.reply());
     const refused = firstRefusal(final);
     const partial = rcpt.length > accepted ? firstRefusal(rcpt) : undefined;
     return { stage: 'done', mail, rcpt, data, final, decisive: refused ?? partial ?? (final[0] as SmtpReply) };

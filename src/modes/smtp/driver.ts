@@ -9,11 +9,14 @@
  *   250 saying "discarded"  → dropped (infected)    250 + never arrived  → dropped (infected)
  *   5xx → rejected (infected when it names a virus / 5.7.x, else error)
  *   4xx → tempfailed (error)                        connection died → lost (error)
+ *   closed before answering anything (body never sent) → tempfailed (error CONNECT_FAILED);
+ *   on a kept-open session the server let go while idle, the message is first retried once
+ *   on a new session, as an MTA's connection cache does
  */
 import { randomBytes } from 'node:crypto';
 import { asNetError, type Endpoint } from '../../core/net.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
-import { SmtpClient } from './client.js';
+import { SmtpClient, UnansweredCloseError } from './client.js';
 import { createSmtpSink, ID_HEADER, type Arrival, type SmtpSink } from './sink.js';
 import { formatReply, lineEnding, virusNamesIn, type SmtpReply } from './wire.js';
 
@@ -132,23 +135,33 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
 
   /** One message over session `s`: the decisive reply, or the fate when there was none. */
   const transact = async (s: Session, body: Buffer, t0: number, deadline: number): Promise<SmtpReply | MessageOutcome> => {
-    if (s.client === undefined || !s.client.usable) {
-      s.client?.destroy();
-      s.client = undefined;
-      try {
-        s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
-      } catch (err) {
-        const e = asNetError(err);
-        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
+    for (let attempt = 1; ; attempt++) {
+      const reused = s.client !== undefined && s.client.usable;
+      if (!reused) {
+        s.client?.destroy();
+        s.client = undefined;
+        try {
+          s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
+        } catch (err) {
+          const e = asNetError(err);
+          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
+        }
       }
-    }
-    sent++;
-    try {
-      return (await s.client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive;
-    } catch (err) {
-      const e = asNetError(err);
-      s.client = undefined;
-      return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+      const client = s.client as SmtpClient;
+      if (attempt === 1) sent++;
+      try {
+        return (await client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive;
+      } catch (err) {
+        s.client = undefined;
+        // A kept-open session the server closed while idle took nothing: one more try on a new one.
+        if (err instanceof UnansweredCloseError && reused && attempt === 1) continue;
+        const e = asNetError(err);
+        // Closed before any answer, body never sent: refused for now, not lost.
+        if (err instanceof UnansweredCloseError) {
+          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+        }
+        return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+      }
     }
   };
 

@@ -6,7 +6,8 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedAdapter } from '../../../adapters/index.js';
-import { createSmtpDriver, createSmtpProxy, createSmtpSink, dotStuff, headerValues, prependHeaders, virusNamesIn } from '../../../src/modes/smtp/index.js';
+import fc from 'fast-check';
+import { carriedIntact, createSmtpDriver, createSmtpProxy, createSmtpSink, dotStuff, headerValues, prependHeaders, SmtpClient, virusNamesIn } from '../../../src/modes/smtp/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -54,6 +55,54 @@ async function fakeSilentServer(silentAfter: 'body' | 'mail'): Promise<number> {
   return (srv.address() as net.AddressInfo).port;
 }
 
+/**
+ * FAKE SMTP server for the stale-session race: answers one transaction per connection,
+ * then cuts the connection when the next one starts, before answering anything (as a server
+ * does when its idle timer fires just as a kept-open session is reused). Counts connections.
+ */
+async function fakeOneShotServer(): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const srv = net.createServer((s) => {
+    connections++;
+    s.on('error', () => undefined);
+    s.write('220 fake one-shot\r\n');
+    let buf = '';
+    let inData = false;
+    let done = 0;
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        if (inData) {
+          const end = buf.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          buf = buf.slice(end + 5);
+          inData = false;
+          done++;
+          s.write('250 taken\r\n');
+          continue;
+        }
+        const i = buf.indexOf('\r\n');
+        if (i < 0) return;
+        const cmd = buf.slice(0, i).toUpperCase();
+        buf = buf.slice(i + 2);
+        if (cmd.startsWith('MAIL') && done > 0) {
+          s.destroy();
+          return;
+        }
+        if (cmd.startsWith('EHLO')) s.write('250-fake\r\n250 PIPELINING\r\n');
+        else if (cmd.startsWith('DATA')) {
+          s.write('354 go\r\n');
+          inData = true;
+        } else if (cmd.startsWith('QUIT')) s.end('221 bye\r\n');
+        else s.write('250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+  return { port: (srv.address() as net.AddressInfo).port, connections: () => connections };
+}
+
 describe('driver fates for faults', () => {
   it('a server that goes silent after the body: lost (TIMEOUT), and the next message gets a fresh session', async () => {
     const port = await fakeSilentServer('body');
@@ -64,6 +113,18 @@ describe('driver fates for faults', () => {
     expect(a).toMatchObject({ fate: 'lost', verdict: 'error', errorCode: 'TIMEOUT' });
     const b = await driver.send({ file: 'b', raw: Buffer.from('Subject: b\r\n\r\nx\r\n') });
     expect(b.fate).toBe('lost');
+  });
+
+  it('a kept-open session the server cuts before answering anything: retried once on a new session, delivered, never lost', async () => {
+    const fake = await fakeOneShotServer();
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${fake.port}`, sink: false, timeoutMs: 2_000 });
+    await driver.open();
+    cleanups.push(() => driver.close());
+    const outs = [];
+    for (const n of [1, 2, 3]) outs.push(await driver.send({ file: `m${n}`, raw: Buffer.from(`Subject: ${n}\r\n\r\nx\r\n`) }));
+    for (const o of outs) expect(o).toMatchObject({ fate: 'delivered', smtpReply: '250 taken' });
+    expect(fake.connections()).toBe(3);
+    expect(driver.stats().sent).toBe(3);
   });
 
   it('nothing listening: tempfailed CONNECT_FAILED (never thrown)', async () => {
@@ -129,5 +190,91 @@ describe('wire helpers', () => {
     expect(virusNamesIn('Infected (A, B.UNOFFICIAL)')).toEqual(['A', 'B.UNOFFICIAL']);
     expect(virusNamesIn('250 Virus Detected; Discarded Email')).toEqual([]);
     expect(virusNamesIn('250 2.0.0 Ok')).toEqual([]);
+  });
+});
+
+describe('carriedIntact: did every sent line arrive unchanged and in order?', () => {
+  const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+  it('lines added anywhere, CRLF vs LF and a missing last line ending do not count; a cut, changed or missing line does', () => {
+    const sent = b('X-Avbench-Id: 1\r\nSubject: hi\r\n\r\nbody\r\nlast');
+    expect(carriedIntact(sent, b('Received: by x\r\nX-Avbench-Id: 1\r\nSubject: hi\r\nX-Virus-Scanned: y\r\n\r\nbody\r\nlast\r\n'))).toEqual({ intact: true });
+    expect(carriedIntact(sent, b('X-Avbench-Id: 1\nSubject: hi\n\nbody\nlast\n\n'))).toEqual({ intact: true });
+    expect(carriedIntact(sent, b('X-Avbench-Id: 1\r\nSubject: h\r\n\r\nbody\r\nlast\r\n'))).toEqual({ intact: false, line: 2 });
+    expect(carriedIntact(sent, b('X-Avbench-Id: 1\r\nSubject: hi\r\nbody\r\nlast\r\n'))).toEqual({ intact: false, line: 3 });
+    expect(carriedIntact(sent, b('X-Avbench-Id: 1\r\nSubject: hi\r\n\r\nbody\r\n'))).toEqual({ intact: false, line: 5 });
+    // clamsmtpd 1.10: a line cut at its NUL, line ending and all.
+    const nul = b('Subject: a\0b\r\n\r\nx\r\n');
+    expect(carriedIntact(nul, b('Subject: a\r\nx\r\n'))).toEqual({ intact: false, line: 1 });
+    expect(carriedIntact(b(''), b('anything'))).toEqual({ intact: true });
+  });
+
+  it('property: inserting lines and switching line endings keeps it intact; dropping a non-empty line that occurs once does not', () => {
+    const line = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ':', '\0', '\r', '.'), maxLength: 6 }).filter((l) => !l.endsWith('\r'));
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), fc.array(fc.tuple(fc.nat(), line), { maxLength: 5 }), fc.boolean(), (lines, inserts, lf) => {
+        const nl = lf ? '\n' : '\r\n';
+        const out = [...lines];
+        for (const [at, l] of inserts) out.splice(at % (out.length + 1), 0, l);
+        expect(carriedIntact(b(lines.join('\r\n')), b(out.join(nl) + nl)).intact).toBe(true);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(line.map((l) => `${l}|`), { minLength: 1, maxLength: 12 }), fc.nat(), (lines, k) => {
+        const i = k % lines.length;
+        fc.pre(lines.filter((l) => l === lines[i]).length === 1);
+        const fewer = lines.filter((_, j) => j !== i);
+        expect(carriedIntact(b(lines.join('\r\n')), b(fewer.join('\r\n')))).toEqual({ intact: false, line: i + 1 });
+      }),
+    );
+  });
+
+  it('through a FAKE relay that cuts a line on its way to the watched sink: delivered, error ALTERED', async () => {
+    const sink = await createSmtpSink();
+    cleanups.push(() => sink.close());
+    // FAKE relay: takes the message, forwards it with its Subject line cut short, then says 250.
+    const srv = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.write('220 fake relay\r\n');
+      let buf = '';
+      let inData = false;
+      s.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (;;) {
+          if (inData) {
+            const end = buf.indexOf('\r\n.\r\n');
+            if (end < 0) return;
+            const body = Buffer.from(buf.slice(0, end + 2).replace(/^Subject: (.{3}).*$/m, 'Subject: $1'), 'latin1');
+            buf = buf.slice(end + 5);
+            inData = false;
+            void (async () => {
+              const c = await SmtpClient.open({ host: sink.host, port: sink.port }, { deadline: Date.now() + 5_000 });
+              await c.send({ from: 'a@b.c', to: ['d@e.f'] }, body, Date.now() + 5_000);
+              await c.quit();
+              s.write('250 relayed\r\n');
+            })();
+            continue;
+          }
+          const i = buf.indexOf('\r\n');
+          if (i < 0) return;
+          const cmd = buf.slice(0, i).toUpperCase();
+          buf = buf.slice(i + 2);
+          if (cmd.startsWith('EHLO')) s.write('250 fake\r\n');
+          else if (cmd.startsWith('DATA')) {
+            s.write('354 go\r\n');
+            inData = true;
+          } else if (cmd.startsWith('QUIT')) s.end('221 bye\r\n');
+          else s.write('250 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, sink, timeoutMs: 5_000, pipelining: false });
+    await driver.open();
+    const out = await driver.send({ file: 'a', raw: b('From: a@example.org\r\nSubject: a long subject\r\n\r\nbody\r\n') });
+    await driver.close();
+    expect(out).toMatchObject({ fate: 'delivered', verdict: 'error', errorCode: 'ALTERED', names: [] });
+    expect([...sink.arrivals.values()][0]).toMatchObject({ intact: false, alteredLine: 3 });
   });
 });
