@@ -65,12 +65,16 @@ describe('avbench bench (command module)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--mode-limit expects MODE=N/);
     expect((await cli(['bench', '--corpus', join(dir, 'quick'), '--sut', 'gopher://x'])).code).toBe(2);
+    const noTime = await cli(['bench', '--corpus', join(dir, 'quick'), '--timeout', '0']);
+    expect(noTime.code).toBe(2);
+    expect(noTime.stderr).toMatch(/--timeout expects seconds > 0/);
   });
 
   it('helpers', () => {
-    expect(commandLine({ corpus: "c d's", repeat: 3, warmup: 1, baseline: false, lab: true, sut: ['smtp://h:1?sink=2&name=x'] })).toBe(
+    expect(commandLine({ corpus: "c d's", repeat: 3, warmup: 1, baseline: false, lab: true, timeout: 60, sut: ['smtp://h:1?sink=2&name=x'] })).toBe(
       "avbench bench --corpus 'c d'\\''s' --sut 'smtp://h:1?sink=2&name=x' --repeat 3 --warmup 1 --no-baseline --lab",
     );
+    expect(commandLine({ corpus: 'c', repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 90 })).toBe('avbench bench --corpus c --repeat 1 --warmup 0 --timeout 90');
     expect(parseModeLimits(['lda=20', 'smtp=5'])).toEqual({ lda: 20, smtp: 5 });
     expect(defaultOutDir(new Date('2026-01-02T03:04:05.678Z'))).toBe(join('out', 'bench-20260102T030405Z'));
   });

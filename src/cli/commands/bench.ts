@@ -1,6 +1,6 @@
 /**
  * `avbench bench --corpus DIR [--scanner NAME]... [--mode M]... [--sut URL]...
- *                [--concurrency N]... [--repeat N] [--warmup N] [--limit N] [--mode-limit MODE=N]... [--out DIR] [--config FILE]`
+ *                [--concurrency N]... [--repeat N] [--warmup N] [--limit N] [--mode-limit MODE=N]... [--timeout S] [--out DIR] [--config FILE]`
  *
  * Runs the matrix (src/bench/runner.ts), writes DIR/results.json and the report
  * (report.html, summary.md, PNG charts: src/report), and prints the table. Exit 0 when the bench ran (even if a
@@ -34,6 +34,7 @@ export interface BenchArgs {
   config?: string;
   baseline: boolean;
   lab: boolean;
+  timeout: number;
 }
 
 /** Default output folder: out/bench-<UTC timestamp>/. */
@@ -86,6 +87,11 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('limit', { type: 'number', describe: 'bench only the first N messages of the corpus' })
         .option('mode-limit', { type: 'string', array: true, nargs: 1, describe: 'MODE=N: bench only the first N messages in that mode (e.g. lda=30)' })
         .option('lab', { type: 'boolean', default: false, describe: 'start a lab clamd (+ c-icap) on loopback for the bench and point clamd, clamdscan, clamscan, icap and yara at it' })
+        .option('timeout', {
+          type: 'number',
+          default: 60,
+          describe: "seconds a driver waits for each message's answer; keep it above the system under test's own timeouts (clamsmtpd TimeOut, milter timeouts) or what it would still answer counts as lost",
+        })
         .option('baseline', { type: 'boolean', default: true, describe: 'no-scan baseline per mode (--no-baseline to skip)' })
         .option('out', { alias: 'o', type: 'string', describe: 'output folder (default out/bench-<timestamp>/)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
@@ -113,6 +119,7 @@ export function commandLine(args: BenchArgs): string {
   words.push('--repeat', String(args.repeat), '--warmup', String(args.warmup));
   if (args.limit !== undefined) words.push('--limit', String(args.limit));
   for (const l of args.modeLimit ?? []) words.push('--mode-limit', l);
+  if (args.timeout !== 60) words.push('--timeout', String(args.timeout));
   if (!args.baseline) words.push('--no-baseline');
   if (args.lab) words.push('--lab');
   if (args.config !== undefined) words.push('--config', args.config);
@@ -157,6 +164,7 @@ async function bench(args: BenchArgs): Promise<number> {
   let results: Results;
   try {
     const modeLimits = parseModeLimits(args.modeLimit ?? []);
+    if (!(Number.isFinite(args.timeout) && args.timeout > 0)) throw new BenchInputError(`--timeout expects seconds > 0, got ${String(args.timeout)}`);
     results = await runBench({
       modeLimits,
       corpus: args.corpus,
@@ -167,6 +175,7 @@ async function bench(args: BenchArgs): Promise<number> {
       repeat: args.repeat,
       warmup: args.warmup,
       ...(args.limit === undefined ? {} : { limit: args.limit }),
+      timeoutMs: args.timeout * 1000,
       baseline: args.baseline,
       config,
       ...(configPath === undefined ? {} : { configPath }),
