@@ -172,10 +172,12 @@ function lineAt(buf: Buffer, pos: number, end: number): { next: number; contentE
 
 /**
  * Did every line of `sent` reach the next hop unchanged and in order? `arrived` may carry
- * extra lines anywhere (a filter's Received, X-Virus-Scanned, X-Virus-Status headers) and
- * may end lines in CRLF or LF; what it may not do is drop, cut or change a line the sender
- * wrote (clamsmtpd 1.10, for one, cuts every line at its first NUL byte when forwarding).
- * A subsequence test over lines: linear in the two sizes, no copies.
+ * extra lines anywhere (a filter's Received, X-Virus-Scanned, X-Virus-Status headers),
+ * may end lines in CRLF or LF, and may break a long line by inserting CRLF + one space
+ * (what Postfix's `smtp_line_length_limit`, 998, does to lines longer than RFC 5322
+ * allows). What it may not do is drop, cut or change what the sender wrote (clamsmtpd
+ * 1.10, for one, cuts every line at its first NUL byte when forwarding). A subsequence
+ * test over lines: linear in the two sizes, no copies.
  */
 export function carriedIntact(sent: Buffer, arrived: Buffer): Carried {
   const sEnd = endWithoutTrailingNewlines(sent);
@@ -186,19 +188,38 @@ export function carriedIntact(sent: Buffer, arrived: Buffer): Carried {
   while (sp < sEnd) {
     line++;
     const s = lineAt(sent, sp, sEnd);
-    const len = s.contentEnd - sp;
     let found = false;
-    while (ap < aEnd) {
-      const a = lineAt(arrived, ap, aEnd);
-      const same = a.contentEnd - ap === len && sent.compare(arrived, ap, a.contentEnd, sp, s.contentEnd) === 0;
-      ap = a.next;
-      if (same) {
-        found = true;
-        break;
-      }
+    while (ap < aEnd && !found) {
+      const after = matchLineAt(sent, sp, s.contentEnd, arrived, ap, aEnd);
+      found = after >= 0;
+      ap = found ? after : lineAt(arrived, ap, aEnd).next;
     }
     if (!found) return { intact: false, line };
     sp = s.next;
   }
   return { intact: true };
+}
+
+/**
+ * Does the sent line `sent[from, to)` arrive at `arrived[at]`, whole or broken into
+ * pieces each continued on the next line after one inserted space or tab? Returns where
+ * the arrived lines after it start, or -1.
+ */
+function matchLineAt(sent: Buffer, from: number, to: number, arrived: Buffer, at: number, end: number): number {
+  let off = from;
+  let q = at;
+  let first = true;
+  while (q < end || first) {
+    const a = lineAt(arrived, q, end);
+    const start = first ? q : q + 1;
+    if (!first && !(arrived[q] === 0x20 || arrived[q] === 0x09)) return -1;
+    const len = a.contentEnd - start;
+    if (len > to - off || (len === 0 && !(first && to === from))) return -1;
+    if (arrived.compare(sent, off, off + len, start, a.contentEnd) !== 0) return -1;
+    off += len;
+    q = a.next;
+    first = false;
+    if (off === to) return q;
+  }
+  return -1;
 }

@@ -209,6 +209,37 @@ describe('carriedIntact: did every sent line arrive unchanged and in order?', ()
     expect(carriedIntact(b(''), b('anything'))).toEqual({ intact: true });
   });
 
+  it('a long line broken by inserting CRLF + space (Postfix smtp_line_length_limit) is intact; a broken line with a piece missing is not', () => {
+    const long = 'Subject: ' + 'y'.repeat(2500);
+    const sent = b(`X-Avbench-Id: 1\r\n${long}\r\n\r\nbody\r\n`);
+    const folded = `${long.slice(0, 998)}\r\n ${long.slice(998, 1995)}\r\n ${long.slice(1995)}`;
+    expect(carriedIntact(sent, b(`Received: x\r\nX-Avbench-Id: 1\r\n${folded}\r\n\r\nbody\r\n`))).toEqual({ intact: true });
+    const lossy = `${long.slice(0, 998)}\r\n ${long.slice(1995)}`;
+    expect(carriedIntact(sent, b(`X-Avbench-Id: 1\r\n${lossy}\r\n\r\nbody\r\n`))).toEqual({ intact: false, line: 2 });
+    // A continuation must start with the inserted space: a prefix followed by any line is a cut.
+    expect(carriedIntact(b('abcdef\r\n'), b('abc\r\ndef\r\n'))).toEqual({ intact: false, line: 1 });
+  });
+
+  it('property: breaking lines anywhere with CRLF + space keeps a message intact', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ':', '\0', '.'), minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 6 }), (lines, cuts) => {
+        const broken = lines.map((l) => {
+          const at = [...new Set(cuts.map((c) => 1 + (c % l.length)))].filter((c) => c < l.length).sort((x, y) => x - y);
+          const pieces: string[] = [];
+          let from = 0;
+          for (const c of at) {
+            pieces.push(l.slice(from, c));
+            from = c;
+          }
+          pieces.push(l.slice(from));
+          return pieces.join('\r\n ');
+        });
+        expect(carriedIntact(b(lines.join('\r\n')), b(broken.join('\r\n'))).intact).toBe(true);
+      }),
+    );
+  });
+
   it('property: inserting lines and switching line endings keeps it intact; dropping a non-empty line that occurs once does not', () => {
     const line = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ':', '\0', '\r', '.'), maxLength: 6 }).filter((l) => !l.endsWith('\r'));
     fc.assert(
@@ -220,7 +251,8 @@ describe('carriedIntact: did every sent line arrive unchanged and in order?', ()
       }),
     );
     fc.assert(
-      fc.property(fc.array(line.map((l) => `${l}|`), { minLength: 1, maxLength: 12 }), fc.nat(), (lines, k) => {
+      // (Lines start with x: none looks like the continuation of a broken line.)
+      fc.property(fc.array(line.map((l) => `x${l}|`), { minLength: 1, maxLength: 12 }), fc.nat(), (lines, k) => {
         const i = k % lines.length;
         fc.pre(lines.filter((l) => l === lines[i]).length === 1);
         const fewer = lines.filter((_, j) => j !== i);
