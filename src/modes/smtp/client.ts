@@ -66,13 +66,14 @@ export async function readReply(conn: Connection): Promise<SmtpReply> {
 }
 
 /**
- * The server closed the connection before it answered any command of the transaction: the
- * body was never sent, so nothing was taken. Typical of a reused session the server let go
- * while it sat idle (clamsmtpd's TimeOut); a client retries on a new connection.
+ * The connection closed (`CONNECT_FAILED`) or the deadline passed (`TIMEOUT`) before the
+ * server answered any command of the transaction: the body was never sent, so nothing was
+ * taken. A close is typical of a reused session the server let go while it sat idle
+ * (clamsmtpd's TimeOut); a client retries that on a new connection.
  */
-export class UnansweredCloseError extends NetError {
-  constructor(message: string) {
-    super('CONNECT_FAILED', `${message} (before answering any command of this transaction: nothing was sent)`);
+export class UnansweredError extends NetError {
+  constructor(cause: NetError) {
+    super(cause.code, `${cause.message} (before answering any command of this transaction: nothing was sent)`, cause.sysCode);
   }
 }
 
@@ -158,7 +159,7 @@ export class SmtpClient {
     } catch (err) {
       this.broken = true;
       this.conn.destroy();
-      if (this.answered === 0 && err instanceof NetError && err.code === 'CONNECT_FAILED') throw new UnansweredCloseError(err.message);
+      if (this.answered === 0 && err instanceof NetError && (err.code === 'CONNECT_FAILED' || err.code === 'TIMEOUT')) throw new UnansweredError(err);
       throw err;
     }
   }

@@ -9,14 +9,15 @@
  *   250 saying "discarded"  → dropped (infected)    250 + never arrived  → dropped (infected)
  *   5xx → rejected (infected when it names a virus / 5.7.x, else error)
  *   4xx → tempfailed (error)                        connection died → lost (error)
- *   closed before answering anything (body never sent) → tempfailed (error CONNECT_FAILED);
+ *   closed or silent before answering anything (body never sent) → tempfailed (error
+ *   CONNECT_FAILED / TIMEOUT);
  *   on a kept-open session the server let go while idle, the message is first retried once
  *   on a new session, as an MTA's connection cache does
  */
 import { randomBytes } from 'node:crypto';
 import { asNetError, type Endpoint } from '../../core/net.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
-import { SmtpClient, UnansweredCloseError } from './client.js';
+import { SmtpClient, UnansweredError } from './client.js';
 import { createSmtpSink, ID_HEADER, type Arrival, type SmtpSink } from './sink.js';
 import { formatReply, lineEnding, virusNamesIn, type SmtpReply } from './wire.js';
 
@@ -154,11 +155,11 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
       } catch (err) {
         s.client = undefined;
         // A kept-open session the server closed while idle took nothing: one more try on a new one.
-        if (err instanceof UnansweredCloseError && reused && attempt === 1) continue;
+        if (err instanceof UnansweredError && err.code === 'CONNECT_FAILED' && reused && attempt === 1) continue;
         const e = asNetError(err);
-        // Closed before any answer, body never sent: refused for now, not lost.
-        if (err instanceof UnansweredCloseError) {
-          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+        // Closed or silent before any answer, body never sent: not taken (a sender keeps it and retries), not lost.
+        if (err instanceof UnansweredError) {
+          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
         }
         return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
       }

@@ -5,7 +5,7 @@
 export { createSmtpProxy, type SmtpProxy, type SmtpProxyOptions, type SmtpProxyTimeouts, type ProxyEvent, type InfectedAction, type FailAction } from './proxy.js';
 export { createSmtpDriver, parseSmtpUrl, arrivalOutcome, type SmtpDriver, type SmtpDriverOptions, type SmtpDriverStats } from './driver.js';
 export { createSmtpSink, ID_HEADER, type SmtpSink, type SmtpSinkOptions, type Arrival, type SinkRefusal } from './sink.js';
-export { SmtpClient, UnansweredCloseError, readReply, type Envelope, type TransactionResult, type TransactionStage, type SmtpClientOptions } from './client.js';
+export { SmtpClient, UnansweredError, readReply, type Envelope, type TransactionResult, type TransactionStage, type SmtpClientOptions } from './client.js';
 export { NextHopPool, type NextHopPoolOptions } from './pool.js';
 export { carriedIntact, dotStuff, formatReply, headerBlockEnd, headerValues, lineEnding, prependHeaders, virusNamesIn, type Carried, type SmtpReply } from './wire.js';
 export { coalesceWrites } from './socket.js';

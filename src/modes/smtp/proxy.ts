@@ -20,7 +20,7 @@ import type { Limits } from '../../core/limits.js';
 import { asNetError, type Endpoint } from '../../core/net.js';
 import { scanMessageDetailed } from '../../core/scan.js';
 import type { Adapter, Verdict } from '../../core/types.js';
-import { UnansweredCloseError, type TransactionResult } from './client.js';
+import { UnansweredError, type TransactionResult } from './client.js';
 import { NextHopPool } from './pool.js';
 import { coalesceWrites } from './socket.js';
 import { formatReply, prependHeaders, type SmtpReply } from './wire.js';
@@ -166,7 +166,7 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
         // A stale pooled connection (closed by the next hop while idle, before it answered
         // anything: the body was never sent): try once on a fresh one. Not after the body —
         // the next hop may have taken it, and a second copy would be a duplicate.
-        if (reused && err instanceof UnansweredCloseError && attempt === 0) continue;
+        if (reused && err instanceof UnansweredError && err.code === 'CONNECT_FAILED' && attempt === 0) continue;
         const what = e.code === 'TIMEOUT' ? 'next hop did not answer in time' : `next hop unavailable (${e.code})`;
         return { error: { code: 451, text: `4.4.1 ${what}, try again later` }, hop: e.message };
       }

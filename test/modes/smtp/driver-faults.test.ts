@@ -127,6 +127,16 @@ describe('driver fates for faults', () => {
     expect(driver.stats().sent).toBe(3);
   });
 
+  it('a server that goes silent before answering MAIL: tempfailed TIMEOUT (the body never left), not lost', async () => {
+    const port = await fakeSilentServer('mail');
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${port}`, sink: false, timeoutMs: 400 });
+    await driver.open();
+    cleanups.push(() => driver.close());
+    const a = await driver.send({ file: 'a', raw: Buffer.from('Subject: a\r\n\r\nx\r\n') });
+    expect(a).toMatchObject({ fate: 'tempfailed', verdict: 'error', errorCode: 'TIMEOUT' });
+    expect(a.smtpReply).toMatch(/nothing was sent/);
+  });
+
   it('nothing listening: tempfailed CONNECT_FAILED (never thrown)', async () => {
     const sink = await createSmtpSink();
     const port = sink.port;
