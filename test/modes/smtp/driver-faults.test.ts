@@ -14,33 +14,60 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** FAKE SMTP server: greets, answers EHLO/MAIL/RCPT/DATA, then never answers after the body (or never after MAIL). */
-async function fakeSilentServer(silentAfter: 'body' | 'mail'): Promise<number> {
+/** What a FAKE server does with one command or body; `connection` counts finished bodies. */
+interface FakeHooks {
+  /** EHLO reply (default: PIPELINING offered). */
+  ehlo?: string;
+  /** Called before the default answer; 'silent' stops answering on this connection, 'handled' skips the default. */
+  command?: (cmd: string, s: net.Socket, connection: { bodies: number }) => 'silent' | 'handled' | undefined;
+  /** The body without its terminator; 'silent' never answers it (default: `250 ok`). */
+  body?: 'silent' | ((body: string, s: net.Socket) => void);
+}
+
+/**
+ * FAKE SMTP server skeleton: greets, answers EHLO/MAIL/RCPT/DATA/QUIT in order, and lets
+ * `hooks` change a step. Closed (and its sockets cut) after each test. Counts connections.
+ */
+async function fakeSmtpServer(hooks: FakeHooks): Promise<{ port: number; connections: () => number }> {
   const sockets = new Set<net.Socket>();
+  let connections = 0;
   const srv = net.createServer((s) => {
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined);
     s.write('220 fake ESMTP\r\n');
-    let inData = false;
+    const connection = { bodies: 0 };
     let buf = '';
+    let inData = false;
+    let silent = false;
     s.on('data', (d) => {
       buf += d.toString('latin1');
-      for (;;) {
-        if (inData) return; // swallow the body, never answer
+      while (!silent) {
+        if (inData) {
+          const end = buf.indexOf('\r\n.\r\n');
+          if (end < 0 || hooks.body === 'silent') return;
+          const body = buf.slice(0, end + 2);
+          buf = buf.slice(end + 5);
+          inData = false;
+          connection.bodies++;
+          if (hooks.body === undefined) s.write('250 ok\r\n');
+          else hooks.body(body, s);
+          continue;
+        }
         const i = buf.indexOf('\r\n');
         if (i < 0) return;
-        const line = buf.slice(0, i).toUpperCase();
+        const cmd = buf.slice(0, i).toUpperCase();
         buf = buf.slice(i + 2);
-        if (line.startsWith('EHLO')) s.write('250-fake\r\n250 PIPELINING\r\n');
-        else if (line.startsWith('MAIL')) {
-          if (silentAfter === 'mail') return;
-          s.write('250 ok\r\n');
-        } else if (line.startsWith('RCPT')) s.write('250 ok\r\n');
-        else if (line.startsWith('DATA')) {
+        const said = hooks.command?.(cmd, s, connection);
+        if (said === 'silent') silent = true;
+        else if (said === 'handled') continue;
+        else if (cmd.startsWith('EHLO')) s.write(`${hooks.ehlo ?? '250-fake\r\n250 PIPELINING'}\r\n`);
+        else if (cmd.startsWith('DATA')) {
           s.write('354 go\r\n');
           inData = true;
-        } else if (line.startsWith('QUIT')) s.end('221 bye\r\n');
+        } else if (cmd.startsWith('QUIT')) s.end('221 bye\r\n');
+        else s.write('250 ok\r\n');
       }
     });
   });
@@ -52,7 +79,14 @@ async function fakeSilentServer(silentAfter: 'body' | 'mail'): Promise<number> {
         srv.close(() => r());
       }),
   );
-  return (srv.address() as net.AddressInfo).port;
+  return { port: (srv.address() as net.AddressInfo).port, connections: () => connections };
+}
+
+/** FAKE SMTP server: answers EHLO/MAIL/RCPT/DATA, then never answers after the body (or never after MAIL). */
+async function fakeSilentServer(silentAfter: 'body' | 'mail'): Promise<number> {
+  const hooks: FakeHooks =
+    silentAfter === 'body' ? { body: 'silent' } : { command: (cmd) => (cmd.startsWith('MAIL') ? 'silent' : undefined) };
+  return (await fakeSmtpServer(hooks)).port;
 }
 
 /**
@@ -60,47 +94,15 @@ async function fakeSilentServer(silentAfter: 'body' | 'mail'): Promise<number> {
  * then cuts the connection when the next one starts, before answering anything (as a server
  * does when its idle timer fires just as a kept-open session is reused). Counts connections.
  */
-async function fakeOneShotServer(): Promise<{ port: number; connections: () => number }> {
-  let connections = 0;
-  const srv = net.createServer((s) => {
-    connections++;
-    s.on('error', () => undefined);
-    s.write('220 fake one-shot\r\n');
-    let buf = '';
-    let inData = false;
-    let done = 0;
-    s.on('data', (d) => {
-      buf += d.toString('latin1');
-      for (;;) {
-        if (inData) {
-          const end = buf.indexOf('\r\n.\r\n');
-          if (end < 0) return;
-          buf = buf.slice(end + 5);
-          inData = false;
-          done++;
-          s.write('250 taken\r\n');
-          continue;
-        }
-        const i = buf.indexOf('\r\n');
-        if (i < 0) return;
-        const cmd = buf.slice(0, i).toUpperCase();
-        buf = buf.slice(i + 2);
-        if (cmd.startsWith('MAIL') && done > 0) {
-          s.destroy();
-          return;
-        }
-        if (cmd.startsWith('EHLO')) s.write('250-fake\r\n250 PIPELINING\r\n');
-        else if (cmd.startsWith('DATA')) {
-          s.write('354 go\r\n');
-          inData = true;
-        } else if (cmd.startsWith('QUIT')) s.end('221 bye\r\n');
-        else s.write('250 ok\r\n');
-      }
-    });
+function fakeOneShotServer(): Promise<{ port: number; connections: () => number }> {
+  return fakeSmtpServer({
+    command: (cmd, s, connection) => {
+      if (!(cmd.startsWith('MAIL') && connection.bodies > 0)) return undefined;
+      s.destroy();
+      return 'silent';
+    },
+    body: (_body, s) => s.write('250 taken\r\n'),
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
-  return { port: (srv.address() as net.AddressInfo).port, connections: () => connections };
 }
 
 describe('driver fates for faults', () => {
@@ -275,44 +277,19 @@ describe('carriedIntact: did every sent line arrive unchanged and in order?', ()
     const sink = await createSmtpSink();
     cleanups.push(() => sink.close());
     // FAKE relay: takes the message, forwards it with its Subject line cut short, then says 250.
-    const srv = net.createServer((s) => {
-      s.on('error', () => undefined);
-      s.write('220 fake relay\r\n');
-      let buf = '';
-      let inData = false;
-      s.on('data', (d) => {
-        buf += d.toString('latin1');
-        for (;;) {
-          if (inData) {
-            const end = buf.indexOf('\r\n.\r\n');
-            if (end < 0) return;
-            const body = Buffer.from(buf.slice(0, end + 2).replace(/^Subject: (.{3}).*$/m, 'Subject: $1'), 'latin1');
-            buf = buf.slice(end + 5);
-            inData = false;
-            void (async () => {
-              const c = await SmtpClient.open({ host: sink.host, port: sink.port }, { deadline: Date.now() + 5_000 });
-              await c.send({ from: 'a@b.c', to: ['d@e.f'] }, body, Date.now() + 5_000);
-              await c.quit();
-              s.write('250 relayed\r\n');
-            })();
-            continue;
-          }
-          const i = buf.indexOf('\r\n');
-          if (i < 0) return;
-          const cmd = buf.slice(0, i).toUpperCase();
-          buf = buf.slice(i + 2);
-          if (cmd.startsWith('EHLO')) s.write('250 fake\r\n');
-          else if (cmd.startsWith('DATA')) {
-            s.write('354 go\r\n');
-            inData = true;
-          } else if (cmd.startsWith('QUIT')) s.end('221 bye\r\n');
-          else s.write('250 ok\r\n');
-        }
-      });
+    const relay = await fakeSmtpServer({
+      ehlo: '250 fake',
+      body: (text, s) => {
+        const body = Buffer.from(text.replace(/^Subject: (.{3}).*$/m, 'Subject: $1'), 'latin1');
+        void (async () => {
+          const c = await SmtpClient.open({ host: sink.host, port: sink.port }, { deadline: Date.now() + 5_000 });
+          await c.send({ from: 'a@b.c', to: ['d@e.f'] }, body, Date.now() + 5_000);
+          await c.quit();
+          s.write('250 relayed\r\n');
+        })();
+      },
     });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
-    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, sink, timeoutMs: 5_000, pipelining: false });
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${relay.port}`, sink, timeoutMs: 5_000, pipelining: false });
     await driver.open();
     const out = await driver.send({ file: 'a', raw: b('From: a@example.org\r\nSubject: a long subject\r\n\r\nbody\r\n') });
     await driver.close();
