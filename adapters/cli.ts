@@ -47,9 +47,17 @@ export function createCliAdapter(entry: CliScannerEntry): Adapter {
       const found = await which(e.command);
       if (found === undefined) return { available: false, reason: `${e.preset === undefined ? '' : 'preset, '}binary not found: ${e.command}` };
       if (e.versionArgs === undefined) return { available: true };
-      const r = await run(found, e.versionArgs, { deadline: Date.now() + (e.timeoutMs ?? 30_000) });
-      if (!r.ok) return { available: false, reason: `${e.command} ${e.versionArgs.join(' ')}: ${r.message}` };
+      const asked = `${e.command} ${e.versionArgs.join(' ')}`;
+      const r = await run(found, e.versionArgs, { deadline: Date.now() + Math.min(e.timeoutMs ?? 30_000, 30_000) });
+      if (!r.ok) return { available: false, reason: `${asked}: ${r.message}` };
       const text = `${r.stdout}\n${r.stderr}`;
+      if (c.identify !== undefined && !c.identify.test(text)) {
+        const said = excerpt((text.trim().split('\n')[0] ?? '').trim(), 80);
+        return {
+          available: false,
+          reason: `not this program: ${found} is on PATH, but \`${asked}\` does not identify it as ${e.name} (expected /${e.identify}/i${said === '' ? ', it printed nothing' : `, it printed "${said}"`}); set "command" to the scanner's path in the config file`,
+        };
+      }
       const m = c.versionRegex?.exec(text);
       const version = m?.[1]?.trim() ?? (text.trim().split('\n')[0] ?? '').trim();
       return version === '' ? { available: true } : { available: true, version: excerpt(version, 120) };

@@ -36,6 +36,13 @@ export interface CliScannerEntry {
   versionArgs?: string[];
   /** Regex over the version output; its first capture group is the version. */
   versionRegex?: string;
+  /**
+   * Regex (case-insensitive, multiline) the output of `versionArgs` must match for the
+   * program found to be this scanner, e.g. the vendor's name: another program of the same
+   * name on PATH (NVIDIA's `nvcc` for Norman's) is then reported "not this program" by
+   * `probe()`, not available. Every preset has one; needs `versionArgs`.
+   */
+  identify?: string;
   /** Whole message or decoded parts; default `part`. */
   granularity?: 'message' | 'part';
   /** Parent folder of the private temp folders (default: os.tmpdir(), i.e. TMPDIR or /tmp). */
@@ -48,7 +55,7 @@ export interface CliScannerEntry {
 
 const KNOWN_KEYS = new Set([
   'name', 'command', 'args', 'clean', 'infected', 'error', 'virusName', 'timeoutMs',
-  'versionArgs', 'versionRegex', 'granularity', 'tempDir', 'preset', 'description',
+  'versionArgs', 'versionRegex', 'identify', 'granularity', 'tempDir', 'preset', 'description',
 ]);
 
 function compile(where: string, key: string, src: string): RegExp {
@@ -131,6 +138,12 @@ export function parseCliEntry(obj: unknown, where = 'cli scanner'): CliScannerEn
     if (typeof versionRegex !== 'string') throw new TypeError(`${where}: versionRegex must be a regex string`);
     if (captureGroups(compile(where, 'versionRegex', versionRegex)) < 1) throw new TypeError(`${where}: versionRegex needs a capture group for the version`);
   }
+  const identify = o['identify'];
+  if (identify !== undefined) {
+    if (typeof identify !== 'string' || identify === '') throw new TypeError(`${where}: identify must be a non-empty regex string`);
+    compile(where, 'identify', identify);
+    if (versionArgs === undefined) throw new TypeError(`${where}: identify needs versionArgs (the arguments that make the program print who it is)`);
+  }
   const granularity = o['granularity'];
   if (granularity !== undefined && granularity !== 'message' && granularity !== 'part') throw new TypeError(`${where}: granularity must be 'message' or 'part'`);
   const tempDir = o['tempDir'];
@@ -150,6 +163,7 @@ export function parseCliEntry(obj: unknown, where = 'cli scanner'): CliScannerEn
     ...(timeoutMs === undefined ? {} : { timeoutMs: timeoutMs as number }),
     ...(versionArgs === undefined ? {} : { versionArgs }),
     ...(versionRegex === undefined ? {} : { versionRegex: versionRegex as string }),
+    ...(identify === undefined ? {} : { identify: identify as string }),
     ...(granularity === undefined ? {} : { granularity: granularity as 'message' | 'part' }),
     ...(tempDir === undefined ? {} : { tempDir: tempDir as string }),
     ...(preset === undefined ? {} : { preset: preset as string }),

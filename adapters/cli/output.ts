@@ -24,6 +24,7 @@ export interface CompiledCliEntry {
   error: number[];
   virusName: RegExp;
   versionRegex?: RegExp;
+  identify?: RegExp;
 }
 
 /** Compile an entry's regexes (the entry must have passed `parseCliEntry`). */
@@ -36,6 +37,7 @@ export function compileCliEntry(entry: CliScannerEntry): CompiledCliEntry {
     error: entry.error ?? [],
     virusName: new RegExp(entry.virusName),
     ...(entry.versionRegex === undefined ? {} : { versionRegex: new RegExp(entry.versionRegex, 'm') }),
+    ...(entry.identify === undefined ? {} : { identify: new RegExp(entry.identify, 'im') }),
   };
 }
 

@@ -5,6 +5,9 @@
  * tested against fake fixtures in test/fixtures/cli-scanners/ that print each format.
  * Override `command` (e.g. `/opt/sophos-av/bin/savscan`) or `args` in the config file:
  * `{ "type": "cli", "preset": "sophos-savscan", "command": "/opt/sophos-av/bin/savscan" }`.
+ * Each preset's `identify` is the vendor name its version output must show: a program of
+ * the same name that is not the scanner (NVIDIA's CUDA `nvcc` for Norman's `nvcc`) makes
+ * the preset "not this program", never available.
  */
 import type { CliScannerEntry } from './entry.js';
 
@@ -25,6 +28,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: '^.*?: (.+) FOUND$',
     versionArgs: ['--version'],
     versionRegex: 'ClamAV (\\S+)',
+    identify: 'ClamAV',
   }),
   'sophos-savscan': preset('sophos-savscan', {
     description: 'Sophos Anti-Virus for Linux, savscan (exit 0 clean, 2 some errors, 3 virus found)',
@@ -39,6 +43,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: ">>> Virus(?: fragment)? '?(.+?)'? found",
     versionArgs: ['-v'],
     versionRegex: 'Product version\\s*:\\s*(\\S+)',
+    identify: 'Sophos',
   }),
   'avira-avscan': preset('avira-avscan', {
     description: 'Avira AntiVir / Avira for Unix, avscan',
@@ -50,6 +55,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: '(?:ALERT|FUND): \\[([^\\]]+)\\]',
     versionArgs: ['--version'],
     versionRegex: 'avscan[^\\n]*?(\\d+(?:\\.\\d+)+)',
+    identify: 'Avira|AntiVir',
   }),
   'eset-esets_cli': preset('eset-esets_cli', {
     description: 'ESET NOD32 for Linux file servers, esets_cli (exit 1 threat, 2 threat left, 3 could not check all)',
@@ -61,6 +67,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: 'threat="(?!is OK")([^"]+)"',
     versionArgs: ['--version'],
     versionRegex: 'esets_cli\\s+(?:version\\s+)?(\\S+)',
+    identify: 'ESET',
   }),
   'kaspersky-kavscanner': preset('kaspersky-kavscanner', {
     description: 'Kaspersky Anti-Virus for Linux (AVP 5), kavscanner; slow to start (load signatures)',
@@ -71,6 +78,8 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     // "/path infected: EICAR-Test-File" / "suspicion: ..."
     virusName: '(?:infected|suspicion|warning): (.+)$',
     timeoutMs: 120_000,
+    identify: 'Kaspersky',
+    versionArgs: ['-v'],
   }),
   'fsecure-fsav': preset('fsecure-fsav', {
     description: 'F-Secure Anti-Virus for Linux, fsav (exit 3 virus, 4 riskware, 6 at least one not scanned, 8 suspected)',
@@ -82,6 +91,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: ': (?:Infected|Suspected|Riskware): (.+?)(?: \\[[^\\]]*\\])?$',
     versionArgs: ['--version'],
     versionRegex: 'F-Secure[^\\n]*?(\\d+(?:\\.\\d+)+)',
+    identify: 'F-Secure',
   }),
   'fprot-fpscan': preset('fprot-fpscan', {
     description: 'F-PROT Antivirus for Unix 6, fpscan (exit bits: 1 virus, 2 suspicious, 8 not scanned, 64 aborted)',
@@ -93,6 +103,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: '^\\[Found\\s+[^\\]]*\\]\\s+<([^ \\t(>]+)',
     versionArgs: ['--version'],
     versionRegex: 'F-PROT[^\\n]*?(\\d+(?:\\.\\d+)+)',
+    identify: 'F-PROT',
   }),
   'mcafee-uvscan': preset('mcafee-uvscan', {
     description: 'McAfee VirusScan Command Line for Unix, uvscan (exit 13 virus found)',
@@ -104,6 +115,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: 'Found(?: the (.+?) (?:virus|trojan)| (?:virus|trojan) or variant ([^ ]+)|: (.+?) NOT a virus)',
     versionArgs: ['--version'],
     versionRegex: 'Virus Scan for \\S+ v?(\\S+)',
+    identify: 'McAfee|Virus ?Scan for',
   }),
   drweb: preset('drweb', {
     description: 'Dr.Web for Unix, drweb (exit 1/9/33 known virus, 0 and 32 clean)',
@@ -115,6 +127,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: ' (?:infected|is suspicious)(?: with| by)?(?: virus)? (.+?)$',
     versionArgs: ['-v'],
     versionRegex: 'Dr\\.Web[^\\n]*?(\\d+(?:\\.\\d+)+)',
+    identify: 'Dr\\.?Web',
   }),
   'avast-avastcmd': preset('avast-avastcmd', {
     description: 'avast! for Linux, avastcmd (exit 1 infected)',
@@ -126,6 +139,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: '\\[infected by:\\s*([^\\]]+)\\]',
     versionArgs: ['-V'],
     versionRegex: '(\\d+(?:\\.\\d+)+)',
+    identify: 'avast',
   }),
   'bitdefender-bdscan': preset('bitdefender-bdscan', {
     description: 'BitDefender Antivirus Scanner for Unices, bdscan (decided by its summary, not its exit code)',
@@ -137,6 +151,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: '\\s(?:infected|suspected): (.+)$',
     versionArgs: ['--version'],
     versionRegex: 'BitDefender[^\\n]*?(\\d+(?:\\.\\d+)+)',
+    identify: 'BitDefender',
   }),
   'trendmicro-vscan': preset('trendmicro-vscan', {
     description: 'Trend Micro FileScanner / ServerProtect, vscan (exit = number of viruses found)',
@@ -146,6 +161,8 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     infected: 'Found virus',
     // "*** Found virus EICAR_TEST_FILE in file /path"
     virusName: 'Found virus (.+?) in file',
+    identify: 'Trend ?Micro',
+    versionArgs: ['-v'],
   }),
   ikarus: preset('ikarus', {
     description: 'IKARUS anti.virus for Linux (exit 40 infected)',
@@ -157,6 +174,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     virusName: "Signature '?(.+?)'? found",
     versionArgs: ['--version'],
     versionRegex: '(\\d+(?:\\.\\d+)+)',
+    identify: 'IKARUS',
   }),
   'norman-nvcc': preset('norman-nvcc', {
     description: 'Norman Virus Control for Linux, nvcc (exit 1/2/14 infected, 10/11 clean with notes)',
@@ -166,6 +184,8 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     infected: [1, 2, 14],
     // "Possible virus in '/path' -> 'EICAR_Test_file_not_a_virus!'"
     virusName: "[Vv]irus in .* -> '(.+)'",
+    identify: 'Norman',
+    versionArgs: ['-v'],
   }),
   'symantec-savsecls': preset('symantec-savsecls', {
     description: 'Symantec Scan Engine command-line client, savsecls (talks to the engine on loopback)',
@@ -175,5 +195,7 @@ export const CLI_PRESETS: Readonly<Record<string, CliScannerEntry>> = Object.fre
     infected: '^Infected',
     // "Infected  /path" then "Virus Name: EICAR Test String" (or "Info: ...") on the next line
     virusName: '^(?:Info|Virus Name):\\s+(.+)$',
+    identify: 'Symantec',
+    versionArgs: ['-version'],
   }),
 });

@@ -58,6 +58,25 @@ describe('cli presets', () => {
     const own = createCliAdapter(parseCliEntry({ name: 'mine', command: '/nonexistent/scanner', args: ['{}'], virusName: '(.+) FOUND' }));
     expect(await own.probe()).toEqual({ available: false, reason: 'binary not found: /nonexistent/scanner' });
   });
+
+  it('every preset says who it is: an identify pattern checked against its version output', () => {
+    for (const [k, e] of Object.entries(CLI_PRESETS)) {
+      expect(e.identify, k).toBeTypeOf('string');
+      expect(e.versionArgs, k).toBeDefined();
+    }
+    expect(() => parseCliEntry({ name: 'x', command: 'x', args: ['{}'], virusName: '(.+)', identify: 'X' })).toThrow(/identify needs versionArgs/);
+    expect(() => parseCliEntry({ name: 'x', command: 'x', args: ['{}'], virusName: '(.+)', versionArgs: ['-v'], identify: '(' })).toThrow(/identify is not a valid regular expression/);
+  });
+
+  it("a program of the preset's name that is not the vendor's (NVIDIA's nvcc for Norman's) is not this program", async () => {
+    const a = createCliAdapter(withFake('norman-nvcc', 'fake-cuda-nvcc'));
+    const p = await a.probe();
+    expect(p.available).toBe(false);
+    expect(p.reason).toMatch(/^not this program: .*fake-cuda-nvcc is on PATH, but `.*fake-cuda-nvcc -v` does not identify it as norman-nvcc \(expected \/Norman\/i, it printed "nvcc fatal/);
+    expect(p.reason).toContain('set "command" to the scanner\'s path');
+    // The real Norman nvcc (here its fake) is.
+    expect(await createCliAdapter(withFake('norman-nvcc', 'fake-nvcc')).probe()).toMatchObject({ available: true });
+  });
 });
 
 describe('every preset against its fake fixture', () => {
