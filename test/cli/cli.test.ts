@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,7 +108,23 @@ describe('avbench scanners', () => {
     // Vendor binaries are not installed here (a same-named binary may exist: nvcc is also CUDA's).
     const missing = presets.filter((p) => !p.available);
     expect(missing.length).toBeGreaterThanOrEqual(12);
-    for (const p of missing) expect(p.reason).toMatch(/^preset, binary not found/);
+    for (const p of missing) expect(p.reason).toMatch(/^preset, (binary not found|not this program)/);
+  });
+
+  it("a same-named program that is not the vendor's scanner is listed 'not this program' (CUDA's nvcc)", async () => {
+    const bin = await mkdtemp(join(tmpdir(), 'avbench-path-'));
+    const oldPath = process.env['PATH'];
+    try {
+      await copyFile(join(import.meta.dirname, '../fixtures/cli-scanners/fake-cuda-nvcc'), join(bin, 'nvcc'));
+      await chmod(join(bin, 'nvcc'), 0o755);
+      process.env['PATH'] = `${bin}:${oldPath ?? ''}`;
+      const r = await cli('scanners', '--json');
+      const rows = JSON.parse(r.stdout) as Array<{ name: string; available: boolean; reason?: string }>;
+      expect(rows.find((x) => x.name === 'norman-nvcc')).toMatchObject({ available: false, reason: expect.stringMatching(/^preset, not this program: .*nvcc is on PATH/) });
+    } finally {
+      process.env['PATH'] = oldPath;
+      await rm(bin, { recursive: true, force: true });
+    }
   });
 });
 
