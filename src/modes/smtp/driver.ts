@@ -1,8 +1,17 @@
 /**
  * The SMTP driver (harness side of point A): replays messages into any SMTP system under
- * test over N reused sessions with PIPELINING, and records each message's fate. Every
- * message gets an `X-Avbench-Id` header; the sink behind the system under test reports
- * whether it arrived and whether it was tagged.
+ * test and records each message's fate. Every message gets an `X-Avbench-Id` header; the
+ * sink behind the system under test reports whether it arrived and whether it was tagged.
+ *
+ * Load shapes (the options `connection`, `sessions`, `rate`):
+ *   kept-open   — N sessions opened up front and reused, MAIL/RCPT/DATA pipelined when
+ *                 offered (an MTA's connection cache, a submission client, Postfix in
+ *                 front of a content filter); the default of the library
+ *   per-message — connect, EHLO, MAIL, RCPT, DATA, QUIT, close for every message, at most
+ *                 N connections at a time (an internet MTA on port 25; smtp-source without -d)
+ *   rate        — an open-loop arrival schedule: message k of the schedule is not sent
+ *                 before start + k/rate s, whatever became of the earlier ones (a late
+ *                 message goes out at once; the schedule does not slide); flat out when absent
  *
  *   250 + arrived unchanged → delivered (clean)     250 + arrived tagged → tagged (infected)
  *   250 + arrived with a sent line cut or changed → delivered (error ALTERED)
@@ -12,7 +21,8 @@
  *   closed or silent before answering anything (body never sent) → tempfailed (error
  *   CONNECT_FAILED / TIMEOUT);
  *   on a kept-open session the server let go while idle, the message is first retried once
- *   on a new session, as an MTA's connection cache does
+ *   on a new session, as an MTA's connection cache does (per-message connections are new:
+ *   no retry)
  */
 import { randomBytes } from 'node:crypto';
 import { asNetError, type Endpoint } from '../../core/net.js';
@@ -32,8 +42,19 @@ export interface SmtpDriverOptions {
    * `delivered` with no arrival check.
    */
   sink?: SmtpSink | false;
-  /** Concurrent sessions (default 1). */
+  /** Concurrent sessions: connections open at a time (default 1). */
   sessions?: number;
+  /**
+   * `kept-open` (default): the sessions are opened by open() and reused for every message.
+   * `per-message`: a new connection per message (connect, EHLO, transaction, QUIT, close).
+   */
+  connection?: SmtpConnectionShape;
+  /**
+   * Messages per second across all sessions, as an open-loop arrival schedule (see
+   * {@link plannedOffsetMs}); absent: flat out (each session sends as soon as it is free).
+   * With fewer sessions than the rate needs, messages queue for a session and go out late.
+   */
+  rate?: number;
   /** Pipeline MAIL/RCPT/DATA when the server offers it (default true). */
   pipelining?: boolean;
   /**
@@ -50,6 +71,21 @@ export interface SmtpDriverOptions {
   to?: string;
 }
 
+/** How the driver uses connections: one per message, or N kept open and reused. */
+export type SmtpConnectionShape = 'per-message' | 'kept-open';
+
+/** The connection shapes, for option parsing. */
+export const SMTP_CONNECTION_SHAPES: readonly SmtpConnectionShape[] = ['per-message', 'kept-open'];
+
+/**
+ * When message `k` (0-based, in send() order) of an arrival schedule at `rate` msgs/s is
+ * due, in ms after the schedule's start: k × 1000 / rate. A message is never sent before
+ * it is due, so n messages take at least (n − 1) / rate seconds.
+ */
+export function plannedOffsetMs(k: number, rate: number): number {
+  return (k * 1000) / rate;
+}
+
 /** Counts a driver keeps across a run. */
 export interface SmtpDriverStats {
   sent: number;
@@ -64,6 +100,15 @@ export interface SmtpDriver extends ModeDriver {
   readonly sink: SmtpSink | undefined;
   /** Sent count and extras (call after close() for the final figure). */
   stats(): SmtpDriverStats;
+  /** Connections it opened and got a greeting and EHLO answer on, so far (retries included). */
+  readonly connections: number;
+  /** The load shape it drives. */
+  readonly shape: { connection: SmtpConnectionShape; sessions: number; rate?: number };
+  /**
+   * Start a new arrival schedule (with `rate`): the next send() is message 0, due at once.
+   * Call between passes over a corpus, after every message was answered.
+   */
+  restartSchedule(): void;
 }
 
 interface Session {
@@ -87,6 +132,11 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
   const { endpoint, lmtp } = parseSmtpUrl(opts.url);
   const sessions = opts.sessions ?? 1;
   if (!(Number.isInteger(sessions) && sessions >= 1)) throw new TypeError('smtp driver: sessions must be a positive integer');
+  const connection = opts.connection ?? 'kept-open';
+  if (!SMTP_CONNECTION_SHAPES.includes(connection)) throw new TypeError(`smtp driver: connection must be ${SMTP_CONNECTION_SHAPES.join(' or ')}`);
+  const rate = opts.rate;
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new TypeError('smtp driver: rate must be a number of messages per second > 0');
+  const perMessage = connection === 'per-message';
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const graceMs = opts.graceMs ?? 5_000;
   const pipelining = opts.pipelining !== false;
@@ -101,6 +151,30 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
   const idle: Session[] = [];
   const waiting: Array<(s: Session) => void> = [];
   let all: Session[] = [];
+  let connections = 0;
+  /** QUITs of per-message connections still under way (each gives its session back when done). */
+  const quitting = new Set<Promise<void>>();
+  /** The arrival schedule (with rate): its start (performance.now()) and the next message's index. */
+  let scheduleStart: number | undefined;
+  let scheduled = 0;
+
+  const openClient = async (deadline: number): Promise<SmtpClient> => {
+    const c = await SmtpClient.open(endpoint, { deadline, lmtp });
+    connections++;
+    return c;
+  };
+
+  /** Wait until the next message of the schedule is due (never before; at once when late). */
+  const due = async (): Promise<void> => {
+    if (rate === undefined) return;
+    const k = scheduled++;
+    scheduleStart ??= performance.now();
+    const at = scheduleStart + plannedOffsetMs(k, rate);
+    // Timers may fire a little early against performance.now(): wait until it is really due.
+    for (let wait = at - performance.now(); wait > 0; wait = at - performance.now()) {
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.ceil(wait)));
+    }
+  };
 
   const take = (): Promise<Session> => {
     const s = idle.pop();
@@ -142,7 +216,7 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
         s.client?.destroy();
         s.client = undefined;
         try {
-          s.client = await SmtpClient.open(endpoint, { deadline, lmtp });
+          s.client = await openClient(deadline);
         } catch (err) {
           const e = asNetError(err);
           return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
@@ -166,21 +240,45 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     }
   };
 
+  /** Per message: QUIT and close the connection in the background; the session slot is free once it is closed. */
+  const release = (s: Session): void => {
+    const c = s.client;
+    s.client = undefined;
+    if (c === undefined) {
+      give(s);
+      return;
+    }
+    const q = c.quit(Date.now() + Math.min(timeoutMs, 5_000)).finally(() => {
+      quitting.delete(q);
+      give(s);
+    });
+    quitting.add(q);
+  };
+
   const driver: SmtpDriver = {
     mode: 'smtp',
     sut: opts.url,
     get sink() {
       return sink;
     },
+    get connections() {
+      return connections;
+    },
+    shape: { connection, sessions, ...(rate === undefined ? {} : { rate }) },
+    restartSchedule() {
+      scheduleStart = undefined;
+      scheduled = 0;
+    },
     async open() {
       if (ownsSink && sink === undefined) sink = await createSmtpSink();
       all = Array.from({ length: sessions }, () => ({ client: undefined }));
       idle.push(...all);
+      if (perMessage) return;
       // Open the sessions up front (failures are retried per message).
       await Promise.all(
         all.map(async (s) => {
           try {
-            s.client = await SmtpClient.open(endpoint, { deadline: Date.now() + timeoutMs, lmtp });
+            s.client = await openClient(Date.now() + timeoutMs);
           } catch {
             s.client = undefined;
           }
@@ -196,14 +294,17 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
       // The sink checks what arrives against what was sent; released once the fate is known.
       sink?.expect(id, body);
       try {
+        await due();
         const s = await take();
         // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
+        // (Per message, that includes connecting and EHLO, as the SUT's client sees it.)
         const t0 = performance.now();
         let answer: SmtpReply | MessageOutcome;
         try {
           answer = await transact(s, body, t0, Date.now() + timeoutMs);
         } finally {
-          give(s);
+          if (perMessage) release(s);
+          else give(s);
         }
         return 'fate' in answer ? answer : await outcomeFromReply(answer, id, t0);
       } finally {
@@ -211,6 +312,7 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
       }
     },
     async close() {
+      await Promise.all([...quitting]);
       const clients = all.map((s) => s.client).filter((c): c is SmtpClient => c !== undefined);
       all = [];
       idle.length = 0;

@@ -129,6 +129,27 @@ describe('driver fates for faults', () => {
     expect(driver.stats().sent).toBe(3);
   });
 
+  it('per message, a connection the server cuts before answering anything: tempfailed CONNECT_FAILED, not retried, not lost', async () => {
+    // FAKE: greets and answers EHLO, then cuts every connection at MAIL.
+    const fake = await fakeSmtpServer({
+      command: (cmd, s) => {
+        if (!cmd.startsWith('MAIL')) return undefined;
+        s.destroy();
+        return 'silent';
+      },
+    });
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${fake.port}`, sink: false, timeoutMs: 2_000, connection: 'per-message' });
+    await driver.open();
+    cleanups.push(() => driver.close());
+    for (const n of [1, 2]) {
+      const out = await driver.send({ file: `m${n}`, raw: Buffer.from(`Subject: ${n}\r\n\r\nx\r\n`) });
+      expect(out).toMatchObject({ fate: 'tempfailed', verdict: 'error', errorCode: 'CONNECT_FAILED' });
+      expect(out.smtpReply).toMatch(/nothing was sent/);
+    }
+    expect(fake.connections()).toBe(2);
+    expect(driver.connections).toBe(2);
+  });
+
   it('a server that goes silent before answering MAIL: tempfailed TIMEOUT (the body never left), not lost', async () => {
     const port = await fakeSilentServer('mail');
     const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${port}`, sink: false, timeoutMs: 400 });
