@@ -22,7 +22,7 @@ import { scanMessageDetailed } from '../../core/scan.js';
 import type { Adapter, Verdict } from '../../core/types.js';
 import { UnansweredError, type TransactionResult } from './client.js';
 import { NextHopPool } from './pool.js';
-import { coalesceWrites } from './socket.js';
+import { tuneSmtpServer } from './socket.js';
 import { formatReply, prependHeaders, type SmtpReply } from './wire.js';
 
 /** What to do with an infected message. */
@@ -309,10 +309,9 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     onData,
   });
   server.on('error', () => undefined);
-  // smtp-server writes each reply with its own write(): replies to pipelined MAIL/RCPT/DATA
-  // would cost three syscalls (and three segments). Cork each client socket on its first
-  // write in an event-loop turn and uncork at the end of the turn: one segment per batch.
-  server.server.prependListener('connection', coalesceWrites);
+  // Greeting at once (not after smtp-server's fixed 100 ms), TCP_NODELAY, and the replies of
+  // one event-loop turn (a pipelined MAIL/RCPT/DATA batch) in one write: see socket.ts.
+  tuneSmtpServer(server);
 
   return {
     address,

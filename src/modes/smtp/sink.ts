@@ -8,7 +8,7 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { freePort } from '../../core/net.js';
-import { coalesceWrites } from './socket.js';
+import { tuneSmtpServer } from './socket.js';
 import { carriedIntact, headerBlockEnd, headerValues } from './wire.js';
 
 /** The header the driver adds to every message it sends. */
@@ -195,7 +195,7 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
     onData,
   });
   server.on('error', () => undefined);
-  server.server.prependListener('connection', coalesceWrites);
+  tuneSmtpServer(server);
   await new Promise<void>((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(port, host, () => {

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClamdAdapter, createEmbeddedAdapter } from '../../../adapters/index.js';
 import { freePort } from '../../../src/core/net.js';
 import type { Adapter } from '../../../src/core/types.js';
+import { SMTPServer } from 'smtp-server';
 import { createSmtpDriver, createSmtpProxy, createSmtpSink, SmtpClient, type ProxyEvent, type SmtpProxyOptions, type SmtpSink } from '../../../src/modes/smtp/index.js';
+import { greetAtOnce } from '../../../src/modes/smtp/socket.js';
 import type { MessageOutcome } from '../../../src/modes/types.js';
 import { EICAR, mailWithAttachment } from '../../helpers/eicar.js';
 
@@ -186,6 +188,19 @@ describe('smtp proxy with the embedded scanner', () => {
       const c = await SmtpClient.open({ host: '127.0.0.1', port }, { deadline: Date.now() + 5_000 });
       expect([...c.extensions]).toEqual(expect.arrayContaining(['PIPELINING', '8BITMIME', 'SIZE']));
       await c.quit();
+    });
+  });
+
+  it('greeting at once: the hook past smtp-server\'s fixed 100 ms early-talker wait engages on the installed smtp-server; the greeting, HELO and QUIT still work', async () => {
+    // greetAtOnce returns false (and changes nothing) when smtp-server's internals changed:
+    // this catches an upgrade that would silently bring the 100 ms per connection back.
+    expect(greetAtOnce(new SMTPServer({ logger: false }))).toBe(true);
+    await withChain({}, async (_send, { port }) => {
+      for (let i = 0; i < 3; i++) {
+        const c = await SmtpClient.open({ host: '127.0.0.1', port }, { deadline: Date.now() + 5_000 });
+        expect(c.greeting.code).toBe(220);
+        await c.quit();
+      }
     });
   });
 
