@@ -24,6 +24,7 @@ import { createSmtpDriver } from '../modes/smtp/driver.js';
 import { createSmtpProxy } from '../modes/smtp/proxy.js';
 import { createSmtpSink } from '../modes/smtp/sink.js';
 import type { MessageOutcome, ModeDriver, ModeName, OutgoingMessage } from '../modes/types.js';
+import type { LoadShape } from './results.js';
 import type { SutSpec } from './sut.js';
 
 /** A driver outcome plus where the first detection was found (direct mode knows it). */
@@ -44,6 +45,8 @@ export interface Target {
   concurrency: number;
   /** Processes whose load is sampled (a SUT's `pid=`). */
   pids: number[];
+  /** How the driver loads the SUT (smtp: the connection shape and rate), for results.json. */
+  shape?: LoadShape;
   /** Called after each pass (every message answered): forget per-pass state, e.g. the sink's arrivals. */
   afterPass?(): void;
   close(): Promise<void>;
@@ -61,6 +64,16 @@ export interface FrontEndOptions {
   configPath?: string;
   /** Per-message deadline for drivers (ms, default 60 000). */
   timeoutMs?: number;
+  /** SMTP load shape: connection per message or kept open (default per-message), rate (default flat out). */
+  shape?: LoadShape;
+}
+
+/** The SMTP driver's options for a load shape (default: a connection per message, flat out). */
+function smtpShape(shape: LoadShape | undefined): { connection: LoadShape['connection']; rate?: number; recorded: LoadShape } {
+  const connection = shape?.connection ?? 'per-message';
+  const rate = shape?.rate;
+  const recorded: LoadShape = { connection, ...(rate === undefined ? {} : { rate }) };
+  return { connection, ...(rate === undefined ? {} : { rate }), recorded };
 }
 
 /** The package root: the nearest folder above this module holding package.json. */
@@ -115,12 +128,13 @@ export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
       return { mode: 'direct', sut: 'direct', driver, concurrency: o.concurrency, pids: [], close: () => Promise.resolve() };
     }
     case 'smtp': {
+      const { recorded, ...shape } = smtpShape(o.shape);
       const sink = await createSmtpSink();
       const proxy = createSmtpProxy({ forward: { host: sink.host, port: sink.port }, scanners: [o.adapter], maxClients: Math.max(100, o.concurrency * 2), ...limits });
       let driver;
       try {
         const addr = await proxy.listen();
-        driver = createSmtpDriver({ url: `smtp://${addr.host}:${addr.port}`, sink, sessions: o.concurrency, timeoutMs });
+        driver = createSmtpDriver({ url: `smtp://${addr.host}:${addr.port}`, sink, sessions: o.concurrency, timeoutMs, ...shape });
         await driver.open();
       } catch (err) {
         await proxy.close().catch(() => undefined);
@@ -134,7 +148,11 @@ export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
         driver: d,
         concurrency: o.concurrency,
         pids: [],
-        afterPass: () => sink.clear(),
+        shape: recorded,
+        afterPass: () => {
+          sink.clear();
+          d.restartSchedule();
+        },
         async close() {
           await d.close().catch(() => undefined);
           await proxy.close().catch(() => undefined);
@@ -187,12 +205,13 @@ export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
   }
 }
 
-/** Connect to a third-party SUT (the drivers start their own sink when asked). */
-export async function startSut(spec: SutSpec, concurrency: number, timeoutMs = 60_000): Promise<Target> {
+/** Connect to a third-party SUT (the drivers start their own sink when asked); `loadShape` shapes an smtp SUT's load. */
+export async function startSut(spec: SutSpec, concurrency: number, timeoutMs = 60_000, loadShape?: LoadShape): Promise<Target> {
   switch (spec.kind) {
     case 'smtp': {
+      const { recorded, ...shape } = smtpShape(loadShape);
       const sink = spec.sinkPort === undefined ? undefined : await createSmtpSink({ port: spec.sinkPort });
-      const driver = createSmtpDriver({ url: spec.driverUrl, sink: sink ?? false, sessions: concurrency, timeoutMs });
+      const driver = createSmtpDriver({ url: spec.driverUrl, sink: sink ?? false, sessions: concurrency, timeoutMs, ...shape });
       try {
         await driver.open();
       } catch (err) {
@@ -205,7 +224,11 @@ export async function startSut(spec: SutSpec, concurrency: number, timeoutMs = 6
         driver,
         concurrency,
         pids: spec.pids,
-        afterPass: () => sink?.clear(),
+        shape: recorded,
+        afterPass: () => {
+          sink?.clear();
+          driver.restartSchedule();
+        },
         async close() {
           await driver.close().catch(() => undefined);
           await sink?.close().catch(() => undefined);

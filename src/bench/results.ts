@@ -103,6 +103,17 @@ export interface MessageResult {
   exitCode?: number;
 }
 
+/**
+ * How the SMTP driver loaded the system under test (smtp runs only; a run without it was
+ * made before the field existed: kept-open sessions, flat out).
+ */
+export interface LoadShape {
+  /** `per-message`: a new connection (EHLO ... QUIT) per message; `kept-open`: `concurrency` sessions reused. */
+  connection: 'per-message' | 'kept-open';
+  /** Target messages per second across all sessions (open-loop arrival schedule); absent: flat out. */
+  rate?: number;
+}
+
 /** One cell of the matrix: scanner × mode × concurrency. */
 export interface Run {
   /** Stable id, e.g. "embedded/direct/c1". */
@@ -114,6 +125,8 @@ export interface Run {
   /** True for the no-scan baseline of a mode (what the transport alone costs). */
   baseline?: boolean;
   concurrency: number;
+  /** The load shape (smtp runs). */
+  shape?: LoadShape;
   messages: number;
   durationMs: number;
   throughput: { msgsPerSec: number; mbPerSec: number };

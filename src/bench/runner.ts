@@ -18,7 +18,7 @@ import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../corpus/read.
 import type { ModeName } from '../modes/types.js';
 import { startFrontEnd, startSut, type BenchOutcome, type Target } from './frontends.js';
 import { hostInfo, LoadSampler } from './host.js';
-import { SCHEMA_VERSION, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from './results.js';
+import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from './results.js';
 import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
 import { parseSut, type SutSpec } from './sut.js';
 
@@ -65,6 +65,13 @@ export interface RunBenchOptions {
   scannerPids?: Readonly<Record<string, readonly number[]>>;
   /** Per-message deadline in the drivers (ms, default 60 000). */
   timeoutMs?: number;
+  /**
+   * SMTP runs (ours and `--sut smtp://`): a new connection per message (default, what an
+   * MTA on port 25 sees) or `concurrency` sessions kept open and reused.
+   */
+  connection?: LoadShape['connection'];
+  /** SMTP runs: target messages per second across all sessions (open-loop schedule); absent or 0: flat out. */
+  rate?: number;
   /** The command line, recorded for "how to reproduce". */
   command?: string;
   /** Progress and notices. */
@@ -218,7 +225,7 @@ function figures(p: Pass): { msgsPerSec: number; mbPerSec: number; durationMs: n
 }
 
 /** The run record from its measured passes (figures of the median repeat). */
-export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: string, concurrency: number, baseline: boolean, passes: readonly Pass[], resources?: ResourceUse): Run {
+export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: string, concurrency: number, baseline: boolean, passes: readonly Pass[], resources?: ResourceUse, shape?: LoadShape): Run {
   const repeats = passes.map(figures);
   const m = medianIndex(repeats, (r) => r.msgsPerSec);
   const med = passes[m] as Pass;
@@ -231,6 +238,7 @@ export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: 
     sut,
     ...(baseline ? { baseline: true } : {}),
     concurrency,
+    ...(shape === undefined ? {} : { shape }),
     messages: med.records.length,
     durationMs: medFig.durationMs,
     throughput: { msgsPerSec: medFig.msgsPerSec, mbPerSec: medFig.mbPerSec },
@@ -286,6 +294,10 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
   if (repeat < 1) throw new BenchInputError('repeat must be at least 1');
   const levels = [...new Set(o.concurrency ?? [1])];
   for (const c of levels) if (!Number.isInteger(c) || c < 1) throw new BenchInputError(`concurrency must be a whole number ≥ 1, got ${c}`);
+  const connection = o.connection ?? 'per-message';
+  if (connection !== 'per-message' && connection !== 'kept-open') throw new BenchInputError(`connection must be per-message or kept-open, got ${JSON.stringify(connection)}`);
+  if (o.rate !== undefined && !(Number.isFinite(o.rate) && o.rate >= 0)) throw new BenchInputError(`rate must be messages per second ≥ 0 (0 = flat out), got ${o.rate}`);
+  const shape: LoadShape = { connection, ...(o.rate === undefined || o.rate === 0 ? {} : { rate: o.rate }) };
   const modes = [...new Set(o.modes ?? MODES)];
   for (const m of modes) if (!MODES.includes(m)) throw new BenchInputError(`unknown mode "${m}" (known: ${MODES.join(', ')})`);
 
@@ -378,8 +390,9 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
                 ...(o.deliverCommand === undefined ? {} : { deliverCommand: o.deliverCommand }),
                 ...(o.configPath === undefined ? {} : { configPath: o.configPath }),
                 ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+                shape,
               })
-            : await startSut(plan.spec, concurrency, o.timeoutMs);
+            : await startSut(plan.spec, concurrency, o.timeoutMs, shape);
       } catch (err) {
         const reason = `could not start: ${(err as Error).message}`;
         skip(id, reason);
@@ -411,7 +424,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       }
       const sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
       if (cellLimit === limit) benchedBytes = measured[0]?.bytes ?? benchedBytes;
-      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources);
+      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources, target.shape);
       runs.push(run);
       emit({ type: 'run-end', run });
     }

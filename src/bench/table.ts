@@ -1,5 +1,5 @@
 /**
- * The terminal summary of a bench: one row per run (scanner, mode, concurrency, detection,
+ * The terminal summary of a bench: one row per run (scanner, mode with the SMTP load shape, concurrency, detection,
  * false positives, errors, msgs/s with its spread over repeats, p95 latency, lost).
  */
 import Table from 'cli-table3';
@@ -17,6 +17,13 @@ function rate(run: Run): string {
   return `${shown} ±${(relativeSpread(run.repeats.map((x) => x.msgsPerSec)) * 50).toFixed(0)}%`;
 }
 
+/** The mode cell: `smtp per-message 50/s`, `smtp (SUT) kept-open`, `direct`. */
+export function modeCell(run: Run): string {
+  const mode = run.sut === 'direct' || run.sut === 'ours' ? run.mode : `${run.mode} (SUT)`;
+  if (run.shape === undefined) return mode;
+  return `${mode} ${run.shape.connection}${run.shape.rate === undefined ? '' : ` ${run.shape.rate}/s`}`;
+}
+
 /** The table as text (no colours). */
 export function formatTable(results: Results): string {
   const t = new Table({
@@ -27,7 +34,7 @@ export function formatTable(results: Results): string {
     const d = run.detection;
     t.push([
       run.baseline === true ? `${run.scanner.name} (baseline)` : run.scanner.name,
-      run.sut === 'direct' || run.sut === 'ours' ? run.mode : `${run.mode} (SUT)`,
+      modeCell(run),
       run.concurrency,
       run.baseline === true || d.tp + d.fn === 0 ? '–' : `${pct(d.detectionRate)} (${d.tp}/${d.tp + d.fn})`,
       run.baseline === true || d.fp + d.tn === 0 ? '–' : `${d.fp}/${d.fp + d.tn}`,

@@ -120,13 +120,30 @@ describe('avbench bench on the quick corpus', () => {
     const verdicts = (run: Run): string[] => run.results.map((r) => `${r.file}:${r.verdict}`);
     expect(verdicts(smtp)).toEqual(verdicts(direct));
     expect(verdicts(milter)).toEqual(verdicts(direct));
+    // The SMTP load shape is recorded on smtp runs only (default: a connection per message, flat out).
+    for (const run of results.runs) expect(run.shape).toEqual(run.mode === 'smtp' ? { connection: 'per-message' } : undefined);
 
     const back = await roundTrip(results);
     expect(validateResults(back)).toEqual([]);
     const table = formatTable(results);
     expect(table).toContain('embedded');
     expect(table).toContain('noop (baseline)');
+    expect(table).toContain('smtp per-message');
   }, 300_000);
+
+  it('smtp kept-open at a rate: the shape is recorded and shown; the rate bounds the pass from below', async () => {
+    const rate = 100;
+    const results = await runBench({ corpus: quick, scanners: ['embedded'], modes: ['smtp'], connection: 'kept-open', rate, repeat: 1, warmup: 0, limit: 20, baseline: false });
+    const [run] = results.runs;
+    expect(run).toMatchObject({ id: 'embedded/smtp/c1', shape: { connection: 'kept-open', rate }, messages: 20 });
+    expect(run!.fates.lost).toBe(0);
+    // Open loop: message k is not sent before k/rate s, so 20 messages take at least 19/rate s (a lower bound, not a speed test).
+    expect(run!.durationMs).toBeGreaterThanOrEqual((19 * 1000) / rate);
+    expect(validateResults(await roundTrip(results))).toEqual([]);
+    expect(formatTable(results)).toContain('smtp kept-open 100/s');
+    await expect(runBench({ corpus: quick, scanners: ['embedded'], modes: ['smtp'], rate: -1 })).rejects.toBeInstanceOf(BenchInputError);
+    await expect(runBench({ corpus: quick, scanners: ['embedded'], modes: ['smtp'], connection: 'sometimes' as 'kept-open' })).rejects.toBeInstanceOf(BenchInputError);
+  }, 120_000);
 
   describe('lda mode (avbench deliver as a separate process)', () => {
     let build: Build;

@@ -68,13 +68,22 @@ describe('avbench bench (command module)', () => {
     const noTime = await cli(['bench', '--corpus', join(dir, 'quick'), '--timeout', '0']);
     expect(noTime.code).toBe(2);
     expect(noTime.stderr).toMatch(/--timeout expects seconds > 0/);
+    const badRate = await cli(['bench', '--corpus', join(dir, 'quick'), '-m', 'smtp', '--rate', '-1']);
+    expect(badRate.code).toBe(2);
+    expect(badRate.stderr).toMatch(/--rate expects messages per second/);
+    expect((await cli(['bench', '--corpus', join(dir, 'quick'), '-m', 'smtp', '--connection', 'sometimes'])).code).toBe(2);
   });
 
   it('helpers', () => {
     expect(commandLine({ corpus: "c d's", repeat: 3, warmup: 1, baseline: false, lab: true, timeout: 60, sut: ['smtp://h:1?sink=2&name=x'] })).toBe(
-      "avbench bench --corpus 'c d'\\''s' --sut 'smtp://h:1?sink=2&name=x' --repeat 3 --warmup 1 --no-baseline --lab",
+      "avbench bench --corpus 'c d'\\''s' --sut 'smtp://h:1?sink=2&name=x' --repeat 3 --warmup 1 --connection per-message --no-baseline --lab",
     );
-    expect(commandLine({ corpus: 'c', repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 90 })).toBe('avbench bench --corpus c --repeat 1 --warmup 0 --timeout 90');
+    expect(commandLine({ corpus: 'c', repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 90 })).toBe('avbench bench --corpus c --repeat 1 --warmup 0 --timeout 90 --connection per-message');
+    // The load shape is written out when smtp runs are in play, and only then.
+    expect(commandLine({ corpus: 'c', mode: ['smtp'], repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 60, connection: 'kept-open', rate: 25 })).toBe(
+      'avbench bench --corpus c --mode smtp --repeat 1 --warmup 0 --connection kept-open --rate 25',
+    );
+    expect(commandLine({ corpus: 'c', mode: ['direct'], repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 60, connection: 'kept-open', rate: 25 })).toBe('avbench bench --corpus c --mode direct --repeat 1 --warmup 0');
     expect(parseModeLimits(['lda=20', 'smtp=5'])).toEqual({ lda: 20, smtp: 5 });
     expect(defaultOutDir(new Date('2026-01-02T03:04:05.678Z'))).toBe(join('out', 'bench-20260102T030405Z'));
   });

@@ -52,10 +52,19 @@ describe('results.json schema', () => {
     ['clean with names', (d: any) => Object.assign(d.runs[0].results[0], { verdict: 'clean', names: ['X'] }), '/runs/0/results/0/names'],
     ['no repeats', (d: any) => (d.runs[0].repeats = []), '/runs/0/repeats'],
     ['extra field on a message', (d: any) => (d.runs[0].results[0].subject = 'hi'), '/runs/0/results/0'],
+    ['unknown connection shape', (d: any) => (d.runs[0].shape = { connection: 'sometimes' }), '/runs/0/shape/connection'],
+    ['rate of 0 (flat out is no rate)', (d: any) => (d.runs[0].shape = { connection: 'per-message', rate: 0 }), '/runs/0/shape/rate'],
+    ['shape without connection', (d: any) => (d.runs[0].shape = { rate: 5 }), '/runs/0/shape'],
   ])('rejects %s', (_name, mutate, path) => {
     const problems = validateResults(broken(mutate));
     expect(problems.length).toBeGreaterThan(0);
     expect(problems.map((p) => p.path)).toContain(path);
+  });
+
+  it('accepts the optional SMTP load shape on a run, and runs without it (older files)', () => {
+    expect(validateResults(broken((d) => (d.runs[0].shape = { connection: 'per-message' })))).toEqual([]);
+    expect(validateResults(broken((d) => (d.runs[0].shape = { connection: 'kept-open', rate: 12.5 })))).toEqual([]);
+    expect(validateResults(broken((d) => delete d.runs[0].shape))).toEqual([]);
   });
 
   it('rejects fates that do not add up, and a missing record', () => {

@@ -1,6 +1,7 @@
 /**
  * `avbench bench --corpus DIR [--scanner NAME]... [--mode M]... [--sut URL]...
- *                [--concurrency N]... [--repeat N] [--warmup N] [--limit N] [--mode-limit MODE=N]... [--timeout S] [--out DIR] [--config FILE]`
+ *                [--concurrency N]... [--connection per-message|kept-open] [--rate N] [--repeat N] [--warmup N]
+ *                [--limit N] [--mode-limit MODE=N]... [--timeout S] [--out DIR] [--config FILE]`
  *
  * Runs the matrix (src/bench/runner.ts), writes DIR/results.json and the report
  * (report.html, summary.md, PNG charts: src/report), and prints the table. Exit 0 when the bench ran (even if a
@@ -35,6 +36,10 @@ export interface BenchArgs {
   baseline: boolean;
   lab: boolean;
   timeout: number;
+  /** smtp runs: a connection per message (default) or kept-open sessions. */
+  connection?: 'per-message' | 'kept-open';
+  /** smtp runs: messages per second (0 or absent: flat out). */
+  rate?: number;
 }
 
 /** Default output folder: out/bench-<UTC timestamp>/. */
@@ -82,6 +87,19 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('mode', { alias: 'm', type: 'string', array: true, nargs: 1, choices: [...MODES], describe: 'interception mode (repeatable); default: all' })
         .option('sut', { type: 'string', array: true, nargs: 1, describe: 'third-party system under test: smtp://HOST:PORT[?sink=PORT], milter://HOST:PORT, milter+unix:///PATH, lda:COMMAND' })
         .option('concurrency', { alias: 'n', type: 'number', array: true, nargs: 1, describe: 'messages in flight (repeatable); default 1' })
+        .option('connection', {
+          type: 'string',
+          choices: ['per-message', 'kept-open'] as const,
+          default: 'per-message' as const,
+          describe:
+            'smtp runs: per-message = connect, EHLO, MAIL, RCPT, DATA, QUIT, close for every message (what a gateway on port 25 gets from internet MTAs, and smtp-source\'s default); kept-open = --concurrency sessions opened once and reused with PIPELINING (an MTA\'s connection cache, a content filter behind Postfix)',
+        })
+        .option('rate', {
+          type: 'number',
+          default: 0,
+          describe:
+            'smtp runs: messages per second across all sessions, sent on a fixed open-loop schedule (message k is due k/N s after the start, late ones go out at once; at most --concurrency at a time); 0 = flat out. msgs/s then shows what was achieved, latency what the SUT costs at that load',
+        })
         .option('repeat', { alias: 'r', type: 'number', default: 3, describe: 'measured repeats per run (the median is reported)' })
         .option('warmup', { type: 'number', default: 1, describe: 'unmeasured warm-up passes per run' })
         .option('limit', { type: 'number', describe: 'bench only the first N messages of the corpus' })
@@ -97,7 +115,9 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .example('$0 bench --corpus corpora/quick', 'every available scanner in every mode')
         .example('$0 bench --corpus corpora/full -s clamd -m direct -m smtp -n 1 -n 8', 'clamd, two modes, two concurrency levels')
-        .example('$0 bench --corpus corpora/quick --sut "smtp://127.0.0.1:10025?sink=10026&name=clamsmtpd"', 'a clamsmtpd whose OutAddress is 127.0.0.1:10026') as unknown as Argv<BenchArgs>,
+        .example('$0 bench --corpus corpora/quick --sut "smtp://127.0.0.1:10025?sink=10026&name=clamsmtpd"', 'a clamsmtpd whose OutAddress is 127.0.0.1:10026')
+        .example('$0 bench --corpus corpora/full -s clamd -m smtp -n 20 --rate 50', 'our SMTP proxy at 50 msgs/s, a new connection per message, at most 20 at a time')
+        .example('$0 bench --corpus corpora/full -s clamd -m smtp -n 4 --connection kept-open', 'four kept-open sessions, flat out') as unknown as Argv<BenchArgs>,
     handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
       state.exitCode = await bench(args);
     },
@@ -120,6 +140,10 @@ export function commandLine(args: BenchArgs): string {
   if (args.limit !== undefined) words.push('--limit', String(args.limit));
   for (const l of args.modeLimit ?? []) words.push('--mode-limit', l);
   if (args.timeout !== 60) words.push('--timeout', String(args.timeout));
+  // The load shape matters to smtp runs only; written out whenever there are some (defaults may change).
+  const smtpRuns = args.mode === undefined || args.mode.includes('smtp') || (args.sut ?? []).some((u) => /^(smtp|lmtp):/.test(u));
+  if (smtpRuns) words.push('--connection', args.connection ?? 'per-message');
+  if (smtpRuns && args.rate !== undefined && args.rate > 0) words.push('--rate', String(args.rate));
   if (!args.baseline) words.push('--no-baseline');
   if (args.lab) words.push('--lab');
   if (args.config !== undefined) words.push('--config', args.config);
@@ -165,6 +189,8 @@ async function bench(args: BenchArgs): Promise<number> {
   try {
     const modeLimits = parseModeLimits(args.modeLimit ?? []);
     if (!(Number.isFinite(args.timeout) && args.timeout > 0)) throw new BenchInputError(`--timeout expects seconds > 0, got ${String(args.timeout)}`);
+    const rate = args.rate ?? 0;
+    if (!(Number.isFinite(rate) && rate >= 0)) throw new BenchInputError(`--rate expects messages per second ≥ 0 (0 = flat out), got ${String(args.rate)}`);
     results = await runBench({
       modeLimits,
       corpus: args.corpus,
@@ -176,6 +202,8 @@ async function bench(args: BenchArgs): Promise<number> {
       warmup: args.warmup,
       ...(args.limit === undefined ? {} : { limit: args.limit }),
       timeoutMs: args.timeout * 1000,
+      connection: args.connection ?? 'per-message',
+      ...(rate > 0 ? { rate } : {}),
       baseline: args.baseline,
       config,
       ...(configPath === undefined ? {} : { configPath }),
