@@ -34,12 +34,14 @@ export interface RankRow {
   best: ColumnKey[];
 }
 
-/** Human label of a run: "clamd · smtp", with the SUT and concurrency when they tell runs apart. */
+/** Human label of a run: "clamd · smtp", with the SUT, the SMTP load shape, and concurrency when they tell runs apart. */
 export function runLabel(run: Run, results: Results): string {
   const concurrencies = new Set(results.runs.map((r) => r.concurrency));
   const who = run.baseline === true ? 'no scan (baseline)' : run.scanner.name;
   let label = `${who} · ${run.mode}`;
   if (run.sut !== 'direct' && run.sut !== 'ours') label += ` (${run.sut})`;
+  // How the SMTP driver loaded it (a connection per message or kept open, a rate): part of what the figure means.
+  if (run.shape !== undefined) label += ` · ${run.shape.connection}${run.shape.rate === undefined ? '' : ` ${run.shape.rate}/s`}`;
   if (concurrencies.size > 1) label += ` · c${run.concurrency}`;
   return label;
 }
