@@ -3,7 +3,7 @@
  * Exit codes: each command sets its own (scan: 0 clean, 1 infected, 2 error); usage and
  * config errors exit 2 with a message saying what to do.
  */
-import yargs, { type CommandModule } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { ConfigError } from '../config/config.js';
 
 type CommandFactory = (state: CliState) => CommandModule<object, never>;
@@ -29,13 +29,73 @@ export interface CliState {
   exitCode: number;
 }
 
-/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+/**
+ * Exit code of a usage error: 2, or 64 (EX_USAGE, sysexits) for `avbench deliver`, which an
+ * MTA runs and reads as a sysexits code.
+ */
+export function usageExitCode(command: string | undefined): number {
+  return command === 'deliver' ? 64 : 2;
+}
+
+/**
+ * Run the CLI with `argv` (without node and script); resolves to the exit code.
+ *
+ * Two passes: the first parses and validates with every handler replaced by a no-op, so an
+ * unknown option, a missing value or a bad choice is reported before anything is read,
+ * written, delivered or bound (yargs runs a command's handler before its strict check of
+ * unknown options); the second runs the command.
+ */
 export async function runCli(argv: string[]): Promise<number> {
   const state: CliState = { exitCode: 0 };
-  let failed: string | undefined;
   const first = argv.find((a) => !a.startsWith('-'));
   const names = first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
   const factories = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<CommandFactory>)()));
+  const usageCode = usageExitCode(names.length === 1 ? first : undefined);
+
+  let reached = false;
+  const check = await parse(argv, factories.map((f) => dryRun(f(state), () => (reached = true))));
+  if (check.failed !== undefined) return report(check.failed, usageCode);
+  if (check.configError !== undefined) {
+    process.stderr.write(`avbench: ${check.configError}\n`);
+    return 2;
+  }
+  // --help, --version: the first pass printed it and ran no command.
+  if (!reached) return 0;
+
+  const done = await parse(argv, factories.map((f) => f(state)));
+  if (done.configError !== undefined) {
+    process.stderr.write(`avbench: ${done.configError}\n`);
+    return 2;
+  }
+  if (done.failed !== undefined) return report(done.failed, usageCode);
+  return state.exitCode;
+}
+
+/**
+ * The same command module with its handler, and the handlers of the subcommands its builder
+ * declares (`serve smtp`, `corpus generate`), replaced by `reached`.
+ */
+function dryRun(m: CommandModule<object, never>, reached: () => void): CommandModule<object, never> {
+  const { builder } = m;
+  return {
+    ...m,
+    handler: reached,
+    builder: (y: Argv) => {
+      const command = y.command.bind(y) as (...a: unknown[]) => Argv;
+      (y as unknown as { command: unknown }).command = (mod: unknown, ...rest: unknown[]) =>
+        command(typeof mod === 'object' && mod !== null && !Array.isArray(mod) ? dryRun(mod as CommandModule<object, never>, reached) : mod, ...rest);
+      return (typeof builder === 'function' ? builder(y as Argv<object>) : builder === undefined ? y : y.options(builder)) as Argv<never>;
+    },
+  };
+}
+
+function report(failed: string, code: number): number {
+  process.stderr.write(`avbench: ${failed}\nRun \`avbench --help\` for usage.\n`);
+  return code;
+}
+
+async function parse(argv: string[], modules: CommandModule<object, never>[]): Promise<{ failed?: string; configError?: string }> {
+  let failed: string | undefined;
   let parser = yargs(argv)
     .scriptName('avbench')
     .usage('avbench — evaluate and benchmark the virus scanners of Unix mail gateways\n\nUsage: $0 <command> [options]')
@@ -48,22 +108,15 @@ export async function runCli(argv: string[]): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      failed = msg || (err instanceof Error ? err.message : String(err));
+      failed ??= msg || (err instanceof Error ? err.message : String(err));
     })
     .epilogue('Docs: README.md. Scanners are configured in avbench.config.json (see `avbench scanners`).');
-  for (const f of factories) parser = parser.command(f(state));
+  for (const m of modules) parser = parser.command(m);
   try {
     await parser.parseAsync();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`avbench: ${err.message}\n`);
-      return 2;
-    }
-    failed = err instanceof Error ? err.message : String(err);
+    if (err instanceof ConfigError) return { configError: err.message };
+    failed ??= err instanceof Error ? err.message : String(err);
   }
-  if (failed !== undefined) {
-    process.stderr.write(`avbench: ${failed}\nRun \`avbench --help\` for usage.\n`);
-    return 2;
-  }
-  return state.exitCode;
+  return failed === undefined ? {} : { failed };
 }
