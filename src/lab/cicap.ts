@@ -89,7 +89,7 @@ export async function icapOptionsOk(host: string, port: number, service: string,
 /** Start c-icap (throws, with the log's tail, if it cannot start or never answers OPTIONS). */
 export async function startCicap(opts: StartCicapOptions): Promise<LabCicap> {
   const bin = await which('c-icap');
-  if (bin === undefined) throw new Error('c-icap is not installed (apt-get install c-icap libc-icap-mod-virus-scan; see RUNBOOK.md)');
+  if (bin === undefined) throw new Error('c-icap is not installed (apt-get install c-icap libc-icap-mod-virus-scan; see docs/install.md)');
   const stock = await readFile(opts.baseConfig ?? '/etc/c-icap/c-icap.conf', 'utf8');
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-cicap-'));
   let daemon: Daemon | undefined;

@@ -98,7 +98,7 @@ async function accepting(ep: Endpoint): Promise<boolean> {
 /** Start clamav-milter (throws, with its log's tail, if it cannot start or never listens). */
 export async function startClamavMilter(opts: StartClamavMilterOptions): Promise<LabClamavMilter> {
   const bin = await which('clamav-milter');
-  if (bin === undefined) throw new Error('clamav-milter is not installed (apt-get install clamav-milter; see RUNBOOK.md)');
+  if (bin === undefined) throw new Error('clamav-milter is not installed (apt-get install clamav-milter; see docs/install.md)');
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-clamav-milter-'));
   let daemon: Daemon | undefined;
   try {

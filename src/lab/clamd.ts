@@ -96,7 +96,7 @@ async function privateTempDir(folder: string, storage: 'memory' | 'disk'): Promi
 /** Start clamd (throws, with the log's tail, if it cannot start or never answers). */
 export async function startClamd(opts: StartClamdOptions = {}): Promise<LabClamd> {
   const clamd = await which('clamd');
-  if (clamd === undefined) throw new Error('clamd is not installed (apt-get install clamav-daemon; see RUNBOOK.md)');
+  if (clamd === undefined) throw new Error('clamd is not installed (apt-get install clamav-daemon; see docs/install.md)');
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-clamd-'));
   let daemon: Daemon | undefined;
   let tempDir = join(folder, 'tmp');

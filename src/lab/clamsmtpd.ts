@@ -89,7 +89,7 @@ async function waitForGreeting(port: number, deadline: number, alive: () => bool
 /** Start clamsmtpd (throws, with its log's tail, if it cannot start). */
 export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabClamsmtpd> {
   const bin = await which('clamsmtpd');
-  if (bin === undefined) throw new Error('clamsmtpd is not installed (apt-get install clamsmtp; see RUNBOOK.md)');
+  if (bin === undefined) throw new Error('clamsmtpd is not installed (apt-get install clamsmtp; see docs/install.md)');
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-clamsmtpd-'));
   let daemon: Daemon | undefined;
   try {

@@ -38,7 +38,7 @@ export interface LabSmtpSink {
 /** Start smtp-sink and wait for its greeting (throws when it cannot start). */
 export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<LabSmtpSink> {
   const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
-  if (bin === undefined) throw new Error('smtp-sink is not installed (apt-get install postfix; see RUNBOOK.md)');
+  if (bin === undefined) throw new Error('smtp-sink is not installed (apt-get install postfix; see docs/install.md)');
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-smtp-sink-'));
   let daemon: Daemon | undefined;
   try {

@@ -113,7 +113,7 @@ ${rows.map(
 )}
 </tbody>
 </table>
-<p class="note">The interception points of the paper: A before the MTA, B inside it, C at delivery; direct is the scanner alone. Measured columns come from this run: the fastest scanning run of the mode, its lowest p95 latency, the range of detection rates over its scanners, and messages lost over all its runs (baselines included).</p>`;
+<p class="note">The points where a Unix mail gateway can call a virus scanner: A an SMTP proxy before the MTA, B a milter inside it, C the local delivery agent; direct is the scanner alone, with no mail transport. Measured columns come from this run: the fastest scanning run of the mode, its lowest p95 latency, the range of detection rates over its scanners, and messages lost over all its runs (baselines included).</p>`;
 }
 
 function overheadTable(results: Results): SafeHtml {
@@ -250,7 +250,7 @@ ${overheadTable(results)}
 <section id="categories"><h2>Detection by category</h2>
 ${categoryTable(results)}
 </section>
-<section id="approaches"><h2>Interception approaches (the paper's Table 1), measured</h2>
+<section id="approaches"><h2>Interception approaches (Table 1), measured</h2>
 ${approachesTable(results)}
 </section>
 <section id="problems"><h2>Missed, false positives and errors, message by message</h2>

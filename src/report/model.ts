@@ -222,7 +222,7 @@ export function overheadRows(results: Results): OverheadRow[] {
     });
 }
 
-/** The paper's Table 1: one interception approach, what it can see, and measured figures. */
+/** Table 1 (the interception approaches compared): one approach, what it can see, and measured figures. */
 export interface ApproachRow {
   mode: ModeName;
   point: string;
@@ -286,7 +286,7 @@ const APPROACHES: Omit<ApproachRow, 'measured'>[] = [
   },
 ];
 
-/** The paper's Table 1 with measured columns from the runs. */
+/** Table 1 (the interception approaches compared) with measured columns from the runs. */
 export function approachRows(results: Results): ApproachRow[] {
   return APPROACHES.map((a) => {
     const all = results.runs.filter((r) => r.mode === a.mode);
@@ -409,7 +409,7 @@ export function scannerInventory(results: Results): Run['scanner'][] {
   return [...seen.values()];
 }
 
-/** The modes present, in the paper's order. */
+/** The modes present, in Table 1's order (direct, A smtp, B milter, C lda). */
 export function modesOf(results: Results): ModeName[] {
   const order: ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
   const present = new Set(results.runs.map((r) => r.mode));

@@ -25,7 +25,7 @@ export async function describeReal(title: string, programs: readonly string[], b
     describe(title, body);
     return;
   }
-  const why = `${title}: needs ${missing.join(', ')} (install with: apt-get install ${missing.join(' ')}; see ../shared/RUNBOOK.md)`;
+  const why = `${title}: needs ${missing.join(', ')} (install with: apt-get install ${missing.join(' ')}; see docs/install.md)`;
   if (REQUIRE_REAL) {
     describe(title, () => {
       it('has its real programs installed (AVBENCH_REQUIRE_REAL=1)', () => {
