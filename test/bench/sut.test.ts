@@ -114,6 +114,9 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
       expect(run.resources?.scanner?.pids).toEqual(expect.arrayContaining([clamd.pid]));
       expect(run.resources?.scanner?.peakRssBytes).toBeGreaterThan(0);
     }
+    // The SMTP SUT was driven with bench's default load shape (a connection per message); the milter run has none.
+    expect(results.runs.find((r) => r.id === 'clamsmtpd/smtp/c2')?.shape).toEqual({ connection: 'per-message' });
+    expect(results.runs.find((r) => r.id === 'clamav-milter/milter/c2')?.shape).toBeUndefined();
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }, 300_000);
 });
