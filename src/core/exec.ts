@@ -230,3 +230,57 @@ export async function spawnDaemon(file: string, args: readonly string[], opts: D
     },
   };
 }
+
+/** A long-running child that reads lines on its stdin (see {@link spawnPiped}). */
+export interface PipedProcess {
+  readonly pid: number;
+  /** Write to its stdin (dropped once it has exited). */
+  write(text: string): void;
+  /** True until it has exited. */
+  running(): boolean;
+  /** Close its stdin and wait for it to exit (SIGKILL after `graceMs`, default 2 s). */
+  end(graceMs?: number): Promise<DaemonExit>;
+}
+
+/**
+ * Start a program that reads our writes on its stdin (no shell, argument array), e.g.
+ * `logger` for syslog. Its stdout and stderr are discarded; it is killed if this process
+ * exits. Throws when it cannot be started.
+ */
+export async function spawnPiped(file: string, args: readonly string[]): Promise<PipedProcess> {
+  const sub = execa(file, args, { reject: false, shell: false, cleanup: true, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore', windowsHide: true });
+  let done = false;
+  const exited: Promise<DaemonExit> = sub.then(
+    (r) => {
+      done = true;
+      return { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal === undefined ? {} : { signal: r.signal }) };
+    },
+    () => {
+      done = true;
+      return {};
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    sub.once('spawn', () => resolve());
+    sub.once('error', (e) => reject(new Error(`${file}: could not start (${e.message})`)));
+  });
+  const pid = sub.pid;
+  if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  sub.stdin?.on('error', () => undefined);
+  return {
+    pid,
+    write(text) {
+      if (!done && sub.stdin?.writable === true) sub.stdin.write(text);
+    },
+    running: () => !done,
+    async end(graceMs = 2_000) {
+      sub.stdin?.end();
+      const timer = setTimeout(() => {
+        if (!done) sub.kill('SIGKILL');
+      }, graceMs);
+      const r = await exited;
+      clearTimeout(timer);
+      return r;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The daemons' log (issue 12.4): one `key=value` line per event, the same format for
+ * `serve smtp` and `serve milter`, on stderr (default, for systemd's journal or a
+ * supervisor) or to syslog (`--syslog`, facility mail, as clamd and clamav-milter log).
+ *
+ *   ts=2026-12-04T05:30:00.123Z level=info daemon=smtp event=message session=4F2A verdict=infected names="Eicar-Test-Signature" action=rejected ms=1.9
+ *
+ * Values are bare when they are plain tokens; otherwise double-quoted with `\"`, `\\`,
+ * `\n`, `\r` and `\t` escaped, so one event is always one line whatever a message or a
+ * scanner put into a value (a sender address, a virus name, a reply).
+ *
+ * Syslog goes through one long-running `logger` process (util-linux; `logger
+ * --prio-prefix` reads one message a line, each with its own priority), started through
+ * the one door for processes; the tag is `avbench-smtp` or `avbench-milter` with the pid.
+ */
+import { spawnPiped, which, type PipedProcess } from '../core/exec.js';
+
+/** Severity of a log line. */
+export type LogLevel = 'info' | 'warning' | 'error';
+
+/** Values of a log line (undefined fields are left out). */
+export type LogFields = Record<string, string | number | boolean | undefined>;
+
+/** A daemon's log. */
+export interface DaemonLog {
+  /** Write one event. */
+  write(level: LogLevel, event: string, fields?: LogFields): void;
+  /** Flush and stop the syslog writer (if any). */
+  close(): Promise<void>;
+}
+
+/** Where log lines go. */
+export interface DaemonLogOptions {
+  /** `smtp` or `milter`: the `daemon=` field and the syslog tag `avbench-NAME`. */
+  daemon: string;
+  /** Send to syslog (facility mail) instead of stderr. */
+  syslog?: boolean;
+  /** A syslog socket other than /dev/log (tests; stream socket). */
+  syslogSocket?: string;
+  /** stderr writer (tests). */
+  stderr?: (line: string) => void;
+  /** Clock (tests). */
+  now?: () => Date;
+}
+
+const PLAIN = /^[A-Za-z0-9_.:/@+<>,\-[\]]+$/;
+
+/** One `key=value` value, quoted when it is not a plain token. */
+export function formatValue(v: string | number | boolean): string {
+  const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v);
+  if (s !== '' && PLAIN.test(s)) return s;
+  return `"${s.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string)}"`;
+}
+
+/** `key=value key="two words"` (keys are ours: plain tokens). */
+export function formatFields(fields: LogFields): string {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out.push(`${k}=${formatValue(v)}`);
+  return out.join(' ');
+}
+
+/** Parse a line written by {@link formatFields} back into its fields (tests, log readers). */
+export function parseFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /([A-Za-z0-9_]+)=("((?:[^"\\]|\\.)*)"|\S*)/g;
+  for (const m of line.matchAll(re)) {
+    out[m[1] as string] = m[3] === undefined ? (m[2] as string) : (m[3] as string).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
+  }
+  return out;
+}
+
+/** syslog priority of facility mail (2) at a level. */
+const PRI: Record<LogLevel, number> = { info: 2 * 8 + 6, warning: 2 * 8 + 4, error: 2 * 8 + 3 };
+
+/**
+ * Open a daemon's log. With `syslog`, throws when `logger` is not installed (a usage error
+ * found before the daemon binds anything).
+ */
+export async function openDaemonLog(o: DaemonLogOptions): Promise<DaemonLog> {
+  const now = o.now ?? (() => new Date());
+  const stderr = o.stderr ?? ((line: string) => void process.stderr.write(line));
+  let logger: PipedProcess | undefined;
+  if (o.syslog === true) {
+    const bin = await which('logger');
+    if (bin === undefined) throw new Error('--syslog needs the logger program (util-linux; apt-get install bsdutils)');
+    const args = ['--prio-prefix', '--tag', `avbench-${o.daemon}`, `--id=${process.pid}`];
+    if (o.syslogSocket !== undefined) args.push('--socket', o.syslogSocket, '--tcp');
+    logger = await spawnPiped(bin, args);
+  }
+  return {
+    write(level, event, fields = {}) {
+      const body = formatFields({ level, daemon: o.daemon, event, ...fields });
+      if (logger !== undefined && logger.running()) logger.write(`<${PRI[level]}>${body}\n`);
+      else stderr(`${formatFields({ ts: now().toISOString() })} ${body}\n`);
+    },
+    async close() {
+      await logger?.end();
+    },
+  };
+}
