@@ -7,7 +7,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { adapterByName } from '../../../adapters/index.js';
 import { loadConfig } from '../../config/config.js';
 import type { Adapter } from '../../core/types.js';
-import { createMilterServer, ON_FAIL, ON_INFECTED, type MilterMessageEvent, type OnFail, type OnInfected } from '../../modes/milter/server.js';
+import { createMilterServer, ON_FAIL, ON_INFECTED, REPLY_STEPS, type MilterMessageEvent, type OnFail, type OnInfected, type ReplySteps } from '../../modes/milter/server.js';
 import type { CliState } from '../main.js';
 
 /** Options of `serve milter` (the parsed command line). */
@@ -20,6 +20,16 @@ export interface ServeMilterArgs {
   addHeader: boolean;
   config?: string;
   timeout: number;
+  /** unix socket mode, octal text (default 660; 666 lets an MTA running as another user in, e.g. Postfix's smtpd). */
+  socketMode?: string;
+  /** Which milter steps are answered (server `replySteps`; default auto). */
+  replySteps?: ReplySteps;
+}
+
+/** Parse an octal socket mode (`660`, `0666`); throws for anything else. */
+export function parseSocketMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new TypeError(`--socket-mode must be octal like 660 or 0666, got ${JSON.stringify(text)}`);
+  return Number.parseInt(text, 8);
 }
 
 /** One log line for a message: time, connection, queue id, sender, size, verdict, action, ms. */
@@ -46,6 +56,12 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
         .option('on-fail', { type: 'string', choices: ON_FAIL as string[], default: 'tempfail', describe: 'action when the scan fails (accept = fail open, marked Unchecked)' })
         .option('reject-message', { type: 'string', default: 'Virus found: %v', describe: 'text after "550 5.7.1 "; %v = virus names' })
         .option('add-header', { type: 'boolean', default: true, describe: 'add X-Virus-Scanned / X-Virus-Status (--no-add-header to skip)' })
+        .option('reply-steps', { type: 'string', choices: REPLY_STEPS as string[], default: 'auto', describe: 'steps the MTA waits for an answer to: auto = fewest on unix, data on TCP (docs/milter.md)' })
+        .option('socket-mode', { type: 'string', default: '660', describe: 'unix socket mode (octal); 666 when the MTA runs as another user' })
+        .check((a) => {
+          parseSocketMode(String(a['socketMode'] ?? '660'));
+          return true;
+        })
         .option('timeout', { type: 'number', default: 30_000, describe: 'scan time limit per message (ms)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .example('$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357') as unknown as Argv<ServeMilterArgs>,
@@ -85,6 +101,8 @@ export async function runServeMilter(
       rejectMessage: args.rejectMessage,
       addHeader: args.addHeader,
       limits: { timeoutMs: args.timeout },
+      ...(args.replySteps === undefined ? {} : { replySteps: args.replySteps }),
+      ...(args.socketMode === undefined ? {} : { socketMode: parseSocketMode(args.socketMode) }),
       onMessage: (e) => log(formatMilterEvent(e)),
       onConnectionError: (e) => log(`${new Date().toISOString()} connection error: ${e.message}`),
     });

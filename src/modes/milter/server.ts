@@ -33,6 +33,23 @@ export type OnFail = 'tempfail' | 'accept';
 
 /** The values {@link OnInfected} can take (for CLI choices). */
 export const ON_INFECTED: readonly OnInfected[] = ['reject', 'tempfail', 'discard', 'accept', 'quarantine'];
+/**
+ * Which milter steps are answered:
+ * - 'fewest': only end of message. Connect, MAIL, headers and body chunks get no reply
+ *   (SMFIP_NR_*), HELO, RCPT, DATA, end of headers and unknown commands are skipped.
+ * - 'data': as 'fewest', but the DATA step is sent and answered. Over TCP this matters:
+ *   Postfix's smtpd writes the connect .. DATA steps (and the macros of skipped steps) and
+ *   its cleanup process then writes headers .. end of message on the same socket; with
+ *   Nagle's algorithm on (Postfix leaves it on) cleanup's write waits for the ACK of
+ *   smtpd's unanswered one, i.e. our delayed ACK, ~40 ms per message. Answering DATA
+ *   acknowledges smtpd's write first. Two answers per message.
+ * - 'every': every step the MTA sends is answered (HELO, end of headers and unknown
+ *   commands still skipped).
+ */
+export type ReplySteps = 'auto' | 'fewest' | 'data' | 'every';
+/** The values {@link ReplySteps} can take. */
+export const REPLY_STEPS: readonly ReplySteps[] = ['auto', 'fewest', 'data', 'every'];
+
 /** The values {@link OnFail} can take. */
 export const ON_FAIL: readonly OnFail[] = ['tempfail', 'accept'];
 
@@ -60,6 +77,11 @@ export interface MilterServerOptions {
   idleTimeoutMs?: number;
   /** unix socket mode (default 0o660). */
   socketMode?: number;
+  /**
+   * Which steps the MTA waits for our answer to (see {@link ReplySteps}). Default 'auto':
+   * 'fewest' on a unix socket, 'data' over TCP.
+   */
+  replySteps?: ReplySteps;
   /** Called once per message scanned (for logging). */
   onMessage?: (event: MilterMessageEvent) => void;
   /** Called for a connection that failed (protocol error, socket error). */
@@ -122,6 +144,8 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
   const onFail = opts.onFail ?? 'tempfail';
   if (!ON_INFECTED.includes(onInfected)) throw new TypeError(`onInfected must be one of ${ON_INFECTED.join(', ')}`);
   if (!ON_FAIL.includes(onFail)) throw new TypeError(`onFail must be one of ${ON_FAIL.join(', ')}`);
+  const replySteps = opts.replySteps ?? 'auto';
+  if (!REPLY_STEPS.includes(replySteps)) throw new TypeError(`replySteps must be one of ${REPLY_STEPS.join(', ')}`);
   const cfg: Config = {
     scanners: opts.scanners,
     onInfected,
@@ -132,6 +156,7 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
     maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE,
     maxPacket: opts.maxPacket ?? DEFAULT_MAX_PACKET,
     idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
+    protocol: wantedProtocol(replySteps === 'auto' ? (spec.kind === 'unix' ? 'fewest' : 'data') : replySteps),
     scannerLabel: `avbench ${opts.scanners.map((s) => s.name).join(' ')}`,
     ...(opts.onMessage === undefined ? {} : { onMessage: opts.onMessage }),
     ...(opts.onConnectionError === undefined ? {} : { onConnectionError: opts.onConnectionError }),
@@ -214,6 +239,8 @@ interface Config {
   maxMessageBytes: number;
   maxPacket: number;
   idleTimeoutMs: number;
+  /** The protocol flags we want (of those the MTA offers). */
+  protocol: number;
   scannerLabel: string;
   onMessage?: (event: MilterMessageEvent) => void;
   onConnectionError?: (error: Error) => void;
@@ -233,9 +260,15 @@ interface MessageState {
 
 const CRLF = Buffer.from('\r\n');
 
-/** Steps for which we ask for no reply, and steps we ask the MTA to skip, when offered. */
-const WANT_PROTOCOL =
-  SMFIP.NOHELO | SMFIP.NORCPT | SMFIP.NODATA | SMFIP.NOUNKNOWN | SMFIP.NOEOH | SMFIP.NR_CONN | SMFIP.NR_MAIL | SMFIP.NR_HDR | SMFIP.NR_BODY | SMFIP.HDR_LEADSPC;
+/** The protocol flags (SMFIP_*) we ask for, of those the MTA offers, for a {@link ReplySteps} choice. */
+export function wantedProtocol(steps: Exclude<ReplySteps, 'auto'>): number {
+  // Always: skip HELO, end of headers, unknown commands; header values with their leading space.
+  const base = SMFIP.NOHELO | SMFIP.NOUNKNOWN | SMFIP.NOEOH | SMFIP.HDR_LEADSPC;
+  const quiet = SMFIP.NORCPT | SMFIP.NR_CONN | SMFIP.NR_MAIL | SMFIP.NR_HDR | SMFIP.NR_BODY;
+  if (steps === 'fewest') return base | quiet | SMFIP.NODATA;
+  if (steps === 'data') return base | quiet;
+  return base;
+}
 
 /** One MTA connection: decoder, per-connection macros, the current message. */
 class MilterConnection {
@@ -342,7 +375,7 @@ class MilterConnection {
         if (this.cfg.addHeader) want |= SMFIF.CHGHDRS;
         if (this.cfg.onInfected === 'quarantine') want |= SMFIF.QUARANTINE;
         this.actions = want & c.actions;
-        this.protocol = WANT_PROTOCOL & c.protocol;
+        this.protocol = this.cfg.protocol & c.protocol;
         this.negotiated = true;
         return [{ type: 'optneg', version: Math.min(c.version, SMFI_VERSION), actions: this.actions, protocol: this.protocol }];
       }
