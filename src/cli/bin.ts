@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-import { runCli } from './main.js';
+export {};
+// `avbench deliver` runs once per message under an MTA: try its lean bundle first (src/cli/lean.ts),
+// which hands back undefined whenever the full CLI should run instead (stdin untouched then).
+const argv = process.argv.slice(2);
+let code: number | undefined;
+if (argv[0] === 'deliver') code = await (await import('./lean.js')).leanDeliver(argv.slice(1));
 
 // Every command has finished its work when runCli resolves (serve and `lab up` resolve on
 // SIGINT/SIGTERM): exit now, so a detached child (`lab up --detach`) or a keep-alive socket
 // does not hold the process open. stdout/stderr writes are synchronous on Linux.
-process.exit(await runCli(process.argv.slice(2)));
+code ??= await (await import('./main.js')).runCli(argv);
+process.exit(code);

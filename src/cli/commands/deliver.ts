@@ -17,13 +17,15 @@ import { DEFAULT_DEFANG_EXTENSIONS } from '../../modes/lda/defang.js';
 import { deliverMessage, EX_NOPERM, EX_TEMPFAIL, type DeliverOptions } from '../../modes/lda/deliver.js';
 import type { CliState } from '../main.js';
 
-interface DeliverArgs {
+/** The options of `avbench deliver` as yargs hands them to the handler. */
+export interface DeliverArgs {
   scanner: string[];
   defang: boolean;
   defangExt?: string[];
   maildir?: string;
   quarantine?: string;
-  onInfected: 'quarantine' | 'reject';
+  /** Unset: quarantine when --quarantine is given, else reject. */
+  onInfected?: 'quarantine' | 'reject';
   rejectCode: number;
   onFail: 'tempfail' | 'deliver-tagged';
   config?: string;
@@ -77,7 +79,11 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
   };
 }
 
-async function runDeliver(args: DeliverArgs, io: DeliverIo): Promise<number> {
+/**
+ * Run one delivery with parsed options (the handler of the yargs module and of the lean
+ * entry, src/cli/deliver-lean.ts). Resolves to the sysexits code; never throws.
+ */
+export async function runDeliver(args: DeliverArgs, io: DeliverIo = defaultIo): Promise<number> {
   const command = (args['--'] ?? []).map(String);
   let adapters: Adapter[] = [];
   try {
@@ -110,4 +116,94 @@ async function runDeliver(args: DeliverArgs, io: DeliverIo): Promise<number> {
   } finally {
     await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
   }
+}
+
+/** Options that take one value, by their spelling on the command line (yargs' kebab-case names). */
+const VALUE_OPTIONS: Record<string, 'scanner' | 'defangExt' | 'maildir' | 'quarantine' | 'onInfected' | 'rejectCode' | 'onFail' | 'timeout' | 'config'> = {
+  '-s': 'scanner',
+  '--scanner': 'scanner',
+  '--defang-ext': 'defangExt',
+  '--maildir': 'maildir',
+  '--quarantine': 'quarantine',
+  '--on-infected': 'onInfected',
+  '--reject-code': 'rejectCode',
+  '--on-fail': 'onFail',
+  '--timeout': 'timeout',
+  '-c': 'config',
+  '--config': 'config',
+};
+
+/** Boolean flags: spelling → [option, value]. */
+const FLAGS: Record<string, ['defang' | 'fsync', boolean]> = {
+  '--defang': ['defang', true],
+  '--no-defang': ['defang', false],
+  '--fsync': ['fsync', true],
+  '--no-fsync': ['fsync', false],
+};
+
+/** A plain decimal number as yargs' `type: 'number'` reads it (anything else: not ours to judge). */
+const PLAIN_NUMBER = /^[0-9]+(\.[0-9]+)?$/;
+
+/**
+ * Parse the arguments after `deliver` the way the yargs module above does, for the common
+ * spellings an MTA configuration uses: `-s NAME`, `--scanner NAME`, `--opt=VALUE`, the
+ * flags `--defang`, `--no-fsync` etc., `-c FILE`, and everything after `--` as COMMAND.
+ * Returns undefined for anything else — help, version, an unknown or repeated option, a
+ * bad choice or number, a missing `--scanner`, a stray positional argument — so the caller
+ * hands the whole command line to yargs, which then behaves exactly as it always has.
+ * For every argument list it accepts, the result equals what yargs passes to the handler
+ * (test/cli/deliver-argv.test.ts compares the two).
+ */
+export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefined {
+  const scanner: string[] = [];
+  const defangExt: string[] = [];
+  const seen = new Set<string>();
+  const out: DeliverArgs = { scanner, defang: false, rejectCode: EX_NOPERM, onFail: 'tempfail', timeout: 120, fsync: true };
+  let command: string[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      command = argv.slice(i + 1);
+      break;
+    }
+    const flag = FLAGS[a];
+    if (flag !== undefined) {
+      if (seen.has(flag[0])) return undefined;
+      seen.add(flag[0]);
+      out[flag[0]] = flag[1];
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const key = VALUE_OPTIONS[name];
+    if (key === undefined) return undefined;
+    let value: string | undefined;
+    if (eq > 0) value = a.slice(eq + 1);
+    else {
+      value = argv[++i];
+      // A value that looks like an option (or is --) is read differently by yargs: leave it to yargs.
+      if (value === undefined || value.startsWith('-')) return undefined;
+    }
+    if (value === '') return undefined;
+    if (key === 'scanner') scanner.push(value);
+    else if (key === 'defangExt') defangExt.push(value);
+    else {
+      if (seen.has(key)) return undefined;
+      seen.add(key);
+      if (key === 'rejectCode' || key === 'timeout') {
+        if (!PLAIN_NUMBER.test(value)) return undefined;
+        out[key] = Number(value);
+      } else if (key === 'onInfected') {
+        if (value !== 'quarantine' && value !== 'reject') return undefined;
+        out.onInfected = value;
+      } else if (key === 'onFail') {
+        if (value !== 'tempfail' && value !== 'deliver-tagged') return undefined;
+        out.onFail = value;
+      } else out[key] = value;
+    }
+  }
+  if (scanner.length === 0) return undefined;
+  if (defangExt.length > 0) out.defangExt = defangExt;
+  if (command !== undefined && command.length > 0) out['--'] = command;
+  return out;
 }

@@ -4,6 +4,8 @@
  * The folder gets a package.json (ESM) and a node_modules link to the repository's.
  * If src/cli/main.ts registers `deliver`, `bin.js` is used; otherwise a two-line entry that
  * registers the deliver command module alone (same yargs setup) — see the report.
+ * Like `npm run build`, it then makes the lean deliver bundle and its code cache
+ * (scripts/build-deliver.ts), so `bin.js deliver` takes the lean path as it does installed.
  */
 import { mkdtemp, rm, symlink, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,6 +41,11 @@ export async function buildCli(): Promise<Build> {
   }
   await writeFile(join(dir, 'package.json'), '{"type":"module"}\n');
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const lean = await run(process.execPath, [join(dir, 'scripts', 'build-deliver.js')], { cwd: dir, deadline: Date.now() + 120_000 });
+  if (!lean.ok || lean.exitCode !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`scripts/build-deliver.js failed: ${lean.stdout}${lean.stderr}`);
+  }
   const bin = join(dir, 'src', 'cli', 'bin.js');
   const help = await run(process.execPath, [bin, 'deliver', '--help'], { deadline: Date.now() + 30_000 });
   const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });

@@ -1,0 +1,115 @@
+/**
+ * Loader of the lean `avbench deliver` (interception point C runs one process per message,
+ * so start-up is most of its cost). bin.ts comes here first for `avbench deliver ...`:
+ *
+ * - `dist/lean/deliver.cjs` is src/cli/deliver-lean.ts bundled into one CommonJS file
+ *   (scripts/build-deliver.ts, part of `npm run build`): one file read instead of ~300 ESM
+ *   module resolutions, no yargs, libmime loaded only when an encoded word needs decoding.
+ * - `dist/lean/deliver.cjs.cache` is V8's code cache of that file, made at build time after
+ *   a sample delivery ran, so the functions a delivery uses need no compiling either. Its
+ *   first 32 bytes are the SHA-256 of the bundle it belongs to; V8 itself also refuses a
+ *   cache from another V8 version or other flags. Without a usable cache the bundle is
+ *   compiled as usual (slower, same behaviour).
+ *
+ * Whenever the lean path cannot be used — no bundle (a plain `tsc` build), a bundle older
+ * than this file (tsc ran after the bundle was made, so it may be stale), `AVBENCH_LEAN=0`,
+ * a load error, or an argument list the strict parser leaves to yargs — the caller runs the
+ * full CLI, which behaves as it always has. `AVBENCH_LEAN_TRACE=1` says on stderr which
+ * path was taken and whether the code cache was accepted.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+import type { DeliverIo } from './commands/deliver.js';
+
+/** Where the bundle lives, relative to this compiled file (dist/src/cli/lean.js). */
+export const LEAN_BUNDLE = fileURLToPath(new URL('../../lean/deliver.cjs', import.meta.url));
+/** Suffix of the code cache file next to the bundle. */
+export const CACHE_SUFFIX = '.cache';
+/** Length of the bundle digest at the start of the cache file. */
+const DIGEST_BYTES = 32;
+
+/** What the bundle exports (src/cli/deliver-lean.ts). */
+export interface LeanDeliver {
+  deliverMain(argv: readonly string[], io?: DeliverIo): Promise<number | undefined>;
+}
+
+/** A loaded bundle. */
+export interface LoadedBundle {
+  exports: LeanDeliver;
+  /** The compiled script (the build uses it to write the code cache). */
+  script: Script;
+  /** SHA-256 of the bundle's bytes. */
+  digest: Buffer;
+  /** none: no cache file · stale: made for another bundle · rejected: V8 refused it · accepted. */
+  cache: 'none' | 'stale' | 'rejected' | 'accepted';
+}
+
+/** Load and run a bundle file (CommonJS) with its code cache when there is a matching one. Throws on I/O or load errors. */
+export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}): LoadedBundle {
+  const bytes = readFileSync(file);
+  const digest = createHash('sha256').update(bytes).digest();
+  let cachedData: Buffer | undefined;
+  let cache: LoadedBundle['cache'] = 'none';
+  if (opts.useCache !== false) {
+    try {
+      const c = readFileSync(file + CACHE_SUFFIX);
+      if (c.length > DIGEST_BYTES && c.subarray(0, DIGEST_BYTES).equals(digest)) cachedData = c.subarray(DIGEST_BYTES);
+      else cache = 'stale';
+    } catch {
+      /* no cache: compile as usual */
+    }
+  }
+  const source = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('utf8')}\n})`;
+  const script = new Script(source, { filename: file, ...(cachedData === undefined ? {} : { cachedData }) });
+  if (cachedData !== undefined) cache = script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
+  const mod = { exports: {} as object };
+  fn.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
+  const exports = mod.exports as Partial<LeanDeliver>;
+  if (typeof exports.deliverMain !== 'function') throw new Error(`${file} does not export deliverMain`);
+  return { exports: exports as LeanDeliver, script, digest, cache };
+}
+
+/** The code cache file's bytes for a loaded bundle: its digest, then V8's cached data (call after a sample run). */
+export function codeCacheOf(b: LoadedBundle): Buffer {
+  return Buffer.concat([b.digest, b.script.createCachedData()]);
+}
+
+/**
+ * Run `avbench deliver ARGV...` (ARGV after the word `deliver`) through the lean bundle.
+ * Resolves to the exit code, or undefined when the caller should run the full CLI instead
+ * (then stdin has not been touched).
+ */
+export async function leanDeliver(argv: readonly string[], bundle: string = LEAN_BUNDLE): Promise<number | undefined> {
+  const trace = process.env['AVBENCH_LEAN_TRACE'] === '1' ? (s: string) => process.stderr.write(`avbench deliver: ${s}\n`) : undefined;
+  if (process.env['AVBENCH_LEAN'] === '0') {
+    trace?.('full CLI (AVBENCH_LEAN=0)');
+    return undefined;
+  }
+  let loaded: LoadedBundle;
+  try {
+    // tsc rewrites this file on every build: a bundle older than it may be stale.
+    if (statSync(bundle).mtimeMs < statSync(fileURLToPath(import.meta.url)).mtimeMs) {
+      trace?.(`full CLI (${bundle} is older than the tsc build; run npm run build)`);
+      return undefined;
+    }
+    loaded = loadLeanBundle(bundle);
+  } catch (err) {
+    trace?.(`full CLI (lean bundle not usable: ${(err as Error).message})`);
+    return undefined;
+  }
+  const code = await loaded.exports.deliverMain(argv);
+  trace?.(code === undefined ? 'full CLI (arguments left to yargs)' : `lean path (code cache ${loaded.cache})`);
+  return code;
+}
+
+/** Folder of the bundle, for the build script. */
+export const LEAN_DIR = dirname(LEAN_BUNDLE);
+/** The bundle's path inside a build output folder (dist or a test's copy). */
+export function leanBundleIn(outDir: string): string {
+  return join(outDir, 'lean', 'deliver.cjs');
+}
