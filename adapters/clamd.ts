@@ -71,6 +71,8 @@ interface SessionConn {
 type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean };
 
 const WRITE_GROUP_BYTES = 1024 * 1024;
+/** Commands a shared SCAN session keeps in flight (ScanSession's default). */
+const SCAN_SESSION_IN_FLIGHT = 32;
 
 function toEndpoint(s: ClamdServer): Endpoint {
   return 'socket' in s ? { path: s.socket } : { host: s.host, port: s.port };
@@ -310,7 +312,7 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
     }
   }
 
-  return {
+  const adapter: Adapter = {
     name,
     type: 'clamd',
     granularity: opts.granularity ?? 'message',
@@ -345,16 +347,26 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
       const r = await resolve();
       if ('error' in r) return errorVerdict('NOT_AVAILABLE', `${name}: ${r.error}`);
-      if (r.streamMaxLength !== undefined && unit.data.length > r.streamMaxLength) {
-        return errorVerdict('SIZE_LIMIT', `${name}: ${unit.data.length} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`);
+      // The same limit whether the bytes are streamed or the file is scanned in place; a unit
+      // scanned in place is measured by its file's size, so its bytes need not be read.
+      const overLimit = (size: number): Verdict | undefined =>
+        r.streamMaxLength !== undefined && size > r.streamMaxLength
+          ? errorVerdict('SIZE_LIMIT', `${name}: ${size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`)
+          : undefined;
+      let local: { cmd: Buffer; path: string; size: number } | undefined | null = null;
+      if (unit.path !== undefined && r.endpoints.some(inPlaceOn)) {
+        local = inPlaceCommand(unit.path);
+        const refused = overLimit(local === undefined ? unit.data.length : local.size);
+        if (refused !== undefined) return refused;
+      } else {
+        const refused = overLimit(unit.data.length);
+        if (refused !== undefined) return refused;
       }
       const deadline = Math.min(ctx.deadline, Date.now() + timeoutMs);
       const failures: string[] = [];
-      let local: { cmd: Buffer; path: string } | undefined | null = null;
       for (const ep of r.endpoints) {
         if (unit.path !== undefined && inPlaceOn(ep)) {
-          if (local === null) local = inPlaceCommand(unit.path);
-          if (local !== undefined) {
+          if (local !== undefined && local !== null) {
             const once = poolSize > 0 && !closed ? attemptShared : attemptScan;
             let a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
             if (!a.ok && a.retryable === true) a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
@@ -379,6 +391,61 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       return errorVerdict('CONNECT_FAILED', `${name}: ${failures.join('; ')}`);
     },
 
+    /**
+     * Many units at once, each with the verdict scan() would give it. Units with a `path`
+     * on an in-place server go out together on the shared pipelined session (one timer for
+     * the lot: the adapter's timeout per `maxInFlight` commands, within ctx.deadline); any
+     * of them clamd could not read, or whose session failed, then takes scan()'s own way
+     * (stream the bytes, another server), as do the other units: `poolSize` of them at once.
+     */
+    async scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
+      const verdicts = new Array<Verdict | undefined>(units.length).fill(undefined);
+      const r = await resolve();
+      const ep = 'error' in r ? undefined : r.endpoints[0];
+      if (ep !== undefined && !('error' in r) && poolSize > 0 && !closed && inPlaceOn(ep) && !ctx.signal.aborted) {
+        const batch: Array<{ i: number; cmd: Buffer; path: string }> = [];
+        for (const [i, unit] of units.entries()) {
+          if (unit.path === undefined) continue;
+          const local = inPlaceCommand(unit.path);
+          if (local === undefined) continue;
+          if (r.streamMaxLength !== undefined && local.size > r.streamMaxLength) {
+            verdicts[i] = errorVerdict('SIZE_LIMIT', `${name}: ${local.size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`);
+            continue;
+          }
+          batch.push({ i, cmd: local.cmd, path: local.path });
+        }
+        if (batch.length > 0) {
+          let session: ScanSession | undefined;
+          try {
+            session = (await scanSession(ep, Math.min(ctx.deadline, Date.now() + timeoutMs))).session;
+          } catch {
+            session = undefined; // each unit then takes scan()'s way, which reports the failure
+          }
+          if (session !== undefined) {
+            const rounds = Math.ceil(batch.length / SCAN_SESSION_IN_FLIGHT);
+            const until = Math.min(ctx.deadline, Date.now() + timeoutMs * rounds);
+            const replies = await session.scanAll(batch, until, ctx.signal);
+            for (const [k, reply] of replies.entries()) {
+              const { i } = batch[k] as { i: number };
+              if (reply instanceof NetError) {
+                if (reply.code !== 'CONNECT_FAILED') verdicts[i] = errorVerdict(reply.code, `${name}: ${reply.message}`);
+              } else if (reply.kind !== 'error') {
+                verdicts[i] = verdictOf(reply, units[i] as ScanUnit);
+              }
+            }
+          }
+        }
+      }
+      // The rest (streamed, or in place on their own): scan()'s way, a few at once (as many
+      // as the connection pool keeps; one at a time without a pool).
+      const rest = [...verdicts.keys()].filter((i) => verdicts[i] === undefined);
+      const worker = async (): Promise<void> => {
+        for (let i = rest.shift(); i !== undefined; i = rest.shift()) verdicts[i] = await adapter.scan(units[i] as ScanUnit, ctx);
+      };
+      await Promise.all(Array.from({ length: Math.min(rest.length, Math.max(1, poolSize)) }, worker));
+      return verdicts as Verdict[];
+    },
+
     async close(): Promise<void> {
       closed = true;
       for (const list of idle.values()) for (const s of list.splice(0)) endSession(s);
@@ -387,6 +454,7 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       for (const p of sessions) (await p.catch(() => undefined))?.close();
     },
   };
+  return adapter;
 }
 
 /**
@@ -394,18 +462,19 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
  * path cannot be sent (newline, NUL, too long, relative) or does not name a regular file.
  * A symlink is resolved first (clamd would not follow it and would answer OK unscanned).
  */
-function inPlaceCommand(path: string): { cmd: Buffer; path: string } | undefined {
+function inPlaceCommand(path: string): { cmd: Buffer; path: string; size: number } | undefined {
   try {
     let target = path;
-    const st = lstatSync(path);
+    let st = lstatSync(path);
     if (st.isSymbolicLink()) {
       target = realpathSync.native(path);
-      if (!statSync(target).isFile()) return undefined;
+      st = statSync(target);
+      if (!st.isFile()) return undefined;
     } else if (!st.isFile()) {
       return undefined;
     }
     const cmd = scanCommand(target);
-    return cmd === undefined ? undefined : { cmd, path: target };
+    return cmd === undefined ? undefined : { cmd, path: target, size: st.size };
   } catch {
     return undefined;
   }

@@ -4,11 +4,10 @@
  * raw message ──► whole-message adapters (clamd, clamscan: they parse mail themselves)
  *            └──► MIME walk ──► container expansion ──► per-part adapters (embedded, yara, cli)
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { expandUnit } from './containers/expand.js';
 import { AbortedError, Budget, LimitExceededError, resolveLimits, type Limits } from './limits.js';
-import { walkMime } from './mime/walk.js';
 import type { Adapter, ScanContext, ScanUnit, Verdict } from './types.js';
 import { CLEAN, errorVerdict, mergeVerdicts } from './verdict.js';
 
@@ -66,12 +65,20 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
   const limits = resolveLimits(opts.limits);
   if (opts.scanners.length === 0) throw new TypeError('scanMessage: no scanners given');
 
-  let raw: Buffer;
-  try {
-    raw = await toBuffer(input);
-  } catch (err) {
-    const v = errorVerdict('IO', `cannot read message: ${(err as Error).message}`);
-    return { verdict: v, results: opts.scanners.map((s) => ({ scanner: s.name, verdict: v, ms: 0 })), units: 0, expandedBytes: 0, ms: 0 };
+  const wholeMessage = opts.scanners.filter((s) => s.granularity === 'message');
+  const perPart = opts.scanners.filter((s) => s.granularity !== 'message');
+
+  // A file handed only to whole-message scanners is read when one of them asks for its
+  // bytes: a local scanner that scans the file in place (clamd's SCAN) never does.
+  const lazyPath = perPart.length === 0 && !(Buffer.isBuffer(input) || input instanceof Uint8Array) ? resolvePath(input.path) : undefined;
+  let raw: Buffer | undefined;
+  if (lazyPath === undefined) {
+    try {
+      raw = await toBuffer(input);
+    } catch (err) {
+      const v = readErrorVerdict(err);
+      return { verdict: v, results: opts.scanners.map((s) => ({ scanner: s.name, verdict: v, ms: 0 })), units: 0, expandedBytes: 0, ms: 0 };
+    }
   }
 
   const budget = new Budget(limits, opts.signal);
@@ -81,16 +88,13 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
   const ctx: ScanContext = { signal: controller.signal, deadline: budget.deadline };
 
   try {
-    const wholeMessage = opts.scanners.filter((s) => s.granularity === 'message');
-    const perPart = opts.scanners.filter((s) => s.granularity !== 'message');
-
     // Whole-message scanners start at once; the walk runs meanwhile.
-    const messageUnit: ScanUnit = { kind: 'message', data: raw, location: 'message', ...filePath(input) };
-    const wholePromises = wholeMessage.map((s) => timed(s.name, () => guard(s.scan(messageUnit, ctx), s.name, ctx)));
+    const messageUnit: ScanUnit = raw === undefined ? fileMessageUnit(lazyPath as string) : { kind: 'message', data: raw, location: 'message', ...filePath(input) };
+    const wholePromises = wholeMessage.map((s) => timed(s.name, () => guard(startScan(s, messageUnit, ctx), s.name, ctx)));
 
     let units: ScanUnit[] = [];
     let walkError: Verdict | undefined;
-    if (perPart.length > 0) {
+    if (perPart.length > 0 && raw !== undefined) {
       const walked = await collectUnits(raw, budget);
       units = walked.units;
       walkError = walked.error;
@@ -131,6 +135,7 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
 export async function collectUnits(raw: Buffer, budget: Budget): Promise<{ units: ScanUnit[]; error?: Verdict }> {
   const units: ScanUnit[] = [];
   try {
+    const { walkMime, expandUnit } = await partModules();
     for (const leaf of walkMime(raw, budget)) {
       const unit: ScanUnit = {
         kind: 'part',
@@ -146,6 +151,58 @@ export async function collectUnits(raw: Buffer, budget: Budget): Promise<{ units
   } catch (err) {
     return { units, error: walkErrorVerdict(err) };
   }
+}
+
+/** `adapter.scan()`, with a synchronous throw (e.g. from a lazily read unit's bytes) turned into a rejection for {@link guard}. */
+function startScan(adapter: Adapter, unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
+  try {
+    return adapter.scan(unit, ctx);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+let partModulesLoading: Promise<{ walkMime: typeof import('./mime/walk.js').walkMime; expandUnit: typeof import('./containers/expand.js').expandUnit }> | undefined;
+
+/**
+ * The MIME walk and the container expansion, loaded on first use: a process that only
+ * hands whole messages to a daemon (`avbench scan -s clamd`) never pays for loading them
+ * (measured: ~90 ms of module loading, libmime and the archive readers).
+ */
+function partModules(): NonNullable<typeof partModulesLoading> {
+  partModulesLoading ??= Promise.all([import('./mime/walk.js'), import('./containers/expand.js')]).then(([w, c]) => ({ walkMime: w.walkMime, expandUnit: c.expandUnit }));
+  return partModulesLoading;
+}
+
+/** Thrown by a lazily read message's bytes when the file cannot be read; {@link guard} makes it an IO verdict. */
+class MessageReadError extends Error {}
+
+/**
+ * The whole-message unit of a file not read yet (`path` absolute): `data` reads it
+ * (synchronously, once) on first access, and throws when it cannot. An adapter that scans
+ * `path` in place never touches `data`.
+ */
+export function fileMessageUnit(path: string): ScanUnit {
+  let data: Buffer | undefined;
+  return {
+    kind: 'message',
+    location: 'message',
+    path,
+    get data(): Buffer {
+      if (data === undefined) {
+        try {
+          data = readFileSync(path);
+        } catch (err) {
+          throw new MessageReadError((err as Error).message);
+        }
+      }
+      return data;
+    },
+  };
+}
+
+function readErrorVerdict(err: unknown): Verdict {
+  return errorVerdict('IO', `cannot read message: ${(err as Error).message}`);
 }
 
 function walkErrorVerdict(err: unknown): Verdict {
@@ -194,7 +251,10 @@ async function guard<T extends Verdict | Verdict[]>(p: Promise<T>, scanner: stri
     timer.unref?.();
   });
   try {
-    return await Promise.race([p.catch((err: unknown) => errorVerdict('INTERNAL', `${scanner} threw: ${err instanceof Error ? err.message : String(err)}`)), late]);
+    return await Promise.race([
+      p.catch((err: unknown) => (err instanceof MessageReadError ? readErrorVerdict(err) : errorVerdict('INTERNAL', `${scanner} threw: ${err instanceof Error ? err.message : String(err)}`))),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -4,6 +4,7 @@
  * names, sizes and offsets; each message's bytes are read when its entry's `read()` is
  * called, one at a time.
  */
+import { statSync, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { indexMbox, looksLikeMbox, readMboxMessage } from './mbox.js';
@@ -24,6 +25,14 @@ export interface CorpusEntry {
   malformed?: boolean;
   /** The whole manifest entry (extra fields such as `part` and `description`), when labelled. */
   manifestEntry?: ManifestEntry;
+  /**
+   * When the message is a whole file on the local disk (a folder's, a Maildir's or a single
+   * file; not an mbox's), that file's path as given or found: a local scanner may scan it
+   * in place instead of being handed the bytes.
+   */
+  path?: string;
+  /** The message's size in bytes, when known from opening the corpus. */
+  size?: number;
   /** Read this message's bytes (a fresh read each call). */
   read(): Promise<Buffer>;
 }
@@ -62,7 +71,7 @@ export async function openCorpus(path: string): Promise<OpenedCorpus> {
   if (st.size > 0 && (await looksLikeMbox(path))) return openMbox(path);
   return {
     info: { path, kind: 'file', messages: 1, bytes: st.size },
-    entries: fromList([{ file: path, read: () => readFile(path) }]),
+    entries: fromList([{ file: path, path, size: st.size, read: () => readFile(path) }]),
   };
 }
 
@@ -82,9 +91,26 @@ async function isMaildir(path: string): Promise<boolean> {
   return !(await stat(join(path, MANIFEST_FILE)).catch(() => undefined)) && ((await isDir(join(path, 'cur'))) || (await isDir(join(path, 'new'))));
 }
 
-function entryFromManifest(dir: string, e: ManifestEntry): CorpusEntry {
+function entryFromManifest(dir: string, e: ManifestEntry, size: number): CorpusEntry {
   const file = join(dir, e.file);
-  return { file, expected: e.expected, category: e.category, malformed: e.malformed, manifestEntry: e, read: () => readFile(file) };
+  return { file, path: file, size, expected: e.expected, category: e.category, malformed: e.malformed, manifestEntry: e, read: () => readFile(file) };
+}
+
+/**
+ * stat() of one corpus file, synchronously: opening a corpus stats every message, and from
+ * the page cache a synchronous stat costs a few µs where fs.promises' thread-pool round trip
+ * costs ~10x more (measured: 12 vs 150 ms for the 2,137 files of the full corpus).
+ */
+function statOrUndefined(p: string): Stats | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function fileEntry(f: { path: string; size: number }): CorpusEntry {
+  return { file: f.path, path: f.path, size: f.size, read: () => readFile(f.path) };
 }
 
 async function openFolder(dir: string): Promise<OpenedCorpus> {
@@ -92,14 +118,16 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
   if (hasManifest) {
     const { entries: manifest, sha256 } = await readManifestWithHash(dir);
     let bytes = 0;
+    const sizes: number[] = [];
     for (const [i, e] of manifest.entries()) {
-      const s = await stat(join(dir, e.file)).catch(() => undefined);
+      const s = statOrUndefined(join(dir, e.file));
       if (s?.isFile() !== true) throw new ManifestError(`${join(dir, MANIFEST_FILE)}: entry ${i + 1} names ${JSON.stringify(e.file)}, which is not a file in ${dir}`, i, 'file');
       bytes += s.size;
+      sizes.push(s.size);
     }
     return {
       info: { path: dir, kind: 'folder', manifest, manifestSha256: sha256, messages: manifest.length, bytes },
-      entries: fromList(manifest.map((e) => entryFromManifest(dir, e))),
+      entries: fromList(manifest.map((e, i) => entryFromManifest(dir, e, sizes[i] as number))),
     };
   }
   const files = await walkFiles(dir);
@@ -107,7 +135,7 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
   for (const f of files) bytes += f.size;
   return {
     info: { path: dir, kind: 'folder', messages: files.length, bytes },
-    entries: fromList(files.map((f) => ({ file: f.path, read: () => readFile(f.path) }))),
+    entries: fromList(files.map(fileEntry)),
   };
 }
 
@@ -120,7 +148,7 @@ async function walkFiles(dir: string): Promise<Array<{ path: string; size: numbe
       if (it.name.startsWith('.')) continue;
       const p = join(d, it.name);
       if (it.isDirectory()) await visit(p);
-      else if (it.isFile()) out.push({ path: p, rel: relative(dir, p).split(sep).join('/'), size: (await stat(p)).size });
+      else if (it.isFile()) out.push({ path: p, rel: relative(dir, p).split(sep).join('/'), size: statSync(p).size });
     }
   };
   await visit(dir);
@@ -134,13 +162,13 @@ async function openMaildir(dir: string): Promise<OpenedCorpus> {
     const d = join(dir, sub);
     if (!(await isDir(d))) continue;
     const names = (await readdir(d, { withFileTypes: true })).filter((it) => it.isFile() && !it.name.startsWith('.')).map((it) => it.name).sort();
-    for (const n of names) files.push({ path: join(d, n), size: (await stat(join(d, n))).size });
+    for (const n of names) files.push({ path: join(d, n), size: statSync(join(d, n)).size });
   }
   let bytes = 0;
   for (const f of files) bytes += f.size;
   return {
     info: { path: dir, kind: 'maildir', messages: files.length, bytes },
-    entries: fromList(files.map((f) => ({ file: f.path, read: () => readFile(f.path) }))),
+    entries: fromList(files.map(fileEntry)),
   };
 }
 

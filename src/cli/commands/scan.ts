@@ -2,13 +2,22 @@
  * `avbench scan [--scanner NAME]... [--json] [--config FILE] PATH...`
  * Files, folders (a corpus with or without manifest.json), mbox files and Maildirs.
  * Exit 0 all clean · 1 something infected · 2 an error.
+ *
+ * How the scanners are fed, chosen once from what they are:
+ * - a message that is a file on the local disk goes to the core by path: a local clamd
+ *   scans it in place (SCAN, as `clamdscan --fdpass` lets it), and the bytes are read only
+ *   when some scanner needs them (the core's MIME walk, INSTREAM, a copy);
+ * - whole-message scanners that scan many messages in one go (clamscan, clamdscan: one
+ *   process per batch) get batches, as `clamscan -r DIR` is one process;
+ * - every other scanner gets the messages one by one, `--jobs` at once, output in order.
  */
-import Table from 'cli-table3';
+import { resolve as resolvePath } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { adapterByName } from '../../../adapters/index.js';
 import { loadConfig } from '../../config/config.js';
-import { scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
-import type { Adapter, Verdict } from '../../core/types.js';
+import { resolveLimits, type Limits } from '../../core/limits.js';
+import { fileMessageUnit, scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
+import type { Adapter, ScanUnit, Verdict } from '../../core/types.js';
 import { errorVerdict } from '../../core/verdict.js';
 import { openCorpus, type CorpusEntry } from '../../corpus/read.js';
 import type { CliState } from '../main.js';
@@ -21,12 +30,27 @@ interface ScanArgs {
   json: boolean;
   config?: string;
   infected: boolean;
-  jobs: number;
+  jobs?: number;
   summary: boolean;
 }
 
 /** One line of `scan --json` (DESIGN.md): `{ file, scanner, ms, ...Verdict }`. */
 export type ScanRecord = { file: string; scanner: string; ms: number } & Verdict;
+
+/** Messages in flight by default. */
+const DEFAULT_JOBS = 4;
+/**
+ * Messages in flight when every scanner is a clamd: clamd's own thread pool (MaxThreads)
+ * does the work, and the SCAN commands of our pipelined session wait in clamd's queue as
+ * those of `clamdscan --multiscan --fdpass` do; enough to keep every clamd thread busy.
+ */
+const DAEMON_JOBS = 32;
+/** Whole messages handed to a batching scanner (clamscan, clamdscan: one process each) at once. */
+const BATCH_MESSAGES = 1000;
+/** ... and at most this many bytes of them held in memory (files scanned in place hold none). */
+const BATCH_BYTES = 64 * 1024 * 1024;
+/** Output is written in blocks of about this size when stdout is not a terminal. */
+const OUTPUT_BLOCK = 64 * 1024;
 
 export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
   return {
@@ -39,7 +63,7 @@ export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON array: an element per message and scanner' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .option('infected', { alias: 'i', type: 'boolean', default: false, describe: 'print only infected and error messages' })
-        .option('jobs', { alias: 'j', type: 'number', default: 4, describe: 'messages scanned at once' })
+        .option('jobs', { alias: 'j', type: 'number', describe: `messages scanned at once (default ${DAEMON_JOBS} when every scanner is clamd, which scans with its own threads; else ${DEFAULT_JOBS})` })
         .option('summary', { type: 'boolean', default: true, describe: 'print a per-category table when the corpus is labelled (--no-summary to skip)' })
         .example('$0 scan message.eml', 'scan one message with the embedded scanner')
         .example('$0 scan -s clamd -s embedded --json corpora/quick', 'two scanners, JSON out') as unknown as Argv<ScanArgs>,
@@ -59,19 +83,33 @@ interface Tally {
   errors: number;
 }
 
+/** One message's results, in the order of the scanners given. */
+interface Scanned {
+  entry: CorpusEntry;
+  results: ScannerResult[];
+  size: number;
+}
+
 async function runScan(args: ScanArgs): Promise<number> {
   const { config } = await loadConfig(args.config);
   const names = [...new Set(args.scanner)];
   const adapters: Adapter[] = names.map((n) => adapterByName(n, config));
   try {
-    for (const a of adapters) {
-      const p = await a.probe();
+    const probes = await Promise.all(adapters.map((a) => a.probe()));
+    for (const [i, p] of probes.entries()) {
       if (!p.available) {
-        process.stderr.write(`avbench: scanner ${a.name} is not available: ${p.reason ?? 'no reason given'}\n`);
+        process.stderr.write(`avbench: scanner ${(adapters[i] as Adapter).name} is not available: ${p.reason ?? 'no reason given'}\n`);
         return 2;
       }
     }
-    const out = process.stdout;
+    const limits = resolveLimits(config.limits);
+    const jobs = args.jobs ?? (adapters.every((a) => a.type === 'clamd' && a.granularity === 'message') ? DAEMON_JOBS : DEFAULT_JOBS);
+    const batchers = adapters.filter((a) => a.granularity === 'message' && a.scanBatch !== undefined);
+    const singles = adapters.filter((a) => !batchers.includes(a));
+    // clamd queues a second batch's commands behind the first, so its threads never wait
+    // between batches; a process scanner (clamscan: its own signature load each) runs one at a time.
+    const batchesAtOnce = batchers.every((a) => a.type === 'clamd') ? 2 : 1;
+    const out = new Output(process.stdout);
     let worst = 0;
     let first = true;
     let count = 0;
@@ -89,18 +127,11 @@ async function runScan(args: ScanArgs): Promise<number> {
         continue;
       }
       const bar = progress(`scanning ${path}`, opened.info.messages);
-      const scanOne = async (entry: CorpusEntry): Promise<{ entry: CorpusEntry; results: ScannerResult[]; size: number }> => {
-        let raw: Buffer;
-        try {
-          raw = await entry.read();
-        } catch (err) {
-          const v = errorVerdict('IO', `cannot read ${entry.file}: ${(err as Error).message}`);
-          return { entry, results: adapters.map((a) => ({ scanner: a.name, verdict: v, ms: 0 })), size: 0 };
-        }
-        const scan = await scanMessageDetailed(raw, { scanners: adapters, ...(config.limits ? { limits: config.limits } : {}) });
-        return { entry, results: scan.results, size: raw.length };
-      };
-      for await (const { entry, results, size } of orderedPool(opened.entries, args.jobs, scanOne)) {
+      const scanned: AsyncIterable<Scanned> =
+        batchers.length === 0
+          ? orderedPool(opened.entries, jobs, (e) => scanOne(e, adapters, config.limits))
+          : flatten(orderedPool(batchesOf(opened.entries), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits)));
+      for await (const { entry, results, size } of scanned) {
         count += 1;
         bytes += size;
         bar.tick(count);
@@ -118,17 +149,167 @@ async function runScan(args: ScanArgs): Promise<number> {
           if (entry.expected !== undefined) tally(tallies, r.scanner, entry, v);
         }
       }
+      out.flush();
       bar.done();
     }
     if (args.json) out.write(first ? ']\n' : '\n]\n');
     else if (args.summary) {
       const secs = (performance.now() - started) / 1000;
-      if (tallies.size > 0) out.write(summaryTable(tallies) + '\n');
+      if (tallies.size > 0) out.write((await summaryTable(tallies)) + '\n');
       out.write(`${count} messages, ${(bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s (${(count / secs).toFixed(0)} msg/s, ${(bytes / 1e6 / secs).toFixed(1)} MB/s)\n`);
     }
+    out.flush();
     return worst;
   } finally {
     await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
+  }
+}
+
+/** One message through the core: by path when it is a local file (read only if a scanner needs the bytes). */
+async function scanOne(entry: CorpusEntry, scanners: readonly Adapter[], limits: Partial<Limits> | undefined): Promise<Scanned> {
+  const opts = { scanners, ...(limits ? { limits } : {}) };
+  if (entry.path !== undefined) {
+    const scan = await scanMessageDetailed({ path: entry.path }, opts);
+    return { entry, results: scan.results, size: entry.size ?? 0 };
+  }
+  let raw: Buffer;
+  try {
+    raw = await entry.read();
+  } catch (err) {
+    const v = errorVerdict('IO', `cannot read ${entry.file}: ${(err as Error).message}`);
+    return { entry, results: scanners.map((a) => ({ scanner: a.name, verdict: v, ms: 0 })), size: 0 };
+  }
+  const scan = await scanMessageDetailed(raw, opts);
+  return { entry, results: scan.results, size: raw.length };
+}
+
+/** A batch of entries with the whole-message units the batching scanners get. */
+interface Batch {
+  entries: CorpusEntry[];
+  /** Per entry: its unit, or undefined when its bytes could not be read (it is then scanned alone, which reports why). */
+  units: Array<ScanUnit | undefined>;
+}
+
+/** Group entries into batches of at most BATCH_MESSAGES messages and BATCH_BYTES bytes held. */
+async function* batchesOf(entries: AsyncIterable<CorpusEntry>): AsyncGenerator<Batch> {
+  let batch: Batch = { entries: [], units: [] };
+  let held = 0;
+  for await (const e of entries) {
+    let unit: ScanUnit | undefined;
+    if (e.path !== undefined) {
+      unit = fileMessageUnit(resolvePath(e.path));
+    } else {
+      try {
+        const data = await e.read();
+        held += data.length;
+        unit = { kind: 'message', data, location: 'message' };
+      } catch {
+        unit = undefined;
+      }
+    }
+    batch.entries.push(e);
+    batch.units.push(unit);
+    if (batch.entries.length >= BATCH_MESSAGES || held >= BATCH_BYTES) {
+      yield batch;
+      batch = { entries: [], units: [] };
+      held = 0;
+    }
+  }
+  if (batch.entries.length > 0) yield batch;
+}
+
+/**
+ * One batch: each batching scanner's scanBatch once over it (the run's time shared out
+ * evenly as each message's `ms`), the other scanners message by message, `jobs` at once.
+ * Messages a batch run does not answer for (it threw: a file vanished, an adapter bug) are
+ * scanned one by one through the core, which gives each its own verdict.
+ */
+async function scanBatchOf(
+  batch: Batch,
+  batchers: readonly Adapter[],
+  singles: readonly Adapter[],
+  all: readonly Adapter[],
+  jobs: number,
+  limits: Limits,
+  given: Partial<Limits> | undefined,
+): Promise<Scanned[]> {
+  const n = batch.entries.length;
+  const byScanner = new Map<string, ScannerResult[]>();
+  const runBatcher = async (a: Adapter): Promise<void> => {
+    const idx = batch.units.flatMap((u, i) => (u === undefined ? [] : [i]));
+    const units = idx.map((i) => batch.units[i] as ScanUnit);
+    const results: Array<ScannerResult | undefined> = new Array<ScannerResult | undefined>(n).fill(undefined);
+    if (units.length > 0) {
+      const t0 = performance.now();
+      const controller = new AbortController();
+      let verdicts: Verdict[] | undefined;
+      try {
+        // The message time limit for the run, plus one second per message in it.
+        verdicts = await (a as Required<Pick<Adapter, 'scanBatch'>>).scanBatch(units, { signal: controller.signal, deadline: Date.now() + limits.timeoutMs + units.length * 1000 });
+        if (verdicts.length !== units.length) verdicts = undefined;
+      } catch {
+        verdicts = undefined;
+      } finally {
+        controller.abort();
+      }
+      const ms = (performance.now() - t0) / units.length;
+      if (verdicts !== undefined) {
+        const got = verdicts;
+        idx.forEach((i, k) => (results[i] = { scanner: a.name, verdict: got[k] as Verdict, ms }));
+      }
+    }
+    const rest = results.flatMap((r, i) => (r === undefined ? [i] : []));
+    for await (const [i, s] of orderedPool(rest, jobs, async (i) => [i, await scanOne(batch.entries[i] as CorpusEntry, [a], given)] as const)) {
+      results[i] = s.results[0];
+    }
+    byScanner.set(a.name, results as ScannerResult[]);
+  };
+  const runSingles = async (): Promise<void> => {
+    if (singles.length === 0) return;
+    const perEntry: ScannerResult[][] = [];
+    for await (const s of orderedPool(batch.entries, jobs, (e) => scanOne(e, singles, given))) perEntry.push(s.results);
+    singles.forEach((a, k) => byScanner.set(a.name, perEntry.map((r) => r[k] as ScannerResult)));
+  };
+  await Promise.all([...batchers.map(runBatcher), runSingles()]);
+  return batch.entries.map((entry, i) => ({
+    entry,
+    results: all.map((a) => (byScanner.get(a.name) as ScannerResult[])[i] as ScannerResult),
+    size: entry.size ?? (batch.units[i]?.data.length ?? 0),
+  }));
+}
+
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const b of batches) yield* b;
+}
+
+/**
+ * stdout in blocks: one write per ~64 KB instead of one per line (each write is a system
+ * call), unless stdout is a terminal, where each line shows as it comes.
+ */
+class Output {
+  private parts: string[] = [];
+  private size = 0;
+  private readonly direct: boolean;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    this.direct = stream.isTTY === true;
+  }
+
+  write(text: string): void {
+    if (this.direct) {
+      this.stream.write(text);
+      return;
+    }
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= OUTPUT_BLOCK) this.flush();
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.stream.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
   }
 }
 
@@ -165,7 +346,9 @@ function tally(t: Map<string, Map<string, Tally>>, scanner: string, entry: Corpu
   }
 }
 
-function summaryTable(t: Map<string, Map<string, Tally>>): string {
+async function summaryTable(t: Map<string, Map<string, Tally>>): Promise<string> {
+  // Loaded only when a table is printed.
+  const { default: Table } = await import('cli-table3');
   const table = new Table({
     head: ['scanner', 'category', 'messages', 'detected', 'missed', 'false pos.', 'errors'],
     style: { head: [], border: [] },
