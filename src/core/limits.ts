@@ -1,4 +1,4 @@
-import type { ErrorCode, ScanError } from './types.js';
+import type { ErrorCode, ScanError, UncheckedPart, UncheckedReason } from './types.js';
 
 /**
  * Scan limits: each configurable, each with a sane default, each hit reported as an
@@ -71,6 +71,13 @@ export class Budget {
    * goes on, and the message's verdict is this error unless a scanner found something.
    */
   readonly problems: ScanError[] = [];
+  /** Parts the core could not look into (encrypted, unknown format or method): see UncheckedPart. */
+  readonly unchecked: UncheckedPart[] = [];
+  /**
+   * Limits hit inside one container that did not stop the walk: the container's rest was
+   * skipped, the other parts were still expanded and scanned (a bomb does not hide a virus).
+   */
+  readonly limitHits: LimitExceededError[] = [];
   readonly deadline: number;
 
   constructor(
@@ -121,6 +128,22 @@ export class Budget {
     if (ratio > this.limits.maxCompressionRatio) {
       throw new LimitExceededError('maxCompressionRatio', Math.round(ratio), this.limits.maxCompressionRatio, where);
     }
+  }
+
+  /** Give back bytes charged for data that was dropped, not kept (a bomb member cut off at a limit). */
+  refundBytes(n: number): void {
+    this.expandedBytes = Math.max(0, this.expandedBytes - Math.max(0, n));
+  }
+
+  /** Record a part the core could not look into (see `unchecked`); one entry per part. */
+  markUnchecked(part: string, reason: UncheckedReason, detail?: string): void {
+    if (this.unchecked.length >= 100 || this.unchecked.some((u) => u.part === part)) return;
+    this.unchecked.push(detail === undefined ? { part, reason } : { part, reason, detail });
+  }
+
+  /** Record a limit hit the walk went on after (see `limitHits`). */
+  recordLimit(err: LimitExceededError): void {
+    if (this.limitHits.length < 100) this.limitHits.push(err);
   }
 
   /** Record non-fatal trouble (see `problems`). */

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { AbortedError, Budget, LimitExceededError, resolveLimits, type Limits } from './limits.js';
 import type { Adapter, ScanContext, ScanUnit, Verdict } from './types.js';
-import { CLEAN, errorVerdict, mergeVerdicts } from './verdict.js';
+import { CLEAN, errorVerdict, mergeVerdicts, partVerdict } from './verdict.js';
 
 /** The abort reason of a finished scan's context. */
 const SCAN_FINISHED = Object.freeze(new Error('scan finished'));
@@ -101,12 +101,8 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
     }
     const partPromises = perPart.map((s) =>
       timed(s.name, async () => {
-        const v = await scanUnits(s, units, ctx);
-        if (v.status === 'infected') return v;
-        if (walkError !== undefined) return walkError;
-        if (v.status === 'error') return v;
-        const problem = budget.problems[0];
-        return problem === undefined ? v : errorVerdict(problem.code, problem.message);
+        // Infected outranks a limit (still reported); a clean one names its unchecked parts.
+        return partVerdict(await scanUnits(s, units, ctx), walkError, budget);
       }),
     );
 

@@ -37,10 +37,32 @@ export interface Detection {
   part?: string;
 }
 
-/** The answer for one message (or one unit). Discriminated on `status`. */
+/**
+ * Why a part was not looked into (amavisd-new's UNCHECKED):
+ * - ENCRYPTED: an encrypted archive or member (zip, 7z, rar...)
+ * - UNSUPPORTED_FORMAT: a container or packed/self-extracting program the core cannot open
+ * - UNSUPPORTED_METHOD: a known container with a compression method no decoder handles
+ */
+export type UncheckedReason = 'ENCRYPTED' | 'UNSUPPORTED_FORMAT' | 'UNSUPPORTED_METHOD';
+
+/** A part the core saw but could not look into; it was still scanned as it is. */
+export interface UncheckedPart {
+  /** Where, as in ScanUnit.location (`1.2:setup.exe`, `1.2:a.zip > secret.doc`). */
+  part: string;
+  reason: UncheckedReason;
+  /** What exactly (the format or method), for people. */
+  detail?: string;
+}
+
+/**
+ * The answer for one message (or one unit). Discriminated on `status`.
+ * Optional, additive fields: a clean verdict lists the parts it could not look into
+ * (`unchecked`, never silent); an infected one lists the scan limits hit on the way
+ * (`limits`, LIMIT_EXCEEDED errors: the parts within limits were still scanned).
+ */
 export type Verdict =
-  | { status: 'clean' }
-  | { status: 'infected'; detections: Detection[] }
+  | { status: 'clean'; unchecked?: UncheckedPart[] }
+  | { status: 'infected'; detections: Detection[]; limits?: ScanError[] }
   | { status: 'error'; error: ScanError };
 
 export interface ScanError {
