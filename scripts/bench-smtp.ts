@@ -1,172 +1,166 @@
 /**
- * Benchmark, point A (SMTP proxy). One run, same load, same clamd, same sink kind:
+ * Benchmark, point A (SMTP proxy), measured the way a mail administrator would: whole
+ * processes, the standard load tool with its defaults, the same clamd, the same next hop.
  *
- *  1. our proxy (`createSmtpProxy` + the clamd adapter, in its own process, as
- *     `avbench serve smtp` runs) against clamsmtpd, both in front of the same lab clamd and
- *     the same next hop, both driven by our SMTP driver at --sessions sessions → msgs/s
- *     each and the ratio (issue 4 target: ≥ 10x clamsmtpd).
- *  2. our SMTP driver against Postfix's `smtp-source -s S -m M -l L` (whole-process time),
- *     both into Postfix's `smtp-sink` → msgs/s each and the ratio (target ≥ 1.0x).
+ *  1. `tool` — Postfix's `smtp-source` drives, for every cell of the matrix
+ *     shape (a new connection per message = its default | `-d` kept-open sessions)
+ *     × sessions (`-s`: 1 / 8 / 32) × size (`-l`: 1 KB / 100 KB / 2 MB):
+ *       - smtp-sink alone (the ceiling),
+ *       - `node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE` (the real CLI,
+ *         its config pointing the clamd scanner at the lab clamd) → smtp-sink,
+ *       - clamsmtpd + the same lab clamd → the same smtp-sink,
+ *     and prints msg/s of each, the ratio ours / clamsmtpd against its target (≥ 10x at
+ *     1 KB, ≥ 3x at 100 KB and 2 MB) and ours / the ceiling, the CPU µs per message of
+ *     each process, and the load average. smtp-sink dumps every message to tmpfs (-d) and
+ *     every one is checked: as many arrived as smtp-source sent, each Message-Id once,
+ *     each body byte-identical to what smtp-source sends to smtp-sink directly.
+ *  2. `clamd` — clamd's own cost: our clamd adapter INSTREAMs the same message straight to
+ *     the lab clamd, as many in parallel as sessions: the ceiling any clamd front end has.
+ *  3. `driver` — a second opinion: our SMTP driver (8 sessions, 1 KB, both shapes) through
+ *     both systems.
+ *  4. `driver-vs-source` (not in the default set) — our driver vs smtp-source, both into
+ *     smtp-sink.
  *
- *   node dist/scripts/bench-smtp.js [--sessions 8] [--messages 2000] [--length 1000]
- *        [--repeats 3] [--sink smtp-sink|ours] [--infected-every 0] [--only proxy|driver]
+ *   node dist/scripts/bench-smtp.js [--parts tool,clamd,driver] [--shapes per-conn,kept]
+ *        [--sessions-list 1,8,32] [--sizes 1K,100K,2M] [--seconds 1.5] [--repeats 3]
+ *        [--max-messages 20000] [--systems sink,ours,clamsmtpd] [--proxy-quiet]
+ *        [--proxy-arg ARG]... [--clamd-threads 8] [--clamd-pool N]
  *
- * Each figure: the median of --repeats timed runs after one untimed warm-up (1,000 messages: the JIT), with every
- * run's figure listed (spread), and the host. Messages are synthetic, like smtp-source's:
- * a few headers and --length bytes of body text (--infected-every N makes every Nth one
- * carry EICAR as a base64 attachment).
- *
- * `--proxy-scanner embedded` puts the embedded scanner in our proxy instead of clamd (the
- * proxy's own ceiling; not the comparison).
- *
- * Internal: `--serve-proxy LISTEN_PORT FORWARD_PORT CLAMD_SOCKET SCANNER` runs the proxy child.
+ * -m per cell and system: a short untimed pilot (2 messages per session, also the warm-up)
+ * gives the rate; each timed run sends rate × --seconds messages (at least 4 per session),
+ * and is cut at max(20 s, 6 × --seconds) if the system slows down (its rate is then what
+ * arrived in that time, marked "cut"). The three systems alternate --repeats times per
+ * cell; the median is printed with every run. A full default run takes ~10 minutes here.
  */
-import { readFileSync } from 'node:fs';
+import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { createEmbeddedAdapter } from '../adapters/embedded.js';
-import { run, spawnDaemon, type Daemon } from '../src/core/exec.js';
+import { run, spawnDaemon, which, type Daemon } from '../src/core/exec.js';
 import { connect, freePort } from '../src/core/net.js';
-import { startClamd } from '../src/lab/clamd.js';
+import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
-import { eicar } from '../src/lab/signatures.js';
-import { startSmtpSink } from '../src/lab/smtp-sink.js';
-import { createSmtpDriver, createSmtpProxy, createSmtpSink, type SmtpSink } from '../src/modes/smtp/index.js';
-import type { Fate } from '../src/modes/types.js';
+import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
+
+type Shape = 'per-conn' | 'kept';
+type System = 'sink' | 'ours' | 'clamsmtpd';
+type Part = 'tool' | 'clamd' | 'driver' | 'driver-vs-source';
 
 interface Args {
-  sessions: number;
-  messages: number;
-  length: number;
+  parts: Part[];
+  shapes: Shape[];
+  sessionsList: number[];
+  sizes: number[];
+  seconds: number;
   repeats: number;
-  sink: 'smtp-sink' | 'ours';
-  infectedEvery: number;
-  only?: 'proxy' | 'driver';
-  /** Scanner in our proxy: clamd (the comparison) or embedded (to see the proxy's own ceiling). */
-  proxyScanner: 'clamd' | 'embedded';
+  maxMessages: number;
+  systems: System[];
+  proxyQuiet: boolean;
+  proxyArgs: string[];
+  clamdThreads: number;
+  /** poolSize in the proxy's clamd config entry (absent: the adapter's default, as a new user gets it). */
+  clamdPool?: number;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist/src/cli/bin.js');
+
+function list<T extends string>(s: string, allowed: readonly T[], what: string): T[] {
+  const out = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const x of out) if (!allowed.includes(x as T)) throw new Error(`${what}: ${x} is not one of ${allowed.join(', ')}`);
+  return out as T[];
+}
+
+/** `1K`, `100K`, `2M`, `1000` → bytes (K = 1000, M = 1,000,000: smtp-source's -l is bytes). */
+function size(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
+  if (m === null) throw new Error(`--sizes: bad size ${s}`);
+  return Math.round(Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm']));
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sessions: 8, messages: 2000, length: 1000, repeats: 3, sink: 'smtp-sink', infectedEvery: 0, proxyScanner: 'clamd' };
+  const a: Args = {
+    parts: ['tool', 'clamd', 'driver'],
+    shapes: ['per-conn', 'kept'],
+    sessionsList: [1, 8, 32],
+    sizes: [1000, 100_000, 2_000_000],
+    seconds: 1.5,
+    repeats: 3,
+    maxMessages: 20_000,
+    systems: ['sink', 'ours', 'clamsmtpd'],
+    proxyQuiet: false,
+    proxyArgs: [],
+    clamdThreads: 8,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
-    const v = argv[i + 1];
     const need = (): string => {
+      const v = argv[++i];
       if (v === undefined) throw new Error(`${k} needs a value`);
-      i++;
       return v;
     };
-    if (k === '--sessions') a.sessions = Number(need());
-    else if (k === '--messages') a.messages = Number(need());
-    else if (k === '--length') a.length = Number(need());
+    if (k === '--parts') a.parts = list(need(), ['tool', 'clamd', 'driver', 'driver-vs-source'] as const, k);
+    else if (k === '--shapes') a.shapes = list(need(), ['per-conn', 'kept'] as const, k);
+    else if (k === '--sessions-list') a.sessionsList = need().split(',').map(Number);
+    else if (k === '--sizes') a.sizes = need().split(',').map(size);
+    else if (k === '--seconds') a.seconds = Number(need());
     else if (k === '--repeats') a.repeats = Number(need());
-    else if (k === '--infected-every') a.infectedEvery = Number(need());
-    else if (k === '--sink') {
-      const s = need();
-      if (s !== 'smtp-sink' && s !== 'ours') throw new Error('--sink is smtp-sink or ours');
-      a.sink = s;
-    } else if (k === '--only') {
-      const s = need();
-      if (s !== 'proxy' && s !== 'driver') throw new Error('--only is proxy or driver');
-      a.only = s;
-    } else if (k === '--proxy-scanner') {
-      const s = need();
-      if (s !== 'clamd' && s !== 'embedded') throw new Error('--proxy-scanner is clamd or embedded');
-      a.proxyScanner = s;
-    } else throw new Error(`unknown argument ${String(k)}`);
+    else if (k === '--max-messages') a.maxMessages = Number(need());
+    else if (k === '--systems') a.systems = list(need(), ['sink', 'ours', 'clamsmtpd'] as const, k);
+    else if (k === '--proxy-quiet') a.proxyQuiet = true;
+    else if (k === '--proxy-arg') a.proxyArgs.push(need());
+    else if (k === '--clamd-threads') a.clamdThreads = Number(need());
+    else if (k === '--clamd-pool') a.clamdPool = Number(need());
+    else throw new Error(`unknown argument ${String(k)}`);
   }
+  if (a.sessionsList.some((n) => !(Number.isInteger(n) && n > 0))) throw new Error('--sessions-list: positive integers');
+  if (!(a.seconds > 0 && a.repeats >= 1 && a.maxMessages >= 1)) throw new Error('--seconds, --repeats, --max-messages must be positive');
   return a;
 }
 
-/** smtp-source-like messages: headers and `length` bytes of text; every `infectedEvery`th with EICAR. */
-function makeMessages(count: number, length: number, infectedEvery: number): Buffer[] {
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789 the quick brown fox jumps over'.slice(0, 70) + '\r\n';
-  const text = line.repeat(Math.ceil(length / line.length)).slice(0, length);
-  const b64 = eicar().toString('base64');
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const head = `From: <foo@localhost>\r\nTo: <bar@localhost>\r\nMessage-Id: <${i}.bench@localhost>\r\nSubject: bench ${i}\r\n`;
-    if (infectedEvery > 0 && i % infectedEvery === 0) {
-      out.push(
-        Buffer.from(
-          `${head}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${text}\r\n--b\r\n` +
-            `Content-Type: application/octet-stream; name="t.com"\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`,
-          'latin1',
-        ),
-      );
-    } else {
-      out.push(Buffer.from(`${head}\r\n${text}\r\n`, 'latin1'));
-    }
-  }
-  return out;
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
+const load1 = (): string => (loadavg()[0] ?? 0).toFixed(1);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-interface DriveResult {
-  ms: number;
-  msgsPerSec: number;
-  fates: Partial<Record<Fate, number>>;
-}
-
-/** Our driver: open, send every message over `sessions` sessions, close; wall time of all of it. */
-async function drive(url: string, sink: SmtpSink | false, sessions: number, messages: Buffer[]): Promise<DriveResult> {
-  const t0 = performance.now();
-  const driver = createSmtpDriver({ url, sink, sessions, graceMs: 2_000 });
-  await driver.open();
-  const fates: Partial<Record<Fate, number>> = {};
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: sessions }, async () => {
-      while (next < messages.length) {
-        const i = next++;
-        const o = await driver.send({ file: `m${i}`, raw: messages[i] as Buffer });
-        fates[o.fate] = (fates[o.fate] ?? 0) + 1;
-      }
-    }),
-  );
-  await driver.close();
-  const ms = performance.now() - t0;
-  return { ms, msgsPerSec: (messages.length / ms) * 1000, fates };
-}
-
-/** CPU ms (user + system) a process has used so far, from /proc (0 where /proc is missing). */
-function cpuMsOf(pid: number): number {
+/** CPU ms (user + system) a process has used so far, from /proc (0 when it is gone). */
+async function cpuMsOf(pid: number): Promise<number> {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
   } catch {
     return 0;
   }
 }
 
-/** Run `f` and report CPU µs per message of each named process (the driver is this process). */
-async function withCpu<T>(pids: Record<string, number>, messages: number, f: () => Promise<T>): Promise<{ value: T; cpu: string }> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
-  const c0 = process.cpuUsage();
-  const value = await f();
-  const c = process.cpuUsage(c0);
-  const parts = Object.entries(pids).map(([k, p]) => `${k} ${(((cpuMsOf(p) - (before[k] ?? 0)) * 1000) / messages).toFixed(0)}`);
-  parts.unshift(`driver ${((c.user + c.system) / messages).toFixed(0)}`);
-  return { value, cpu: `CPU µs/msg: ${parts.join(', ')}` };
+async function cpuSnapshot(pids: Record<string, number>): Promise<Record<string, number>> {
+  const e = await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, await cpuMsOf(p)] as const));
+  return Object.fromEntries(e);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-const fmt = (n: number): string => n.toFixed(0);
-
-async function waitGreeting(port: number, ms: number): Promise<void> {
+async function waitGreeting(port: number, ms: number, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && alive()) {
     try {
       const c = await connect({ host: '127.0.0.1', port }, { deadline: Date.now() + 1_000 });
-      const line = (await c.readUntil('\n')).toString('latin1');
-      c.destroy();
-      if (line.startsWith('220')) return;
+      try {
+        if ((await c.readUntil('\n')).toString('latin1').startsWith('220')) {
+          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
+          return;
+        }
+      } finally {
+        c.destroy();
+      }
     } catch {
       /* not yet */
     }
@@ -175,128 +169,395 @@ async function waitGreeting(port: number, ms: number): Promise<void> {
   throw new Error(`nothing greeted on port ${port}`);
 }
 
-/** The proxy child: our proxy + clamd adapter, until SIGTERM. */
-async function serveProxyChild(listenPort: number, forwardPort: number, clamdSocket: string, scanner: string): Promise<void> {
-  const clamd = scanner === 'embedded' ? createEmbeddedAdapter() : createClamdAdapter({ socket: clamdSocket, poolSize: 16 });
-  const proxy = createSmtpProxy({ listen: { host: '127.0.0.1', port: listenPort }, forward: { host: '127.0.0.1', port: forwardPort }, scanners: [clamd] });
-  await proxy.listen();
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  await proxy.close();
-  await clamd.close();
+/** smtp-sink dumping every transaction into a tmpfs folder (one file per message), so each can be checked. */
+interface DumpSink {
+  port: number;
+  pid: number;
+  dir: string;
+  /** Read, check and delete every dumped message. */
+  collect(): Promise<Buffer[]>;
+  stop(): Promise<void>;
 }
 
-async function benchProxy(a: Args, msgs: Buffer[]): Promise<void> {
-  const clamd = await startClamd({ maxThreads: 8 });
-  let proxyChild: Daemon | undefined;
-  const stops: Array<() => Promise<void>> = [() => clamd.stop()];
-  try {
-    let nextHopPort: number;
-    let nextHopPid: Record<string, number> = {};
-    let sink: SmtpSink | false = false;
-    if (a.sink === 'smtp-sink') {
-      const s = await startSmtpSink();
-      stops.push(() => s.stop());
-      nextHopPort = s.port;
-      nextHopPid = { 'smtp-sink': s.pid };
-    } else {
-      const s = await createSmtpSink();
-      stops.push(() => s.close());
-      sink = s;
-      nextHopPort = s.port;
-    }
-    const clamsmtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: nextHopPort, action: 'drop', debugLevel: 0 });
-    stops.push(() => clamsmtpd.stop());
-    const proxyPort = await freePort();
-    const self = fileURLToPath(import.meta.url);
-    proxyChild = await spawnDaemon(process.execPath, [self, '--serve-proxy', String(proxyPort), String(nextHopPort), clamd.socket, a.proxyScanner]);
-    const child = proxyChild;
-    stops.push(() => child.stop(5_000));
-    await waitGreeting(proxyPort, 15_000);
-    const ours = `smtp://127.0.0.1:${proxyPort}`;
+async function postfixIds(): Promise<{ uid: number; gid: number } | undefined> {
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const line = passwd.split('\n').find((l) => l.startsWith('postfix:'));
+  if (line === undefined) return undefined;
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
 
-    process.stdout.write(`\n## 1. our proxy + clamd adapter vs clamsmtpd + the same clamd (pid ${clamd.pid}), next hop ${a.sink}, ${a.sessions} sessions, ${msgs.length} messages\n`);
-    const warm = msgs.slice(0, Math.min(1000, msgs.length));
-    await drive(ours, sink, a.sessions, warm);
-    await drive(clamsmtpd.url, sink, a.sessions, warm);
-    const oursRuns: DriveResult[] = [];
-    const theirs: DriveResult[] = [];
-    let oursCpu = '';
-    let theirCpu = '';
-    for (let r = 0; r < a.repeats; r++) {
-      sink === false || sink.clear();
-      const o1 = await withCpu({ proxy: child.pid, clamd: clamd.pid, ...nextHopPid }, msgs.length, () => drive(ours, sink, a.sessions, msgs));
-      oursRuns.push(o1.value);
-      oursCpu = o1.cpu;
-      sink === false || sink.clear();
-      const t1 = await withCpu({ clamsmtpd: clamsmtpd.pid, clamd: clamd.pid, ...nextHopPid }, msgs.length, () => drive(clamsmtpd.url, sink, a.sessions, msgs));
-      theirs.push(t1.value);
-      theirCpu = t1.cpu;
+async function startDumpSink(base: string): Promise<DumpSink> {
+  const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
+  if (bin === undefined) throw new Error('smtp-sink is not installed (postfix; see docs/install.md)');
+  const dir = join(base, 'sink');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const ids = await postfixIds();
+    if (ids === undefined) throw new Error('no postfix user for smtp-sink -u postfix');
+    await chown(dir, ids.uid, ids.gid);
+  }
+  const port = await freePort();
+  const d = await spawnDaemon(bin, [...(asRoot ? ['-u', 'postfix'] : []), '-d', `${dir}/%H%M%S.`, `127.0.0.1:${port}`, '1024'], { logFile: join(base, 'smtp-sink.log') });
+  await waitGreeting(port, 10_000, d.running);
+  // The readiness probe's session leaves no message.
+  return {
+    port,
+    pid: d.pid,
+    dir,
+    async collect() {
+      const names = await readdir(dir);
+      const files = await Promise.all(names.map((n) => readFile(join(dir, n))));
+      await Promise.all(names.map((n) => rm(join(dir, n), { force: true })));
+      return files;
+    },
+    stop: () => d.stop(3_000),
+  };
+}
+
+/** A dumped message → Message-Id and body (what follows the header block, without smtp-sink's trailing empty line). */
+function parseDump(f: Buffer): { id?: string; body: Buffer; headers: string } {
+  const end = f.indexOf('\n\n');
+  const headers = (end < 0 ? f : f.subarray(0, end)).toString('latin1');
+  const id = /^Message-Id: (.*)$/im.exec(headers)?.[1];
+  let body = end < 0 ? Buffer.alloc(0) : f.subarray(end + 2);
+  if (body.length > 0 && body[body.length - 1] === 0x0a) body = body.subarray(0, body.length - 1);
+  return { ...(id === undefined ? {} : { id }), body, headers };
+}
+
+/** Check one cell's arrivals: count, unique ids, bodies identical to the reference. */
+function checkArrivals(files: Buffer[], sent: number, reference: Buffer | undefined, system: System): { ok: boolean; note: string } {
+  const ids = new Set<string>();
+  let dup = 0;
+  let noId = 0;
+  let altered = 0;
+  let untagged = 0;
+  for (const f of files) {
+    const p = parseDump(f);
+    if (p.id === undefined) noId++;
+    else if (ids.has(p.id)) dup++;
+    else ids.add(p.id);
+    if (reference !== undefined && !p.body.equals(reference)) altered++;
+    if (system === 'ours' && !/^X-Virus-Status: Clean$/im.test(p.headers)) untagged++;
+  }
+  const problems = [
+    ...(files.length !== sent ? [`arrived ${files.length} of ${sent}`] : []),
+    ...(dup > 0 ? [`${dup} duplicate ids`] : []),
+    ...(noId > 0 ? [`${noId} without Message-Id`] : []),
+    ...(altered > 0 ? [`${altered} bodies altered`] : []),
+    ...(untagged > 0 ? [`${untagged} without X-Virus-Status: Clean`] : []),
+  ];
+  return problems.length === 0 ? { ok: true, note: `${files.length}/${sent} intact` } : { ok: false, note: problems.join(', ') };
+}
+
+interface CellRun {
+  msgsPerSec: number;
+  messages: number;
+  ms: number;
+  /** CPU µs per message, per process. */
+  cpu: Record<string, number>;
+  check: { ok: boolean; note: string };
+  load: string;
+}
+
+interface Systems {
+  ports: Record<System, number | undefined>;
+  pids: Record<System, Record<string, number>>;
+}
+
+/** One smtp-source run (killed at `capMs`: `cut`). */
+async function smtpSource(port: number, shape: Shape, sessions: number, length: number, messages: number, capMs = 600_000): Promise<{ ms: number; ok: boolean; cut: boolean; why: string }> {
+  const args = [...(shape === 'kept' ? ['-d'] : []), '-s', String(sessions), '-m', String(messages), '-l', String(length), `127.0.0.1:${port}`];
+  const t0 = performance.now();
+  const res = await run('smtp-source', args, { deadline: Date.now() + capMs });
+  const ms = performance.now() - t0;
+  const cut = !res.ok && res.reason === 'TIMEOUT';
+  const why = res.ok && res.exitCode === 0 ? '' : cut ? `cut at ${(ms / 1000).toFixed(0)} s` : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
+  return { ms, ok: why === '', cut, why };
+}
+
+/**
+ * One timed smtp-source run of one system in one cell. `sized` holds -m once known: the
+ * first call runs an untimed pilot (2 messages per session; it also warms the JIT and the
+ * pools) and sizes -m from its rate; later repeats reuse it.
+ */
+async function cell(sys: System, s: Systems, sink: DumpSink, shape: Shape, sessions: number, length: number, a: Args, reference: Buffer | undefined, sized: Map<System, number>): Promise<CellRun | { error: string }> {
+  const port = s.ports[sys];
+  if (port === undefined) return { error: 'not running' };
+  let m = sized.get(sys);
+  if (m === undefined) {
+    const m0 = Math.max(4, 2 * sessions);
+    const p = await smtpSource(port, shape, sessions, length, m0, 60_000);
+    await sink.collect();
+    if (!p.ok) return { error: `pilot: ${p.why}` };
+    const rate0 = (m0 / p.ms) * 1000;
+    m = Math.min(a.maxMessages, Math.max(4 * sessions, 10, Math.round(rate0 * a.seconds)));
+    sized.set(sys, m);
+  }
+  const pids = { ...s.pids[sys], 'smtp-sink': sink.pid };
+  const load = load1();
+  const c0 = await cpuSnapshot(pids);
+  // A system that slows down after the pilot must not stall the whole matrix: the run is
+  // cut at max(20 s, 6 × --seconds) and its rate is what arrived in that time (marked "cut").
+  const r = await smtpSource(port, shape, sessions, length, m, Math.max(20_000, 6_000 * a.seconds));
+  const c1 = await cpuSnapshot(pids);
+  await new Promise((res) => setTimeout(res, 50)); // the last dump file is closed after the final 250
+  const files = await sink.collect();
+  if (r.cut) {
+    // What was in flight when smtp-source was killed may still land: not this cell's, not the next one's.
+    await new Promise((res) => setTimeout(res, 2_000));
+    await sink.collect();
+    const check = checkArrivals(files, files.length, reference, sys);
+    const n = Math.max(1, files.length);
+    const cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, (((c1[k] ?? 0) - (c0[k] ?? 0)) * 1000) / n]));
+    return { msgsPerSec: (files.length / r.ms) * 1000, messages: files.length, ms: r.ms, cpu, check: { ok: check.ok, note: `${r.why} of ${m}: ${check.note} (rate = arrivals / time)` }, load };
+  }
+  const check = checkArrivals(files, m, reference, sys);
+  if (!r.ok) check.note = `${r.why}; ${check.note}`;
+  const cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, (((c1[k] ?? 0) - (c0[k] ?? 0)) * 1000) / m]));
+  return { msgsPerSec: (m / r.ms) * 1000, messages: m, ms: r.ms, cpu, check: { ok: check.ok && r.ok, note: check.note }, load };
+}
+
+/** The reference body for smtp-source -l LENGTH: what arrives at smtp-sink straight from smtp-source. */
+async function referenceBody(sink: DumpSink, length: number): Promise<Buffer> {
+  const r = await smtpSource(sink.port, 'per-conn', 1, length, 2);
+  if (!r.ok) throw new Error(r.why);
+  await new Promise((res) => setTimeout(res, 50));
+  const files = await sink.collect();
+  const bodies = files.map((f) => parseDump(f).body);
+  if (bodies.length !== 2 || !(bodies[0] as Buffer).equals(bodies[1] as Buffer)) throw new Error(`smtp-source -l ${length}: bodies differ between messages; cannot check arrivals`);
+  return bodies[0] as Buffer;
+}
+
+function target(length: number): number {
+  return length <= 10_000 ? 10 : 3;
+}
+
+async function benchTool(a: Args, s: Systems, sink: DumpSink): Promise<void> {
+  out(`\n## 1. smtp-source → {smtp-sink alone | avbench serve smtp + clamd | clamsmtpd + clamd} → smtp-sink (every message dumped and checked)\n`);
+  out(`config: {"scanners":{"clamd":{"type":"clamd","socket":LAB${a.clamdPool === undefined ? '' : `,"poolSize":${a.clamdPool}`}}}${a.clamdPool === undefined ? ' (clamd adapter defaults)' : ''}\n`);
+  out(`ours = \`node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE${a.proxyQuiet ? ' --quiet' : ''}${a.proxyArgs.length > 0 ? ' ' + a.proxyArgs.join(' ') : ''}\` (per-message log lines ${a.proxyQuiet ? 'off' : 'on, to a file'}); clamsmtpd Action drop, debug 0; shapes: per-conn = smtp-source's default (a new connection per message), kept = smtp-source -d\n`);
+  out(`msg/s (median of ${a.repeats}; runs in brackets when > 1) · ratio ours/clamsmtpd vs target · ours as % of smtp-sink alone · CPU µs/msg per process · load1 at the run · arrivals\n\n`);
+  const rows: string[] = [];
+  const summary: string[] = [];
+  for (const length of a.sizes) {
+    const reference = await referenceBody(sink, length);
+    for (const shape of a.shapes) {
+      for (const sessions of a.sessionsList) {
+        const runs: Record<System, CellRun[]> = { sink: [], ours: [], clamsmtpd: [] };
+        const errors: string[] = [];
+        const sized = new Map<System, number>();
+        for (let r = 0; r < a.repeats; r++) {
+          for (const sys of a.systems) {
+            const res = await cell(sys, s, sink, shape, sessions, length, a, reference, sized);
+            if ('error' in res) errors.push(`${sys}: ${res.error}`);
+            else runs[sys].push(res);
+          }
+        }
+        const med = (sys: System): number | undefined => (runs[sys].length === 0 ? undefined : median(runs[sys].map((x) => x.msgsPerSec)));
+        const show = (sys: System): string => {
+          const m = med(sys);
+          if (m === undefined) return '—';
+          const rr = runs[sys];
+          return `${fmt(m)}${rr.length > 1 ? ` [${rr.map((x) => fmt(x.msgsPerSec)).join(', ')}]` : ''}`;
+        };
+        const o = med('ours');
+        const t = med('clamsmtpd');
+        const c = med('sink');
+        const ratio = o !== undefined && t !== undefined ? o / t : undefined;
+        const tg = target(length);
+        const verdict = ratio === undefined ? '' : ratio >= tg ? 'MET' : 'MISSED';
+        const lastCpu = (sys: System): string => {
+          const x = runs[sys].at(-1);
+          return x === undefined ? '' : Object.entries(x.cpu).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(' ');
+        };
+        const allChecks = (Object.keys(runs) as System[]).flatMap((k) => runs[k].map((x) => ({ k, ...x.check })));
+        const bad = allChecks.filter((x) => !x.ok);
+        const cuts = allChecks.filter((x) => x.note.startsWith('cut')).map((x) => `${x.k} ${x.note}`);
+        const arrivals =
+          bad.length === 0 && errors.length === 0
+            ? `all intact (${allChecks.map((x) => (x.note.startsWith('cut') ? 'cut' : x.note.split(' ')[0])).join(' ')})${cuts.length > 0 ? ` · ${cuts.join('; ')}` : ''}`
+            : `PROBLEM: ${[...bad.map((x) => `${x.k}: ${x.note}`), ...errors].join('; ')}`;
+        const label = `${sizeName(length).padEnd(5)} ${shape.padEnd(8)} s=${String(sessions).padEnd(3)}`;
+        const line =
+          `${label} sink ${show('sink')} · ours ${show('ours')} · clamsmtpd ${show('clamsmtpd')} · ` +
+          `${ratio === undefined ? 'ratio —' : `ours/clamsmtpd ${ratio.toFixed(1)}x (target ≥ ${tg}x: ${verdict})`}` +
+          `${o !== undefined && c !== undefined ? ` · ours = ${((100 * o) / c).toFixed(0)}% of sink` : ''}\n` +
+          `      CPU µs/msg ours: ${lastCpu('ours')} | clamsmtpd: ${lastCpu('clamsmtpd')} | sink alone: ${lastCpu('sink')} · load1 ${runs.ours.at(-1)?.load ?? load1()} · m ${(Object.keys(runs) as System[]).map((k) => `${k} ${runs[k].at(-1)?.messages ?? '-'}`).join(', ')} · ${arrivals}\n`;
+        out(line);
+        rows.push(line);
+        if (ratio !== undefined) summary.push(`${label} ${ratio.toFixed(1)}x ${verdict}`);
+      }
     }
-    const o = median(oursRuns.map((x) => x.msgsPerSec));
-    const t = median(theirs.map((x) => x.msgsPerSec));
-    process.stdout.write(`our proxy (${a.proxyScanner}, own process) : ${fmt(o)} msg/s  runs [${oursRuns.map((x) => fmt(x.msgsPerSec)).join(', ')}]  fates ${JSON.stringify(oursRuns[0]?.fates)}\n    last run ${oursCpu}\n`);
-    process.stdout.write(`clamsmtpd                     : ${fmt(t)} msg/s  runs [${theirs.map((x) => fmt(x.msgsPerSec)).join(', ')}]  fates ${JSON.stringify(theirs[0]?.fates)}\n    last run ${theirCpu}\n`);
-    process.stdout.write(`ratio our proxy / clamsmtpd   : ${(o / t).toFixed(1)}x (target >= 10x)\n`);
+  }
+  out(`\nsummary (ours/clamsmtpd, target ≥ 10x at ≤ 10 KB, ≥ 3x above):\n  ${summary.join('\n  ')}\n`);
+}
+
+/** clamd's own ceiling: our adapter INSTREAMs the smtp-source message straight to clamd. */
+async function benchClamd(a: Args, clamd: LabClamd, sink: DumpSink): Promise<void> {
+  out(`\n## 2. clamd alone (the floor of any clamd front end): our clamd adapter INSTREAMs the smtp-source message (as smtp-sink got it, a new Message-Id each time) to the lab clamd, N in parallel\n`);
+  const adapter = createClamdAdapter({ socket: clamd.socket, poolSize: 64, inPlace: 'never' });
+  try {
+    for (const length of a.sizes) {
+      const r = await smtpSource(sink.port, 'per-conn', 1, length, 1);
+      if (!r.ok) throw new Error(r.why);
+      await new Promise((res) => setTimeout(res, 50));
+      const [f] = await sink.collect();
+      const p = parseDump(f as Buffer);
+      const headerLines = p.headers.split('\n').filter((l) => !/^(X-Client-|X-Helo-|X-Mail-|X-Rcpt-|Received:|\t)/.test(l));
+      // Every scan gets its own Message-Id, as smtp-source's messages do: clamd keeps an MD5
+      // cache of content it found clean, and the same bytes again would only measure a hit.
+      const head = headerLines.filter((l) => !/^Message-Id:/i.test(l)).join('\r\n');
+      const body = Buffer.from(p.body.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+      let serial = 0;
+      const next = (): Buffer => Buffer.concat([Buffer.from(`${head}\r\nMessage-Id: <${process.pid}.${++serial}.bench@vm>\r\n\r\n`, 'latin1'), body]);
+      for (const n of a.sessionsList) {
+        const scanOnce = async (): Promise<void> => {
+          const v = await adapter.scan({ kind: 'message', data: next(), location: 'message' }, { deadline: Date.now() + 30_000, signal: new AbortController().signal });
+          if (v.status !== 'clean') throw new Error(`clamd said ${JSON.stringify(v)}`);
+        };
+        await Promise.all(Array.from({ length: n }, scanOnce)); // warm
+        const until = performance.now() + a.seconds * 1000;
+        let done = 0;
+        const c0 = await cpuMsOf(clamd.pid);
+        const b0 = process.cpuUsage();
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: n }, async () => {
+            while (performance.now() < until) {
+              await scanOnce();
+              done++;
+            }
+          }),
+        );
+        const ms = performance.now() - t0;
+        const b = process.cpuUsage(b0);
+        const c = (await cpuMsOf(clamd.pid)) - c0;
+        out(`${sizeName(length).padEnd(5)} ${String(n).padStart(2)} parallel: ${fmt((done / ms) * 1000)} scans/s · CPU µs/scan clamd ${((c * 1000) / done).toFixed(0)}, client ${((b.user + b.system) / done).toFixed(0)} · load1 ${load1()}\n`);
+      }
+    }
   } finally {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
+    await adapter.close();
   }
 }
 
-async function benchDriver(a: Args, msgs: Buffer[]): Promise<void> {
-  const sink = await startSmtpSink();
-  try {
-    process.stdout.write(`\n## 2. our SMTP driver vs smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.length}, both into Postfix smtp-sink (pid ${sink.pid})\n`);
-    const addr = `127.0.0.1:${sink.port}`;
-    const srcArgs = ['-s', String(a.sessions), '-m', String(a.messages), '-l', String(a.length), addr];
-    const warm = msgs.slice(0, Math.min(1000, msgs.length));
-    await drive(sink.url, false, a.sessions, warm);
-    await run('smtp-source', ['-s', String(a.sessions), '-m', '1000', '-l', String(a.length), addr], { deadline: Date.now() + 60_000 });
-    const oursRuns: DriveResult[] = [];
-    const src: number[] = [];
-    const srcKeep: number[] = [];
-    for (let r = 0; r < a.repeats; r++) {
-      oursRuns.push(await drive(sink.url, false, a.sessions, msgs));
-      const t0 = performance.now();
-      const res = await run('smtp-source', srcArgs, { deadline: Date.now() + 300_000 });
-      const ms = performance.now() - t0;
-      if (!res.ok || res.exitCode !== 0) throw new Error(`smtp-source failed: ${JSON.stringify(res).slice(0, 300)}`);
-      src.push((a.messages / ms) * 1000);
-      const t1 = performance.now();
-      const res2 = await run('smtp-source', ['-d', ...srcArgs], { deadline: Date.now() + 300_000 });
-      const ms2 = performance.now() - t1;
-      if (res2.ok && res2.exitCode === 0) srcKeep.push((a.messages / ms2) * 1000);
+/** Second opinion: our driver, 8 sessions, 1 KB, both shapes, through both systems (smtp-sink the final hop). */
+async function benchDriver(a: Args, s: Systems, sink: DumpSink): Promise<void> {
+  out(`\n## 3. second opinion: our SMTP driver (8 sessions, 1 KB body) through both systems into the same smtp-sink\n`);
+  const line = 'abcdefghijklmnopqrstuvwxyz0123456789 the quick brown fox jumps over'.slice(0, 70) + '\r\n';
+  const text = line.repeat(Math.ceil(1000 / line.length)).slice(0, 1000);
+  const make = (i: number): Buffer => Buffer.from(`From: <foo@localhost>\r\nTo: <bar@localhost>\r\nMessage-Id: <${i}.bench@localhost>\r\nSubject: bench ${i}\r\n\r\n${text}\r\n`, 'latin1');
+  for (const shape of ['per-message', 'kept-open'] as SmtpConnectionShape[]) {
+    const figs: string[] = [];
+    for (const sys of ['ours', 'clamsmtpd'] as const) {
+      const port = s.ports[sys];
+      if (port === undefined) continue;
+      const driveN = async (n: number): Promise<{ rate: number; fates: Record<string, number> }> => {
+        const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${port}`, sink: false, sessions: 8, connection: shape, graceMs: 1_000 });
+        await driver.open();
+        const fates: Record<string, number> = {};
+        let next = 0;
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            while (next < n) {
+              const i = next++;
+              const o = await driver.send({ file: `m${i}`, raw: make(i) });
+              fates[o.fate] = (fates[o.fate] ?? 0) + 1;
+            }
+          }),
+        );
+        const ms = performance.now() - t0;
+        await driver.close();
+        await sink.collect();
+        return { rate: (n / ms) * 1000, fates };
+      };
+      const pilot = await driveN(40);
+      const n = Math.min(a.maxMessages, Math.max(40, Math.round(pilot.rate * a.seconds)));
+      const r = await driveN(n);
+      figs.push(`${sys} ${fmt(r.rate)} msg/s (${n} messages, fates ${JSON.stringify(r.fates)})`);
     }
-    const o = median(oursRuns.map((x) => x.msgsPerSec));
-    const s = median(src);
-    process.stdout.write(`our driver (connections reused, PIPELINING): ${fmt(o)} msg/s  runs [${oursRuns.map((x) => fmt(x.msgsPerSec)).join(', ')}]  fates ${JSON.stringify(oursRuns[0]?.fates)}\n`);
-    process.stdout.write(`smtp-source (as given: a connection per message): ${fmt(s)} msg/s  runs [${src.map(fmt).join(', ')}]\n`);
-    if (srcKeep.length > 0) process.stdout.write(`smtp-source -d (connections kept, for reference): ${fmt(median(srcKeep))} msg/s  runs [${srcKeep.map(fmt).join(', ')}]\n`);
-    process.stdout.write(`ratio our driver / smtp-source: ${(o / s).toFixed(2)}x (target >= 1.0x)`);
-    if (srcKeep.length > 0) process.stdout.write(`; / smtp-source -d: ${(o / median(srcKeep)).toFixed(2)}x`);
-    process.stdout.write('\n');
-  } finally {
-    await sink.stop();
+    out(`${shape.padEnd(11)}: ${figs.join(' · ')} · load1 ${load1()}\n`);
+  }
+}
+
+/** Our driver vs smtp-source into smtp-sink (the driver's own benchmark). */
+async function benchDriverVsSource(a: Args, sink: DumpSink): Promise<void> {
+  out(`\n## 4. our SMTP driver vs smtp-source -s 8 -l 1000, both into smtp-sink (dumping)\n`);
+  for (const shape of ['per-message', 'kept-open'] as SmtpConnectionShape[]) {
+    const n = Math.min(a.maxMessages, 4000);
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${sink.port}`, sink: false, sessions: 8, connection: shape, graceMs: 1_000 });
+    await driver.open();
+    const raw = Buffer.from(`From: <foo@localhost>\r\nTo: <bar@localhost>\r\n\r\n${'x'.repeat(998)}\r\n`, 'latin1');
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < n) {
+          next++;
+          await driver.send({ file: 'm', raw });
+        }
+      }),
+    );
+    const ours = (n / (performance.now() - t0)) * 1000;
+    await driver.close();
+    await sink.collect();
+    const src = await smtpSource(sink.port, shape === 'kept-open' ? 'kept' : 'per-conn', 8, 1000, n);
+    await sink.collect();
+    const theirs = (n / src.ms) * 1000;
+    out(`${shape.padEnd(11)}: our driver ${fmt(ours)} msg/s · smtp-source ${fmt(theirs)} msg/s · ratio ${(ours / theirs).toFixed(2)}x · load1 ${load1()}\n`);
   }
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv[0] === '--serve-proxy') {
-    await serveProxyChild(Number(argv[1]), Number(argv[2]), String(argv[3]), String(argv[4] ?? 'clamd'));
-    return;
-  }
-  const a = parseArgs(argv);
-  const msgs = makeMessages(a.messages, a.length, a.infectedEvery);
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
-  process.stdout.write(
-    `# bench-smtp — ${new Date().toISOString()}\nhost: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine shares its cores)\n` +
-      `load: ${a.messages} messages of ${a.length} body bytes${a.infectedEvery > 0 ? `, every ${a.infectedEvery}th with EICAR` : ''}, ${a.sessions} sessions; median of ${a.repeats} runs after a warm-up\n`,
+  out(
+    `# bench-smtp — ${new Date().toISOString()}\n` +
+      `host: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine shares its cores)\n` +
+      `matrix: sizes ${a.sizes.map(sizeName).join(', ')} × shapes ${a.shapes.join(', ')} × sessions ${a.sessionsList.join(', ')}; ~${a.seconds} s per timed run; ${a.repeats} run(s) per system per cell\n`,
   );
-  if (a.only !== 'driver') await benchProxy(a, msgs);
-  if (a.only !== 'proxy') await benchDriver(a, msgs);
+  const base = join('/dev/shm', `avbench-bench-smtp-${process.pid}`);
+  await mkdir(base, { recursive: true, mode: 0o711 }).catch(async () => undefined);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const clamd = await startClamd({ maxThreads: a.clamdThreads });
+    stops.push(() => clamd.stop());
+    const sink = await startDumpSink(base);
+    stops.push(() => sink.stop());
+    const s: Systems = { ports: { sink: sink.port, ours: undefined, clamsmtpd: undefined }, pids: { sink: {}, ours: { clamd: clamd.pid }, clamsmtpd: { clamd: clamd.pid } } };
+    const needOurs = a.parts.some((p) => p === 'tool' || p === 'driver');
+    if (needOurs) {
+      const cfg = join(base, 'avbench.config.json');
+      await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket, ...(a.clamdPool === undefined ? {} : { poolSize: a.clamdPool }) } } }, null, 2));
+      const port = await freePort();
+      const proxy: Daemon = await spawnDaemon(
+        process.execPath,
+        [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.proxyQuiet ? ['--quiet'] : []), ...a.proxyArgs],
+        { logFile: join(base, 'serve-smtp.log'), cwd: ROOT },
+      );
+      stops.push(() => proxy.stop(5_000));
+      await waitGreeting(port, 20_000, proxy.running);
+      s.ports.ours = port;
+      s.pids.ours = { proxy: proxy.pid, clamd: clamd.pid };
+      const cs = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sink.port, action: 'drop', debugLevel: 0 });
+      stops.push(() => cs.stop());
+      s.ports.clamsmtpd = Number(new URL(cs.url).port);
+      s.pids.clamsmtpd = { clamsmtpd: cs.pid, clamd: clamd.pid };
+      await sink.collect();
+      out(`lab: clamd pid ${clamd.pid} (MaxThreads ${a.clamdThreads}, temp files on tmpfs), smtp-sink pid ${sink.pid} (dumping to ${sink.dir}), serve smtp pid ${proxy.pid}, clamsmtpd pid ${cs.pid}\n`);
+    }
+    if (a.parts.includes('tool')) await benchTool(a, s, sink);
+    if (a.parts.includes('clamd')) await benchClamd(a, clamd, sink);
+    if (a.parts.includes('driver')) await benchDriver(a, s, sink);
+    if (a.parts.includes('driver-vs-source')) await benchDriverVsSource(a, sink);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  }
+  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
 }
 
 main().catch((err: unknown) => {

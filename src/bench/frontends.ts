@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Limits } from '../core/limits.js';
 import { scanMessageDetailed } from '../core/scan.js';
 import type { Adapter } from '../core/types.js';
@@ -24,7 +24,8 @@ import { createSmtpDriver } from '../modes/smtp/driver.js';
 import { createSmtpProxy } from '../modes/smtp/proxy.js';
 import { createSmtpSink } from '../modes/smtp/sink.js';
 import type { MessageOutcome, ModeDriver, ModeName, OutgoingMessage } from '../modes/types.js';
-import type { LoadShape } from './results.js';
+import type { LoadShape } from '../results/types.js';
+import { packageRoot } from '../core/package-root.js';
 import type { SutSpec } from './sut.js';
 
 /** A driver outcome plus where the first detection was found (direct mode knows it). */
@@ -76,16 +77,6 @@ function smtpShape(shape: LoadShape | undefined): { connection: LoadShape['conne
   return { connection, ...(rate === undefined ? {} : { rate }), recorded };
 }
 
-/** The package root: the nearest folder above this module holding package.json. */
-export function packageRoot(from: string = import.meta.dirname): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-}
 
 /** `[node, <root>/dist/src/cli/bin.js, 'deliver']`; throws when the CLI is not built. */
 export function defaultDeliverCommand(): string[] {

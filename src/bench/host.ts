@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { HostInfo, ResourceUse } from './results.js';
+import type { HostInfo, ResourceUse } from '../results/types.js';
 
 /** CPU model, cores, memory, OS and Node of this machine. */
 export function hostInfo(): HostInfo {

@@ -18,7 +18,7 @@ import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../corpus/read.
 import type { ModeName } from '../modes/types.js';
 import { startFrontEnd, startSut, type BenchOutcome, type Target } from './frontends.js';
 import { hostInfo, LoadSampler } from './host.js';
-import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from './results.js';
+import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from '../results/types.js';
 import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
 import { parseSut, type SutSpec } from './sut.js';
 

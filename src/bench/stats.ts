@@ -3,7 +3,7 @@
  * Pure functions over per-message records (tested on hand-made outcomes).
  */
 import type { Fate } from '../modes/types.js';
-import type { Detection, DetectionCounts, Fates, Latency, MessageResult } from './results.js';
+import type { Detection, DetectionCounts, Fates, Latency, MessageResult } from '../results/types.js';
 
 /** Every fate, in report order. */
 export const FATES: readonly Fate[] = ['scanned', 'delivered', 'tagged', 'rejected', 'tempfailed', 'dropped', 'lost'];

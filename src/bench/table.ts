@@ -3,7 +3,7 @@
  * false positives, errors, msgs/s with its spread over repeats, p95 latency, lost).
  */
 import Table from 'cli-table3';
-import type { Results, Run } from './results.js';
+import type { Results, Run } from '../results/types.js';
 import { relativeSpread } from './stats.js';
 
 function pct(x: number | null): string {

@@ -5,7 +5,7 @@
  * JSON, equal to JSON.parse-able `JSON.stringify(results)` content.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import type { Results, Run } from './results.js';
+import type { Results, Run } from '../results/types.js';
 
 /** Write `results` to `file` (via a temp file renamed into place, mode 0644). */
 export async function writeResultsFile(file: string, results: Results): Promise<void> {

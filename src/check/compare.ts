@@ -1,14 +1,15 @@
 /**
- * Results against results: every scanning run of the baseline is matched to the run of the
- * same scanner × mode × concurrency × SUT kind in the new results, then message by message
- * (by corpus-relative file name) and category by category. A regression is a run that
+ * Results against results: every scanning run of the baseline is paired with the new
+ * results' run as src/results/pairing.ts pairs runs (the same rule as `avbench report A B`),
+ * then message by message (by corpus-relative file name) and category by category. A regression is a run that
  * disappeared, a message newly missed, newly flagged or newly failing (error), or a
  * detection rate, false-positive count or error count that got worse — overall or in a
  * category. Throughput and p95 latency are compared only when asked (`timing`): figures from
  * another run, often another machine, are noisy.
  */
-import type { DetectionCounts, MessageResult, Results, Run } from '../bench/results.js';
-import { ALL, num, pct, runKey, type CheckCase, type Finding, type NamedMessage } from './model.js';
+import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
+import { classifyChange, pairMessages, pairRuns, shapeKey, sutKind } from '../results/pairing.js';
+import { ALL, num, pct, type CheckCase, type Finding, type NamedMessage } from './model.js';
 import { casesOfRun, p95Finding } from './thresholds.js';
 
 /** Timing limits for results-vs-results (all off unless given). */
@@ -42,23 +43,25 @@ function describe(r: MessageResult): string {
   return 'clean';
 }
 
+/**
+ * Per-message changes of the baseline's labelled messages (its own label counts), read
+ * from the one change classifier of src/results/pairing.ts: newly missed (an expected
+ * infection found before, or failing before, and clean now), newly flagged, newly failing,
+ * newly found.
+ */
 function changesBetween(base: Run, cur: Run): Changes {
-  const now = new Map<string, MessageResult>();
-  for (const r of cur.results) now.set(r.file, r);
   const ch: Changes = { missed: [], flagged: [], failing: [], found: [], absent: 0 };
-  for (const b of base.results) {
+  const matched = pairMessages(base, cur);
+  for (const b of matched.onlyBefore) if (b.expected === 'infected' || b.expected === 'clean') ch.absent++;
+  for (const { file, before: b, after: c } of matched.pairs) {
     if (b.expected !== 'infected' && b.expected !== 'clean') continue;
-    const c = now.get(b.file);
-    if (c === undefined) {
-      ch.absent++;
-      continue;
-    }
-    if (c.verdict === b.verdict) continue;
-    const msg: NamedMessage = { file: b.file, category: catOf(b), detail: `${describe(b)} → ${describe(c)}` };
-    if (c.verdict === 'error') ch.failing.push(msg);
-    else if (b.expected === 'infected' && c.verdict === 'clean') ch.missed.push(msg);
-    else if (b.expected === 'clean' && c.verdict === 'infected') ch.flagged.push(msg);
-    else if (b.expected === 'infected' && c.verdict === 'infected') ch.found.push(msg);
+    const kind = classifyChange(b, { ...c, expected: b.expected });
+    if (kind === undefined) continue;
+    const msg: NamedMessage = { file, category: catOf(b), detail: `${describe(b)} → ${describe(c)}` };
+    if (kind === 'new-error') ch.failing.push(msg);
+    else if (b.expected === 'infected' && c.verdict === 'clean' && (kind === 'newly-missed' || kind === 'error-fixed')) ch.missed.push(msg);
+    else if (kind === 'newly-flagged' && b.expected === 'clean') ch.flagged.push(msg);
+    else if (kind === 'newly-detected') ch.found.push(msg);
   }
   return ch;
 }
@@ -149,31 +152,29 @@ export function compareResults(base: Results, cur: Results, timing: TimingLimits
   if (base.corpus.manifestSha256 !== cur.corpus.manifestSha256) {
     notes.push('the corpus manifests differ (sha256): messages are matched by file name; rates may move with the corpus');
   }
-  const curRuns = new Map<string, Run>();
-  for (const r of cur.runs) if (r.baseline !== true) curRuns.set(runKey(r), r);
   const cases: CheckCase[] = [];
-  const seen = new Set<string>();
-  for (const b of base.runs) {
-    if (b.baseline === true) continue;
-    const key = runKey(b);
-    seen.add(key);
-    const c = curRuns.get(key);
+  for (const { key, before: b, after: c, shapeDiffers } of pairRuns(base, cur, (r) => r.baseline !== true)) {
+    if (b === undefined) {
+      notes.push(`run ${(c as Run).id} is new (not in the baseline): not checked`);
+      continue;
+    }
     if (c === undefined) {
       const skipped = cur.skipped?.find((s) => s.name === b.scanner.name || s.name === b.id);
       cases.push({
         scanner: b.scanner.name,
         mode: b.mode,
         concurrency: b.concurrency,
-        sut: runKey(b).split('/')[3] as string,
+        sut: sutKind(b.sut),
         category: ALL,
         findings: [{ metric: 'missing-run', ok: false, message: `run ${b.id} is in the baseline but not in the results${skipped !== undefined ? ` (skipped: ${skipped.reason})` : ''}` }],
       });
       continue;
     }
+    if (shapeDiffers && timed) notes.push(`${key}: loaded differently (${shapeKey(b)} in the baseline, ${shapeKey(c)} now): its speed is not compared`);
     const ch = changesBetween(b, c);
     if (ch.absent > 0) notes.push(`${c.id}: ${ch.absent} labelled message(s) of the baseline are not in the results`);
     const byCat = casesOfRun(c);
-    (byCat.get(ALL) as CheckCase).findings.push(...countFindings(b.detection, c.detection, ch, undefined), ...timingFindings(b, c, timing));
+    (byCat.get(ALL) as CheckCase).findings.push(...countFindings(b.detection, c.detection, ch, undefined), ...(shapeDiffers ? [] : timingFindings(b, c, timing)));
     const cats = new Set([...Object.keys(b.detection.byCategory), ...Object.keys(c.detection.byCategory)]);
     for (const cat of [...cats].sort()) {
       const bc = b.detection.byCategory[cat];
@@ -184,7 +185,7 @@ export function compareResults(base: Results, cur: Results, timing: TimingLimits
           scanner: c.scanner.name,
           mode: c.mode,
           concurrency: c.concurrency,
-          sut: runKey(c).split('/')[3] as string,
+          sut: sutKind(c.sut),
           category: cat,
           findings: [{ metric: 'missing-category', ok: false, message: `category ${JSON.stringify(cat)} has labelled messages in the baseline but none in the results` }],
         });
@@ -194,6 +195,5 @@ export function compareResults(base: Results, cur: Results, timing: TimingLimits
     }
     cases.push(...byCat.values());
   }
-  for (const [key, r] of curRuns) if (!seen.has(key)) notes.push(`run ${r.id} is new (not in the baseline): not checked`);
   return { cases, notes };
 }

@@ -6,8 +6,8 @@
  * JSON Pointer of each problem — `avbench check` prints it and exits 2.
  */
 import { readFile } from 'node:fs/promises';
-import type { Results } from '../bench/results.js';
-import { validateResults } from '../bench/schema.js';
+import type { Results } from '../results/types.js';
+import { validateResults } from '../results/schema.js';
 import type { BaselineKind } from './model.js';
 import { THRESHOLDS_KIND, validateThresholds, type Thresholds } from './thresholds.js';
 

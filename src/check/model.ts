@@ -4,7 +4,7 @@
  * each with the {@link Finding}s of the checks that applied to it. The text output, the
  * JUnit XML, the GitHub annotations and the Markdown summary all render from this.
  */
-import type { CorpusSummary, HostInfo, Run } from '../bench/results.js';
+import type { CorpusSummary, HostInfo, Run } from '../results/types.js';
 
 /** The category name of the case that covers a whole run. */
 export const ALL = '(all)';
@@ -72,23 +72,13 @@ export interface CheckReport {
   cases: CheckCase[];
 }
 
+export { runKey, sutKind } from '../results/pairing.js';
+
 /** The failed findings of a report, with their case. */
 export function regressions(report: CheckReport): { c: CheckCase; f: Finding }[] {
   const out: { c: CheckCase; f: Finding }[] = [];
   for (const c of report.cases) for (const f of c.findings) if (!f.ok) out.push({ c, f });
   return out;
-}
-
-/** "direct", "ours", or the scheme of a SUT URL (`smtp`, `milter`, `milter+unix`, `lda`). */
-export function sutKind(sut: string): string {
-  if (sut === 'direct' || sut === 'ours') return sut;
-  const i = sut.indexOf(':');
-  return i > 0 ? sut.slice(0, i) : sut;
-}
-
-/** Key matching runs across two results files: scanner × mode × concurrency × SUT kind. */
-export function runKey(run: Pick<Run, 'scanner' | 'mode' | 'concurrency' | 'sut'>): string {
-  return `${run.scanner.name}/${run.mode}/c${run.concurrency}/${sutKind(run.sut)}`;
 }
 
 /** A case's label: `scanner/mode[/cN][ sut] category`. */

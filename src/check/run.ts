@@ -11,7 +11,7 @@
  */
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import { writeResultsFile } from '../bench/write.js';
 import { compareResults, type TimingLimits } from './compare.js';
 import { githubOutput, type GithubEnv } from './github.js';

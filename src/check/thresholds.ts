@@ -21,8 +21,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { packageRoot } from '../bench/frontends.js';
-import type { DetectionCounts, MessageResult, Results, Run } from '../bench/results.js';
+import { packageRoot } from '../core/package-root.js';
+import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 import { ALL, num, pct, sutKind, type CheckCase, type Finding, type NamedMessage } from './model.js';
 
 /** The value of a thresholds file's `kind`. */

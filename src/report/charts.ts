@@ -3,7 +3,7 @@
  * used twice: embedded in report.html's data block (drawn by the page) and rendered to PNG
  * on @napi-rs/canvas. Labels are drawn on a canvas, never parsed as HTML.
  */
-import type { Results, Run } from '../bench/results.js';
+import type { Results, Run } from '../results/types.js';
 import { compareStrings, modesOf, overheadRows, runLabel } from './model.js';
 
 /** A Chart.js bar-chart configuration that survives JSON.stringify. */

@@ -3,7 +3,7 @@
  * signature update: scanner versions, per-run detection and speed changes, detection per
  * category, every message whose verdict changed, both environments.
  */
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import { CHART_SIZE, compareLatencyChart, compareThroughputChart } from './charts.js';
 import type { Comparison } from './compare.js';
 import { html, type SafeHtml } from './escape.js';

@@ -2,7 +2,7 @@
  * report.html for one results.json: what a mail administrator reads to choose a scanner.
  * Every value from a message or a scanner goes through the `html` template (escaped).
  */
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import type { ManifestEntry } from '../corpus/manifest.js';
 import { chartHasData, chartSet, CHART_SIZE, type ChartSpec } from './charts.js';
 import { html, type SafeHtml } from './escape.js';

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import { compareLatencyChart, compareThroughputChart } from './charts.js';
 import { compareResults, type Comparison } from './compare.js';
 import { renderCompareHtml } from './compare-html.js';

@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { Results } from '../bench/results.js';
-import { validateResults } from '../bench/schema.js';
+import type { Results } from '../results/types.js';
+import { validateResults } from '../results/schema.js';
 import { readManifestWithHash, type ManifestEntry } from '../corpus/manifest.js';
 
 /** A results file read and validated, or why it cannot be used. */

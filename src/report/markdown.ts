@@ -3,7 +3,7 @@
  * comments — the ranking table, missed / false-positive messages, an environment line.
  * Every value from a message or a scanner goes through escapeMarkdown.
  */
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import type { Comparison } from './compare.js';
 import { escapeMarkdown as md } from './escape.js';
 import { fmtAuto, fmtBytes, fmtChange, fmtNumber, fmtRate } from './format.js';

@@ -5,7 +5,7 @@
  */
 import type { ManifestEntry } from '../corpus/manifest.js';
 import type { ModeName } from '../modes/types.js';
-import type { DetectionCounts, MessageResult, Results, Run } from '../bench/results.js';
+import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 
 /** The ranking table's columns that get a "best" mark. */
 export type ColumnKey = 'detection' | 'fp' | 'errors' | 'lost' | 'msgsPerSec' | 'p95' | 'cpu' | 'rss';

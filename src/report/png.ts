@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Results } from '../bench/results.js';
+import type { Results } from '../results/types.js';
 import { chartHasData, chartSet, CHART_NAMES, CHART_SIZE, type ChartSpec } from './charts.js';
 
 /** The bits of Chart.js used here (its own types need the DOM lib, which Node code has not). */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { packageRoot } from './frontends.js';
+import { packageRoot } from '../core/package-root.js';
 
 /** One problem: a JSON Pointer to where (`/runs/0/fates`), and what is wrong. */
 export interface SchemaProblem {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { validateResults } from '../../src/bench/schema.js';
+import { validateResults } from '../../src/results/schema.js';
 import { benchCommand, commandLine, defaultOutDir, parseModeLimits } from '../../src/cli/commands/bench.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeDetection, countFates, latencySummary, medianIndex, percentile, relativeSpread, type Judged } from '../../src/bench/stats.js';
 import { buildRun } from '../../src/bench/runner.js';
-import type { MessageResult } from '../../src/bench/results.js';
+import type { MessageResult } from '../../src/results/types.js';
 
 const j = (expected: 'infected' | 'clean' | 'any', verdict: Judged['verdict'], category = 'c'): Judged => ({ expected, verdict, category });
 

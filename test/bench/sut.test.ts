@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, describe } from 'vitest';
 import { runBench } from '../../src/bench/runner.js';
-import { validateResults } from '../../src/bench/schema.js';
+import { validateResults } from '../../src/results/schema.js';
 import { parseSut } from '../../src/bench/sut.js';
 import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { annotations, escapeCommandData, escapeCommandProperty } from '../../src/check/github.js';
 import { runCheck, type CheckOptions, type CheckOutcome } from '../../src/check/run.js';
 import { regressions } from '../../src/check/model.js';

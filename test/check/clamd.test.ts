@@ -9,7 +9,7 @@ import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
 import { writeResultsFile } from '../../src/bench/write.js';
 import { runCheck } from '../../src/check/run.js';

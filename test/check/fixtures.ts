@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
 import { writeResultsFile } from '../../src/bench/write.js';
 import { generateCorpus } from '../../src/corpus/generate.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
 import { writeReport } from '../../src/report/index.js';
 import { loadResultsFile, matchingManifest } from '../../src/report/load.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { compareResults } from '../../src/report/compare.js';
 import { renderCompareHtml } from '../../src/report/compare-html.js';
 import { renderCompareMarkdown } from '../../src/report/markdown.js';

@@ -1,7 +1,7 @@
 /**
  * Small hand-made results.json documents for the report tests (typed against the contract).
  */
-import type { DetectionCounts, MessageResult, Results, Run } from '../../src/bench/results.js';
+import type { DetectionCounts, MessageResult, Results, Run } from '../../src/results/types.js';
 import type { ModeName } from '../../src/modes/types.js';
 
 /** Every hostile string the report must neutralise. */

@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Results } from '../../src/bench/results.js';
+import type { Results } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
-import { validateResults } from '../../src/bench/schema.js';
+import { validateResults } from '../../src/results/schema.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 
 let dir: string;

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/config.js';
 import { BenchInputError, MODES, runBench, type BenchEvent } from '../../bench/runner.js';
-import type { Results } from '../../bench/results.js';
+import type { Results } from '../../results/types.js';
 import { startBenchLab, type BenchLab } from '../../bench/lab.js';
 import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';

@@ -9,6 +9,11 @@
  *   most of the proxy's ~105 ms fixed per-connection cost. {@link greetAtOnce} greets as
  *   soon as the connection is set up (the same code path, only without the wait).
  * - **No Nagle stalls.** TCP_NODELAY on every accepted socket.
+ * - **No idle hops.** smtp-server's default onConnect / onMailFrom / onRcptTo accept
+ *   through `setImmediate(callback)`: one more event-loop turn before each of the
+ *   greeting, the MAIL reply and every RCPT reply. We have nothing to check there, so
+ *   they accept synchronously (smtp-server's parser supports that, it loops instead of
+ *   recursing); handlers given in the options are left alone.
  * - **One write per batch.** smtp-server writes each reply with its own write(), so the
  *   replies to a pipelined MAIL/RCPT/DATA batch would cost three syscalls and three
  *   segments (and wake the peer three times); {@link coalesceWrites} makes them one.
@@ -76,8 +81,24 @@ export function greetAtOnce(server: SMTPServer): boolean {
   return true;
 }
 
+type Accept = (...args: unknown[]) => void;
+
+/** Replace smtp-server's setImmediate-deferred default accept handlers by synchronous ones (only where they are the defaults). */
+function acceptSynchronously(server: SMTPServer): void {
+  const s = server as unknown as Record<string, Accept | undefined>;
+  const proto = Object.getPrototypeOf(server) as Record<string, Accept | undefined>;
+  for (const name of ['onConnect', 'onMailFrom', 'onRcptTo']) {
+    const current = s[name];
+    if (current === undefined || current !== proto[name]) continue; // given in the options: keep it
+    s[name] = (...args: unknown[]): void => {
+      (args[args.length - 1] as () => void)();
+    };
+  }
+}
+
 /** Everything above for one smtp-server instance; returns whether the greeting is immediate. */
 export function tuneSmtpServer(server: SMTPServer): boolean {
+  acceptSynchronously(server);
   server.server.prependListener('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     coalesceWrites(socket);
