@@ -9,6 +9,16 @@
  *                                       [--clamd-temp memory|disk] [--chunk-size BYTES] [--clamd-threads 8] [--no-clamscan]
  *   node dist/scripts/bench-adapters.js --make-test-corpus DIR [--count 2000]   (half EICAR in base64)
  *
+ * Whole processes (first, unless --no-whole; --whole-only skips the rest): `avbench scan -s
+ * clamd DIR` (node dist/src/cli/bin.js, its defaults, an avbench.config.json naming the lab
+ * clamd's clamd.conf) against `clamdscan --config-file=CONF --multiscan --fdpass DIR` on the
+ * same lab clamd, alternating, `--runs` rounds after one untimed warm-up of each, medians
+ * and the ratio; on the corpus and on a folder of `--small-count` (20,000) small messages,
+ * `--small DIR` (default corpora/small, made with --make-test-corpus's generator when
+ * missing; --no-small skips it). Then Node's own start-up (`node -e 0`) and `avbench scan`
+ * of one message (start-up + probe), and `avbench scan -s embedded DIR` as a whole process
+ * next to the core's in-process speed (scanMessage + embedded over the same files, 4 at once).
+ *
  * Adapter modes (default: all three). Every unit is `{ kind: 'message', data, location:
  * 'message', path }` with path = the corpus file:
  * - in-place: inPlace 'auto' (unix socket, so clamd reads the file: `zSCAN <path>`), and
@@ -21,15 +31,23 @@
  * The file list is streamed (opendir), never held whole.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, opendir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, opendir, rm, stat, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
-import { cpus, totalmem, type } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { createClamscanAdapter } from '../adapters/clamscan.js';
+import { createEmbeddedAdapter } from '../adapters/embedded.js';
+import { orderedPool } from '../src/cli/pool.js';
 import { run } from '../src/core/exec.js';
-import { startClamd } from '../src/lab/clamd.js';
+import { scanMessageDetailed } from '../src/core/scan.js';
+import { openCorpus } from '../src/corpus/read.js';
+import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
+
+/** The avbench command line, as a user runs it: dist/src/cli/bin.js next to this dist/scripts/. */
+const AVBENCH_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.js');
 
 /** How the adapter side gets each message to clamd (see the file comment). */
 type Mode = 'in-place' | 'in-place-read' | 'instream';
@@ -47,10 +65,14 @@ interface Args {
   temp: 'memory' | 'disk';
   chunkSize?: number;
   clamdThreads: number;
+  whole: boolean;
+  wholeOnly: boolean;
+  small?: string;
+  smallCount: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { parallel: 8, pools: [], modes: [], runs: 1, clamscan: true, count: 2000, temp: 'memory', clamdThreads: 8 };
+  const a: Args = { parallel: 8, pools: [], modes: [], runs: 1, clamscan: true, count: 2000, temp: 'memory', clamdThreads: 8, whole: true, wholeOnly: false, small: 'corpora/small', smallCount: 20_000 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -64,6 +86,11 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--pool') a.pools.push(Number(need()));
     else if (k === '--runs') a.runs = Number(need());
     else if (k === '--no-clamscan') a.clamscan = false;
+    else if (k === '--no-whole') a.whole = false;
+    else if (k === '--whole-only') a.wholeOnly = true;
+    else if (k === '--small') a.small = need();
+    else if (k === '--no-small') delete a.small;
+    else if (k === '--small-count') a.smallCount = Number(need());
     else if (k === '--mode') {
       const m = need();
       if (!(MODES as readonly string[]).includes(m)) throw new Error(`--mode is one of ${MODES.join(', ')}`);
@@ -212,6 +239,159 @@ async function runClamscanBatched(dir: string, dbDir: string, batch: number, tem
   return out;
 }
 
+/** One whole process: wall time from spawn to exit, its exit, and the files it called FOUND (absolute path → name). */
+interface ProcessRun {
+  ms: number;
+  exit: number | string;
+  found: Map<string, string>;
+  errorLines: number;
+}
+
+async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
+  const t0 = process.hrtime.bigint();
+  const r = await run(file, args, { deadline: Date.now() + 30 * 60_000, maxBuffer: 256 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const found = new Map<string, string>();
+  let errorLines = 0;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(.*): (.+) FOUND$/.exec(line);
+    if (m !== null) found.set(resolve(m[1] as string), m[2] as string);
+    else if (/ ERROR($| )/.test(line)) errorLines++;
+  }
+  return { ms, exit: r.ok ? r.exitCode : r.reason, found, errorLines };
+}
+
+function loadText(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
+/** Number of .eml files in a folder (what both sides scan; clamdscan also opens manifest.json). */
+async function countEml(dir: string): Promise<number> {
+  let n = 0;
+  for await (const _ of emlFiles(dir)) n++;
+  return n;
+}
+
+/** Files where two FOUND maps differ (a file in one and not the other, or another name). */
+function foundDiff(a: Map<string, string>, b: Map<string, string>): number {
+  let n = 0;
+  for (const [f, name] of a) if (b.get(f) !== name) n++;
+  for (const f of b.keys()) if (!a.has(f)) n++;
+  return n;
+}
+
+/**
+ * `avbench scan -s clamd DIR` vs `clamdscan --multiscan --fdpass DIR` as whole processes on
+ * the same clamd: one untimed warm-up each, then `runs` rounds, the two alternating which
+ * goes first; prints every run, the medians and the ratio (median of the per-round ratios).
+ */
+async function wholeClamd(label: string, dir: string, clamd: LabClamd, config: string, runs: number): Promise<void> {
+  const messages = await countEml(dir);
+  const cs = (): Promise<ProcessRun> => timeProcess('clamdscan', [`--config-file=${clamd.configFile}`, '--multiscan', '--fdpass', dir]);
+  const av = (): Promise<ProcessRun> => timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamd', dir]);
+  const before = loadText();
+  await cs();
+  await av();
+  const csRuns: ProcessRun[] = [];
+  const avRuns: ProcessRun[] = [];
+  for (let round = 0; round < runs; round++) {
+    if (round % 2 === 0) {
+      csRuns.push(await cs());
+      avRuns.push(await av());
+    } else {
+      avRuns.push(await av());
+      csRuns.push(await cs());
+    }
+  }
+  const rate = (r: ProcessRun): number => (messages / r.ms) * 1000;
+  const csRates = csRuns.map(rate);
+  const avRates = avRuns.map(rate);
+  const ratios = avRates.map((x, i) => x / (csRates[i] as number));
+  const list = (xs: number[], d = 0): string => xs.map((x) => x.toFixed(d)).join(' / ');
+  const lastCs = csRuns[csRuns.length - 1] as ProcessRun;
+  const lastAv = avRuns[avRuns.length - 1] as ProcessRun;
+  console.log(`whole processes, ${label}: ${messages} messages in ${dir} (load average before ${before}, after ${loadText()})`);
+  console.log(`  clamdscan --multiscan --fdpass DIR: ${median(csRates).toFixed(0)} msg/s (runs: ${list(csRates)}; ${list(csRuns.map((r) => r.ms))} ms), exit ${lastCs.exit}, ${lastCs.found.size} FOUND, ${lastCs.errorLines} ERROR lines`);
+  console.log(`  avbench scan -s clamd DIR:          ${median(avRates).toFixed(0)} msg/s (runs: ${list(avRates)}; ${list(avRuns.map((r) => r.ms))} ms), exit ${lastAv.exit}, ${lastAv.found.size} FOUND, ${lastAv.errorLines} ERROR lines, ${foundDiff(lastCs.found, lastAv.found)} files where the FOUND lines differ`);
+  console.log(`  ratio avbench / clamdscan: ${median(ratios).toFixed(2)}x (runs: ${list(ratios, 2)}; target ≥ 1.0x)`);
+}
+
+/** Node's own start-up and `avbench scan` of one message (start-up, config, probe, one scan), median of `n`. */
+async function startupFigures(clamd: LabClamd, config: string, one: string, n: number): Promise<void> {
+  const bare: number[] = [];
+  const scanOne: number[] = [];
+  const embeddedOne: number[] = [];
+  for (let i = 0; i < n; i++) {
+    bare.push((await timeProcess(process.execPath, ['-e', '0'])).ms);
+    scanOne.push((await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamd', one])).ms);
+    embeddedOne.push((await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'embedded', one])).ms);
+  }
+  void clamd;
+  console.log(
+    `start-up (median of ${n}, load average ${loadText()}): node -e 0 ${median(bare).toFixed(0)} ms; ` +
+      `avbench scan -s clamd ONE.eml ${median(scanOne).toFixed(0)} ms; avbench scan -s embedded ONE.eml ${median(embeddedOne).toFixed(0)} ms`,
+  );
+}
+
+/** The core's in-process speed with the embedded scanner: scanMessage over the corpus files, 4 at once (what `avbench scan` does). */
+async function coreEmbedded(dir: string): Promise<{ ms: number; messages: number; infected: number }> {
+  const adapter = createEmbeddedAdapter();
+  const opened = await openCorpus(dir);
+  const t0 = process.hrtime.bigint();
+  let messages = 0;
+  let infected = 0;
+  for await (const v of orderedPool(opened.entries, 4, async (e) => (await scanMessageDetailed(readFileSync(e.path ?? e.file), { scanners: [adapter] })).verdict)) {
+    messages++;
+    if (v.status === 'infected') infected++;
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await adapter.close();
+  return { ms, messages, infected };
+}
+
+/** `avbench scan -s embedded DIR` as a whole process next to the core's in-process speed. */
+async function wholeEmbedded(dir: string, config: string, runs: number): Promise<void> {
+  const before = loadText();
+  await coreEmbedded(dir); // warm-up
+  const core: number[] = [];
+  const whole: number[] = [];
+  let messages = 0;
+  let coreInfected = 0;
+  let wholeFound = 0;
+  for (let round = 0; round < runs; round++) {
+    const c = await coreEmbedded(dir);
+    messages = c.messages;
+    coreInfected = c.infected;
+    core.push(c.ms);
+    const w = await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'embedded', dir]);
+    wholeFound = w.found.size;
+    whole.push(w.ms);
+  }
+  const rate = (ms: number): number => (messages / ms) * 1000;
+  const ratios = whole.map((w, i) => rate(w) / rate(core[i] as number));
+  console.log(`embedded scanner, ${messages} messages in ${dir} (load average before ${before}, after ${loadText()}):`);
+  console.log(`  core in-process (scanMessage, 4 at once): ${rate(median(core)).toFixed(0)} msg/s (runs: ${core.map((x) => rate(x).toFixed(0)).join(' / ')}), ${coreInfected} infected`);
+  console.log(`  avbench scan -s embedded DIR (whole process): ${rate(median(whole)).toFixed(0)} msg/s (runs: ${whole.map((x) => rate(x).toFixed(0)).join(' / ')}), ${wholeFound} FOUND lines`);
+  console.log(`  ratio whole process / core: ${median(ratios).toFixed(2)}x (runs: ${ratios.map((x) => x.toFixed(2)).join(' / ')})`);
+}
+
+/** `avbench scan -s clamscan DIR` vs `clamscan -d DB -r DIR`, whole processes, one run each after a warm-up. */
+async function wholeClamscan(dir: string, clamd: LabClamd, config: string): Promise<void> {
+  const messages = await countEml(dir);
+  const cs = (): Promise<ProcessRun> => timeProcess('clamscan', ['-d', clamd.dbDir, '-r', dir]);
+  const av = (): Promise<ProcessRun> => timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamscan', dir]);
+  const before = loadText();
+  await cs();
+  await av();
+  const c = await cs();
+  const a = await av();
+  const rate = (r: ProcessRun): number => (messages / r.ms) * 1000;
+  console.log(`whole processes, clamscan (load average before ${before}, after ${loadText()}): clamscan -r DIR ${rate(c).toFixed(0)} msg/s (${c.ms.toFixed(0)} ms, ${c.found.size} FOUND); ` +
+    `avbench scan -s clamscan DIR ${rate(a).toFixed(0)} msg/s (${a.ms.toFixed(0)} ms, ${a.found.size} FOUND, ${foundDiff(c.found, a.found)} files differ) → ${(rate(a) / rate(c)).toFixed(2)}x`);
+}
+
 function median(xs: number[]): number {
   const a = [...xs].sort((x, y) => x - y);
   const mid = Math.floor(a.length / 2);
@@ -235,6 +415,32 @@ async function main(): Promise<void> {
     console.log(`host: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}`);
     console.log(`clamd: lab instance pid ${clamd.pid}, MaxThreads ${args.clamdThreads}, TemporaryDirectory ${clamd.tempDir}`);
     console.log(`corpus: ${dir}; parallelism ${args.parallel}; ${args.runs} measured round(s) after one untimed warm-up\n`);
+    if (args.whole) {
+      const work = await mkdtemp(join(tmpdir(), 'avbench-bench-'));
+      try {
+        // What a user writes: an avbench.config.json naming the clamd.conf of the clamd to use.
+        const config = join(work, 'avbench.config.json');
+        await writeFile(config, JSON.stringify({ scanners: { clamd: { type: 'clamd', configFile: clamd.configFile }, clamscan: { type: 'clamscan', database: clamd.dbDir } } }), { mode: 0o600 });
+        const one = join(work, 'one.eml');
+        await writeFile(one, 'From: a@example.org\r\nTo: b@example.org\r\nSubject: one\r\n\r\nHello.\r\n', { mode: 0o600 });
+        await startupFigures(clamd, config, one, 5);
+        await wholeClamd('the corpus', dir, clamd, config, args.runs);
+        if (args.small !== undefined) {
+          const small = resolve(args.small);
+          if (!existsSync(small)) {
+            await makeTestCorpus(small, args.smallCount);
+            console.log(`(made ${args.smallCount} small messages in ${small})`);
+          }
+          await wholeClamd('small messages', small, clamd, config, args.runs);
+        }
+        await wholeEmbedded(dir, config, args.runs);
+        if (args.clamscan) await wholeClamscan(dir, clamd, config);
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
+      console.log('');
+      if (args.wholeOnly) return;
+    }
     // warm-up: page cache, clamd threads
     for (const mode of args.modes) await runAdapter(dir, clamd.socket, args.parallel, args.pools[0] ?? 8, mode, args.chunkSize);
     await runClamdscan(dir, clamd.configFile);

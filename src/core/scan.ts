@@ -14,8 +14,12 @@ import { CLEAN, errorVerdict, mergeVerdicts, partVerdict } from './verdict.js';
 /** The abort reason of a finished scan's context. */
 const SCAN_FINISHED = Object.freeze(new Error('scan finished'));
 
-/** A message: its bytes, or `{ path }` of a file holding it. */
-export type MessageInput = Buffer | Uint8Array | { path: string };
+/**
+ * A message: its bytes, or `{ path }` of a file holding it (with `data`, its bytes when the
+ * caller has already read them: then they are used, and the path still lets a local
+ * scanner scan the file in place).
+ */
+export type MessageInput = Buffer | Uint8Array | { path: string; data?: Buffer };
 
 /** Options of {@link scanMessage}. */
 export interface ScanOptions {
@@ -70,7 +74,7 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
 
   // A file handed only to whole-message scanners is read when one of them asks for its
   // bytes: a local scanner that scans the file in place (clamd's SCAN) never does.
-  const lazyPath = perPart.length === 0 && !(Buffer.isBuffer(input) || input instanceof Uint8Array) ? resolvePath(input.path) : undefined;
+  const lazyPath = perPart.length === 0 && !(Buffer.isBuffer(input) || input instanceof Uint8Array) && input.data === undefined ? resolvePath(input.path) : undefined;
   let raw: Buffer | undefined;
   if (lazyPath === undefined) {
     try {
@@ -271,5 +275,5 @@ function filePath(input: MessageInput): { path?: string } {
 async function toBuffer(input: MessageInput): Promise<Buffer> {
   if (Buffer.isBuffer(input)) return input;
   if (input instanceof Uint8Array) return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  return readFile(input.path);
+  return input.data ?? readFile(input.path);
 }
