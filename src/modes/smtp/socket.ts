@@ -21,7 +21,13 @@
 import type { Socket } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 
-/** Make writes issued in the same event-loop turn leave as one writev: cork on the first write, uncork at the end of the turn (setImmediate). */
+/**
+ * Make the writes of one synchronous run leave as one writev: cork on the first write,
+ * uncork when the current call stack has finished (process.nextTick). smtp-server answers
+ * the commands of one received chunk synchronously (with the accept handlers of
+ * {@link tuneSmtpServer}), so the replies to a pipelined MAIL/RCPT/DATA batch are one
+ * write, and a lone reply leaves without waiting for another event-loop turn.
+ */
 export function coalesceWrites(socket: Socket): void {
   const write = socket.write;
   let corked = false;
@@ -33,7 +39,7 @@ export function coalesceWrites(socket: Socket): void {
     if (!corked && !socket.destroyed) {
       corked = true;
       socket.cork();
-      setImmediate(flush);
+      process.nextTick(flush);
     }
     return write.apply(this, args);
   } as Socket['write'];
