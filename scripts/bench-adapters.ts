@@ -254,7 +254,8 @@ async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
   const found = new Map<string, string>();
   let errorLines = 0;
   for (const line of r.stdout.split('\n')) {
-    const m = /^(.*): (.+) FOUND$/.exec(line);
+    // `PATH: NAME FOUND` (ClamAV, avbench), `PATH: NAME FOUND in PART` (avbench, per-part scanners)
+    const m = /^(.*): (.+?) FOUND(?: in .+)?$/.exec(line);
     if (m !== null) found.set(resolve(m[1] as string), m[2] as string);
     else if (/ ERROR($| )/.test(line)) errorLines++;
   }

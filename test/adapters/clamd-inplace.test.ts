@@ -172,6 +172,74 @@ await describeReal('clamd adapter: in-place scanning against a real clamd', ['cl
     expect(seen[0]?.path).toBeUndefined();
   });
 
+  it('scanBatch: in-place units pipelined, each with the verdict scan() gives it, fallbacks included', async () => {
+    const a = make({ socket: clamd.socket });
+    const gone = join(dir, 'batch-gone.eml');
+    const odd = join(dir, 'batch-odd\nname.eml');
+    await writeFile(odd, cleanEml, { mode: 0o600 });
+    const units = [
+      ...Array.from({ length: 70 }, (_, i) => unit(Buffer.alloc(0), i % 2 === 0 ? infectedFile : cleanFile)),
+      unit(infectedEml, gone), // no such file: streamed
+      unit(infectedEml, odd), // a path clamd cannot be sent: streamed
+      unit(infectedEml), // no path at all: streamed
+      unit(cleanEml, infectedFile), // in place: the file, not the bytes
+    ];
+    const batch = await a.scanBatch!(units, ctx());
+    const one = await Promise.all(units.map((u) => a.scan(u, ctx())));
+    expect(batch).toEqual(one);
+    expect(batch.slice(0, 70).map((v) => v.status)).toEqual(units.slice(0, 70).map((u) => (u.path === infectedFile ? 'infected' : 'clean')));
+    expect(batch.slice(70).map(names)).toEqual([[EICAR_NDB_NAME], [EICAR_NDB_NAME], [EICAR_NDB_NAME], [EICAR_NDB_NAME]]);
+  });
+
+  it('scanBatch: clamd refusing an in-place SCAN (ExcludePath) means the bytes are streamed, as scan() does', async () => {
+    const a = make({ socket: excluding.socket });
+    const skipped = join(dir, 'skip-batch.eml');
+    await writeFile(skipped, cleanEml, { mode: 0o600 });
+    const v = await a.scanBatch!([unit(infectedEml, skipped), unit(cleanEml, infectedFile), unit(cleanEml, skipped)], ctx());
+    expect(v.map(names)).toEqual([[EICAR_NDB_NAME], [EICAR_NDB_NAME], []]);
+    expect(v[2]).toEqual(CLEAN);
+  });
+
+  it('scanBatch: an aborted batch is ABORTED for every in-place unit, never clean', async () => {
+    const a = make({ socket: clamd.socket });
+    const c = new AbortController();
+    c.abort();
+    const v = await a.scanBatch!([unit(Buffer.alloc(0), infectedFile), unit(Buffer.alloc(0), cleanFile)], { signal: c.signal, deadline: Date.now() + 10_000 });
+    expect(v.map((x) => (x.status === 'error' ? x.error.code : x.status))).toEqual(['ABORTED', 'ABORTED']);
+  });
+
+  it('scanMessageDetailed({ path }) with only whole-message scanners never reads a file clamd scans in place', async () => {
+    const a = make({ socket: clamd.socket });
+    let touched = 0;
+    const r = await scanMessageDetailed({ path: infectedFile }, {
+      scanners: [
+        {
+          ...a,
+          name: a.name,
+          type: a.type,
+          granularity: 'message',
+          scan: (u, c) => {
+            // the core hands a unit whose bytes are read on first use; count every use
+            expect(Object.getOwnPropertyDescriptor(u, 'data')?.get).toBeTypeOf('function');
+            const counting = new Proxy(u, {
+              get: (t, k) => {
+                if (k === 'data') touched++;
+                return Reflect.get(t, k) as unknown;
+              },
+            });
+            return a.scan(counting, c);
+          },
+        },
+      ],
+    });
+    expect(names(r.verdict)).toEqual([EICAR_NDB_NAME]);
+    expect(touched).toBe(0);
+    // a file that cannot be read, and that clamd cannot scan in place either: IO, never clean
+    const missing = await scanMessageDetailed({ path: join(dir, 'no-such.eml') }, { scanners: [a] });
+    expect(missing.verdict.status).toBe('error');
+    expect(missing.verdict.status === 'error' ? missing.verdict.error.code : '').toBe('IO');
+  });
+
   it('rejects a bad inPlace option as configuration', () => {
     expect(() => createClamdAdapter({ socket: clamd.socket, inPlace: 'sometimes' as 'auto' })).toThrow(TypeError);
   });
