@@ -1,45 +1,97 @@
 /**
- * Benchmark (issue 4, point B): our milter (clamd adapter) against clamav-milter, both in
- * front of the SAME lab clamd, both driven by our milter driver at equal concurrency over
- * the same messages, both listening the same way (unix socket, TCP, or both in turn).
- * Our milter runs in its own Node process (this script with --serve), as clamav-milter
- * runs in its own, so the driver does not share an event loop with the system under test.
+ * Benchmark of point B, our milter, in two parts (`--parts postfix,driver`, both by default).
  *
- *   node dist/scripts/bench-milter.js [--corpus DIR] [--messages 2000] [--concurrency 8]
- *        [--listen unix|inet|both] [--runs 3] [--json FILE]
+ * 1. `postfix` — as a user runs it (issue 11): Postfix's `smtp-source` (its defaults: a new
+ *    SMTP connection per message) drives a private Postfix that relays to `smtp-sink`; the
+ *    same run measures
+ *      - Postfix alone (an identical instance without `smtpd_milters`, the same sink),
+ *      - Postfix + `node dist/src/cli/bin.js serve milter --scanner clamd --config FILE`
+ *        (whole process, its defaults; the config points at the lab clamd),
+ *      - Postfix + clamav-milter on the same lab clamd,
+ *    each milter over loopback TCP and over a unix socket, for every sessions count (`-s`)
+ *    and message size (`-l`), `--runs` rounds alternating the systems. Every message is
+ *    accounted for: the Postfix instance's maillog must show one more ` status=sent ` per
+ *    message smtp-source sent (else the run is flagged). Printed per run: msg/s (messages ÷
+ *    smtp-source's wall time), the ratio to Postfix alone in the same round and to
+ *    clamav-milter, CPU ms per message of each part (Postfix = master + its children, ours,
+ *    clamd, clamav-milter), the load average; then a summary with the median of the ratios.
+ * 2. `driver` — the second opinion: our milter driver (kept-open milter connections, no MTA)
+ *    replays a corpus into ours and clamav-milter at equal concurrency.
  *
- * Without --corpus a quick corpus is generated into a private temp folder; its messages
- * are cycled up to --messages. Each system gets one untimed warm-up pass, then --runs
- * measured passes, alternating ours / theirs; msgs/s is reported per run with the median,
- * the ratio of medians, the fates, and how many messages got the same verdict from both.
+ *   node dist/scripts/bench-milter.js [--parts postfix,driver] [--sessions 1,8,32]
+ *        [--sizes 1K,100K,2M] [--listen inet,unix] [--runs 3] [--messages N]
+ *        [--systems alone,ours,clamav-milter] [--milter-arg ARG]... [--json FILE]
+ *        [--corpus DIR] [--driver-messages 2000] [--concurrency 8]
+ *
+ * Sizes are bytes as smtp-source's -l takes them (K = 1000, M = 1,000,000). Without
+ * --messages a run sends 300 messages with 1 session and 2,000 with more (fewer for large
+ * messages: at most 400 at ≥ 100 KB, 100 at ≥ 1 MB).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, totalmem, type } from 'node:os';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { spawnDaemon, type Daemon } from '../src/core/exec.js';
+import { run, spawnDaemon, type Daemon } from '../src/core/exec.js';
 import { connect, freePort } from '../src/core/net.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
-import { startClamd } from '../src/lab/clamd.js';
+import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamavMilter, type LabClamavMilter } from '../src/lab/clamav-milter.js';
+import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
+import { startSmtpSink } from '../src/lab/smtp-sink.js';
 import { createMilterDriver, type MilterOutcome } from '../src/modes/milter/driver.js';
 import { createMilterServer } from '../src/modes/milter/server.js';
-import { milterEndpoint, milterUrl, parseMilterSocket, parseMilterUrl } from '../src/modes/milter/socket.js';
+import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket.js';
 import type { Fate } from '../src/modes/types.js';
 
+type Part = 'postfix' | 'driver';
+type Listen = 'inet' | 'unix';
+type SystemKind = 'alone' | 'ours' | 'clamav-milter';
+
 interface Args {
-  corpus?: string;
-  messages: number;
-  concurrency: number;
-  listen: ('unix' | 'inet')[];
+  parts: Part[];
+  sessions: number[];
+  sizes: number[];
+  listen: Listen[];
   runs: number;
+  messages?: number;
+  systems: SystemKind[];
+  milterArgs: string[];
   json?: string;
+  corpus?: string;
+  driverMessages: number;
+  concurrency: number;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist/src/cli/bin.js');
+
+function list<T extends string>(s: string, allowed: readonly T[], what: string): T[] {
+  const out = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const x of out) if (!allowed.includes(x as T)) throw new Error(`${what}: ${x} is not one of ${allowed.join(', ')}`);
+  return out as T[];
+}
+
+/** `1K`, `100K`, `2M`, `1000` → bytes (K = 1000, M = 1,000,000: smtp-source's -l is bytes). */
+function size(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
+  if (m === null) throw new Error(`--sizes: bad size ${s}`);
+  return Math.round(Number(m[1]) * { '': 1, k: 1e3, m: 1e6 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm']);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { messages: 2000, concurrency: 8, listen: ['unix', 'inet'], runs: 3 };
+  const a: Args = {
+    parts: ['postfix', 'driver'],
+    sessions: [1, 8, 32],
+    sizes: [1000],
+    listen: ['inet', 'unix'],
+    runs: 3,
+    systems: ['alone', 'ours', 'clamav-milter'],
+    milterArgs: [],
+    driverMessages: 2000,
+    concurrency: 8,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const need = (): string => {
@@ -47,23 +99,238 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${k} needs a value`);
       return v;
     };
-    if (k === '--corpus') a.corpus = need();
-    else if (k === '--messages') a.messages = Number(need());
-    else if (k === '--concurrency') a.concurrency = Number(need());
-    else if (k === '--runs') a.runs = Number(need());
-    else if (k === '--json') a.json = need();
+    if (k === '--parts') a.parts = list(need(), ['postfix', 'driver'] as const, k);
+    else if (k === '--sessions') a.sessions = need().split(',').map(Number);
+    else if (k === '--sizes') a.sizes = need().split(',').map(size);
     else if (k === '--listen') {
       const v = need();
-      if (v === 'both') a.listen = ['unix', 'inet'];
-      else if (v === 'unix' || v === 'inet') a.listen = [v];
-      else throw new Error('--listen is unix, inet or both');
-    } else throw new Error(`unknown argument ${String(k)}`);
+      a.listen = v === 'both' ? ['inet', 'unix'] : list(v, ['inet', 'unix'] as const, k);
+    } else if (k === '--runs') a.runs = Number(need());
+    else if (k === '--messages') a.messages = Number(need());
+    else if (k === '--systems') a.systems = list(need(), ['alone', 'ours', 'clamav-milter'] as const, k);
+    else if (k === '--milter-arg') a.milterArgs.push(need());
+    else if (k === '--json') a.json = need();
+    else if (k === '--corpus') a.corpus = need();
+    else if (k === '--driver-messages') a.driverMessages = Number(need());
+    else if (k === '--concurrency') a.concurrency = Number(need());
+    else throw new Error(`unknown argument ${String(k)}`);
   }
-  for (const [k, v] of [['--messages', a.messages], ['--concurrency', a.concurrency], ['--runs', a.runs]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer`);
+  for (const [k, v] of [['--runs', a.runs], ['--driver-messages', a.driverMessages], ['--concurrency', a.concurrency], ...a.sessions.map((n) => ['--sessions', n] as const)] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be positive integers`);
   }
+  if (a.messages !== undefined && !(Number.isInteger(a.messages) && a.messages >= 1)) throw new Error('--messages must be a positive integer');
+  if (!a.systems.includes('alone') && a.parts.includes('postfix')) throw new Error('--systems must include alone: every ratio is to Postfix alone');
   return a;
 }
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6} MB` : n >= 1e3 ? `${n / 1e3} KB` : `${n} B`);
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (0 when unreadable); with `reaped`, plus its waited-for children. */
+async function cpuMs(pid: number, reaped = false): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms of a Postfix instance: master, the children it has reaped, and its live children. */
+async function postfixCpuMs(master: number): Promise<number> {
+  let ms = await cpuMs(master, true);
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === master) ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    } catch {
+      /* gone */
+    }
+  }
+  return ms;
+}
+
+// ───────────────────────────── part 1: Postfix + smtp-source ─────────────────────────────
+
+/** One system under smtp-source: a Postfix instance, maybe with a milter in front of a clamd. */
+interface PfSystem {
+  key: string;
+  label: string;
+  kind: SystemKind;
+  listen?: Listen;
+  postfix: LabPostfix;
+  /** CPU accounting: name → pid (the Postfix tree is measured separately). */
+  pids: Record<string, number>;
+}
+
+interface PfRun {
+  msgsPerSec: number;
+  messages: number;
+  ms: number;
+  /** ` status=sent ` lines the run added to the maillog (must equal messages). */
+  sent: number;
+  ok: boolean;
+  note: string;
+  cpuPerMsg: Record<string, number>;
+  load: string;
+}
+
+/** One smtp-source run against `port`. */
+async function smtpSource(port: number, sessions: number, length: number, messages: number): Promise<{ ms: number; why: string }> {
+  const args = ['-s', String(sessions), '-m', String(messages), '-l', String(length), `127.0.0.1:${port}`];
+  const t0 = performance.now();
+  const res = await run('smtp-source', args, { deadline: Date.now() + 900_000 });
+  const ms = performance.now() - t0;
+  const why = res.ok && res.exitCode === 0 ? '' : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
+  return { ms, why };
+}
+
+/** A timed run: smtp-source, then wait until the maillog shows every message sent to the sink. */
+async function pfRun(s: PfSystem, sessions: number, length: number, messages: number): Promise<PfRun> {
+  const l = load();
+  const sent0 = await s.postfix.sentCount();
+  const pf0 = await postfixCpuMs(s.postfix.pid);
+  const c0 = Object.fromEntries(await Promise.all(Object.entries(s.pids).map(async ([k, p]) => [k, await cpuMs(p)] as const)));
+  const r = await smtpSource(s.postfix.port, sessions, length, messages);
+  const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
+  const cpuPerMsg: Record<string, number> = { postfix: ((await postfixCpuMs(s.postfix.pid)) - pf0) / messages };
+  for (const [k, p] of Object.entries(s.pids)) cpuPerMsg[k] = ((await cpuMs(p)) - (c0[k] ?? 0)) / messages;
+  const sent = (await s.postfix.sentCount()) - sent0;
+  const notes = [r.why, drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`].filter((x) => x !== '');
+  return { msgsPerSec: (messages * 1000) / r.ms, messages, ms: r.ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
+}
+
+function messagesFor(a: Args, sessions: number, length: number): number {
+  if (a.messages !== undefined) return a.messages;
+  const n = sessions === 1 ? 300 : 2000;
+  return length >= 1_000_000 ? Math.min(n, 100) : length >= 100_000 ? Math.min(n, 400) : n;
+}
+
+async function waitListening(spec: string, alive: () => boolean): Promise<void> {
+  const ep = milterEndpoint(parseMilterSocket(spec));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && alive()) {
+    try {
+      (await connect(ep, { deadline: Date.now() + 1_000 })).destroy();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`our milter did not listen at ${spec}`);
+}
+
+interface CellReport {
+  size: number;
+  sessions: number;
+  messages: number;
+  runs: Record<string, PfRun[]>;
+}
+
+async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() => Promise<void>)[], report: Record<string, unknown>): Promise<void> {
+  out(`\n## 1. smtp-source → Postfix (→ milter → clamd) → smtp-sink: Postfix alone vs + our milter vs + clamav-milter\n`);
+  const sink = await startSmtpSink({ backlog: 1024, dir: work });
+  stops.push(() => sink.stop());
+  const cfg = join(work, 'avbench.config.json');
+  await writeFile(cfg, `${JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }, null, 2)}\n`);
+  const systems: PfSystem[] = [];
+  const alone = await startPostfix({ relayPort: sink.port, dir: work });
+  stops.push(() => alone.stop());
+  systems.push({ key: 'alone', label: 'Postfix alone', kind: 'alone', postfix: alone, pids: { 'smtp-sink': sink.pid } });
+  const daemons: Daemon[] = [];
+  for (const how of a.listen) {
+    if (a.systems.includes('ours')) {
+      const listen = how === 'unix' ? `unix:${join(work, 'ours.sock')}` : `inet:${await freePort()}@127.0.0.1`;
+      const argv = [BIN, 'serve', 'milter', '--listen', listen, '--scanner', 'clamd', '--config', cfg, ...(how === 'unix' ? ['--socket-mode', '666'] : []), ...a.milterArgs];
+      const d = await spawnDaemon(process.execPath, argv, { logFile: join(work, `serve-milter-${how}.log`), cwd: ROOT });
+      daemons.push(d);
+      stops.push(() => d.stop(5_000));
+      await waitListening(listen, d.running);
+      const pf = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
+      stops.push(() => pf.stop());
+      systems.push({ key: `ours-${how}`, label: `+ avbench serve milter (${how})`, kind: 'ours', listen: how, postfix: pf, pids: { milter: d.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } });
+      out(`ours (${how}): node ${argv.map((x) => x.replace(ROOT, '')).join(' ')}  (pid ${d.pid})\n`);
+    }
+    if (a.systems.includes('clamav-milter')) {
+      // Postfix's smtpd (user postfix) must reach the socket: mode 666 in a traversable folder.
+      // (the lab config says MilterSocketMode 660 and clamav-milter keeps the first such line, so chmod here)
+      const c = await startClamavMilter({ clamdSocket: clamd.socket, listen: how, readyTimeoutMs: 30_000 });
+      stops.push(() => c.stop());
+      if (how === 'unix') {
+        await chmod(c.folder, 0o711);
+        await chmod(c.socket.replace(/^unix:/, ''), 0o666);
+      }
+      const pf = await startPostfix({ relayPort: sink.port, milter: c.socket, dir: work });
+      stops.push(() => pf.stop());
+      systems.push({ key: `clamav-milter-${how}`, label: `+ clamav-milter (${how})`, kind: 'clamav-milter', listen: how, postfix: pf, pids: { milter: c.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } });
+    }
+  }
+  out(`Postfix instances: identical main.cf/master.cf (src/lab/postfix.ts) but for smtpd_milters (milter_default_action = tempfail), all relaying to one smtp-sink (pid ${sink.pid}); clamd pid ${clamd.pid}\n`);
+  out(`msg/s = messages ÷ smtp-source's wall time (smtp-source -s N -m M -l SIZE, a new connection per message); each run then waits until the maillog shows every message status=sent\n`);
+
+  // Warm-up (untimed): JIT, clamd, Postfix's process pools.
+  for (const s of systems) await pfRun(s, 8, 1000, 200);
+
+  const cells: CellReport[] = [];
+  for (const length of a.sizes) {
+    for (const sessions of a.sessions) {
+      const messages = messagesFor(a, sessions, length);
+      const cell: CellReport = { size: length, sessions, messages, runs: Object.fromEntries(systems.map((s) => [s.key, [] as PfRun[]])) };
+      out(`\n### ${sizeName(length)}, ${sessions} session${sessions === 1 ? '' : 's'}, ${messages} messages per run\n`);
+      for (let r = 0; r < a.runs; r++) {
+        for (const s of systems) {
+          const res = await pfRun(s, sessions, length, messages);
+          cell.runs[s.key]?.push(res);
+          const base = cell.runs['alone']?.[r];
+          const vsAlone = s.kind === 'alone' || base === undefined ? '' : `  ${(res.msgsPerSec / base.msgsPerSec).toFixed(2)}x alone`;
+          const cpu = Object.entries(res.cpuPerMsg)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ');
+          out(`  run ${r + 1}  ${s.label.padEnd(34)} ${fmt(res.msgsPerSec).padStart(6)} msg/s${vsAlone.padEnd(14)} sent ${res.sent}/${res.messages}  CPU ms/msg: ${cpu}  load ${res.load}${res.ok ? '' : `  !! ${res.note}`}\n`);
+        }
+      }
+      cells.push(cell);
+    }
+  }
+
+  out(`\n### Summary (median over ${a.runs} run${a.runs === 1 ? '' : 's'}; a ratio is taken within each round, then the median; target ours ≥ 0.85x Postfix alone)\n`);
+  out(`| size | sessions | listener | Postfix alone msg/s | + ours msg/s | ours / alone (runs) | + clamav-milter msg/s | ours / clamav-milter | ours CPU ms/msg (milter · clamd · Postfix) | every message sent |\n|---|---|---|---|---|---|---|---|---|---|\n`);
+  const summary: Record<string, unknown>[] = [];
+  for (const c of cells) {
+    const aloneRuns = c.runs['alone'] ?? [];
+    for (const how of a.listen) {
+      const ours = c.runs[`ours-${how}`] ?? [];
+      const theirs = c.runs[`clamav-milter-${how}`] ?? [];
+      const ratios = ours.map((o, i) => o.msgsPerSec / (aloneRuns[i]?.msgsPerSec ?? Number.NaN));
+      const vsTheirs = ours.map((o, i) => o.msgsPerSec / (theirs[i]?.msgsPerSec ?? Number.NaN));
+      const cpu = (k: string): string => (ours.length === 0 ? '–' : median(ours.map((r) => r.cpuPerMsg[k] ?? 0)).toFixed(2));
+      const allOk = [...aloneRuns, ...ours, ...theirs].every((r) => r.ok);
+      const med = (rs: PfRun[]): string => (rs.length === 0 ? '–' : fmt(median(rs.map((r) => r.msgsPerSec))));
+      out(
+        `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${allOk ? 'yes' : 'NO'} |\n`,
+      );
+      summary.push({ size: c.size, sessions: c.sessions, listen: how, messages: c.messages, ratioToAlone: ratios, medianRatioToAlone: median(ratios), ratioToClamavMilter: vsTheirs, allSent: allOk });
+    }
+  }
+  report['postfix'] = { cells, summary };
+  for (const d of daemons) await d.stop(5_000);
+}
+
+// ───────────────────────────── part 2: our driver (second opinion) ─────────────────────────────
 
 /** `--serve LISTEN CLAMD_SOCKET`: our milter with the clamd adapter, until SIGTERM. */
 async function serve(listen: string, clamdSocket: string): Promise<void> {
@@ -79,32 +346,6 @@ async function serve(listen: string, clamdSocket: string): Promise<void> {
   await adapter.close();
 }
 
-async function waitListening(url: string, daemon: Daemon): Promise<void> {
-  const ep = milterEndpoint(parseMilterUrl(url));
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && daemon.running()) {
-    try {
-      (await connect(ep, { deadline: Date.now() + 1_000 })).destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`our milter did not listen at ${url}`);
-}
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (0 when unreadable). */
-async function cpuMs(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return 0;
-  }
-}
-
 interface RunResult {
   /** CPU ms per message: the system under test, clamd, and this driver process. */
   cpuPerMsg?: { sut: number; clamd: number; driver: number };
@@ -118,26 +359,93 @@ interface RunResult {
 async function pass(url: string, messages: readonly Buffer[], concurrency: number): Promise<RunResult> {
   const driver = createMilterDriver({ url, concurrency, timeoutMs: 60_000, messagesPerConnection: 1_000_000 });
   await driver.open();
-  const out: MilterOutcome[] = new Array<MilterOutcome>(messages.length);
+  const res: MilterOutcome[] = new Array<MilterOutcome>(messages.length);
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < messages.length; i = next++) out[i] = await driver.send({ file: String(i), raw: messages[i] as Buffer });
+      for (let i = next++; i < messages.length; i = next++) res[i] = await driver.send({ file: String(i), raw: messages[i] as Buffer });
     }),
   );
   const ms = performance.now() - t0;
   await driver.close();
   const fates: Partial<Record<Fate, number>> = {};
-  for (const o of out) fates[o.fate] = (fates[o.fate] ?? 0) + 1;
-  return { msgsPerSec: (messages.length * 1000) / ms, ms, fates, verdicts: out.map((o) => `${o.verdict} ${[...o.names].sort().join(',')}`) };
+  for (const o of res) fates[o.fate] = (fates[o.fate] ?? 0) + 1;
+  return { msgsPerSec: (messages.length * 1000) / ms, ms, fates, verdicts: res.map((o) => `${o.verdict} ${[...o.names].sort().join(',')}`) };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
+async function driverPart(a: Args, work: string, clamd: LabClamd, stops: (() => Promise<void>)[], report: Record<string, unknown>): Promise<void> {
+  let corpusDir = a.corpus;
+  if (corpusDir === undefined) {
+    corpusDir = join(work, 'corpus');
+    await generateCorpus({ out: corpusDir, profile: 'quick', seed: 1 });
+  }
+  const base: Buffer[] = [];
+  for await (const e of (await openCorpus(corpusDir)).entries) base.push(await e.read());
+  if (base.length === 0) throw new Error(`no messages in ${corpusDir}`);
+  const messages = Array.from({ length: a.driverMessages }, (_, i) => base[i % base.length] as Buffer);
+  const bytes = messages.reduce((n, m) => n + m.length, 0);
+  const self = fileURLToPath(import.meta.url);
+  out(
+    `\n## 2. our milter driver (kept-open milter connections, no MTA) → ours | clamav-milter, same clamd: ${messages.length} messages (${(bytes / 1e6).toFixed(1)} MB, ${base.length} distinct from ${a.corpus ?? 'a generated quick corpus'}), concurrency ${a.concurrency}, ${a.runs} measured runs after 1 warm-up\n`,
+  );
+  const rows: Record<string, unknown>[] = [];
+  for (const how of a.listen) {
+    const theirs: LabClamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, listen: how, readyTimeoutMs: 30_000 });
+    stops.push(() => theirs.stop());
+    const oursListen = how === 'unix' ? `unix:${join(work, `driver-ours-${how}.sock`)}` : `inet:${await freePort()}@127.0.0.1`;
+    const oursUrl = milterUrl(parseMilterSocket(oursListen));
+    const ours = await spawnDaemon(process.execPath, [self, '--serve', oursListen, clamd.socket], { logFile: join(work, `driver-ours-${how}.log`) });
+    stops.push(() => ours.stop(5_000));
+    await waitListening(oursListen, ours.running);
+
+    const systems = [
+      { name: 'ours (avbench milter + clamd adapter)', url: oursUrl, pid: ours.pid, runs: [] as RunResult[] },
+      { name: 'clamav-milter', url: theirs.url, pid: theirs.pid, runs: [] as RunResult[] },
+    ];
+    for (const s of systems) await pass(s.url, messages.slice(0, Math.min(200, messages.length)), a.concurrency); // warm-up
+    for (let r = 0; r < a.runs; r++) {
+      for (const s of systems) {
+        const [sut0, clamd0, self0] = [await cpuMs(s.pid), await cpuMs(clamd.pid), process.cpuUsage()];
+        const res = await pass(s.url, messages, a.concurrency);
+        const self1 = process.cpuUsage(self0);
+        const n = messages.length;
+        res.cpuPerMsg = { sut: ((await cpuMs(s.pid)) - sut0) / n, clamd: ((await cpuMs(clamd.pid)) - clamd0) / n, driver: (self1.user + self1.system) / 1000 / n };
+        s.runs.push(res);
+      }
+    }
+    out(`\n[${how === 'unix' ? 'unix socket' : 'loopback TCP'}]  load ${load()}\n`);
+    for (const s of systems) {
+      const rates = s.runs.map((r) => r.msgsPerSec);
+      const last = s.runs[s.runs.length - 1];
+      const cpu = last?.cpuPerMsg;
+      out(`  ${s.name.padEnd(40)} median ${median(rates).toFixed(0).padStart(6)} msg/s  runs [${rates.map((x) => x.toFixed(0)).join(', ')}]  fates ${JSON.stringify(last?.fates ?? {})}\n`);
+      if (cpu !== undefined) out(`  ${''.padEnd(40)} CPU ms/msg: system under test ${cpu.sut.toFixed(3)}, clamd ${cpu.clamd.toFixed(3)}, driver ${cpu.driver.toFixed(3)}\n`);
+    }
+    const [o, t] = systems as [(typeof systems)[0], (typeof systems)[0]];
+    const ratio = median(o.runs.map((r) => r.msgsPerSec)) / median(t.runs.map((r) => r.msgsPerSec));
+    const ov = o.runs[0]?.verdicts ?? [];
+    const tv = t.runs[0]?.verdicts ?? [];
+    const same = ov.filter((v, i) => v === tv[i]).length;
+    out(`  ratio ours / clamav-milter: ${ratio.toFixed(2)}x   same verdict and names: ${same}/${ov.length}\n`);
+    const diffs = ov
+      .map((v, i) => [i, v, tv[i]] as const)
+      .filter(([, x, y]) => x !== y)
+      .slice(0, 5);
+    for (const [i, x, y] of diffs) out(`    differs: message ${i % base.length}: ours "${x}" vs clamav-milter "${y}"\n`);
+    rows.push({
+      listen: how,
+      concurrency: a.concurrency,
+      messages: messages.length,
+      ratio,
+      sameVerdict: same,
+      systems: systems.map((s) => ({ name: s.name, url: s.url, msgsPerSec: s.runs.map((r) => r.msgsPerSec), cpuPerMsg: s.runs.map((r) => r.cpuPerMsg), median: median(s.runs.map((r) => r.msgsPerSec)), fates: s.runs.map((r) => r.fates) })),
+    });
+    await ours.stop(5_000);
+    await theirs.stop();
+  }
+  report['driver'] = rows;
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -145,92 +453,27 @@ async function main(): Promise<void> {
     await serve(argv[1] as string, argv[2] as string);
     return;
   }
-  const args = parseArgs(argv);
+  const a = parseArgs(argv);
+  if (a.parts.includes('postfix') && process.getuid?.() !== 0) throw new Error('the postfix part needs root (a private Postfix instance); use --parts driver');
   const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-milter-'));
+  await chmod(work, 0o711); // Postfix (user postfix) reaches our unix socket and its private folders inside
   const stops: (() => Promise<void>)[] = [];
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  const maxSessions = Math.max(...a.sessions, a.concurrency);
+  const threads = Math.max(8, Math.min(32, maxSessions));
+  out(
+    `# bench-milter — ${new Date().toISOString()}\n` +
+      `host: ${cpu} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; load average ${load()} (other work on the machine shares its cores)\n` +
+      `parts: ${a.parts.join(', ')}; sizes ${a.sizes.map(sizeName).join(', ')}; sessions ${a.sessions.join(', ')}; listeners ${a.listen.join(', ')}; ${a.runs} run(s) each; one lab clamd (MaxThreads ${threads}, lab signatures)\n`,
+  );
+  const report: Record<string, unknown> = { startedAt: new Date().toISOString(), host: { cpu, cores: cpus().length, os: type(), node: process.version }, args: a };
   try {
-    let corpusDir = args.corpus;
-    if (corpusDir === undefined) {
-      corpusDir = join(work, 'corpus');
-      await generateCorpus({ out: corpusDir, profile: 'quick', seed: 1 });
-    }
-    const base: Buffer[] = [];
-    for await (const e of (await openCorpus(corpusDir)).entries) base.push(await e.read());
-    if (base.length === 0) throw new Error(`no messages in ${corpusDir}`);
-    const messages = Array.from({ length: args.messages }, (_, i) => base[i % base.length] as Buffer);
-    const bytes = messages.reduce((n, m) => n + m.length, 0);
-
-    const clamd = await startClamd({ maxThreads: Math.max(8, args.concurrency) });
+    const clamd = await startClamd({ maxThreads: threads });
     stops.push(() => clamd.stop());
-    const self = fileURLToPath(import.meta.url);
-
-    const cpu = cpus()[0]?.model ?? 'unknown cpu';
-    console.log(`bench-milter: ${messages.length} messages (${(bytes / 1e6).toFixed(1)} MB, ${base.length} distinct from ${args.corpus ?? 'a generated quick corpus'}), concurrency ${args.concurrency}, ${args.runs} measured runs after 1 warm-up`);
-    console.log(`host: ${cpu} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; clamd pid ${clamd.pid} (MaxThreads ${Math.max(8, args.concurrency)}), lab signatures`);
-
-    const report: Record<string, unknown>[] = [];
-    for (const how of args.listen) {
-      // clamav-milter
-      const theirs: LabClamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, listen: how, readyTimeoutMs: 30_000 });
-      stops.push(() => theirs.stop());
-      // ours, in its own process
-      const oursListen = how === 'unix' ? `unix:${join(work, `ours-${how}.sock`)}` : `inet:${await freePort()}@127.0.0.1`;
-      const oursUrl = milterUrl(parseMilterSocket(oursListen));
-      const ours = await spawnDaemon(process.execPath, [self, '--serve', oursListen, clamd.socket], { logFile: join(work, `ours-${how}.log`) });
-      stops.push(() => ours.stop(5_000));
-      await waitListening(oursUrl, ours);
-
-      const systems = [
-        { name: 'ours (avbench milter + clamd adapter)', url: oursUrl, runs: [] as RunResult[] },
-        { name: 'clamav-milter', url: theirs.url, runs: [] as RunResult[] },
-      ];
-      for (const s of systems) await pass(s.url, messages.slice(0, Math.min(200, messages.length)), args.concurrency); // warm-up
-      const pids: Record<string, number> = { [oursUrl]: ours.pid, [theirs.url]: theirs.pid };
-      for (let r = 0; r < args.runs; r++) {
-        for (const s of systems) {
-          const pid = pids[s.url] as number;
-          const [sut0, clamd0, self0] = [await cpuMs(pid), await cpuMs(clamd.pid), process.cpuUsage()];
-          const res = await pass(s.url, messages, args.concurrency);
-          const self1 = process.cpuUsage(self0);
-          const n = messages.length;
-          res.cpuPerMsg = { sut: ((await cpuMs(pid)) - sut0) / n, clamd: ((await cpuMs(clamd.pid)) - clamd0) / n, driver: (self1.user + self1.system) / 1000 / n };
-          s.runs.push(res);
-        }
-      }
-
-      console.log(`\n[${how === 'unix' ? 'unix socket' : 'loopback TCP'}]`);
-      for (const s of systems) {
-        const rates = s.runs.map((r) => r.msgsPerSec);
-        const last = s.runs[s.runs.length - 1];
-        const cpu = last?.cpuPerMsg;
-        console.log(
-          `  ${s.name.padEnd(40)} median ${median(rates).toFixed(0).padStart(6)} msg/s  runs [${rates.map((x) => x.toFixed(0)).join(', ')}]  fates ${JSON.stringify(last?.fates ?? {})}`,
-        );
-        if (cpu !== undefined) console.log(`  ${''.padEnd(40)} CPU ms/msg: system under test ${cpu.sut.toFixed(3)}, clamd ${cpu.clamd.toFixed(3)}, driver ${cpu.driver.toFixed(3)}`);
-      }
-      const [o, t] = systems as [(typeof systems)[0], (typeof systems)[0]];
-      const ratio = median(o.runs.map((r) => r.msgsPerSec)) / median(t.runs.map((r) => r.msgsPerSec));
-      const ov = o.runs[0]?.verdicts ?? [];
-      const tv = t.runs[0]?.verdicts ?? [];
-      const same = ov.filter((v, i) => v === tv[i]).length;
-      console.log(`  ratio ours / clamav-milter: ${ratio.toFixed(2)}x (target ≥ 1.5x)   same verdict and names: ${same}/${ov.length}`);
-      const diffs = ov.map((v, i) => [i, v, tv[i]] as const).filter(([, a, b]) => a !== b).slice(0, 5);
-      for (const [i, a, b] of diffs) console.log(`    differs: message ${i % base.length}: ours "${a}" vs clamav-milter "${b}"`);
-      report.push({
-        listen: how,
-        concurrency: args.concurrency,
-        messages: messages.length,
-        ratio,
-        sameVerdict: same,
-        systems: systems.map((s) => ({ name: s.name, url: s.url, msgsPerSec: s.runs.map((r) => r.msgsPerSec), cpuPerMsg: s.runs.map((r) => r.cpuPerMsg), median: median(s.runs.map((r) => r.msgsPerSec)), fates: s.runs.map((r) => r.fates) })),
-      });
-
-      await ours.stop(5_000);
-      await theirs.stop();
-    }
-    if (args.json !== undefined) {
-      await writeFile(args.json, `${JSON.stringify({ host: { cpu, cores: cpus().length, os: type(), node: process.version }, runs: report }, null, 2)}\n`);
-    }
+    if (a.parts.includes('postfix')) await postfixPart(a, work, clamd, stops, report);
+    if (a.parts.includes('driver')) await driverPart(a, work, clamd, stops, report);
+    out(`\nload average at the end: ${load()}\n`);
+    if (a.json !== undefined) await writeFile(a.json, `${JSON.stringify(report, null, 2)}\n`);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
