@@ -2,7 +2,17 @@
  * The one door for child processes. Everything that runs a program goes through here:
  * execa with an argument array, never a shell, always an absolute deadline.
  */
-import { execa } from 'execa';
+import type { execa as Execa } from 'execa';
+
+let execaLoading: Promise<typeof Execa> | undefined;
+/**
+ * execa, loaded on the first run: a process that never starts a program (`avbench scan -s
+ * clamd`, `serve smtp`) does not pay for loading it (measured: ~95 ms of CPU at start-up).
+ */
+function loadExeca(): Promise<typeof Execa> {
+  execaLoading ??= import('execa').then((m) => m.execa);
+  return execaLoading;
+}
 
 export interface RunOptions {
   /** Absolute deadline (Date.now() based). The process is killed (SIGKILL after SIGTERM) when it passes. */
@@ -43,6 +53,7 @@ export type RunResult =
  * ran past its deadline.
  */
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const execa = await loadExeca();
   const started = Date.now();
   const timeout = opts.deadline === undefined ? undefined : Math.max(1, opts.deadline - started);
   // The child leads its own process group, so the deadline and an abort kill everything it
@@ -185,6 +196,7 @@ export interface Daemon {
  */
 export async function spawnDaemon(file: string, args: readonly string[], opts: DaemonOptions = {}): Promise<Daemon> {
   const out = opts.logFile === undefined ? ('ignore' as const) : { file: opts.logFile, append: true };
+  const execa = await loadExeca();
   const sub = execa(file, args, {
     reject: false,
     shell: false,
@@ -248,6 +260,7 @@ export interface PipedProcess {
  * exits. Throws when it cannot be started.
  */
 export async function spawnPiped(file: string, args: readonly string[]): Promise<PipedProcess> {
+  const execa = await loadExeca();
   const sub = execa(file, args, { reject: false, shell: false, cleanup: true, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore', windowsHide: true });
   let done = false;
   const exited: Promise<DaemonExit> = sub.then(
