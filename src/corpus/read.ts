@@ -6,7 +6,7 @@
  */
 import { statSync, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { indexMbox, looksLikeMbox, readMboxMessage } from './mbox.js';
 import { MANIFEST_FILE, ManifestError, readManifestWithHash, type Expected, type ManifestEntry } from './manifest.js';
 
@@ -139,21 +139,31 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
   };
 }
 
-/** Regular, non-hidden files under `dir` (recursively), sorted by relative path. */
+/** `join(dir, name)` for a `dir` already normalised by join() and a plain entry name (no `/`, not `.` or `..`). */
+function childPath(dir: string, name: string): string {
+  return dir === '.' ? name : dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+/**
+ * Regular, non-hidden files under `dir` (recursively), sorted by relative path. Paths are
+ * built by concatenation (what join() would give: the folder is normalised once), not by
+ * join()/relative() per file: a folder of 20,000 messages is listed in a fraction of the time.
+ */
 async function walkFiles(dir: string): Promise<Array<{ path: string; size: number }>> {
   const out: Array<{ path: string; rel: string; size: number }> = [];
-  const visit = async (d: string): Promise<void> => {
+  const visit = async (d: string, relPrefix: string): Promise<void> => {
     const items = await readdir(d, { withFileTypes: true });
     for (const it of items) {
       if (it.name.startsWith('.')) continue;
-      const p = join(d, it.name);
-      if (it.isDirectory()) await visit(p);
-      else if (it.isFile()) out.push({ path: p, rel: relative(dir, p).split(sep).join('/'), size: statSync(p).size });
+      const p = childPath(d, it.name);
+      const rel = relPrefix + it.name;
+      if (it.isDirectory()) await visit(p, `${rel}/`);
+      else if (it.isFile()) out.push({ path: p, rel, size: statSync(p).size });
     }
   };
-  await visit(dir);
+  await visit(join(dir), '');
   out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  return out.map(({ path, size }) => ({ path, size }));
+  return out;
 }
 
 async function openMaildir(dir: string): Promise<OpenedCorpus> {
