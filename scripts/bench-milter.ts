@@ -8,6 +8,9 @@
  *      - Postfix + `node dist/src/cli/bin.js serve milter --scanner clamd --config FILE`
  *        (whole process, its defaults; the config points at the lab clamd),
  *      - Postfix + clamav-milter on the same lab clamd,
+ *      - Postfix + our milter server with a null scanner (every message clean at once, no
+ *        clamd): what the milter protocol alone costs Postfix and us, the ceiling of any
+ *        milter that scans,
  *    each milter over loopback TCP and over a unix socket, for every sessions count (`-s`)
  *    and message size (`-l`), `--runs` rounds alternating the systems. Every message is
  *    accounted for: the Postfix instance's maillog must show one more ` status=sent ` per
@@ -20,7 +23,7 @@
  *
  *   node dist/scripts/bench-milter.js [--parts postfix,driver] [--sessions 1,8,32]
  *        [--sizes 1K,100K,2M] [--listen inet,unix] [--runs 3] [--messages N]
- *        [--systems alone,ours,clamav-milter] [--milter-arg ARG]... [--json FILE]
+ *        [--systems alone,ours,null,clamav-milter] [--milter-arg ARG]... [--json FILE]
  *        [--corpus DIR] [--driver-messages 2000] [--concurrency 8]
  *
  * Sizes are bytes as smtp-source's -l takes them (K = 1000, M = 1,000,000). Without
@@ -43,11 +46,12 @@ import { startSmtpSink } from '../src/lab/smtp-sink.js';
 import { createMilterDriver, type MilterOutcome } from '../src/modes/milter/driver.js';
 import { createMilterServer } from '../src/modes/milter/server.js';
 import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket.js';
+import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
 
 type Part = 'postfix' | 'driver';
 type Listen = 'inet' | 'unix';
-type SystemKind = 'alone' | 'ours' | 'clamav-milter';
+type SystemKind = 'alone' | 'ours' | 'null' | 'clamav-milter';
 
 interface Args {
   parts: Part[];
@@ -87,7 +91,7 @@ function parseArgs(argv: string[]): Args {
     sizes: [1000],
     listen: ['inet', 'unix'],
     runs: 3,
-    systems: ['alone', 'ours', 'clamav-milter'],
+    systems: ['alone', 'ours', 'null', 'clamav-milter'],
     milterArgs: [],
     driverMessages: 2000,
     concurrency: 8,
@@ -107,7 +111,7 @@ function parseArgs(argv: string[]): Args {
       a.listen = v === 'both' ? ['inet', 'unix'] : list(v, ['inet', 'unix'] as const, k);
     } else if (k === '--runs') a.runs = Number(need());
     else if (k === '--messages') a.messages = Number(need());
-    else if (k === '--systems') a.systems = list(need(), ['alone', 'ours', 'clamav-milter'] as const, k);
+    else if (k === '--systems') a.systems = list(need(), ['alone', 'ours', 'null', 'clamav-milter'] as const, k);
     else if (k === '--milter-arg') a.milterArgs.push(need());
     else if (k === '--json') a.json = need();
     else if (k === '--corpus') a.corpus = need();
@@ -265,6 +269,16 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
       systems.push({ key: `ours-${how}`, label: `+ avbench serve milter (${how})`, kind: 'ours', listen: how, postfix: pf, pids: { milter: d.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } });
       out(`ours (${how}): node ${argv.map((x) => x.replace(ROOT, '')).join(' ')}  (pid ${d.pid})\n`);
     }
+    if (a.systems.includes('null')) {
+      const listen = how === 'unix' ? `unix:${join(work, 'null.sock')}` : `inet:${await freePort()}@127.0.0.1`;
+      const d = await spawnDaemon(process.execPath, [fileURLToPath(import.meta.url), '--serve-null', listen], { logFile: join(work, `null-milter-${how}.log`), cwd: ROOT });
+      daemons.push(d);
+      stops.push(() => d.stop(5_000));
+      await waitListening(listen, d.running);
+      const pf = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
+      stops.push(() => pf.stop());
+      systems.push({ key: `null-${how}`, label: `+ null milter (${how})`, kind: 'null', listen: how, postfix: pf, pids: { milter: d.pid, 'smtp-sink': sink.pid } });
+    }
     if (a.systems.includes('clamav-milter')) {
       // Postfix's smtpd (user postfix) must reach the socket: mode 666 in a traversable folder.
       // (the lab config says MilterSocketMode 660 and clamav-milter keeps the first such line, so chmod here)
@@ -308,22 +322,24 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
   }
 
   out(`\n### Summary (median over ${a.runs} run${a.runs === 1 ? '' : 's'}; a ratio is taken within each round, then the median; target ours ≥ 0.85x Postfix alone)\n`);
-  out(`| size | sessions | listener | Postfix alone msg/s | + ours msg/s | ours / alone (runs) | + clamav-milter msg/s | ours / clamav-milter | ours CPU ms/msg (milter · clamd · Postfix) | every message sent |\n|---|---|---|---|---|---|---|---|---|---|\n`);
+  out(`| size | sessions | listener | Postfix alone msg/s | + ours msg/s | ours / alone (runs) | + clamav-milter msg/s | ours / clamav-milter | null milter / alone | ours CPU ms/msg (milter · clamd · Postfix) | every message sent |\n|---|---|---|---|---|---|---|---|---|---|---|\n`);
   const summary: Record<string, unknown>[] = [];
   for (const c of cells) {
     const aloneRuns = c.runs['alone'] ?? [];
     for (const how of a.listen) {
       const ours = c.runs[`ours-${how}`] ?? [];
       const theirs = c.runs[`clamav-milter-${how}`] ?? [];
+      const nul = c.runs[`null-${how}`] ?? [];
+      const nullRatios = nul.map((o, i) => o.msgsPerSec / (aloneRuns[i]?.msgsPerSec ?? Number.NaN));
       const ratios = ours.map((o, i) => o.msgsPerSec / (aloneRuns[i]?.msgsPerSec ?? Number.NaN));
       const vsTheirs = ours.map((o, i) => o.msgsPerSec / (theirs[i]?.msgsPerSec ?? Number.NaN));
       const cpu = (k: string): string => (ours.length === 0 ? '–' : median(ours.map((r) => r.cpuPerMsg[k] ?? 0)).toFixed(2));
-      const allOk = [...aloneRuns, ...ours, ...theirs].every((r) => r.ok);
+      const allOk = [...aloneRuns, ...ours, ...theirs, ...nul].every((r) => r.ok);
       const med = (rs: PfRun[]): string => (rs.length === 0 ? '–' : fmt(median(rs.map((r) => r.msgsPerSec))));
       out(
-        `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${allOk ? 'yes' : 'NO'} |\n`,
+        `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${nul.length === 0 ? '–' : `${median(nullRatios).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${allOk ? 'yes' : 'NO'} |\n`,
       );
-      summary.push({ size: c.size, sessions: c.sessions, listen: how, messages: c.messages, ratioToAlone: ratios, medianRatioToAlone: median(ratios), ratioToClamavMilter: vsTheirs, allSent: allOk });
+      summary.push({ size: c.size, sessions: c.sessions, listen: how, messages: c.messages, ratioToAlone: ratios, medianRatioToAlone: median(ratios), ratioToClamavMilter: vsTheirs, nullRatioToAlone: nullRatios, allSent: allOk });
     }
   }
   report['postfix'] = { cells, summary };
@@ -344,6 +360,25 @@ async function serve(listen: string, clamdSocket: string): Promise<void> {
   });
   await server.close();
   await adapter.close();
+}
+
+/** `--serve-null LISTEN`: our milter server with a scanner that finds every message clean at once (no clamd). */
+async function serveNull(listen: string): Promise<void> {
+  const adapter: Adapter = {
+    name: 'null',
+    type: 'null',
+    granularity: 'message',
+    probe: () => Promise.resolve({ available: true }),
+    scan: () => Promise.resolve({ status: 'clean' }),
+    close: () => Promise.resolve(),
+  };
+  const server = createMilterServer({ scanners: [adapter], listen, socketMode: 0o666, onConnectionError: (e) => process.stderr.write(`milter: ${e.message}\n`) });
+  await server.listen();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await server.close();
 }
 
 interface RunResult {
@@ -451,6 +486,10 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--serve') {
     await serve(argv[1] as string, argv[2] as string);
+    return;
+  }
+  if (argv[0] === '--serve-null') {
+    await serveNull(argv[1] as string);
     return;
   }
   const a = parseArgs(argv);
