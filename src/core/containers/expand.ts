@@ -1,11 +1,21 @@
 import { crc32 } from 'node:zlib';
 import type { ScanUnit } from '../types.js';
-import type { Budget } from '../limits.js';
+import { LimitExceededError, type Budget } from '../limits.js';
 import { detectContainer, type ContainerKind } from './detect.js';
 import { baseName, type Member } from './member.js';
 import { zipMembers } from './zip.js';
 import { gzipMembers } from './gzip.js';
 import { tarMembers } from './tar.js';
+import { sevenZipMembers } from './sevenzip.js';
+import { binhexMembers } from './binhex.js';
+import { rtfMembers } from './rtf.js';
+import { pdfMembers } from './pdf.js';
+import { tnefMembers } from './tnef.js';
+import { mailMembers } from './mail.js';
+import { htmlMembers } from './html.js';
+import { sisMembers } from './sis.js';
+import { ole10NativeMembers, pptMembers } from './ole.js';
+import { peMembers } from './pe.js';
 
 export { detectContainer, type ContainerKind } from './detect.js';
 
@@ -46,6 +56,16 @@ function allowExpansion(data: Buffer, budget: Budget): boolean {
   return same.count <= MAX_IDENTICAL_EXPANSIONS;
 }
 
+/** Name of the one stream of a single-stream format: the file name without its extension. */
+function streamName(unit: ScanUnit, ext: RegExp, fallback: string): string {
+  const f = unit.filename;
+  if (f !== undefined) {
+    const m = ext.exec(f);
+    if (m && m.index > 0) return f.slice(0, m.index) + (/^\.t/i.test(m[0]) ? '.tar' : '');
+  }
+  return fallback;
+}
+
 function membersOf(kind: ContainerKind, unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
   switch (kind) {
     case 'zip':
@@ -54,6 +74,44 @@ function membersOf(kind: ContainerKind, unit: ScanUnit, budget: Budget): AsyncGe
       return gzipMembers(unit, budget);
     case 'tar':
       return tarMembers(unit, budget);
+    case 'bzip2':
+      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /\.(bz2|bz|tbz2?)$/i, 'bunzip2') });
+    case 'xz':
+      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /\.(xz|txz)$/i, 'unxz') });
+    case 'mslz':
+      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /_$|\.\w+$/, 'expanded') });
+    case '7z':
+    case 'arj':
+    case 'cab':
+    case 'cpio':
+    case 'chm':
+    case 'ole2':
+    case 'rar':
+    case 'lzh':
+    case 'rpm':
+    case 'ar':
+    case 'iso':
+      return sevenZipMembers(unit, budget);
+    case 'binhex':
+      return binhexMembers(unit, budget);
+    case 'rtf':
+      return rtfMembers(unit, budget);
+    case 'pdf':
+      return pdfMembers(unit, budget);
+    case 'tnef':
+      return tnefMembers(unit, budget);
+    case 'mail':
+      return mailMembers(unit, budget);
+    case 'html':
+      return htmlMembers(unit, budget);
+    case 'sis':
+      return sisMembers(unit, budget);
+    case 'ole10native':
+      return ole10NativeMembers(unit, budget);
+    case 'ppt':
+      return pptMembers(unit, budget);
+    case 'pe':
+      return peMembers(unit, budget);
   }
 }
 
@@ -70,26 +128,36 @@ function memberUnit(parent: ScanUnit, member: Member): ScanUnit {
 }
 
 /**
- * Yield `unit` itself first, then — if its magic bytes say zip, gzip or tar — every
+ * Yield `unit` itself first, then — if its magic bytes name a container the core opens
+ * (detect.ts: zip, gzip, tar, the 7-Zip formats, and the formats decoded by hand) — every
  * member, recursively (a zip in a tar.gz in a zip...). Members are `kind: 'part'` units
  * located at `${parent.location} > ${memberPath}`, named by the member's base name, with
  * the parent's contentType/encoding. `depth` is the unit's own nesting depth; its members
  * sit at depth + 1 (checked against maxDepth).
  *
  * Every limit is charged to the shared `budget` while data streams (parts, expanded
- * bytes, compression ratio, archive entries, depth, time) and a hit throws
- * LimitExceededError (AbortedError when the caller aborted) — let it propagate: the units
- * already yielded can still be scanned. Corrupt or truncated containers never throw:
- * they are noted on the budget as UNPARSEABLE and whatever could be read is yielded.
+ * bytes, compression ratio, archive entries, depth, time). A limit hit inside a container
+ * stops that container only: it is recorded on the budget (`limitHits`), the bytes of the
+ * member cut off are given back, and the walk goes on with the next part, so a bomb does
+ * not hide a virus beside it. The message's time limit and an abort still throw (let them
+ * propagate: the units already yielded can still be scanned). Corrupt or truncated
+ * containers never throw: they are noted on the budget as UNPARSEABLE and whatever could
+ * be read is yielded; parts that cannot be opened (encrypted, unknown method, packed
+ * programs) are marked unchecked on the budget.
  */
 export async function* expandUnit(unit: ScanUnit, depth: number, budget: Budget): AsyncGenerator<ScanUnit> {
   yield unit;
-  const kind = detectContainer(unit.data);
+  const kind = detectContainer(unit.data, unit.filename);
   if (kind === undefined) return;
   budget.checkTime(unit.location);
-  budget.checkDepth(depth + 1, unit.location);
-  if (!allowExpansion(unit.data, budget)) return;
-  for await (const member of membersOf(kind, unit, budget)) {
-    yield* expandUnit(memberUnit(unit, member), depth + 1, budget);
+  try {
+    budget.checkDepth(depth + 1, unit.location);
+    if (!allowExpansion(unit.data, budget)) return;
+    for await (const member of membersOf(kind, unit, budget)) {
+      yield* expandUnit(memberUnit(unit, member), depth + 1, budget);
+    }
+  } catch (err) {
+    if (!(err instanceof LimitExceededError) || err.limit === 'timeoutMs') throw err;
+    budget.recordLimit(err);
   }
 }

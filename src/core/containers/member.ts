@@ -1,4 +1,4 @@
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { constants as zconstants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { AbortedError, LimitExceededError, type Budget } from '../limits.js';
 
 /** One member read out of a container: its path inside the container and its bytes. */
@@ -42,18 +42,23 @@ export async function collectStream(
 ): Promise<Collected> {
   const chunks: Buffer[] = [];
   let total = 0;
+  let charged = 0;
   try {
     for await (const raw of stream) {
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
       // A second pass over the same member (recovery) is only charged past the first.
       const charge = Math.max(0, total + chunk.length - precharged) - Math.max(0, total - precharged);
       total += chunk.length;
+      charged += charge;
       if (charge > 0) budget.addBytes(charge, where);
       budget.checkRatio(total, compressedSize, where);
       budget.checkTime(where);
       chunks.push(chunk);
     }
   } catch (err) {
+    // A member cut off at a limit is dropped, not kept: give its bytes back, so the rest
+    // of the message can still be expanded and scanned (a bomb must not hide a virus).
+    if (err instanceof LimitExceededError) budget.refundBytes(charged);
     if (isFatal(err)) throw err;
     return { data: concat(chunks, total), error: err instanceof Error ? err : new Error(String(err)) };
   }
@@ -123,6 +128,34 @@ export function inflateSmall(
     return undefined;
   }
   if (out.length > SYNC_MAX) return undefined;
+  budget.addBytes(out.length, where);
+  budget.checkRatio(out.length, input.length, where);
+  return out;
+}
+
+/**
+ * Inflate a zlib (or raw deflate) stream found inside a format we decode by hand (PDF
+ * streams, PowerPoint objects, SIS files), in one synchronous call whose output is capped
+ * at what the limits allow: the bytes left in the budget and, once past
+ * ratioCheckMinBytes, maxCompressionRatio × the input. A bomb is cut at that cap — never
+ * held past it — and throws LimitExceededError; corrupt or truncated data gives what
+ * inflated before the fault (possibly nothing), never a throw.
+ */
+export function inflateBounded(input: Buffer, where: string, budget: Budget, format: 'zlib' | 'raw' = 'zlib'): Buffer {
+  const byRatio = Math.max(budget.limits.ratioCheckMinBytes, input.length * budget.limits.maxCompressionRatio);
+  const cap = Math.min(budget.remainingBytes(), byRatio) + 1;
+  const options = { maxOutputLength: cap, finishFlush: zconstants.Z_SYNC_FLUSH };
+  let out: Buffer | undefined;
+  try {
+    out = format === 'raw' ? inflateRawSync(input, options) : inflateSync(input, options);
+  } catch (err) {
+    // A capped call fails with RangeError ERR_BUFFER_TOO_LARGE: at least `cap` bytes would come.
+    if (!(err instanceof RangeError)) return Buffer.alloc(0);
+  }
+  if (out === undefined || out.length >= cap) {
+    if (cap - 1 < byRatio) throw new LimitExceededError('maxExpandedBytes', budget.expandedBytes + cap, budget.limits.maxExpandedBytes, where);
+    throw new LimitExceededError('maxCompressionRatio', Math.round(cap / Math.max(1, input.length)), budget.limits.maxCompressionRatio, where);
+  }
   budget.addBytes(out.length, where);
   budget.checkRatio(out.length, input.length, where);
   return out;

@@ -2,7 +2,8 @@ import { constants, crc32, createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import type { ScanUnit } from '../types.js';
-import type { Budget } from '../limits.js';
+import { LimitExceededError, type Budget } from '../limits.js';
+import { sevenZipMembers } from './sevenzip.js';
 import { collectStream, inflateChunkSize, inflateSmall, isFatal, reason, type Member } from './member.js';
 import { salvageZipMembers } from './zip-salvage.js';
 
@@ -128,6 +129,8 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
     budget.checkEntries(zipfile.entryCount, unit.location);
     const entries = new EntryReader(zipfile);
     let members = 0;
+    /** Entries whose compression method only 7-Zip knows (bzip2, deflate64, implode, LZMA...). */
+    const deferred = new Map<string, string>();
     for (;;) {
       let entry: RawEntry | null;
       try {
@@ -138,16 +141,29 @@ export async function* zipMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
         if (members === 0) yield* salvageZipMembers(unit, budget);
         return;
       }
-      if (entry === null) return;
+      if (entry === null) break;
       const path = entryName(entry);
       if (path.endsWith('/') || path.endsWith('\\')) continue;
       const where = `${unit.location} > ${path}`;
       budget.checkTime(where);
       budget.addPart(where);
       members += 1;
-      const member = await readEntry(zipfile, unit.data, entry, path, where, budget);
+      if (!entry.isEncrypted() && entry.compressionMethod !== STORED && entry.compressionMethod !== DEFLATED) {
+        deferred.set(path, where);
+        continue;
+      }
+      let member: Member | undefined;
+      try {
+        member = await readEntry(zipfile, unit.data, entry, path, where, budget);
+      } catch (err) {
+        // A bomb member stops itself only: the other members are still read and scanned.
+        if (!(err instanceof LimitExceededError) || (err.limit !== 'maxCompressionRatio' && err.limit !== 'maxExpandedBytes')) throw err;
+        budget.recordLimit(err);
+        continue;
+      }
       if (member !== undefined) yield member;
     }
+    if (deferred.size > 0) yield* deferredMembers(unit, budget, deferred);
   } finally {
     zipfile.close();
   }
@@ -162,11 +178,7 @@ async function readEntry(
   budget: Budget,
 ): Promise<Member | undefined> {
   if (entry.isEncrypted()) {
-    budget.note('UNPARSEABLE', `encrypted zip entry at ${where} cannot be scanned`);
-    return undefined;
-  }
-  if (entry.compressionMethod !== STORED && entry.compressionMethod !== DEFLATED) {
-    budget.note('UNPARSEABLE', `zip entry at ${where}: unsupported compression method ${entry.compressionMethod}`);
+    budget.markUnchecked(where, 'ENCRYPTED', `encrypted zip entry (method ${entry.compressionMethod})`);
     return undefined;
   }
   // The declared sizes give the member's final ratio before a byte is inflated; an honest
@@ -217,4 +229,21 @@ function checked(data: Buffer, entry: Entry, path: string, where: string, budget
     budget.note('UNPARSEABLE', `zip entry at ${where}: CRC-32 mismatch`);
   }
   return { path, data };
+}
+
+/**
+ * The members whose method our reader lacks, read by 7-Zip (bzip2, deflate64, implode,
+ * LZMA, PPMd, XZ, Zstandard...) under the same budget; those 7-Zip cannot read either are
+ * marked unchecked (UNSUPPORTED_METHOD). Their maxParts were charged by the caller already;
+ * 7-Zip's reader charges them again (a member counted twice, never zero times).
+ */
+async function* deferredMembers(unit: ScanUnit, budget: Budget, deferred: Map<string, string>): AsyncGenerator<Member> {
+  const seen = new Set<string>();
+  for await (const m of sevenZipMembers(unit, budget, { only: new Set(deferred.keys()) })) {
+    seen.add(m.path);
+    yield m;
+  }
+  for (const [path, where] of deferred) {
+    if (!seen.has(path)) budget.markUnchecked(where, 'UNSUPPORTED_METHOD', 'zip compression method no decoder reads');
+  }
 }

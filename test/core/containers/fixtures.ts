@@ -131,7 +131,11 @@ export interface Expansion {
   budget: Budget;
 }
 
-/** Run expandUnit to the end, keeping what was yielded and what (if anything) was thrown. */
+/**
+ * Run expandUnit to the end, keeping what was yielded and what (if anything) was thrown —
+ * or, when nothing was, the first limit hit the expansion recorded and went on after
+ * (a limit inside a container stops that container only, see expandUnit).
+ */
 export async function expandAll(unit: ScanUnit, b: Budget = budget(), depth = 1): Promise<Expansion> {
   const units: ScanUnit[] = [];
   try {
@@ -139,7 +143,8 @@ export async function expandAll(unit: ScanUnit, b: Budget = budget(), depth = 1)
   } catch (error) {
     return { units, error, budget: b };
   }
-  return { units, budget: b };
+  const hit = b.limitHits[0];
+  return hit === undefined ? { units, budget: b } : { units, error: hit, budget: b };
 }
 
 /** Locations in yield order. */

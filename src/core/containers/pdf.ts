@@ -1,0 +1,52 @@
+/**
+ * PDF: the content of every `stream ... endstream`, inflated when its dictionary says
+ * /FlateDecode (the filter nearly every PDF uses, and the one embedded files and
+ * JavaScript hide behind). Written by hand: the npm PDF libraries (pdf.js, pdf-lib) parse
+ * whole documents into object graphs, render or edit them, and give no bound on what
+ * inflating costs; finding streams and inflating them under our limits is ~40 lines.
+ * Other filters (LZW, ASCII85, DCT...) are left as they are: the raw stream is scanned.
+ */
+import type { ScanUnit } from '../types.js';
+import type { Budget } from '../limits.js';
+import { inflateBounded, type Member } from './member.js';
+
+const STREAM = Buffer.from('stream', 'latin1');
+const ENDSTREAM = Buffer.from('endstream', 'latin1');
+
+/** Every stream of a PDF unit, FlateDecode ones inflated (bounded), others as they are. */
+export async function* pdfMembers(unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
+  const data = unit.data;
+  let pos = 0;
+  let n = 0;
+  for (;;) {
+    const at = data.indexOf(STREAM, pos);
+    if (at < 0) return;
+    pos = at + STREAM.length;
+    // "endstream" contains "stream": skip it; a stream keyword ends its line.
+    if (at >= 3 && data.toString('latin1', at - 3, at) === 'end') continue;
+    let start = pos;
+    if (data[start] === 0x0d) start++;
+    if (data[start] === 0x0a) start++;
+    else if (start === pos) continue;
+    const end = data.indexOf(ENDSTREAM, start);
+    if (end < 0) return;
+    pos = end + ENDSTREAM.length;
+    const dictStart = Math.max(0, data.lastIndexOf('<<', at));
+    const dict = data.toString('latin1', dictStart, at);
+    n += 1;
+    const path = `stream${n}`;
+    const where = `${unit.location} > ${path}`;
+    budget.checkTime(where);
+    let body = data.subarray(start, end);
+    while (body.length > 0 && (body[body.length - 1] === 0x0a || body[body.length - 1] === 0x0d)) body = body.subarray(0, body.length - 1);
+    if (body.length === 0) continue;
+    budget.addPart(where);
+    if (/\/FlateDecode|\/Fl\b/.test(dict)) {
+      const out = inflateBounded(body, where, budget);
+      if (out.length > 0) yield { path, data: out };
+      else budget.markUnchecked(where, 'UNSUPPORTED_FORMAT', 'PDF FlateDecode stream that does not inflate');
+    } else {
+      yield { path, data: body };
+    }
+  }
+}

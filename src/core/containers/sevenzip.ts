@@ -1,0 +1,333 @@
+/**
+ * Containers opened through 7-Zip (the `7z-wasm` package: 7-Zip 24.09 compiled to
+ * WebAssembly, no native code, no process): 7z, bzip2, xz, ARJ, CAB, cpio, CHM, OLE2
+ * compound files (.doc/.xls/.ppt/.msi streams), RAR, MS-LZ (SZDD), LZH, RPM, ar/deb, ISO,
+ * NSIS installers, and zip members whose method our zip reader lacks (bzip2, deflate64,
+ * implode, LZMA, PPMd...).
+ *
+ * Bounded without holding a bomb: the archive is listed first (`l -slt`: names, sizes,
+ * encrypted flag, entry count checked against maxArchiveEntries), then each member is
+ * extracted on its own (`e -so`) to 7-Zip's stdout, which is a callback here: every 64 KB
+ * is charged to the budget (maxExpandedBytes, maxCompressionRatio, time) as it comes, and
+ * a limit throws out of the callback, through the WASM frames, and stops 7-Zip at once. A
+ * 7-Zip instance that was stopped that way is dropped (its memory state is unknown) and a
+ * fresh one is made for the next archive (~20 ms). Only the archive itself is copied into
+ * 7-Zip's in-memory file system, never its expanded members.
+ *
+ * The module is loaded on first use, so messages without such a container never pay for it.
+ */
+import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
+import type { ScanUnit } from '../types.js';
+import { LimitExceededError, type Budget } from '../limits.js';
+import { isFatal, reason, type Member } from './member.js';
+
+/** One entry of a `7z l -slt` listing. */
+export interface SevenZipEntry {
+  path: string;
+  size?: number;
+  packedSize?: number;
+  dir: boolean;
+  encrypted: boolean;
+  method?: string;
+}
+
+/** What 7-Zip said about an archive. */
+export interface SevenZipListing {
+  /** 7-Zip's name of the format (`7z`, `Cab`, `Compound`, `Nsis`...); undefined when it could not open it. */
+  type?: string;
+  entries: SevenZipEntry[];
+  /** 7-Zip's exit code: 0 ok, 1 warning, 2 fatal. */
+  code: number;
+  /** What 7-Zip printed on stderr (and the listing's error lines), trimmed. */
+  message: string;
+}
+
+const CHUNK = 64 * 1024;
+/** Most stderr kept from one call (7-Zip's messages are short). */
+const MAX_ERR = 4096;
+/** Most listing text read (a listing is ~150 bytes an entry; maxArchiveEntries bounds it anyway). */
+const MAX_LISTING = 16 * 1024 * 1024;
+/** A password given so that 7-Zip never asks for one on stdin; wrong on purpose. */
+const NO_PASSWORD = '-pavbench-no-password';
+const INPUT = '/in';
+
+interface Instance {
+  mod: SevenZipModule;
+  /** Where stdout bytes go during the current call. */
+  out: (byte: number) => void;
+  err: number[];
+}
+
+let loading: Promise<Instance> | undefined;
+
+/** The process's 7-Zip instance (made on first use; a stopped one is replaced). */
+function instance(): Promise<Instance> {
+  loading ??= (async () => {
+    // The package's main is a CommonJS (UMD) build: Node's default export is the factory.
+    const mod = (await import('7z-wasm')) as unknown as { default: SevenZipModuleFactory | { default: SevenZipModuleFactory } };
+    const SevenZip = typeof mod.default === 'function' ? mod.default : mod.default.default;
+    const inst: Instance = { mod: undefined as unknown as SevenZipModule, out: () => undefined, err: [] };
+    inst.mod = await SevenZip({
+      stdout: (c: number) => inst.out(c),
+      stderr: (c: number) => {
+        if (inst.err.length < MAX_ERR) inst.err.push(c);
+      },
+      // 7-Zip must never read a password (or anything) from our stdin.
+      stdin: () => null as unknown as number,
+      print: () => undefined,
+      printErr: () => undefined,
+    });
+    return inst;
+  })();
+  const p = loading;
+  p.catch(() => {
+    if (loading === p) loading = undefined;
+  });
+  return p;
+}
+
+/** Drop the instance after an abort out of the middle of 7-Zip. */
+function discard(p: Promise<Instance>): void {
+  if (loading === p) loading = undefined;
+}
+
+/** Calls on one instance must not interleave (its stdout and file system are shared). */
+let queue: Promise<unknown> = Promise.resolve();
+
+function exclusive<T>(f: () => Promise<T>): Promise<T> {
+  const run = queue.then(f, f);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * Run 7-Zip once with `data` as /in. `onByte` receives stdout; if it throws, 7-Zip is
+ * stopped there, the instance dropped, and the error rethrown.
+ */
+async function run(data: Buffer, args: string[], onByte: (byte: number) => void): Promise<{ code: number; stderr: string }> {
+  const p = instance();
+  const inst = await p;
+  const fs = inst.mod.FS;
+  let thrown: unknown;
+  inst.err = [];
+  inst.out = (c) => {
+    if (thrown !== undefined) throw thrown;
+    try {
+      onByte(c);
+    } catch (err) {
+      thrown = err;
+      throw err;
+    }
+  };
+  let code: number;
+  try {
+    fs.writeFile(INPUT, data);
+    code = inst.mod.callMain(args) as unknown as number;
+  } catch (err) {
+    discard(p);
+    throw thrown ?? err;
+  } finally {
+    inst.out = () => undefined;
+    try {
+      fs.unlink(INPUT);
+    } catch {
+      /* gone already, or the instance is being dropped */
+    }
+  }
+  if (thrown !== undefined) {
+    // 7-Zip caught our exception itself (catch(...)) and went on: still stop here.
+    discard(p);
+    throw thrown;
+  }
+  return { code: typeof code === 'number' ? code : 0, stderr: Buffer.from(inst.err).toString('utf8').trim() };
+}
+
+/** List an archive (bounded text, parsed from `7z l -slt`). */
+export function listArchive(data: Buffer, type?: string): Promise<SevenZipListing> {
+  return exclusive(async () => {
+    const out: number[] = [];
+    const args = ['l', '-slt', '-bd', '-sccUTF-8', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
+    const { code, stderr } = await run(data, args, (c) => {
+      if (out.length < MAX_LISTING) out.push(c);
+    });
+    return parseListing(Buffer.from(out).toString('utf8'), code, stderr);
+  });
+}
+
+/** Parse `7z l -slt` output: an archive block, a "----------" line, then one block per entry. */
+export function parseListing(text: string, code: number, stderr: string): SevenZipListing {
+  const lines = text.split(/\r?\n/);
+  const sep = lines.findIndex((l) => l.startsWith('----------'));
+  let type: string | undefined;
+  const head = sep < 0 ? lines : lines.slice(0, sep);
+  for (const l of head) {
+    const m = /^Type = (.*)$/.exec(l);
+    if (m) type = m[1];
+  }
+  const entries: SevenZipEntry[] = [];
+  if (sep >= 0) {
+    let cur: Record<string, string> | undefined;
+    const flush = (): void => {
+      if (cur === undefined) return;
+      const path = cur['Path'] ?? '';
+      const attrs = cur['Attributes'] ?? '';
+      const entry: SevenZipEntry = {
+        path,
+        dir: cur['Folder'] === '+' || /^D/.test(attrs),
+        encrypted: cur['Encrypted'] === '+',
+      };
+      const size = num(cur['Size']);
+      const packed = num(cur['Packed Size']);
+      if (size !== undefined) entry.size = size;
+      if (packed !== undefined) entry.packedSize = packed;
+      if (cur['Method']) entry.method = cur['Method'];
+      entries.push(entry);
+      cur = undefined;
+    };
+    for (const l of lines.slice(sep + 1)) {
+      if (l.trim() === '') {
+        flush();
+        continue;
+      }
+      const m = /^([^=]+?) = ?(.*)$/.exec(l);
+      if (!m) continue;
+      cur ??= {};
+      cur[m[1] as string] = m[2] as string;
+    }
+    flush();
+  }
+  const errors = lines.filter((l) => /^(ERROR|WARNING|Warnings|Errors|Open WARNING)/i.test(l)).join(' ');
+  return { ...(type === undefined ? {} : { type }), entries, code, message: [stderr, errors].filter((s) => s !== '').join(' ').replace(/\s+/g, ' ').slice(0, 500) };
+}
+
+function num(s: string | undefined): number | undefined {
+  if (s === undefined || s.trim() === '') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** What extracting one member gave. */
+export interface Extracted {
+  data: Buffer;
+  code: number;
+  message: string;
+}
+
+/**
+ * Extract one member (`name`; all of a single-stream archive when undefined) to a
+ * callback that charges `budget` every 64 KB (bytes, ratio against `compressedSize`,
+ * time). A limit throws (LimitExceededError) with 7-Zip stopped at that point, and the
+ * member's bytes already charged given back (they are dropped, not held).
+ */
+export function extractMember(
+  data: Buffer,
+  name: string | undefined,
+  where: string,
+  compressedSize: number,
+  budget: Budget,
+  type?: string,
+): Promise<Extracted> {
+  return exclusive(async () => {
+    const chunks: Buffer[] = [];
+    let chunk = Buffer.allocUnsafe(CHUNK);
+    let fill = 0;
+    let total = 0;
+    const flush = (): void => {
+      if (fill === 0) return;
+      budget.addBytes(fill, where);
+      total += fill;
+      chunks.push(chunk.subarray(0, fill));
+      chunk = Buffer.allocUnsafe(CHUNK);
+      fill = 0;
+      budget.checkRatio(total, compressedSize, where);
+      budget.checkTime(where);
+    };
+    const args = ['e', '-so', '-spd', '-bd', '-y', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
+    if (name !== undefined) args.push('--', name);
+    try {
+      const { code, stderr } = await run(data, args, (c) => {
+        chunk[fill++] = c;
+        if (fill === CHUNK) flush();
+      });
+      flush();
+      return { data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total), code, message: stderr.replace(/\s+/g, ' ').slice(0, 500) };
+    } catch (err) {
+      if (err instanceof LimitExceededError) budget.refundBytes(total);
+      throw err;
+    }
+  });
+}
+
+/** The 7-Zip format switch (`-t`) to force for a detected kind, when detection by content is not enough. */
+export type SevenZipType = string | undefined;
+
+/** True when 7-Zip's message says the data is encrypted or the password is wrong. */
+function saysEncrypted(s: string): boolean {
+  return /wrong password|encrypted|can ?not open encrypted/i.test(s);
+}
+
+/** True when 7-Zip's message says a method is not supported. */
+function saysUnsupported(s: string): boolean {
+  return /unsupported method|unsupported (compression|feature)/i.test(s);
+}
+
+/**
+ * The members of a unit 7-Zip can open. Each member is charged maxParts; encrypted ones
+ * and ones with a method 7-Zip lacks are marked unchecked (ENCRYPTED / UNSUPPORTED_METHOD);
+ * an archive 7-Zip cannot open at all, or a member that fails with a data error, is noted
+ * UNPARSEABLE (what came out before the error is still yielded).
+ * `only`: extract just these member names (the zip members our own reader lacks a method for).
+ * `fallbackName`: the name of a single unnamed stream (bzip2, xz...).
+ */
+export async function* sevenZipMembers(
+  unit: ScanUnit,
+  budget: Budget,
+  opts: { type?: string; fallbackName?: string; only?: ReadonlySet<string> } = {},
+): AsyncGenerator<Member> {
+  budget.checkTime(unit.location);
+  let listing: SevenZipListing;
+  try {
+    listing = await listArchive(unit.data, opts.type);
+  } catch (err) {
+    if (isFatal(err)) throw err;
+    budget.note('UNPARSEABLE', `archive at ${unit.location}: 7-Zip failed: ${reason(err)}`);
+    return;
+  }
+  if (listing.type === undefined) {
+    if (saysEncrypted(listing.message)) budget.markUnchecked(unit.location, 'ENCRYPTED', `7-Zip: ${listing.message}`);
+    else budget.note('UNPARSEABLE', `archive at ${unit.location}: ${listing.message || '7-Zip cannot open it'}`);
+    return;
+  }
+  const files = listing.entries.filter((e) => !e.dir && (opts.only === undefined || opts.only.has(e.path)));
+  budget.checkEntries(listing.entries.length, unit.location);
+  const single = listing.entries.length === 1;
+  for (const entry of files) {
+    const path = entry.path !== '' ? entry.path : (opts.fallbackName ?? 'unpacked');
+    const where = `${unit.location} > ${path}`;
+    budget.checkTime(where);
+    budget.addPart(where);
+    if (entry.encrypted) {
+      budget.markUnchecked(where, 'ENCRYPTED', `${listing.type} member${entry.method ? ` (${entry.method})` : ''}`);
+      continue;
+    }
+    // The declared sizes give the ratio before anything is extracted (an honest bomb stops here).
+    if (entry.size !== undefined && entry.packedSize !== undefined && entry.packedSize > 0) {
+      budget.checkRatio(entry.size, entry.packedSize, where);
+    }
+    const compressed = entry.packedSize !== undefined && entry.packedSize > 0 ? entry.packedSize : unit.data.length;
+    let got: Extracted;
+    try {
+      got = await extractMember(unit.data, single && entry.path === '' ? undefined : entry.path, where, compressed, budget, opts.type);
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      budget.note('UNPARSEABLE', `${listing.type} member at ${where}: 7-Zip failed: ${reason(err)}`);
+      continue;
+    }
+    if (got.code !== 0) {
+      if (saysEncrypted(got.message)) budget.markUnchecked(where, 'ENCRYPTED', `${listing.type}: ${got.message}`);
+      else if (saysUnsupported(got.message)) budget.markUnchecked(where, 'UNSUPPORTED_METHOD', `${listing.type}${entry.method ? ` ${entry.method}` : ''}: ${got.message}`);
+      else budget.note('UNPARSEABLE', `${listing.type} member at ${where}: ${got.message || `7-Zip exit ${got.code}`}`);
+    }
+    if (got.data.length > 0) yield { path, data: got.data };
+  }
+}
