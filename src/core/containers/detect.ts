@@ -56,8 +56,9 @@ export function detectContainer(data: Buffer, name?: string): ContainerKind | un
     if (name === 'PowerPoint Document') return 'ppt';
   }
   switch (b0) {
-    case 0x4d: // M
+    case 0x4d: // MZ, MSCF
       if (b1 === 0x5a) return 'pe';
+      if (data.length >= 8 && ascii(data, 0, 4) === 'MSCF' && data.readUInt32LE(4) === 0) return 'cab';
       break;
     case 0xd0:
       if (startsWith(data, OLE2_MAGIC)) return 'ole2';

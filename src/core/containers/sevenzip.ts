@@ -232,8 +232,10 @@ export function extractMember(
     let chunk = Buffer.allocUnsafe(CHUNK);
     let fill = 0;
     let total = 0;
+    let charged = 0;
     const flush = (): void => {
       if (fill === 0) return;
+      charged += fill;
       budget.addBytes(fill, where);
       total += fill;
       chunks.push(chunk.subarray(0, fill));
@@ -252,7 +254,7 @@ export function extractMember(
       flush();
       return { data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total), code, message: stderr.replace(/\s+/g, ' ').slice(0, 500) };
     } catch (err) {
-      if (err instanceof LimitExceededError) budget.refundBytes(total);
+      if (err instanceof LimitExceededError) budget.refundBytes(charged);
       throw err;
     }
   });
