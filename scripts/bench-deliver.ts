@@ -23,9 +23,10 @@
  *   node dist/scripts/bench-deliver.js [--corpus DIR] [--messages 100] [--rounds 3]
  *        [--systems node0,embedded,clamd,procmail,full-clamd] [--full-messages 20] [--per-message]
  *
- * `npm run bench:deliver` builds first (tsc + the lean bundle and its code cache).
+ * `npm run bench:deliver` builds first (tsc + the lean bundle and its code cache); the bench
+ * runs a private copy of dist/ so a rebuild by someone else meanwhile does not change it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,6 @@ interface Args {
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist/src/cli/bin.js');
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { messages: 100, rounds: 3, systems: [...SYSTEMS], fullMessages: 20, perMessage: false };
@@ -115,6 +115,13 @@ async function main(): Promise<void> {
     const procmail = await createProcmailSut({ clamdConfig: clamd.configFile, dir: work });
     stops.push(() => procmail.remove());
 
+    // A private copy of dist/ (timestamps kept): engineers sharing this tree rebuild dist/
+    // while the bench runs, and a tsc run makes bin.js fall back to the full CLI.
+    const app = join(work, 'avbench');
+    await cp(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true, preserveTimestamps: true });
+    await cp(join(ROOT, 'package.json'), join(app, 'package.json'), { preserveTimestamps: true });
+    await symlink(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+    const BIN = join(app, 'dist/src/cli/bin.js');
     const node = process.execPath;
     const ours = (scanner: string): string[] => [node, BIN, 'deliver', '-s', scanner, '-c', cfg, '--', 'cat'];
     const commands: Record<System, { argv: string[]; env?: Record<string, string> }> = {
@@ -138,11 +145,14 @@ async function main(): Promise<void> {
     for (const [s, c] of Object.entries(commands)) if (args.systems.includes(s as System)) console.log(`  ${s.padEnd(10)} ${c.env === undefined ? '' : Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('')}${c.argv.join(' ')}`);
 
     // Which path does `avbench deliver` take? (the lean bundle with its code cache, we hope)
-    for (const s of ['embedded', 'full-clamd'] as const) {
-      if (!args.systems.includes(s)) continue;
-      const r = await once(s, messages[0]!.raw, { AVBENCH_LEAN_TRACE: '1' });
-      console.log(`  ${s}: ${r.stderr.trim().split('\n').filter((l) => /lean path|full CLI/.test(l)).join(' ') || '(no trace line)'}`);
-    }
+    const paths = async (when: string): Promise<void> => {
+      for (const s of ['embedded', 'full-clamd'] as const) {
+        if (!args.systems.includes(s)) continue;
+        const r = await once(s, messages[0]!.raw, { AVBENCH_LEAN_TRACE: '1' });
+        console.log(`  ${when} ${s}: ${r.stderr.trim().split('\n').filter((l) => /lean path|full CLI/.test(l)).join(' ') || '(no trace line)'}`);
+      }
+    };
+    await paths('path taken:');
     // Warm-up (page cache, clamd's first scans): 3 messages per system, untimed.
     for (const m of messages.slice(0, 3)) for (const s of args.systems) await once(s, m.raw);
 
@@ -168,6 +178,7 @@ async function main(): Promise<void> {
       loads.push(`round ${round + 1}: load ${before} → ${load()}`);
     }
 
+    await paths('path taken after the rounds:');
     if (args.perMessage) {
       console.log(`\nper message, median ms over ${args.rounds} rounds:`);
       console.log(['file'.padEnd(12), 'bytes'.padStart(8), ...args.systems.map((s) => s.padStart(11))].join(' '));

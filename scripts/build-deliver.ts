@@ -4,13 +4,15 @@
  * 1. bundle dist/src/cli/deliver-lean.js and everything it imports into one CommonJS file,
  *    dist/lean/deliver.cjs (esbuild; minified, names kept). libmime (with iconv-lite's
  *    tables, half the weight) is left out and loaded on first use: the MIME walk needs it
- *    only to decode an RFC 2047 encoded word in a file name.
+ *    only to decode an RFC 2047 encoded word in a file name. node:crypto, node:zlib and
+ *    node:v8 are loaded on first use too (see lazyModules).
  * 2. run sample deliveries through the bundle (a Maildir, a COMMAND, a reject) and write
  *    V8's code cache of it, dist/lean/deliver.cjs.cache (src/cli/lean.ts explains its use).
  *
  * `node dist/scripts/build-deliver.js [--out DIR]` (default: the dist folder it lives in).
  * Both files are replaced atomically (temp file + rename), the cache after the bundle.
  */
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,25 +32,67 @@ export interface LeanBuild {
   cacheAccepted: boolean;
 }
 
-/** `import libmime from 'libmime'` → a stand-in that requires the real one on first property access. */
-const lazyLibmime: Plugin = {
-  name: 'avbench-lazy-libmime',
-  setup(b) {
-    b.onResolve({ filter: /^libmime$/ }, (args) =>
-      args.namespace === 'avbench-lazy' ? { path: 'libmime', external: true } : { path: 'libmime', namespace: 'avbench-lazy' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'avbench-lazy' }, () => ({
-      loader: 'js',
-      resolveDir: process.cwd(),
-      contents: [
-        'let real;',
-        "const load = () => (real ??= require('libmime'));",
-        // An ES module with a default export only: a named import of libmime fails the build.
-        'export default new Proxy({}, { get(_t, k) { const m = load(); const v = m[k]; return typeof v === "function" ? v.bind(m) : v; } });',
-      ].join('\n'),
-    }));
-  },
-};
+/** Packages left in node_modules (imported dynamically by the code, when needed). */
+const UNBUNDLED = /^7z-wasm$/;
+
+/** Built-in modules a delivery seldom needs (crypto: Maildir names, signature hashes; zlib: gzip/zip members; v8: execa's IPC). */
+const LAZY_BUILTINS = ['crypto', 'zlib', 'v8'] as const;
+
+/**
+ * Load on first use: libmime (with iconv-lite's tables), needed only to decode an RFC 2047
+ * encoded word in a file name, and the LAZY_BUILTINS. Each import of them resolves to a
+ * stand-in whose properties are getters that require the real module on first access; the
+ * property names of a built-in module are taken from this Node at build time (a newer
+ * runtime's extra names are not seen by code written for this one; an older runtime's
+ * missing ones read as undefined, as they would from the real module). libmime's stand-in
+ * is an ES module with a default export only, so a named import of it fails the build.
+ */
+async function lazyModules(): Promise<Plugin> {
+  const keys: Record<string, string[]> = {};
+  for (const b of LAZY_BUILTINS) keys[b] = Object.keys(((await import(`node:${b}`)) as { default: object }).default);
+  const builtin = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+  return {
+    name: 'avbench-lazy-modules',
+    setup(b) {
+      // Packages that find files next to themselves (7z-wasm its .wasm) stay in node_modules,
+      // imported when first needed. Others imported dynamically (execa) are bundled: esbuild
+      // runs a bundled module's top level on first import, and its code is in the code cache.
+      b.onResolve({ filter: UNBUNDLED }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: /^libmime$/ }, (args) =>
+        args.namespace === 'avbench-lazy' ? { path: 'libmime', external: true } : { path: 'libmime', namespace: 'avbench-lazy' },
+      );
+      b.onResolve({ filter: builtin }, (args) => {
+        const name = `node:${args.path.replace(/^node:/, '')}`;
+        return args.namespace === 'avbench-lazy' ? { path: name, external: true } : { path: name, namespace: 'avbench-lazy' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'avbench-lazy' }, (args) => {
+        if (args.path === 'libmime') {
+          return {
+            loader: 'js',
+            resolveDir: process.cwd(),
+            contents: [
+              'let real;',
+              "const load = () => (real ??= require('libmime'));",
+              'export default new Proxy({}, { get(_t, k) { const m = load(); const v = m[k]; return typeof v === "function" ? v.bind(m) : v; } });',
+            ].join('\n'),
+          };
+        }
+        const names = keys[args.path.slice(5)]!;
+        return {
+          loader: 'js',
+          resolveDir: process.cwd(),
+          contents: [
+            'let real;',
+            `const load = () => (real ??= require(${JSON.stringify(args.path)}));`,
+            'const o = {};',
+            `for (const k of ${JSON.stringify(names)}) Object.defineProperty(o, k, { enumerable: true, configurable: true, get: () => load()[k] });`,
+            'module.exports = o;',
+          ].join('\n'),
+        };
+      });
+    },
+  };
+}
 
 /** A small message with a text part and a base64 attachment (exercises the MIME walk). */
 function sampleMessage(attachment: Buffer, name: string): Buffer {
@@ -90,6 +134,9 @@ export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
   const bundle = leanBundleIn(outDir);
   const cache = bundle + CACHE_SUFFIX;
   await mkdir(dirname(bundle), { recursive: true });
+  const injectDir = await mkdtemp(join(tmpdir(), 'avbench-lean-inject-'));
+  const importMetaFile = join(injectDir, 'import-meta-url.js');
+  await writeFile(importMetaFile, "export const __avbenchImportMetaUrl = require('node:url').pathToFileURL(__filename).href;\n");
   const r = await build({
     entryPoints: [join(outDir, 'src', 'cli', 'deliver-lean.js')],
     bundle: true,
@@ -101,19 +148,28 @@ export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
     write: false,
     logLevel: 'silent',
     legalComments: 'none',
-    // adapters/embedded.ts finds package.json from its own location.
+    // The sources are ES modules, strict by definition; CommonJS output is strict only when
+    // it says so (esbuild otherwise takes this from a tsconfig.json it finds, or not).
+    tsconfigRaw: { compilerOptions: { alwaysStrict: true } },
+    // adapters/embedded.ts finds package.json from its own location. (Injected, not a banner:
+    // a banner would come before the bundle's "use strict" and turn strict mode off.)
     define: { 'import.meta.url': '__avbenchImportMetaUrl' },
-    banner: { js: "var __avbenchImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [lazyLibmime],
-  });
+    inject: [importMetaFile],
+    plugins: [await lazyModules()],
+  }).finally(() => rm(injectDir, { recursive: true, force: true }));
   const importMeta = r.warnings.filter((w) => w.text.includes('import.meta'));
   if (importMeta.length > 0) throw new Error(`lean bundle: import.meta used beyond import.meta.url: ${importMeta.map((w) => `${w.location?.file}: ${w.text}`).join('; ')}`);
-  // A script run by node:vm has no import(): a built-in module imported dynamically (exec.ts'
-  // which()) becomes a require, and any other import() fails the build.
-  const code = r.outputFiles[0]!.text.replace(/\bimport\("(node:[a-z_/]+)"\)/g, 'Promise.resolve(require("$1"))');
-  if (/\bimport\(/.test(code)) throw new Error('lean bundle: a dynamic import() is left in it (only built-in modules can be imported dynamically)');
+  // A script run by node:vm cannot import() (not without --experimental-vm-modules on Node 20):
+  // a package imported dynamically stays outside the bundle and is imported by the loader
+  // (src/cli/lean.ts passes its import() in as __avbenchImport); a built-in becomes a require.
+  const code = r.outputFiles[0]!.text
+    .replace(/\bimport\("(node:[a-z_/]+)"\)/g, 'Promise.resolve(require("$1"))')
+    .replace(/\bimport\(("[^"\\]+")\)/g, '__avbenchImport($1)');
+  if (/\bimport\(/.test(code)) throw new Error('lean bundle: an import() with a computed specifier is left in it');
+  if (!code.startsWith('"use strict";')) throw new Error('lean bundle: it does not start with "use strict" (the sources are ES modules, strict by definition)');
+  const named = `/*avbench-lean:${createHash('sha256').update(code).digest('hex')}*/\n${code}`;
   await rm(cache, { force: true });
-  await replace(bundle, code);
+  await replace(bundle, named);
 
   // Sample deliveries, then the code cache (it then holds the functions they compiled).
   const work = await mkdtemp(join(tmpdir(), 'avbench-lean-build-'));

@@ -7,7 +7,8 @@
  *   module resolutions, no yargs, libmime loaded only when an encoded word needs decoding.
  * - `dist/lean/deliver.cjs.cache` is V8's code cache of that file, made at build time after
  *   a sample delivery ran, so the functions a delivery uses need no compiling either. Its
- *   first 32 bytes are the SHA-256 of the bundle it belongs to; V8 itself also refuses a
+ *   first 32 bytes are the SHA-256 the bundle names in its first line (`/*avbench-lean:HEX*\/`,
+ *   written by the build), so a cache never meets another bundle; V8 itself also refuses a
  *   cache from another V8 version or other flags. Without a usable cache the bundle is
  *   compiled as usual (slower, same behaviour).
  *
@@ -17,13 +18,16 @@
  * full CLI, which behaves as it always has. `AVBENCH_LEAN_TRACE=1` says on stderr which
  * path was taken and whether the code cache was accepted.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
 import type { DeliverIo } from './commands/deliver.js';
+
+// Built-ins through require: each ESM import of one builds an ES module facade, and this file
+// is on the path of every delivery. (No node:crypto here: the bundle names its own digest.)
+const require = createRequire(import.meta.url);
+const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
+const { dirname, join } = require('node:path') as typeof import('node:path');
+const { fileURLToPath } = require('node:url') as typeof import('node:url');
+const { Script } = require('node:vm') as typeof import('node:vm');
 
 /** Where the bundle lives, relative to this compiled file (dist/src/cli/lean.js). */
 export const LEAN_BUNDLE = fileURLToPath(new URL('../../lean/deliver.cjs', import.meta.url));
@@ -31,6 +35,8 @@ export const LEAN_BUNDLE = fileURLToPath(new URL('../../lean/deliver.cjs', impor
 export const CACHE_SUFFIX = '.cache';
 /** Length of the bundle digest at the start of the cache file. */
 const DIGEST_BYTES = 32;
+/** The bundle's first line: `/*avbench-lean:SHA256*\/` (SHA-256 of the rest, hex). */
+export const BUNDLE_ID = /^\/\*avbench-lean:([0-9a-f]{64})\*\//;
 
 /** What the bundle exports (src/cli/deliver-lean.ts). */
 export interface LeanDeliver {
@@ -41,9 +47,9 @@ export interface LeanDeliver {
 export interface LoadedBundle {
   exports: LeanDeliver;
   /** The compiled script (the build uses it to write the code cache). */
-  script: Script;
-  /** SHA-256 of the bundle's bytes. */
-  digest: Buffer;
+  script: import('node:vm').Script;
+  /** The SHA-256 the bundle names in its first line (undefined: none, so no code cache). */
+  digest: Buffer | undefined;
   /** none: no cache file · stale: made for another bundle · rejected: V8 refused it · accepted. */
   cache: 'none' | 'stale' | 'rejected' | 'accepted';
 }
@@ -51,10 +57,11 @@ export interface LoadedBundle {
 /** Load and run a bundle file (CommonJS) with its code cache when there is a matching one. Throws on I/O or load errors. */
 export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}): LoadedBundle {
   const bytes = readFileSync(file);
-  const digest = createHash('sha256').update(bytes).digest();
+  const named = BUNDLE_ID.exec(bytes.subarray(0, 100).toString('latin1'))?.[1];
+  const digest = named === undefined ? undefined : Buffer.from(named, 'hex');
   let cachedData: Buffer | undefined;
   let cache: LoadedBundle['cache'] = 'none';
-  if (opts.useCache !== false) {
+  if (opts.useCache !== false && digest !== undefined) {
     try {
       const c = readFileSync(file + CACHE_SUFFIX);
       if (c.length > DIGEST_BYTES && c.subarray(0, DIGEST_BYTES).equals(digest)) cachedData = c.subarray(DIGEST_BYTES);
@@ -63,12 +70,13 @@ export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}):
       /* no cache: compile as usual */
     }
   }
-  const source = `(function (exports, require, module, __filename, __dirname) {${bytes.toString('utf8')}\n})`;
+  const source = `(function (exports, require, module, __filename, __dirname, __avbenchImport) {${bytes.toString('utf8')}\n})`;
   const script = new Script(source, { filename: file, ...(cachedData === undefined ? {} : { cachedData }) });
   if (cachedData !== undefined) cache = script.cachedDataRejected === true ? 'rejected' : 'accepted';
-  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string) => void;
+  const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: { exports: object }, f: string, d: string, i: (s: string) => Promise<unknown>) => void;
   const mod = { exports: {} as object };
-  fn.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
+  // The bundle's import() of a package kept outside it (scripts/build-deliver.ts): this module's own.
+  fn.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file), (specifier) => import(specifier));
   const exports = mod.exports as Partial<LeanDeliver>;
   if (typeof exports.deliverMain !== 'function') throw new Error(`${file} does not export deliverMain`);
   return { exports: exports as LeanDeliver, script, digest, cache };
@@ -76,6 +84,7 @@ export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}):
 
 /** The code cache file's bytes for a loaded bundle: its digest, then V8's cached data (call after a sample run). */
 export function codeCacheOf(b: LoadedBundle): Buffer {
+  if (b.digest === undefined) throw new Error('the bundle names no digest in its first line');
   return Buffer.concat([b.digest, b.script.createCachedData()]);
 }
 

@@ -130,12 +130,13 @@ await describeReal('lean avbench deliver (one process per message)', ['clamd'], 
     const leanJs = join(build.dir, 'src', 'cli', 'lean.js');
     const bundle = join(build.dir, 'lean', 'deliver.cjs');
     const { mtime } = await stat(bundle);
+    const before = await stat(leanJs);
     await utimes(leanJs, new Date(), new Date(mtime.getTime() + 60_000));
     const stale = await deliver(['-s', 'embedded', '--', 'cat'], clean);
     expect(stale.path).toMatch(/full CLI \(.*older than the tsc build/);
     expect(stale.code).toBe(0);
     expect(stale.lines).toEqual(['avbench deliver: delivered: clean via cat']);
-    await utimes(leanJs, mtime, mtime);
+    await utimes(leanJs, before.atime, before.mtime);
     expect((await deliver(['-s', 'embedded', '--', 'cat'], clean)).path).toContain('lean path');
   }, 120_000);
 });
