@@ -292,7 +292,9 @@ export async function* sevenZipMembers(
     listing = await listArchive(unit.data, opts.type);
   } catch (err) {
     if (isFatal(err)) throw err;
-    budget.note('UNPARSEABLE', `archive at ${unit.location}: 7-Zip failed: ${reason(err)}`);
+    // 7-Zip lets a C++ exception out (a bare number) when a 7z's headers are encrypted.
+    if (hasEncryptedHeader(unit.data)) budget.markUnchecked(unit.location, 'ENCRYPTED', '7z archive with encrypted headers (names and contents)');
+    else budget.note('UNPARSEABLE', `archive at ${unit.location}: 7-Zip failed: ${reason(err)}`);
     return;
   }
   if (listing.type === undefined) {
@@ -332,4 +334,21 @@ export async function* sevenZipMembers(
     }
     if (got.data.length > 0) yield { path, data: got.data };
   }
+}
+
+/** AES-256 + SHA-256 coder id of the 7z format. */
+const SEVENZIP_AES = Buffer.from('06f10701', 'hex');
+
+/**
+ * True for a 7z archive whose header is stored encoded (kEncodedHeader, 0x17) through the
+ * AES coder: `7z a -mhe=on -p...`. The start header gives the next header's offset and size.
+ */
+export function hasEncryptedHeader(data: Buffer): boolean {
+  if (data.length < 32 || data.readUInt32BE(0) !== 0x377abcaf) return false;
+  const offset = Number(data.readBigUInt64LE(12));
+  const size = Number(data.readBigUInt64LE(20));
+  const start = 32 + offset;
+  if (!Number.isSafeInteger(start) || start >= data.length || size <= 0) return false;
+  const header = data.subarray(start, Math.min(data.length, start + size));
+  return header[0] === 0x17 && header.indexOf(SEVENZIP_AES) >= 0;
 }
