@@ -9,6 +9,10 @@
 import { NetError, asNetError, connect, type Connection, type Endpoint } from '../../src/core/net.js';
 import { parseScanReply, type ClamdReply } from './protocol.js';
 
+/** Every reply ends with a NUL (z-commands); no reply is longer than 64 KiB. */
+const NUL = Buffer.from([0]);
+const READ_LIMIT = { maxBytes: 64 * 1024 } as const;
+
 /** Far enough for the reader (setTimeout's limit is 2^31-1 ms). */
 const READER_DEADLINE_MS = 2 ** 31 - 1;
 
@@ -238,7 +242,7 @@ export class ScanSession {
     for (;;) {
       let text: string;
       try {
-        text = (await this.conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
+        text = (await this.conn.readUntil(NUL, READ_LIMIT)).toString('utf8');
       } catch (e) {
         this.conn.destroy();
         this.fail(asNetError(e));

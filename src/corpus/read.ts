@@ -75,11 +75,13 @@ export async function openCorpus(path: string): Promise<OpenedCorpus> {
   };
 }
 
-function fromList(list: readonly CorpusEntry[]): AsyncIterable<CorpusEntry> {
+/** Entries already listed in memory: iterable both ways (a caller may skip an await per entry). */
+function fromList(list: readonly CorpusEntry[]): AsyncIterable<CorpusEntry> & Iterable<CorpusEntry> {
   return {
     async *[Symbol.asyncIterator]() {
       yield* list;
     },
+    [Symbol.iterator]: () => list[Symbol.iterator](),
   };
 }
 

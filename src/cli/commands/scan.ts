@@ -200,7 +200,13 @@ interface Batch {
 async function* batchesOf(entries: AsyncIterable<CorpusEntry>): AsyncGenerator<Batch> {
   let batch: Batch = { entries: [], units: [] };
   let held = 0;
-  for await (const e of entries) {
+  // A folder's entries are listed in memory: take them without an await each.
+  const sync = Symbol.iterator in entries ? (entries as unknown as Iterable<CorpusEntry>)[Symbol.iterator]() : undefined;
+  const async = sync === undefined ? entries[Symbol.asyncIterator]() : undefined;
+  for (;;) {
+    const next = sync !== undefined ? sync.next() : await (async as AsyncIterator<CorpusEntry>).next();
+    if (next.done === true) break;
+    const e = next.value;
     let unit: ScanUnit | undefined;
     if (e.path !== undefined) {
       unit = fileMessageUnit(resolvePath(e.path));
