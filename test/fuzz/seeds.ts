@@ -204,3 +204,37 @@ export function mutate(input: Buffer, muts: readonly Mutation[]): Buffer {
   }
   return b;
 }
+
+/**
+ * Containers of the formats added in issue 16, each holding EICAR: 7z, bzip2, xz, zip with
+ * the bzip2 / deflate64 methods (made by 7-Zip), cpio, BinHex, PDF, RTF, TNEF, SIS, HTML,
+ * a mail message as a plain attachment, a PE with a zip appended — plus ClamAV's own test
+ * files for the formats we cannot write (CAB, ARJ, CHM, OLE2, PowerPoint, SZDD, NSIS), when
+ * Debian's clamav-testfiles is installed (those hold clam.exe, not EICAR).
+ */
+export async function formatSeeds(): Promise<{ name: string; data: Buffer }[]> {
+  const f = await import('../core/containers/format-fixtures.js');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const ev = eicar();
+  const seeds: { name: string; data: Buffer }[] = [
+    { name: 'e.7z', data: await f.sevenZipArchive('7z', { 'eicar.com': ev }) },
+    { name: 'e.bz2', data: await f.sevenZipArchive('bzip2', { 'eicar.com': ev }) },
+    { name: 'e.xz', data: await f.sevenZipArchive('xz', { 'eicar.com': ev }) },
+    { name: 'bz.zip', data: await f.sevenZipArchive('zip', { 'eicar.com': ev }, ['-mm=BZip2']) },
+    { name: 'd64.zip', data: await f.sevenZipArchive('zip', { 'eicar.com': ev }, ['-mm=Deflate64']) },
+    { name: 'e.cpio', data: f.cpioNewc({ 'eicar.com': ev }) },
+    { name: 'e.hqx', data: f.binhex('eicar.com', ev) },
+    { name: 'e.pdf', data: f.pdfWith(ev) },
+    { name: 'e.rtf', data: f.rtfWith('eicar.com', ev) },
+    { name: 'winmail.dat', data: f.tnefWith('eicar.com', ev) },
+    { name: 'e.sis', data: f.sisWith(ev) },
+    { name: 'e.html', data: f.htmlWith(ev) },
+    { name: 'saved.eml', data: f.emlWith('eicar.com', ev) },
+    { name: 'setup.exe', data: f.peWithOverlay(zipOf({ 'eicar.com': ev })) },
+  ];
+  const dir = '/usr/share/clamav-testfiles';
+  for (const name of ['clam.cab', 'clam.arj', 'clam.chm', 'clam.ole.doc', 'clam.ppt', 'clam.exe.szdd', 'clam-nsis.exe', 'clam.bin-le.cpio']) {
+    if (existsSync(`${dir}/${name}`)) seeds.push({ name, data: readFileSync(`${dir}/${name}`) });
+  }
+  return seeds;
+}
