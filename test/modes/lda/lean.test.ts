@@ -14,6 +14,7 @@ import { run } from '../../../src/core/exec.js';
 import { startClamd, type LabClamd } from '../../../src/lab/clamd.js';
 import { describeReal } from '../../helpers/real.js';
 import { EICAR, mailWithAttachment } from '../../helpers/eicar.js';
+import { sevenZipArchive } from '../../core/containers/format-fixtures.js';
 import { buildCli, type Build } from './build.js';
 
 await describeReal('lean avbench deliver (one process per message)', ['clamd'], () => {
@@ -89,6 +90,22 @@ await describeReal('lean avbench deliver (one process per message)', ['clamd'], 
       expect({ code: full.code, lines: full.lines.map(norm) }).toEqual({ code: lean.code, lines: lean.lines.map(norm) });
     }
   }, 180_000);
+
+  it('opens a 7z attachment (7z-wasm stays in node_modules, imported through the loader) as the full CLI does', async () => {
+    const md = join(dir, 'Maildir-7z');
+    const bad7z = mailWithAttachment('files.7z', await sevenZipArchive('7z', { 'eicar.com': EICAR }));
+    const clean7z = mailWithAttachment('files.7z', await sevenZipArchive('7z', { 'notes.txt': Buffer.from('hello\n') }));
+    for (const [msg, code] of [[bad7z, 77], [clean7z, 0]] as const) {
+      const args = ['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', md];
+      const lean = await deliver(args, msg);
+      const full = await deliver(args, msg, { lean: false });
+      expect(lean.path).toMatch(/lean path \(code cache accepted\)/);
+      expect(lean.code).toBe(code);
+      const norm = (l: string[]) => l.map((x) => x.replace(/\/\S+\/new\/\S+/g, '<file>'));
+      expect(norm(lean.lines)).toEqual(norm(full.lines));
+      expect(lean.lines.join('\n')).not.toMatch(/Warning|Error/);
+    }
+  }, 120_000);
 
   it('delivers the quick corpus byte for byte as the full CLI does (embedded + clamd, --defang)', async () => {
     const corpus = join(dir, 'corpus');
