@@ -38,14 +38,12 @@ interface ScanArgs {
 /** One line of `scan --json` (DESIGN.md): `{ file, scanner, ms, ...Verdict }`. */
 export type ScanRecord = { file: string; scanner: string; ms: number } & Verdict;
 
-/** Messages in flight by default. */
-const DEFAULT_JOBS = 4;
 /**
- * Messages in flight when every scanner is a clamd: clamd's own thread pool (MaxThreads)
- * does the work, and the SCAN commands of our pipelined session wait in clamd's queue as
- * those of `clamdscan --multiscan --fdpass` do; enough to keep every clamd thread busy.
+ * Messages in flight, by default, for scanners given one message at a time (embedded,
+ * yara, icap...). Batching scanners set their own pace: clamd keeps a pipelined session
+ * full (its own MaxThreads threads do the work), clamscan/clamdscan run a process per batch.
  */
-const DAEMON_JOBS = 32;
+const DEFAULT_JOBS = 4;
 /** Whole messages handed to a batching scanner (clamscan, clamdscan: one process each) at once. */
 const BATCH_MESSAGES = 1000;
 /** ... and at most this many bytes of them held in memory (files scanned in place hold none). */
@@ -64,7 +62,7 @@ export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON array: an element per message and scanner' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .option('infected', { alias: 'i', type: 'boolean', default: false, describe: 'print only infected and error messages' })
-        .option('jobs', { alias: 'j', type: 'number', describe: `messages scanned at once (default ${DAEMON_JOBS} when every scanner is clamd, which scans with its own threads; else ${DEFAULT_JOBS})` })
+        .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'messages scanned at once by scanners given one message at a time (clamd, clamscan and clamdscan get batches)' })
         .option('summary', { type: 'boolean', default: true, describe: 'print a per-category table when the corpus is labelled (--no-summary to skip)' })
         .example('$0 scan message.eml', 'scan one message with the embedded scanner')
         .example('$0 scan -s clamd -s embedded --json corpora/quick', 'two scanners, JSON out') as unknown as Argv<ScanArgs>,
@@ -104,7 +102,7 @@ async function runScan(args: ScanArgs): Promise<number> {
       }
     }
     const limits = resolveLimits(config.limits);
-    const jobs = args.jobs ?? (adapters.every((a) => a.type === 'clamd' && a.granularity === 'message') ? DAEMON_JOBS : DEFAULT_JOBS);
+    const jobs = args.jobs ?? DEFAULT_JOBS;
     const batchers = adapters.filter((a) => a.granularity === 'message' && a.scanBatch !== undefined);
     const singles = adapters.filter((a) => !batchers.includes(a));
     // clamd queues a second batch's commands behind the first, so its threads never wait
