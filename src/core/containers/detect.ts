@@ -136,6 +136,10 @@ export function detectContainer(data: Buffer, name?: string): ContainerKind | un
 function looksLikeMail(head: Buffer): boolean {
   const c = head[0];
   if (c === undefined || c < 0x21 || c > 0x7e) return false;
+  // Cheap first: the first line is "From ..." or holds a colon before any space.
+  const colon = head.indexOf(0x3a);
+  const space = head.indexOf(0x20);
+  if (!(c === 0x46 && head.subarray(0, 5).toString('latin1') === 'From ') && (colon < 0 || (space >= 0 && space < colon))) return false;
   const text = head.toString('latin1');
   const lines = text.split(/\r?\n/, 6);
   let i = 0;
