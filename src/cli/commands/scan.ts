@@ -44,8 +44,14 @@ export type ScanRecord = { file: string; scanner: string; ms: number } & Verdict
  * full (its own MaxThreads threads do the work), clamscan/clamdscan run a process per batch.
  */
 const DEFAULT_JOBS = 4;
-/** Whole messages handed to a batching scanner (clamscan, clamdscan: one process each) at once. */
+/** Whole messages handed to a batching process scanner (clamscan, clamdscan: one process each) at once. */
 const BATCH_MESSAGES = 1000;
+/**
+ * ... and to clamd: smaller, so its first SCAN commands go out as soon as the first few
+ * hundred files are looked at (each batch is stat'ed before it is sent); two batches are
+ * queued at once, so clamd's threads never wait between them.
+ */
+const CLAMD_BATCH_MESSAGES = 256;
 /** ... and at most this many bytes of them held in memory (files scanned in place hold none). */
 const BATCH_BYTES = 64 * 1024 * 1024;
 /** Output is written in blocks of about this size when stdout is not a terminal. */
@@ -129,7 +135,7 @@ async function runScan(args: ScanArgs): Promise<number> {
       const scanned: AsyncIterable<Scanned> =
         batchers.length === 0
           ? orderedPool(opened.entries, jobs, (e) => scanOne(e, adapters, config.limits))
-          : flatten(orderedPool(batchesOf(opened.entries), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits)));
+          : flatten(orderedPool(batchesOf(opened.entries, batchesAtOnce > 1 ? CLAMD_BATCH_MESSAGES : BATCH_MESSAGES), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits)));
       for await (const { entry, results, size } of scanned) {
         count += 1;
         bytes += size;
@@ -194,8 +200,8 @@ interface Batch {
   units: Array<ScanUnit | undefined>;
 }
 
-/** Group entries into batches of at most BATCH_MESSAGES messages and BATCH_BYTES bytes held. */
-async function* batchesOf(entries: AsyncIterable<CorpusEntry>): AsyncGenerator<Batch> {
+/** Group entries into batches of at most `most` messages and BATCH_BYTES bytes held. */
+async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): AsyncGenerator<Batch> {
   let batch: Batch = { entries: [], units: [] };
   let held = 0;
   // A folder's entries are listed in memory: take them without an await each.
@@ -219,7 +225,7 @@ async function* batchesOf(entries: AsyncIterable<CorpusEntry>): AsyncGenerator<B
     }
     batch.entries.push(e);
     batch.units.push(unit);
-    if (batch.entries.length >= BATCH_MESSAGES || held >= BATCH_BYTES) {
+    if (batch.entries.length >= most || held >= BATCH_BYTES) {
       yield batch;
       batch = { entries: [], units: [] };
       held = 0;
