@@ -27,6 +27,9 @@ export { detectContainer, type ContainerKind } from './detect.js';
  */
 const MAX_IDENTICAL_EXPANSIONS = 2;
 
+/** Bytes at each end of a big container that make its dedup key. */
+const KEY_SPAN = 64 * 1024;
+
 /** Containers already expanded in each message (a Budget is one message). */
 const seenByBudget = new WeakMap<Budget, Map<string, { data: Buffer; count: number }[]>>();
 
@@ -41,7 +44,9 @@ function allowExpansion(data: Buffer, budget: Budget): boolean {
     seen = new Map();
     seenByBudget.set(budget, seen);
   }
-  const key = `${data.length}:${crc32(data)}`;
+  // Big containers are keyed by their first and last 64 KB (a whole-file CRC was a pass
+  // over every big PDF and executable); equal keys are still confirmed byte for byte.
+  const key = data.length <= 2 * KEY_SPAN ? `${data.length}:${crc32(data)}` : `${data.length}:${crc32(data.subarray(0, KEY_SPAN))}:${crc32(data.subarray(data.length - KEY_SPAN))}`;
   const bucket = seen.get(key);
   if (bucket === undefined) {
     seen.set(key, [{ data, count: 1 }]);
@@ -55,6 +60,9 @@ function allowExpansion(data: Buffer, budget: Budget): boolean {
   same.count += 1;
   return same.count <= MAX_IDENTICAL_EXPANSIONS;
 }
+
+/** 7-Zip's name (its -t switch) of each format it opens for us. */
+const SEVENZIP_TYPES = { '7z': '7z', arj: 'Arj', cab: 'Cab', cpio: 'Cpio', chm: 'Chm', ole2: 'Compound', lzh: 'Lzh', rpm: 'Rpm', ar: 'Ar', iso: 'Iso' } as const;
 
 /** Name of the one stream of a single-stream format: the file name without its extension. */
 function streamName(unit: ScanUnit, ext: RegExp, fallback: string): string {
@@ -75,22 +83,24 @@ function membersOf(kind: ContainerKind, unit: ScanUnit, budget: Budget): AsyncGe
     case 'tar':
       return tarMembers(unit, budget);
     case 'bzip2':
-      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /\.(bz2|bz|tbz2?)$/i, 'bunzip2') });
+      return sevenZipMembers(unit, budget, { type: 'bzip2', fallbackName: streamName(unit, /\.(bz2|bz|tbz2?)$/i, 'bunzip2') });
     case 'xz':
-      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /\.(xz|txz)$/i, 'unxz') });
+      return sevenZipMembers(unit, budget, { type: 'xz', fallbackName: streamName(unit, /\.(xz|txz)$/i, 'unxz') });
     case 'mslz':
-      return sevenZipMembers(unit, budget, { fallbackName: streamName(unit, /_$|\.\w+$/, 'expanded') });
+      return sevenZipMembers(unit, budget, { type: 'MsLZ', fallbackName: streamName(unit, /_$|\.\w+$/, 'expanded') });
     case '7z':
     case 'arj':
     case 'cab':
     case 'cpio':
     case 'chm':
     case 'ole2':
-    case 'rar':
     case 'lzh':
     case 'rpm':
     case 'ar':
     case 'iso':
+      // Naming the format spares 7-Zip trying each of its handlers on the data.
+      return sevenZipMembers(unit, budget, { type: SEVENZIP_TYPES[kind] });
+    case 'rar': // RAR 4 or 5: 7-Zip tells them apart itself
       return sevenZipMembers(unit, budget);
     case 'binhex':
       return binhexMembers(unit, budget);

@@ -308,9 +308,23 @@ export async function* sevenZipMembers(
     else budget.note('UNPARSEABLE', `archive at ${unit.location}: ${listing.message || '7-Zip cannot open it'}`);
     return;
   }
-  const files = listing.entries.filter((e) => !e.dir && (opts.only === undefined || opts.only.has(e.path)));
+  // In a multi-entry listing, an entry with neither size nor packed size is a folder
+  // (OLE2 storages are listed that way, without a folder flag).
+  const multi = listing.entries.length > 1;
+  const files = listing.entries.filter((e) => !e.dir && !(multi && e.size === undefined && e.packedSize === undefined) && (opts.only === undefined || opts.only.has(e.path)));
   budget.checkEntries(listing.entries.length, unit.location);
   const single = listing.entries.length === 1;
+  // Several members of known sizes: one 7-Zip run extracts them all, in listing order, and
+  // the output is cut by the listed sizes (one run per member re-opens the archive each
+  // time: measured ~13 ms for a 13-stream .doc against ~2 ms). Anything unexpected (a size
+  // that does not add up, an error) falls back to one run per member.
+  if (opts.only === undefined && files.length > 1 && files.every((e) => e.size !== undefined && !e.encrypted && e.path !== '')) {
+    const whole = await extractAll(unit, files, budget);
+    if (whole !== undefined) {
+      yield* whole;
+      return;
+    }
+  }
   for (const entry of files) {
     const path = entry.path !== '' ? entry.path : (opts.fallbackName ?? 'unpacked');
     const where = `${unit.location} > ${path}`;
@@ -357,4 +371,34 @@ export function hasEncryptedHeader(data: Buffer): boolean {
   if (!Number.isSafeInteger(start) || start >= data.length || size <= 0) return false;
   const header = data.subarray(start, Math.min(data.length, start + size));
   return header[0] === 0x17 && header.indexOf(SEVENZIP_AES) >= 0;
+}
+
+/**
+ * All `files` of an archive from one 7-Zip run, cut by their listed sizes; undefined (and
+ * nothing charged) when the run failed or the sizes do not add up. Each member is charged
+ * maxParts; the bytes were charged as they streamed (ratio against the whole archive).
+ */
+async function extractAll(unit: ScanUnit, files: SevenZipEntry[], budget: Budget): Promise<Member[] | undefined> {
+  const expected = files.reduce((n, e) => n + (e.size ?? 0), 0);
+  if (expected > budget.remainingBytes()) return undefined; // per member: the limit names the member
+  let got: Extracted;
+  try {
+    got = await extractMember(unit.data, undefined, unit.location, unit.data.length, budget);
+  } catch (err) {
+    if (isFatal(err)) throw err;
+    return undefined;
+  }
+  if (got.code !== 0 || got.data.length !== expected) {
+    budget.refundBytes(got.data.length);
+    return undefined;
+  }
+  const members: Member[] = [];
+  let at = 0;
+  for (const e of files) {
+    const size = e.size ?? 0;
+    budget.addPart(`${unit.location} > ${e.path}`);
+    if (size > 0) members.push({ path: e.path, data: got.data.subarray(at, at + size) });
+    at += size;
+  }
+  return members;
 }

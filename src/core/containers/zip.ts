@@ -239,7 +239,7 @@ function checked(data: Buffer, entry: Entry, path: string, where: string, budget
  */
 async function* deferredMembers(unit: ScanUnit, budget: Budget, deferred: Map<string, string>): AsyncGenerator<Member> {
   const seen = new Set<string>();
-  for await (const m of sevenZipMembers(unit, budget, { only: new Set(deferred.keys()) })) {
+  for await (const m of sevenZipMembers(unit, budget, { type: 'zip', only: new Set(deferred.keys()) })) {
     seen.add(m.path);
     yield m;
   }
