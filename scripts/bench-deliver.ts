@@ -149,7 +149,9 @@ async function main(): Promise<void> {
       for (const s of ['embedded', 'full-clamd'] as const) {
         if (!args.systems.includes(s)) continue;
         const r = await once(s, messages[0]!.raw, { AVBENCH_LEAN_TRACE: '1' });
-        console.log(`  ${when} ${s}: ${r.stderr.trim().split('\n').filter((l) => /lean path|full CLI/.test(l)).join(' ') || '(no trace line)'}`);
+        const line = r.stderr.trim().split('\n').filter((l) => /lean path|full CLI/.test(l)).join(' ') || '(no trace line)';
+        console.log(`  ${when} ${s}: ${line}`);
+        if (s === 'embedded' && !line.includes('code cache accepted')) console.log('  WARNING: not the lean path with its code cache: these are not the figures of an installed avbench (run npm run build)');
       }
     };
     await paths('path taken:');

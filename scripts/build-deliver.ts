@@ -175,7 +175,9 @@ export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
   const work = await mkdtemp(join(tmpdir(), 'avbench-lean-build-'));
   try {
     const config = join(work, 'config.json');
-    await writeFile(config, '{"scanners":{}}\n');
+    // "down": a clamd nobody answers (CONNECT_FAILED at once), so the clamd adapter's set-up
+    // and connect code is in the cache too.
+    await writeFile(config, JSON.stringify({ scanners: { down: { type: 'clamd', socket: join(work, 'none.sock'), timeoutMs: 2000 } } }));
     const loaded = loadLeanBundle(bundle, { useCache: false });
     const quiet = (msg: Buffer) => ({ readStdin: async () => msg, log: () => undefined });
     const clean = sampleMessage(Buffer.from('PK plain text, not a zip\n'), 'notes.txt');
@@ -184,6 +186,7 @@ export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
       [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], clean, 0],
       [['-s', 'embedded', '-c', config, '--defang', '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 0],
       [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], infected, 77],
+      [['-s', 'down', '-c', config, '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 75],
     ];
     for (const [argv, msg, want] of runs) {
       const got = await loaded.exports.deliverMain(argv, quiet(msg));

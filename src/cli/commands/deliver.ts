@@ -40,11 +40,15 @@ export interface DeliverIo {
   log(line: string): void;
 }
 
-/** Read all of process.stdin. */
-export async function readAllStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
+/** Read all of process.stdin (plain listeners: a stream's async iterator costs more to set up, once per message). */
+export function readAllStdin(): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const stdin = process.stdin;
+    stdin.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    stdin.once('end', () => resolve(Buffer.concat(chunks)));
+    stdin.once('error', reject);
+  });
 }
 
 const defaultIo: DeliverIo = {
