@@ -76,11 +76,22 @@ export function greetAtOnce(server: SMTPServer): boolean {
   const proto = Object.getPrototypeOf(server) as SmtpServerInternals;
   if (typeof connect !== 'function' || !(connections instanceof Set) || proto.connect !== connect) return false;
   s.connect = function (this: SmtpServerInternals, socket: Socket, options: unknown): void {
-    connect.call(this, socket, options);
+    // The connection smtp-server creates is the one it adds to `connections` during this
+    // call: catch it there (O(1), however many clients are connected).
     let conn: SmtpConnectionInternals | undefined;
-    for (const c of connections) if (c._socket === socket) conn = c;
-    const ready = conn?.connectionReady;
-    if (conn === undefined || typeof ready !== 'function' || conn._ready !== false || conn._closing === true || conn._closed === true) return;
+    const catchAdd = (c: SmtpConnectionInternals): Set<SmtpConnectionInternals> => {
+      conn ??= c;
+      return Set.prototype.add.call(connections, c) as Set<SmtpConnectionInternals>;
+    };
+    Object.defineProperty(connections, 'add', { value: catchAdd, configurable: true, writable: true });
+    try {
+      connect.call(this, socket, options);
+    } finally {
+      delete (connections as { add?: unknown }).add; // back to Set.prototype.add
+    }
+    if (conn?._socket !== socket) return;
+    const ready = conn.connectionReady;
+    if (typeof ready !== 'function' || conn._ready !== false || conn._closing === true || conn._closed === true) return;
     conn.connectionReady = () => undefined; // the armed 100 ms timer now does nothing
     ready.call(conn);
   };
