@@ -132,11 +132,7 @@ async function runScan(args: ScanArgs): Promise<number> {
         continue;
       }
       const bar = progress(`scanning ${path}`, opened.info.messages);
-      const scanned: AsyncIterable<Scanned> =
-        batchers.length === 0
-          ? orderedPool(opened.entries, jobs, (e) => scanOne(e, adapters, config.limits))
-          : flatten(orderedPool(batchesOf(opened.entries, batchesAtOnce > 1 ? CLAMD_BATCH_MESSAGES : BATCH_MESSAGES), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits)));
-      for await (const { entry, results, size } of scanned) {
+      const report = ({ entry, results, size }: Scanned): void => {
         count += 1;
         bytes += size;
         bar.tick(count);
@@ -152,6 +148,14 @@ async function runScan(args: ScanArgs): Promise<number> {
             out.write(formatLine(entry.file, r, adapters.length > 1) + '\n');
           }
           if (entry.expected !== undefined) tally(tallies, r.scanner, entry, v);
+        }
+      };
+      if (batchers.length === 0) {
+        for await (const s of orderedPool(opened.entries, jobs, (e) => scanOne(e, adapters, config.limits))) report(s);
+      } else {
+        const most = batchesAtOnce > 1 ? CLAMD_BATCH_MESSAGES : BATCH_MESSAGES;
+        for await (const batch of orderedPool(batchesOf(opened.entries, most), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits))) {
+          for (const s of batch) report(s);
         }
       }
       out.flush();
@@ -292,10 +296,6 @@ async function scanBatchOf(
     results: all.map((a) => (byScanner.get(a.name) as ScannerResult[])[i] as ScannerResult),
     size: entry.size ?? (batch.units[i]?.data.length ?? 0),
   }));
-}
-
-async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
-  for await (const b of batches) yield* b;
 }
 
 /**
