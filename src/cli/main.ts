@@ -3,7 +3,7 @@
  * Exit codes: each command sets its own (scan: 0 clean, 1 infected, 2 error); usage and
  * config errors exit 2 with a message saying what to do.
  */
-import yargs, { type Argv, type CommandModule } from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { ConfigError } from '../config/config.js';
 
 type CommandFactory = (state: CliState) => CommandModule<object, never>;
@@ -40,10 +40,10 @@ export function usageExitCode(command: string | undefined): number {
 /**
  * Run the CLI with `argv` (without node and script); resolves to the exit code.
  *
- * Two passes: the first parses and validates with every handler replaced by a no-op, so an
- * unknown option, a missing value or a bad choice is reported before anything is read,
- * written, delivered or bound (yargs runs a command's handler before its strict check of
- * unknown options); the second runs the command.
+ * A usage error (unknown option, missing value, bad choice) is reported before the command
+ * runs, so nothing is read, written, delivered or bound: the `fail` handler throws, which
+ * stops yargs before it calls the handler (a `fail` handler that only records the message
+ * lets yargs go on and run the command first).
  */
 export async function runCli(argv: string[]): Promise<number> {
   const state: CliState = { exitCode: 0 };
@@ -51,17 +51,6 @@ export async function runCli(argv: string[]): Promise<number> {
   const names = first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
   const factories = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<CommandFactory>)()));
   const usageCode = usageExitCode(names.length === 1 ? first : undefined);
-
-  let reached = false;
-  const check = await parse(argv, factories.map((f) => dryRun(f(state), () => (reached = true))));
-  if (check.failed !== undefined) return report(check.failed, usageCode);
-  if (check.configError !== undefined) {
-    process.stderr.write(`avbench: ${check.configError}\n`);
-    return 2;
-  }
-  // --help, --version: the first pass printed it and ran no command.
-  if (!reached) return 0;
-
   const done = await parse(argv, factories.map((f) => f(state)));
   if (done.configError !== undefined) {
     process.stderr.write(`avbench: ${done.configError}\n`);
@@ -69,24 +58,6 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   if (done.failed !== undefined) return report(done.failed, usageCode);
   return state.exitCode;
-}
-
-/**
- * The same command module with its handler, and the handlers of the subcommands its builder
- * declares (`serve smtp`, `corpus generate`), replaced by `reached`.
- */
-function dryRun(m: CommandModule<object, never>, reached: () => void): CommandModule<object, never> {
-  const { builder } = m;
-  return {
-    ...m,
-    handler: reached,
-    builder: (y: Argv) => {
-      const command = y.command.bind(y) as (...a: unknown[]) => Argv;
-      (y as unknown as { command: unknown }).command = (mod: unknown, ...rest: unknown[]) =>
-        command(typeof mod === 'object' && mod !== null && !Array.isArray(mod) ? dryRun(mod as CommandModule<object, never>, reached) : mod, ...rest);
-      return (typeof builder === 'function' ? builder(y as Argv<object>) : builder === undefined ? y : y.options(builder)) as Argv<never>;
-    },
-  };
 }
 
 function report(failed: string, code: number): number {
@@ -108,7 +79,9 @@ async function parse(argv: string[], modules: CommandModule<object, never>[]): P
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
+      if (err instanceof ConfigError) throw err;
       failed ??= msg || (err instanceof Error ? err.message : String(err));
+      throw err ?? new Error(msg);
     })
     .epilogue('Docs: README.md. Scanners are configured in avbench.config.json (see `avbench scanners`).');
   for (const m of modules) parser = parser.command(m);

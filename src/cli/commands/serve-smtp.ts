@@ -1,14 +1,15 @@
 /**
  * `avbench serve smtp --listen HOST:PORT --forward HOST:PORT --scanner NAME [...]`:
- * run our scanning SMTP proxy (point A) until SIGINT/SIGTERM, one log line per message on
- * stderr. The `serve` parent command is wired in main.ts:
- * `.command('serve <kind>', ..., (y) => y.command(serveSmtpCommand(state)))`.
+ * run our scanning SMTP proxy (point A) as a daemon, the way clamd runs (docs/daemons.md):
+ * SIGHUP reloads the config and scanners without dropping sessions, SIGTERM drains the
+ * messages in flight within --drain then exits 0, --pid-file, --user/--group after
+ * binding, one key=value log line per event on stderr or syslog (--syslog).
+ * Every usage and config problem is found before anything is bound (exit 2).
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { adapterByName } from '../../../adapters/index.js';
 import { ConfigError, loadConfig } from '../../config/config.js';
-import type { Adapter } from '../../core/types.js';
 import { createSmtpProxy, type FailAction, type InfectedAction, type ProxyEvent } from '../../modes/smtp/proxy.js';
+import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../main.js';
 
 interface ServeSmtpArgs {
@@ -28,6 +29,8 @@ interface ServeSmtpArgs {
   quiet: boolean;
 }
 
+type ServeSmtpCliArgs = ServeSmtpArgs & DaemonArgs;
+
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) → parts; throws ConfigError when malformed. */
 export function parseHostPort(s: string, what: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s.trim());
@@ -46,29 +49,27 @@ export function parseSize(s: string): number {
   return n;
 }
 
-/** One stderr line for a handled message. */
-export function formatProxyEvent(e: ProxyEvent): string {
-  const parts = [
-    new Date().toISOString(),
-    `session=${e.session}`,
-    `from=<${e.from}>`,
-    `to=<${e.to.join(',')}>`,
-    `bytes=${e.bytes}`,
-    `verdict=${e.verdict}`,
-    ...(e.names.length > 0 ? [`names=${JSON.stringify(e.names.join(', '))}`] : []),
-    ...(e.errorCode === undefined ? [] : [`error=${e.errorCode}`]),
-    `action=${e.action}`,
-    `reply=${JSON.stringify(e.reply)}`,
-    ...(e.nextHop === undefined ? [] : [`next_hop=${JSON.stringify(e.nextHop)}`]),
-    ...(e.file === undefined ? [] : [`file=${JSON.stringify(e.file)}`]),
-    `scan_ms=${e.scanMs.toFixed(1)}`,
-    `ms=${e.ms.toFixed(1)}`,
-  ];
-  return parts.join(' ');
+/** The log fields of a handled message (one `event=message` line). */
+export function proxyEventFields(e: ProxyEvent): Record<string, string | number | undefined> {
+  return {
+    session: e.session,
+    from: `<${e.from}>`,
+    to: `<${e.to.join(',')}>`,
+    bytes: e.bytes,
+    verdict: e.verdict,
+    names: e.names.length > 0 ? e.names.join(', ') : undefined,
+    error: e.errorCode,
+    action: e.action,
+    reply: e.reply,
+    next_hop: e.nextHop,
+    file: e.file,
+    scan_ms: Number(e.scanMs.toFixed(1)),
+    ms: Number(e.ms.toFixed(1)),
+  };
 }
 
 /** The `smtp` subcommand of `avbench serve`. */
-export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSmtpArgs> {
+export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSmtpCliArgs> {
   return {
     command: 'smtp',
     describe: 'Run the scanning SMTP proxy (point A): scan at end of DATA, forward to one next hop',
@@ -88,56 +89,62 @@ export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSm
         .option('next-hop-timeout', { type: 'number', default: 30_000, describe: 'ms for the next hop to take a message; past it: 451' })
         .option('socket-timeout', { type: 'number', default: 60_000, describe: 'ms of client inactivity before the connection is closed' })
         .option('quiet', { type: 'boolean', default: false, describe: 'no per-message log lines' })
-        .example('$0 serve smtp --listen 127.0.0.1:10025 --forward 127.0.0.1:10026 --scanner clamd', 'Postfix content_filter / smtpd_proxy_filter target') as unknown as Argv<ServeSmtpArgs>,
-    handler: async (args: ArgumentsCamelCase<ServeSmtpArgs>) => {
+        .options(daemonOptions)
+        .example('$0 serve smtp --listen 127.0.0.1:10025 --forward 127.0.0.1:10026 --scanner clamd', 'Postfix content_filter / smtpd_proxy_filter target')
+        .example('$0 serve smtp -l 0.0.0.0:25 -f 127.0.0.1:10026 -s clamd --user avbench --pid-file /run/avbench/smtp.pid --syslog', 'on port 25, as the systemd unit of docs/daemons.md runs it')
+        .epilogue('Signals: SIGHUP reloads the config file and scanners (sessions go on); SIGTERM/SIGINT drain the messages in flight (--drain), then exit 0.') as unknown as Argv<ServeSmtpCliArgs>,
+    handler: async (args: ArgumentsCamelCase<ServeSmtpCliArgs>) => {
       state.exitCode = await runServeSmtp(args);
     },
   };
 }
 
-async function runServeSmtp(args: ServeSmtpArgs): Promise<number> {
+async function runServeSmtp(args: ServeSmtpCliArgs): Promise<number> {
+  // Usage and config problems first: nothing is bound until all of them are checked.
   const { config } = await loadConfig(args.config);
   const listen = parseHostPort(args.listen, '--listen');
   const forward = parseHostPort(args.forward, '--forward');
   if (args.onInfected === 'quarantine' && args.quarantine === undefined) throw new ConfigError('--on-infected quarantine needs --quarantine DIR');
   const maxSize = parseSize(args.maxSize);
-  const adapters: Adapter[] = [...new Set(args.scanner)].map((n) => adapterByName(n, config));
-  try {
-    for (const a of adapters) {
-      const p = await a.probe();
-      if (!p.available) process.stderr.write(`avbench: warning: scanner ${a.name} is not available now (${p.reason ?? 'no reason'}); mail will get ${args.onFail === 'tempfail' ? '451' : 'tagged Unchecked'} until it is\n`);
-    }
-    const proxy = createSmtpProxy({
-      listen,
-      forward,
-      scanners: adapters,
-      onInfected: args.onInfected,
-      onFail: args.onFail,
-      maxSize,
-      maxClients: args.maxClients,
-      maxRecipients: args.maxRecipients,
-      ...(args.quarantine === undefined ? {} : { quarantineDir: args.quarantine }),
-      lmtp: args.lmtp,
-      timeouts: { nextHopMs: args.nextHopTimeout, socketMs: args.socketTimeout },
-      ...(args.quiet ? {} : { log: (e: ProxyEvent) => process.stderr.write(formatProxyEvent(e) + '\n') }),
-    });
-    const bound = await proxy.listen();
-    process.stderr.write(
-      `avbench serve smtp: listening on ${bound.host}:${bound.port}, forwarding to ${forward.host}:${forward.port}, scanners ${adapters.map((a) => a.name).join(', ')}, on infected ${args.onInfected}, on fail ${args.onFail}\n`,
-    );
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
+  return runDaemon({
+    daemon: 'smtp',
+    args,
+    listen: args.listen,
+    config,
+    reloadConfig: async () => (await loadConfig(args.config)).config,
+    start: async ({ scanners, log, drainMs }) => {
+      const proxy = createSmtpProxy({
+        listen,
+        forward,
+        scanners,
+        onInfected: args.onInfected,
+        onFail: args.onFail,
+        maxSize,
+        maxClients: args.maxClients,
+        maxRecipients: args.maxRecipients,
+        ...(args.quarantine === undefined ? {} : { quarantineDir: args.quarantine }),
+        lmtp: args.lmtp,
+        timeouts: { nextHopMs: args.nextHopTimeout, socketMs: args.socketTimeout, closeMs: drainMs },
+        ...(config.limits === undefined ? {} : { limits: config.limits }),
+        ...(args.quiet ? {} : { log: (e: ProxyEvent) => log.write(e.verdict === 'error' ? 'warning' : 'info', 'message', proxyEventFields(e)) }),
+      });
+      const bound = await proxy.listen();
+      let closing: Promise<void> | undefined;
+      return {
+        where: `${bound.host}:${bound.port}`,
+        fields: { listen: `${bound.host}:${bound.port}`, forward: `${forward.host}:${forward.port}`, on_infected: args.onInfected, on_fail: args.onFail },
+        setScanners: (list) => proxy.setScanners(list),
+        drain: async (deadline) => {
+          // A second signal (deadline now) cuts every session at once.
+          if (closing !== undefined) return { cut: proxy.cut() };
+          let cut = 0;
+          const atDeadline = setTimeout(() => (cut = proxy.inFlight), Math.max(0, deadline - Date.now() - 10));
+          closing = proxy.close({ deadline });
+          await closing;
+          clearTimeout(atDeadline);
+          return { cut };
+        },
       };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
-    process.stderr.write('avbench serve smtp: stopping\n');
-    await proxy.close();
-    return 0;
-  } finally {
-    await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
-  }
+    },
+  });
 }

@@ -96,8 +96,21 @@ export interface SmtpProxyOptions {
 export interface SmtpProxy {
   /** Start listening; resolves with the bound address. */
   listen(): Promise<{ host: string; port: number }>;
-  /** Stop accepting, let sessions end (cut after timeouts.closeMs), close next-hop connections. */
-  close(): Promise<void>;
+  /**
+   * Stop accepting, let sessions end, close next-hop connections. Sessions still open at
+   * `deadline` (epoch ms; default now + timeouts.closeMs) get 421 and are cut: a message
+   * not yet answered 250 stays with its sender, who retries.
+   */
+  close(o?: { deadline?: number }): Promise<void>;
+  /** Cut every open session now (421); resolves to the messages that were in flight. */
+  cut(): number;
+  /**
+   * Scan with these adapters from the next message on (SIGHUP). Messages already being
+   * scanned finish with the set they started with; the caller closes the old adapters.
+   */
+  setScanners(scanners: readonly Adapter[]): void;
+  /** Messages between end of DATA and their reply. */
+  readonly inFlight: number;
   /** Bound address (port 0 until listen() resolved). */
   readonly address: { host: string; port: number };
 }
@@ -141,7 +154,9 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
   if (!(Number.isInteger(maxRecipients) && maxRecipients > 0)) throw new TypeError('smtp proxy: maxRecipients must be a positive integer');
   const nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
   const lmtp = opts.lmtp === true;
-  const scannerNames = opts.scanners.map((s) => s.name).join(', ');
+  let scanners = opts.scanners;
+  let scannerNames = scanners.map((s) => s.name).join(', ');
+  let inFlight = 0;
   const name = opts.name ?? 'avbench-proxy.localhost';
   const address = { host: opts.listen?.host ?? '127.0.0.1', port: opts.listen?.port ?? 0 };
   const pool = new NextHopPool({ endpoint: opts.forward, lmtp, heloName: name, maxIdle: Math.min(maxClients, 64) });
@@ -196,10 +211,11 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const to = session.envelope.rcptTo.map((r) => r.address);
     const base = { session: session.id, from, to, bytes: raw.length };
-    const scan = await scanMessageDetailed(raw, { scanners: opts.scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+    const names = scannerNames;
+    const scan = await scanMessageDetailed(raw, { scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
     const v = scan.verdict;
     const scanMs = performance.now() - started;
-    const scanned = `X-Virus-Scanned: avbench (${scannerNames})`;
+    const scanned = `X-Virus-Scanned: avbench (${names})`;
     const strip = ['X-Virus-Status'];
     if (v.status === 'clean') {
       const res = await forward(session, prependHeaders(raw, [scanned, 'X-Virus-Status: Clean'], strip));
@@ -281,14 +297,17 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
         return;
       }
       const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      handle(session, raw, started).then(
-        ({ reply, event }) => answer(reply, event),
-        (err: unknown) =>
-          answer({ code: 451, text: '4.3.0 internal error, try again later' }, {
-            session: session.id, from, to, bytes: size, verdict: 'error', names: [], errorCode: 'INTERNAL',
-            action: 'tempfailed', nextHop: err instanceof Error ? err.message : String(err), scanMs: 0,
-          }),
-      );
+      inFlight++;
+      handle(session, raw, started)
+        .then(
+          ({ reply, event }) => answer(reply, event),
+          (err: unknown) =>
+            answer({ code: 451, text: '4.3.0 internal error, try again later' }, {
+              session: session.id, from, to, bytes: size, verdict: 'error', names: [], errorCode: 'INTERNAL',
+              action: 'tempfailed', nextHop: err instanceof Error ? err.message : String(err), scanMs: 0,
+            }),
+        )
+        .finally(() => inFlight--);
     });
   };
 
@@ -326,7 +345,26 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
         });
       });
     },
-    async close() {
+    get inFlight() {
+      return inFlight;
+    },
+    setScanners(list) {
+      if (list.length === 0) throw new TypeError('smtp proxy: no scanners given');
+      scanners = list;
+      scannerNames = list.map((s) => s.name).join(', ');
+    },
+    cut() {
+      const n = inFlight;
+      for (const c of (server as unknown as { connections: Set<{ send(code: number, text: string): void; close(): void }> }).connections) {
+        c.send(421, '4.3.2 avbench proxy shutting down, try again later');
+        c.close();
+      }
+      return n;
+    },
+    async close(o = {}) {
+      // smtp-server reads its grace period when close() is called.
+      const opt = (server as unknown as { options: { closeTimeout?: number } }).options;
+      if (o.deadline !== undefined) opt.closeTimeout = Math.max(1, o.deadline - Date.now());
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
     },

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import yargs from 'yargs';
 import { ConfigError } from '../../../src/config/config.js';
 import { freePort } from '../../../src/core/net.js';
-import { formatProxyEvent, parseHostPort, parseSize, serveSmtpCommand } from '../../../src/cli/commands/serve-smtp.js';
+import { parseHostPort, parseSize, proxyEventFields, serveSmtpCommand } from '../../../src/cli/commands/serve-smtp.js';
+import { formatFields } from '../../../src/daemon/log.js';
 import { createSmtpDriver, createSmtpSink } from '../../../src/modes/smtp/index.js';
 import { EICAR, mailWithAttachment } from '../../helpers/eicar.js';
 
@@ -23,10 +24,9 @@ describe('serve smtp command', () => {
     expect(() => parseSize('lots')).toThrow(ConfigError);
   });
 
-  it('formats one log line per message', () => {
-    const line = formatProxyEvent({ session: 's1', from: 'a@x', to: ['b@y'], bytes: 10, verdict: 'infected', names: ['Eicar-Test-Signature'], action: 'rejected', reply: '550 5.7.1 Virus found: Eicar-Test-Signature', scanMs: 1, ms: 2 });
-    expect(line).toMatch(/session=s1 from=<a@x> to=<b@y> bytes=10 verdict=infected names="Eicar-Test-Signature" action=rejected reply="550 5\.7\.1 Virus found: Eicar-Test-Signature"/);
-    expect(line).not.toContain('\n');
+  it('formats one key=value log line per message, whatever a scanner put into a name', () => {
+    const line = formatFields(proxyEventFields({ session: 's1', from: 'a@x', to: ['b@y'], bytes: 10, verdict: 'infected', names: ['Eicar-Test-Signature', 'Evil\r\nX-Injected: 1'], action: 'rejected', reply: '550 5.7.1 Virus found: Eicar-Test-Signature', scanMs: 1, ms: 2 }));
+    expect(line).toBe('session=s1 from=<a@x> to=<b@y> bytes=10 verdict=infected names="Eicar-Test-Signature, Evil\\r\\nX-Injected: 1" action=rejected reply="550 5.7.1 Virus found: Eicar-Test-Signature" scan_ms=1 ms=2');
   });
 
   it('serves until SIGTERM: clean delivered, EICAR rejected, one stderr line each', async () => {
@@ -46,7 +46,7 @@ describe('serve smtp command', () => {
         .exitProcess(false)
         .parseAsync();
       const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${port}`, sink, graceMs: 500 });
-      for (let i = 0; i < 100 && !lines.some((l) => l.includes('listening on')); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !lines.some((l) => l.includes('event=started')); i++) await new Promise((r) => setTimeout(r, 20));
       await driver.open();
       const ok = await driver.send({ file: 'a', raw: Buffer.from('Subject: hi\r\n\r\nhello\r\n') });
       const bad = await driver.send({ file: 'b', raw: mailWithAttachment('e.com', EICAR) });
@@ -58,10 +58,11 @@ describe('serve smtp command', () => {
       (ours[0] as () => void)();
       await running;
       expect(state.exitCode).toBe(0);
-      const perMessage = lines.filter((l) => l.includes(' action='));
+      const perMessage = lines.filter((l) => l.includes(' event=message '));
       expect(perMessage).toHaveLength(2);
-      expect(perMessage[0]).toContain('verdict=clean action=forwarded');
-      expect(perMessage[1]).toContain('verdict=infected names="Eicar-Test-Signature" action=rejected');
+      expect(perMessage[0]).toMatch(/^ts=\S+ level=info daemon=smtp event=message session=\S+ .*verdict=clean action=forwarded/);
+      expect(perMessage[1]).toContain('verdict=infected names=Eicar-Test-Signature action=rejected');
+      expect(lines.some((l) => /event=stopped signal=SIGTERM cut=0/.test(l))).toBe(true);
     } finally {
       process.stderr.write = origWrite;
       await sink.close();
