@@ -3,6 +3,9 @@ export {};
 // `avbench deliver` runs once per message under an MTA: try its lean bundle first (src/cli/lean.ts),
 // which hands back undefined whenever the full CLI should run instead (stdin untouched then).
 const argv = process.argv.slice(2);
+// A closed stdout (`avbench scan -i DIR | head`) ends the command quietly (exit 141); any
+// other unexpected error prints one line, the stack only with AVBENCH_DEBUG=1 (guard.ts).
+(await import('./guard.js')).installProcessGuards(argv[0] === 'deliver' ? 75 : 2);
 let code: number | undefined;
 if (argv[0] === 'deliver') code = await (await import('./lean.js')).leanDeliver(argv.slice(1));
 
