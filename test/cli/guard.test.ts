@@ -43,6 +43,18 @@ describe('process guard', () => {
     expect(loud.stderr).toMatch(/^avbench: internal error: boom\nError: boom\n\s+at /);
   });
 
+  it('a write to a stdout whose reader has gone: exit 141, nothing on stderr', async () => {
+    const script = `import(${JSON.stringify(join(ROOT, 'dist/src/cli/guard.js'))}).then((g) => { g.installProcessGuards(2); const line = 'x'.repeat(99) + '\\n'; const tick = () => { for (let i = 0; i < 1000; i++) process.stdout.write(line); setTimeout(tick, 5); }; tick(); });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(EXIT_BROKEN_PIPE);
+  }, 30_000);
+
   it('avbench scan -i DIR | head -1: the reader goes away, the command ends quietly (no trace)', async () => {
     const child = spawn(process.execPath, [BIN, 'scan', '-i', '--no-summary', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
