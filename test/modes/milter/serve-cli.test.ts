@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
-import { runServeMilter, serveMilterCommand, type ServeMilterArgs } from '../../../src/cli/commands/serve-milter.js';
+import { parseSocketMode, runServeMilter, serveMilterCommand, type ServeMilterArgs } from '../../../src/cli/commands/serve-milter.js';
 import { eicar } from '../../../src/lab/signatures.js';
 import { createMilterDriver } from '../../../src/modes/milter/driver.js';
 
@@ -30,6 +30,11 @@ describe('avbench serve milter', () => {
     const r = await parse(['milter', '--on-infected', 'quarantine', '--on-fail', 'accept', '--no-add-header', '-s', 'clamd', '-l', 'unix:/tmp/x.sock']);
     expect(r.args).toMatchObject({ onInfected: 'quarantine', onFail: 'accept', addHeader: false, scanner: ['clamd'], listen: 'unix:/tmp/x.sock' });
     expect((await parse(['milter', '--on-infected', 'bounce'])).error).toMatch(/Invalid values/);
+    expect((await parse(['milter'])).args).toMatchObject({ replySteps: 'auto', socketMode: '660' });
+    expect((await parse(['milter', '--reply-steps', 'every', '--socket-mode', '0666'])).args).toMatchObject({ replySteps: 'every', socketMode: '0666' });
+    expect((await parse(['milter', '--reply-steps', 'some'])).error).toMatch(/Invalid values/);
+    expect((await parse(['milter', '--socket-mode', '999'])).error).toMatch(/socket-mode must be octal/);
+    expect(parseSocketMode('666')).toBe(0o666);
   });
 
   it('serves on a unix socket, logs one line per message, stops cleanly and removes the socket', async () => {
