@@ -1,5 +1,7 @@
 /**
- * Build the lean `avbench deliver` (part of `npm run build`, after tsc):
+ * Build the lean `avbench deliver` and the lean `avbench scan` (part of `npm run build`,
+ * after tsc). For each (scan: src/cli/scan-lean.js → dist/lean/scan.cjs, sample scans of a
+ * small labelled folder, plain, -i, --json, with the summary table):
  *
  * 1. bundle dist/src/cli/deliver-lean.js and everything it imports into one CommonJS file,
  *    dist/lean/deliver.cjs (esbuild; minified, names kept). libmime (with iconv-lite's
@@ -19,10 +21,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { CACHE_SUFFIX, codeCacheOf, leanBundleIn, loadLeanBundle } from '../src/cli/lean.js';
+import { CACHE_SUFFIX, codeCacheOf, leanBundleIn, loadLeanBundle, type LeanCommand } from '../src/cli/lean.js';
 import { eicar } from '../src/corpus/eicar.js';
+import { formatManifest } from '../src/corpus/manifest.js';
 
-/** What the build wrote. */
+/** What the build wrote (one bundle). */
 export interface LeanBuild {
   bundle: string;
   cache: string;
@@ -129,16 +132,24 @@ async function replace(file: string, data: string | Uint8Array): Promise<void> {
   await rename(tmp, file);
 }
 
-/** Bundle and cache into `outDir` (a tsc output folder holding src/cli/deliver-lean.js). */
-export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
-  const bundle = leanBundleIn(outDir);
+/** The entry module of each lean bundle, inside the tsc output folder. */
+const ENTRY_MODULE: Record<LeanCommand, string> = { deliver: 'deliver-lean.js', scan: 'scan-lean.js' };
+
+/** Bundle and cache the lean deliver into `outDir` (a tsc output folder holding src/cli/deliver-lean.js). */
+export function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
+  return buildLeanBundle(outDir, 'deliver');
+}
+
+/** Bundle and cache one lean command into `outDir` (a tsc output folder holding src/cli/<command>-lean.js). */
+export async function buildLeanBundle(outDir: string, command: LeanCommand): Promise<LeanBuild> {
+  const bundle = leanBundleIn(outDir, command);
   const cache = bundle + CACHE_SUFFIX;
   await mkdir(dirname(bundle), { recursive: true });
   const injectDir = await mkdtemp(join(tmpdir(), 'avbench-lean-inject-'));
   const importMetaFile = join(injectDir, 'import-meta-url.js');
   await writeFile(importMetaFile, "export const __avbenchImportMetaUrl = require('node:url').pathToFileURL(__filename).href;\n");
   const r = await build({
-    entryPoints: [join(outDir, 'src', 'cli', 'deliver-lean.js')],
+    entryPoints: [join(outDir, 'src', 'cli', ENTRY_MODULE[command])],
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -171,42 +182,79 @@ export async function buildDeliverBundle(outDir: string): Promise<LeanBuild> {
   await rm(cache, { force: true });
   await replace(bundle, named);
 
-  // Sample deliveries, then the code cache (it then holds the functions they compiled).
+  // Sample runs, then the code cache (it then holds the functions they compiled).
   const work = await mkdtemp(join(tmpdir(), 'avbench-lean-build-'));
   try {
     const config = join(work, 'config.json');
     // "down": a clamd nobody answers (CONNECT_FAILED at once), so the clamd adapter's set-up
     // and connect code is in the cache too.
     await writeFile(config, JSON.stringify({ scanners: { down: { type: 'clamd', socket: join(work, 'none.sock'), timeoutMs: 2000 } } }));
-    const loaded = loadLeanBundle(bundle, { useCache: false });
-    const quiet = (msg: Buffer) => ({ readStdin: async () => msg, log: () => undefined });
-    const clean = sampleMessage(Buffer.from('PK plain text, not a zip\n'), 'notes.txt');
-    const infected = sampleMessage(eicar(), 'eicar.com');
-    const runs: Array<[string[], Buffer, number]> = [
-      [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], clean, 0],
-      [['-s', 'embedded', '-c', config, '--defang', '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 0],
-      [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], infected, 77],
-      [['-s', 'down', '-c', config, '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 75],
-    ];
-    for (const [argv, msg, want] of runs) {
-      const got = await loaded.exports.deliverMain(argv, quiet(msg));
-      if (got !== want) throw new Error(`lean bundle: sample delivery ${argv.join(' ')} exited ${got}, expected ${want}`);
-    }
-    await replace(cache, codeCacheOf(loaded));
+    const cacheOf = command === 'scan' ? await sampleScans(bundle, work, config) : await sampleDeliveries(bundle, work, config);
+    await replace(cache, cacheOf);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const check = loadLeanBundle(bundle);
+  const check = command === 'scan' ? loadLeanBundle(bundle, { command }) : loadLeanBundle(bundle);
   return { bundle, cache, bundleBytes: statSync(bundle).size, cacheBytes: statSync(cache).size, cacheAccepted: check.cache === 'accepted' };
+}
+
+/** Sample deliveries through the deliver bundle; the code cache after them. */
+async function sampleDeliveries(bundle: string, work: string, config: string): Promise<Buffer> {
+  const loaded = loadLeanBundle(bundle, { useCache: false });
+  const quiet = (msg: Buffer) => ({ readStdin: async () => msg, log: () => undefined });
+  const clean = sampleMessage(Buffer.from('PK plain text, not a zip\n'), 'notes.txt');
+  const infected = sampleMessage(eicar(), 'eicar.com');
+  const runs: Array<[string[], Buffer, number]> = [
+    [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], clean, 0],
+    [['-s', 'embedded', '-c', config, '--defang', '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 0],
+    [['-s', 'embedded', '-c', config, '--no-fsync', '--maildir', join(work, 'Maildir')], infected, 77],
+    [['-s', 'down', '-c', config, '--', process.execPath, '-e', 'process.stdin.resume()'], clean, 75],
+  ];
+  for (const [argv, msg, want] of runs) {
+    const got = await loaded.exports.deliverMain(argv, quiet(msg));
+    if (got !== want) throw new Error(`lean bundle: sample delivery ${argv.join(' ')} exited ${got}, expected ${want}`);
+  }
+  return codeCacheOf(loaded);
+}
+
+/** Sample scans of a small labelled folder through the scan bundle (output discarded); the code cache after them. */
+async function sampleScans(bundle: string, work: string, config: string): Promise<Buffer> {
+  const corpus = join(work, 'corpus');
+  await mkdir(corpus);
+  const messages: Array<[string, Buffer, 'clean' | 'infected']> = [
+    ['m1.eml', sampleMessage(Buffer.from('PK plain text, not a zip\n'), 'notes.txt'), 'clean'],
+    ['m2.eml', sampleMessage(eicar(), 'eicar.com'), 'infected'],
+  ];
+  for (const [name, data] of messages) await writeFile(join(corpus, name), data);
+  await writeFile(
+    join(corpus, 'manifest.json'),
+    formatManifest(messages.map(([file, , expected]) => ({ file, expected, category: expected === 'clean' ? 'clean-plain' : 'base64', malformed: false }))),
+  );
+  const loaded = loadLeanBundle(bundle, { useCache: false, command: 'scan' });
+  const sink = { write: () => true, isTTY: false };
+  const io = { stdout: sink, stderr: sink };
+  const runs: Array<[string[], number]> = [
+    [['-s', 'embedded', '-c', config, corpus], 1],
+    [['-s', 'embedded', '-c', config, '-i', '--no-summary', join(corpus, 'm1.eml')], 0],
+    [['-s', 'embedded', '-c', config, '--json', corpus], 1],
+    [['-s', 'down', '-c', config, corpus], 2],
+  ];
+  for (const [argv, want] of runs) {
+    const got = await loaded.exports.scanMain(argv, io);
+    if (got !== want) throw new Error(`lean bundle: sample scan ${argv.join(' ')} exited ${got}, expected ${want}`);
+  }
+  return codeCacheOf(loaded);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const i = process.argv.indexOf('--out');
   const outDir = i > 0 && process.argv[i + 1] !== undefined ? resolve(process.argv[i + 1]!) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const b = await buildDeliverBundle(outDir);
-  process.stdout.write(
-    `lean deliver: ${b.bundle} (${(b.bundleBytes / 1024).toFixed(0)} KB), code cache ${(b.cacheBytes / 1024).toFixed(0)} KB${b.cacheAccepted ? '' : ' (NOT accepted by this node: deliver compiles without it)'}\n`,
-  );
+  for (const command of ['deliver', 'scan'] as const) {
+    const b = await buildLeanBundle(outDir, command);
+    process.stdout.write(
+      `lean ${command}: ${b.bundle} (${(b.bundleBytes / 1024).toFixed(0)} KB), code cache ${(b.cacheBytes / 1024).toFixed(0)} KB${b.cacheAccepted ? '' : ` (NOT accepted by this node: ${command} compiles without it)`}\n`,
+    );
+  }
   // The sample deliveries may leave a keep-alive handle (the COMMAND's pipes): the build is done.
   process.exit(0);
 }

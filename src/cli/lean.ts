@@ -1,6 +1,9 @@
 /**
  * Loader of the lean `avbench deliver` (interception point C runs one process per message,
- * so start-up is most of its cost). bin.ts comes here first for `avbench deliver ...`:
+ * so start-up is most of its cost) and the lean `avbench scan` (a whole scan of a corpus is
+ * compared with `clamdscan --multiscan --fdpass DIR`, a C process that starts in ~10 ms).
+ * bin.ts comes here first for `avbench deliver ...` and `avbench scan ...`. For deliver
+ * (scan: `dist/lean/scan.cjs`, src/cli/scan-lean.ts, the same way):
  *
  * - `dist/lean/deliver.cjs` is src/cli/deliver-lean.ts bundled into one CommonJS file
  *   (scripts/build-deliver.ts, part of `npm run build`): one file read instead of ~300 ESM
@@ -20,6 +23,7 @@
  */
 import { createRequire } from 'node:module';
 import type { DeliverIo } from './commands/deliver.js';
+import type { ScanIo } from './commands/scan.js';
 
 // Built-ins through require: each ESM import of one builds an ES module facade, and this file
 // is on the path of every delivery. (No node:crypto here: the bundle names its own digest.)
@@ -31,6 +35,8 @@ const { Script } = require('node:vm') as typeof import('node:vm');
 
 /** Where the bundle lives, relative to this compiled file (dist/src/cli/lean.js). */
 export const LEAN_BUNDLE = fileURLToPath(new URL('../../lean/deliver.cjs', import.meta.url));
+/** Where the scan bundle lives. */
+export const LEAN_SCAN_BUNDLE = fileURLToPath(new URL('../../lean/scan.cjs', import.meta.url));
 /** Suffix of the code cache file next to the bundle. */
 export const CACHE_SUFFIX = '.cache';
 /** Length of the bundle digest at the start of the cache file. */
@@ -43,9 +49,18 @@ export interface LeanDeliver {
   deliverMain(argv: readonly string[], io?: DeliverIo): Promise<number | undefined>;
 }
 
+/** What the scan bundle exports (src/cli/scan-lean.ts). */
+export interface LeanScan {
+  scanMain(argv: readonly string[], io?: ScanIo): Promise<number | undefined>;
+}
+
+/** The commands with a lean bundle, and the function each bundle exports. */
+export type LeanCommand = 'deliver' | 'scan';
+const ENTRY: Record<LeanCommand, string> = { deliver: 'deliverMain', scan: 'scanMain' };
+
 /** A loaded bundle. */
-export interface LoadedBundle {
-  exports: LeanDeliver;
+export interface LoadedBundle<T = LeanDeliver> {
+  exports: T;
   /** The compiled script (the build uses it to write the code cache). */
   script: import('node:vm').Script;
   /** The SHA-256 the bundle names in its first line (undefined: none, so no code cache). */
@@ -54,8 +69,13 @@ export interface LoadedBundle {
   cache: 'none' | 'stale' | 'rejected' | 'accepted';
 }
 
-/** Load and run a bundle file (CommonJS) with its code cache when there is a matching one. Throws on I/O or load errors. */
-export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}): LoadedBundle {
+/**
+ * Load and run a bundle file (CommonJS) with its code cache when there is a matching one.
+ * `command` says which entry function it must export (default deliver). Throws on I/O or load errors.
+ */
+export function loadLeanBundle(file: string, opts?: { useCache?: boolean; command?: 'deliver' }): LoadedBundle<LeanDeliver>;
+export function loadLeanBundle(file: string, opts: { useCache?: boolean; command: 'scan' }): LoadedBundle<LeanScan>;
+export function loadLeanBundle(file: string, opts: { useCache?: boolean; command?: LeanCommand } = {}): LoadedBundle<LeanDeliver> | LoadedBundle<LeanScan> {
   const bytes = readFileSync(file);
   const named = BUNDLE_ID.exec(bytes.subarray(0, 100).toString('latin1'))?.[1];
   const digest = named === undefined ? undefined : Buffer.from(named, 'hex');
@@ -77,13 +97,13 @@ export function loadLeanBundle(file: string, opts: { useCache?: boolean } = {}):
   const mod = { exports: {} as object };
   // The bundle's import() of a package kept outside it (scripts/build-deliver.ts): this module's own.
   fn.call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file), (specifier) => import(specifier));
-  const exports = mod.exports as Partial<LeanDeliver>;
-  if (typeof exports.deliverMain !== 'function') throw new Error(`${file} does not export deliverMain`);
-  return { exports: exports as LeanDeliver, script, digest, cache };
+  const entry = ENTRY[opts.command ?? 'deliver'];
+  if (typeof (mod.exports as Record<string, unknown>)[entry] !== 'function') throw new Error(`${file} does not export ${entry}`);
+  return { exports: mod.exports as LeanDeliver & LeanScan, script, digest, cache };
 }
 
 /** The code cache file's bytes for a loaded bundle: its digest, then V8's cached data (call after a sample run). */
-export function codeCacheOf(b: LoadedBundle): Buffer {
+export function codeCacheOf(b: LoadedBundle<unknown>): Buffer {
   if (b.digest === undefined) throw new Error('the bundle names no digest in its first line');
   return Buffer.concat([b.digest, b.script.createCachedData()]);
 }
@@ -94,31 +114,53 @@ export function codeCacheOf(b: LoadedBundle): Buffer {
  * (then stdin has not been touched).
  */
 export async function leanDeliver(argv: readonly string[], bundle: string = LEAN_BUNDLE): Promise<number | undefined> {
-  const trace = process.env['AVBENCH_LEAN_TRACE'] === '1' ? (s: string) => process.stderr.write(`avbench deliver: ${s}\n`) : undefined;
+  return leanRun('deliver', argv, bundle);
+}
+
+/**
+ * Run `avbench scan ARGV...` (ARGV after the word `scan`) through the lean scan bundle.
+ * Resolves to the exit code, or undefined when the caller should run the full CLI instead
+ * (then nothing has been read or written).
+ */
+export async function leanScan(argv: readonly string[], bundle: string = LEAN_SCAN_BUNDLE): Promise<number | undefined> {
+  return leanRun('scan', argv, bundle);
+}
+
+async function leanRun(command: LeanCommand, argv: readonly string[], bundle: string): Promise<number | undefined> {
+  const trace = process.env['AVBENCH_LEAN_TRACE'] === '1' ? (s: string) => process.stderr.write(`avbench ${command}: ${s}\n`) : undefined;
   if (process.env['AVBENCH_LEAN'] === '0') {
     trace?.('full CLI (AVBENCH_LEAN=0)');
     return undefined;
   }
-  let loaded: LoadedBundle;
+  let run: (argv: readonly string[]) => Promise<number | undefined>;
+  let cache: LoadedBundle['cache'];
   try {
     // tsc rewrites this file on every build: a bundle older than it may be stale.
     if (statSync(bundle).mtimeMs < statSync(fileURLToPath(import.meta.url)).mtimeMs) {
       trace?.(`full CLI (${bundle} is older than the tsc build; run npm run build)`);
       return undefined;
     }
-    loaded = loadLeanBundle(bundle);
+    if (command === 'scan') {
+      const loaded = loadLeanBundle(bundle, { command });
+      run = (a) => loaded.exports.scanMain(a);
+      cache = loaded.cache;
+    } else {
+      const loaded = loadLeanBundle(bundle);
+      run = (a) => loaded.exports.deliverMain(a);
+      cache = loaded.cache;
+    }
   } catch (err) {
     trace?.(`full CLI (lean bundle not usable: ${(err as Error).message})`);
     return undefined;
   }
-  const code = await loaded.exports.deliverMain(argv);
-  trace?.(code === undefined ? 'full CLI (arguments left to yargs)' : `lean path (code cache ${loaded.cache})`);
+  const code = await run(argv);
+  trace?.(code === undefined ? 'full CLI (arguments left to yargs)' : `lean path (code cache ${cache})`);
   return code;
 }
 
 /** Folder of the bundle, for the build script. */
 export const LEAN_DIR = dirname(LEAN_BUNDLE);
-/** The bundle's path inside a build output folder (dist or a test's copy). */
-export function leanBundleIn(outDir: string): string {
-  return join(outDir, 'lean', 'deliver.cjs');
+/** A bundle's path inside a build output folder (dist or a test's copy). */
+export function leanBundleIn(outDir: string, command: LeanCommand = 'deliver'): string {
+  return join(outDir, 'lean', `${command}.cjs`);
 }

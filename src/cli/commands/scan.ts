@@ -25,7 +25,8 @@ import type { CliState } from '../main.js';
 import { orderedPool } from '../pool.js';
 import { progress } from '../progress.js';
 
-interface ScanArgs {
+/** The options of `avbench scan` as yargs hands them to the handler. */
+export interface ScanArgs {
   paths: string[];
   scanner: string[];
   json: boolean;
@@ -78,6 +79,87 @@ export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
   };
 }
 
+/** Value options of `avbench scan` the strict parser knows (each spelling yargs accepts as its own argument). */
+const SCAN_VALUE_OPTIONS: Record<string, 'scanner' | 'config' | 'jobs'> = {
+  '-s': 'scanner',
+  '--scanner': 'scanner',
+  '-c': 'config',
+  '--config': 'config',
+  '-j': 'jobs',
+  '--jobs': 'jobs',
+};
+
+/** Boolean flags of `avbench scan` the strict parser knows. */
+const SCAN_FLAGS: Record<string, ['json' | 'infected' | 'summary', boolean]> = {
+  '--json': ['json', true],
+  '-i': ['infected', true],
+  '--infected': ['infected', true],
+  '--summary': ['summary', true],
+  '--no-summary': ['summary', false],
+};
+
+/** A whole number as yargs' `type: 'number'` reads it the same way (anything else: not ours to judge). */
+const PLAIN_COUNT = /^[0-9]+$/;
+/** What yargs-parser takes for a number (it may turn such a positional into one): left to yargs. */
+const NUMBER_LIKE = /^(0x[0-9a-f]+|-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?)$/i;
+
+/**
+ * Parse the arguments after `scan` the way the yargs module above does, for the usual
+ * spellings: `-s NAME` / `--scanner NAME` / `--scanner=NAME` (repeatable), `--json`,
+ * `-i` / `--infected`, `-c FILE` / `--config FILE` / `--config=FILE`, `-j N` / `--jobs N`,
+ * `--summary` / `--no-summary`, and the paths (before, between or after the options).
+ * Returns undefined for anything else — help, version, an unknown, repeated or bundled
+ * option, `--`, a value that looks like an option, a path yargs could read as a number or
+ * as a boolean flag's value, no path at all — so the caller hands the whole command line to
+ * yargs, which then behaves exactly as it always has.
+ */
+export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
+  const scanner: string[] = [];
+  const paths: string[] = [];
+  const seen = new Set<string>();
+  const out: ScanArgs = { paths, scanner, json: false, infected: false, jobs: DEFAULT_JOBS, summary: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-')) {
+      // A boolean flag takes a following `true`/`false` as its value in yargs.
+      if (a === '' || a === 'true' || a === 'false' || NUMBER_LIKE.test(a)) return undefined;
+      paths.push(a);
+      continue;
+    }
+    const flag = SCAN_FLAGS[a];
+    if (flag !== undefined) {
+      if (seen.has(flag[0])) return undefined;
+      seen.add(flag[0]);
+      out[flag[0]] = flag[1];
+      continue;
+    }
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const key = SCAN_VALUE_OPTIONS[name];
+    if (key === undefined) return undefined;
+    let value: string | undefined;
+    if (eq > 0) value = a.slice(eq + 1);
+    else {
+      value = argv[++i];
+      if (value === undefined || value.startsWith('-')) return undefined;
+    }
+    if (value === '') return undefined;
+    if (key === 'scanner') {
+      scanner.push(value);
+      continue;
+    }
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    if (key === 'jobs') {
+      if (!PLAIN_COUNT.test(value)) return undefined;
+      out.jobs = Number(value);
+    } else out.config = value;
+  }
+  if (paths.length === 0) return undefined;
+  if (scanner.length === 0) scanner.push('embedded');
+  return out;
+}
+
 interface Tally {
   messages: number;
   expectedInfected: number;
@@ -95,7 +177,17 @@ interface Scanned {
   size: number;
 }
 
-async function runScan(args: ScanArgs): Promise<number> {
+/** Where `runScan` writes (replaceable by the lean bundle's build, which runs sample scans quietly). */
+export interface ScanIo {
+  stdout: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  stderr: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+}
+
+/**
+ * Run `avbench scan` with parsed options; resolves to the exit code (0 clean, 1 infected,
+ * 2 error). Throws ConfigError for an unusable config or scanner name (the caller says so).
+ */
+export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const { config } = await loadConfig(args.config);
   const names = [...new Set(args.scanner)];
   const adapters: Adapter[] = names.map((n) => adapterByName(n, config));
@@ -103,7 +195,7 @@ async function runScan(args: ScanArgs): Promise<number> {
     const probes = await Promise.all(adapters.map((a) => a.probe()));
     for (const [i, p] of probes.entries()) {
       if (!p.available) {
-        process.stderr.write(`avbench: scanner ${(adapters[i] as Adapter).name} is not available: ${p.reason ?? 'no reason given'}\n`);
+        io.stderr.write(`avbench: scanner ${(adapters[i] as Adapter).name} is not available: ${p.reason ?? 'no reason given'}\n`);
         return 2;
       }
     }
@@ -114,7 +206,7 @@ async function runScan(args: ScanArgs): Promise<number> {
     // clamd queues a second batch's commands behind the first, so its threads never wait
     // between batches; a process scanner (clamscan: its own signature load each) runs one at a time.
     const batchesAtOnce = batchers.every((a) => a.type === 'clamd') ? 2 : 1;
-    const out = new Output(process.stdout);
+    const out = new Output(io.stdout);
     let worst = 0;
     let first = true;
     let count = 0;
@@ -127,11 +219,11 @@ async function runScan(args: ScanArgs): Promise<number> {
       try {
         opened = await openCorpus(path);
       } catch (err) {
-        process.stderr.write(`avbench: cannot read ${path}: ${(err as Error).message}\n`);
+        io.stderr.write(`avbench: cannot read ${path}: ${(err as Error).message}\n`);
         worst = 2;
         continue;
       }
-      const bar = progress(`scanning ${path}`, opened.info.messages);
+      const bar = progress(`scanning ${path}`, opened.info.messages, io.stderr as NodeJS.WriteStream);
       const report = ({ entry, results, size }: Scanned): void => {
         count += 1;
         bytes += size;
@@ -307,7 +399,7 @@ class Output {
   private size = 0;
   private readonly direct: boolean;
 
-  constructor(private readonly stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: ScanIo['stdout']) {
     this.direct = stream.isTTY === true;
   }
 
