@@ -40,7 +40,7 @@ function hexGroup(data: Buffer, pos: number): Buffer {
     if (c === 0x5c) {
       // a control word (\word123 ) or symbol: skip it
       let j = i + 1;
-      while (j < data.length && /[a-zA-Z]/.test(String.fromCharCode(data[j] as number))) j++;
+      while (j < data.length && (((data[j] as number) | 0x20) >= 0x61 && ((data[j] as number) | 0x20) <= 0x7a)) j++;
       if (j === i + 1) j++;
       while (j < data.length && (data[j] === 0x2d || ((data[j] as number) >= 0x30 && (data[j] as number) <= 0x39))) j++;
       if (data[j] === 0x20) j++;
