@@ -78,8 +78,8 @@ function withRates(c: DetectionCounts): DetectionCounts {
  * Detection over labelled messages: infected → tp (found) or fn (said clean); clean → fp
  * (flagged) or tn. An error on a labelled message is neither: it is counted in `errors`
  * (never as clean). `any` and unlabelled messages are excluded. Rates are null when
- * undefined. VB100: at least one infected message judged, every one found, no clean
- * flagged, no errors.
+ * undefined. allCaughtNoFalsePositive (also written as the deprecated `vb100`): at least
+ * one infected message judged, every one found, no clean flagged, no errors.
  */
 export function computeDetection(records: Iterable<Judged>): Detection {
   const all = emptyCounts();
@@ -97,8 +97,8 @@ export function computeDetection(records: Iterable<Judged>): Detection {
   withRates(all);
   const byCategory: Record<string, DetectionCounts> = {};
   for (const cat of [...byCat.keys()].sort()) byCategory[cat] = withRates(byCat.get(cat) as DetectionCounts);
-  const vb100 = labelled > 0 && all.tp + all.fn > 0 && all.fn === 0 && all.fp === 0 && all.errors === 0;
-  return { ...all, byCategory, vb100 };
+  const allCaught = labelled > 0 && all.tp + all.fn > 0 && all.fn === 0 && all.fp === 0 && all.errors === 0;
+  return { ...all, byCategory, allCaughtNoFalsePositive: allCaught, vb100: allCaught };
 }
 
 /** Count fates; throws if they do not add up to the number of records (a harness bug). */

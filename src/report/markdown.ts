@@ -22,7 +22,7 @@ export function markdownRanking(results: Results): string {
   const rows = rankRuns(results);
   if (rows.length === 0) return '_No scanning runs._\n';
   const lines = [
-    '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | VB100 |',
+    '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | All caught, no FP |',
     '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   rows.forEach((row, i) => {
@@ -30,7 +30,7 @@ export function markdownRanking(results: Results): string {
     const sut = r.sut !== 'direct' && r.sut !== 'ours' ? ` (${md(r.sut)})` : '';
     const range = row.spread.n > 1 ? ` (${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)})` : '';
     lines.push(
-      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(r.detection.detectionRate))} | ${cell(row, 'fp', String(r.detection.fp))} | ${cell(row, 'errors', String(r.detection.errors))} | ${cell(row, 'lost', String(r.fates.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(r.throughput.msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${r.detection.vb100 ? 'pass' : 'fail'} |`,
+      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(r.detection.detectionRate))} | ${cell(row, 'fp', String(r.detection.fp))} | ${cell(row, 'errors', String(r.detection.errors))} | ${cell(row, 'lost', String(r.fates.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(r.throughput.msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${(r.detection.allCaughtNoFalsePositive ?? r.detection.vb100) ? 'yes' : 'no'} |`,
     );
   });
   return `${lines.join('\n')}\n\n★ best in its column.\n`;

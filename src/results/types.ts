@@ -54,7 +54,18 @@ export interface DetectionCounts {
 
 export interface Detection extends DetectionCounts {
   byCategory: Record<string, DetectionCounts>;
-  /** VB100-style: every infected found, no clean flagged (and no errors on either). */
+  /**
+   * Every message labelled infected found, no clean message flagged, no errors on either —
+   * a check of the plumbing on a self-made corpus (is the scanner called, does its verdict
+   * reach the MTA), not a certification. Absent in results written before it existed: read
+   * `vb100` then.
+   */
+  allCaughtNoFalsePositive?: boolean;
+  /**
+   * @deprecated The same value as `allCaughtNoFalsePositive`, under a name it does not
+   * deserve: Virus Bulletin's VB100 needs a certification set of real in-the-wild samples.
+   * Still written so that tools reading results.json keep working.
+   */
   vb100: boolean;
 }
 

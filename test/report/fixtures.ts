@@ -78,7 +78,7 @@ export function makeRun(s: RunSpec): Run {
     durationMs: (n / s.msgsPerSec) * 1000,
     throughput: { msgsPerSec: s.msgsPerSec, mbPerSec: s.msgsPerSec * 0.01 },
     latencyMs: { p50: s.p95 / 2, p95: s.p95, p99: s.p95 * 1.5, max: s.p95 * 3 },
-    detection: { ...all, byCategory, vb100: all.fn === 0 && all.fp === 0 && all.errors === 0 && all.tp > 0 },
+    detection: { ...all, byCategory, allCaughtNoFalsePositive: all.fn === 0 && all.fp === 0 && all.errors === 0 && all.tp > 0, vb100: all.fn === 0 && all.fp === 0 && all.errors === 0 && all.tp > 0 },
     fates,
     repeats: [
       { msgsPerSec: s.msgsPerSec * 0.95, mbPerSec: s.msgsPerSec * 0.0095, durationMs: 10 },
