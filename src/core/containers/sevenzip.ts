@@ -279,6 +279,19 @@ function saysUnsupported(s: string): boolean {
   return /unsupported method|unsupported (compression|feature)/i.test(s);
 }
 
+/** The listing of an archive; undefined, with the trouble noted on the budget, when 7-Zip failed. */
+async function listOrNote(unit: ScanUnit, budget: Budget, type: string | undefined): Promise<SevenZipListing | undefined> {
+  try {
+    return await listArchive(unit.data, type);
+  } catch (err) {
+    if (isFatal(err)) throw err;
+    // 7-Zip lets a C++ exception out (a bare number) when a 7z's headers are encrypted.
+    if (hasEncryptedHeader(unit.data)) budget.markUnchecked(unit.location, 'ENCRYPTED', '7z archive with encrypted headers (names and contents)');
+    else budget.note('UNPARSEABLE', `archive at ${unit.location}: 7-Zip failed: ${reason(err)}`);
+    return undefined;
+  }
+}
+
 /**
  * The members of a unit 7-Zip can open. Each member is charged maxParts; encrypted ones
  * and ones with a method 7-Zip lacks are marked unchecked (ENCRYPTED / UNSUPPORTED_METHOD);
@@ -293,16 +306,12 @@ export async function* sevenZipMembers(
   opts: { type?: string; fallbackName?: string; only?: ReadonlySet<string> } = {},
 ): AsyncGenerator<Member> {
   budget.checkTime(unit.location);
-  let listing: SevenZipListing;
-  try {
-    listing = await listArchive(unit.data, opts.type);
-  } catch (err) {
-    if (isFatal(err)) throw err;
-    // 7-Zip lets a C++ exception out (a bare number) when a 7z's headers are encrypted.
-    if (hasEncryptedHeader(unit.data)) budget.markUnchecked(unit.location, 'ENCRYPTED', '7z archive with encrypted headers (names and contents)');
-    else budget.note('UNPARSEABLE', `archive at ${unit.location}: 7-Zip failed: ${reason(err)}`);
-    return;
-  }
+  // A single-stream format (bzip2, xz, MS-LZ) has nothing to list: one run extracts it.
+  const listing =
+    opts.fallbackName !== undefined && opts.only === undefined
+      ? { type: opts.type ?? 'stream', entries: [{ path: '', dir: false, encrypted: false }], code: 0, message: '' }
+      : await listOrNote(unit, budget, opts.type);
+  if (listing === undefined) return;
   if (listing.type === undefined) {
     if (saysEncrypted(listing.message)) budget.markUnchecked(unit.location, 'ENCRYPTED', `7-Zip: ${listing.message}`);
     else budget.note('UNPARSEABLE', `archive at ${unit.location}: ${listing.message || '7-Zip cannot open it'}`);
