@@ -17,7 +17,9 @@
  *    message smtp-source sent (else the run is flagged). Printed per run: msg/s (messages ÷
  *    smtp-source's wall time), the ratio to Postfix alone in the same round and to
  *    clamav-milter, CPU ms per message of each part (Postfix = master + its children, ours,
- *    clamd, clamav-milter), the load average; then a summary with the median of the ratios.
+ *    clamd, clamav-milter, smtp-source), the load average; then a summary with the median of
+ *    the ratios and the CPU-bound ratio (all CPU per message on the alone path ÷ on ours: what
+ *    a machine saturated by this path alone would show, whatever else runs on it).
  * 2. `driver` — the second opinion: our milter driver (kept-open milter connections, no MTA)
  *    replays a corpus into ours and clamav-milter at equal concurrency.
  *
@@ -209,10 +211,14 @@ async function pfRun(s: PfSystem, sessions: number, length: number, messages: nu
   const sent0 = await s.postfix.sentCount();
   const pf0 = await postfixCpuMs(s.postfix.pid);
   const c0 = Object.fromEntries(await Promise.all(Object.entries(s.pids).map(async ([k, p]) => [k, await cpuMs(p)] as const)));
+  const src0 = await cpuMs(process.pid, true);
   const r = await smtpSource(s.postfix.port, sessions, length, messages);
+  const src1 = await cpuMs(process.pid, true);
   const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
   const cpuPerMsg: Record<string, number> = { postfix: ((await postfixCpuMs(s.postfix.pid)) - pf0) / messages };
   for (const [k, p] of Object.entries(s.pids)) cpuPerMsg[k] = ((await cpuMs(p)) - (c0[k] ?? 0)) / messages;
+  // smtp-source (a reaped child of this process) + this process while it waited
+  cpuPerMsg['smtp-source'] = (src1 - src0) / messages;
   const sent = (await s.postfix.sentCount()) - sent0;
   const notes = [r.why, drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`].filter((x) => x !== '');
   return { msgsPerSec: (messages * 1000) / r.ms, messages, ms: r.ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
@@ -322,7 +328,7 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
   }
 
   out(`\n### Summary (median over ${a.runs} run${a.runs === 1 ? '' : 's'}; a ratio is taken within each round, then the median; target ours ≥ 0.85x Postfix alone)\n`);
-  out(`| size | sessions | listener | Postfix alone msg/s | + ours msg/s | ours / alone (runs) | + clamav-milter msg/s | ours / clamav-milter | null milter / alone | ours CPU ms/msg (milter · clamd · Postfix) | every message sent |\n|---|---|---|---|---|---|---|---|---|---|---|\n`);
+  out(`| size | sessions | listener | Postfix alone msg/s | + ours msg/s | ours / alone (runs) | + clamav-milter msg/s | ours / clamav-milter | null milter / alone | ours CPU ms/msg (milter · clamd · Postfix) | CPU-bound ratio | every message sent |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n`);
   const summary: Record<string, unknown>[] = [];
   for (const c of cells) {
     const aloneRuns = c.runs['alone'] ?? [];
@@ -335,11 +341,15 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
       const vsTheirs = ours.map((o, i) => o.msgsPerSec / (theirs[i]?.msgsPerSec ?? Number.NaN));
       const cpu = (k: string): string => (ours.length === 0 ? '–' : median(ours.map((r) => r.cpuPerMsg[k] ?? 0)).toFixed(2));
       const allOk = [...aloneRuns, ...ours, ...theirs, ...nul].every((r) => r.ok);
+      // All CPU per message on the path (Postfix, sink, smtp-source, milter, clamd): alone ÷ ours, the
+      // ratio a machine saturated by this path alone would show (independent of other load).
+      const total = (rs: PfRun[]): number => median(rs.map((r) => Object.values(r.cpuPerMsg).reduce((x, y) => x + y, 0)));
+      const cpuRatio = ours.length === 0 || aloneRuns.length === 0 ? Number.NaN : total(aloneRuns) / total(ours);
       const med = (rs: PfRun[]): string => (rs.length === 0 ? '–' : fmt(median(rs.map((r) => r.msgsPerSec))));
       out(
-        `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${nul.length === 0 ? '–' : `${median(nullRatios).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${allOk ? 'yes' : 'NO'} |\n`,
+        `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${nul.length === 0 ? '–' : `${median(nullRatios).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${Number.isNaN(cpuRatio) ? '–' : `${cpuRatio.toFixed(2)}x`} | ${allOk ? 'yes' : 'NO'} |\n`,
       );
-      summary.push({ size: c.size, sessions: c.sessions, listen: how, messages: c.messages, ratioToAlone: ratios, medianRatioToAlone: median(ratios), ratioToClamavMilter: vsTheirs, nullRatioToAlone: nullRatios, allSent: allOk });
+      summary.push({ size: c.size, sessions: c.sessions, listen: how, messages: c.messages, ratioToAlone: ratios, medianRatioToAlone: median(ratios), ratioToClamavMilter: vsTheirs, nullRatioToAlone: nullRatios, cpuBoundRatio: cpuRatio, allSent: allOk });
     }
   }
   report['postfix'] = { cells, summary };
