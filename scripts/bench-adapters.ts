@@ -10,12 +10,13 @@
  *   node dist/scripts/bench-adapters.js --make-test-corpus DIR [--count 2000]   (half EICAR in base64)
  *
  * Whole processes (first, unless --no-whole; --whole-only skips the rest): `avbench scan -s
- * clamd DIR` (node dist/src/cli/bin.js, its defaults, an avbench.config.json naming the lab
+ * clamd DIR` (node bin.js of a private copy of dist/, its defaults: the lean path when the
+ * build made its bundle, said at the start; an avbench.config.json naming the lab
  * clamd's clamd.conf) against `clamdscan --config-file=CONF --multiscan --fdpass DIR` on the
  * same lab clamd, alternating, `--runs` rounds after one untimed warm-up of each, medians
  * and the ratio; on the corpus and on a folder of `--small-count` (20,000) small messages,
  * `--small DIR` (default corpora/small, made with --make-test-corpus's generator when
- * missing; --no-small skips it). Then Node's own start-up (`node -e 0`) and `avbench scan`
+ * missing; --no-small skips it); each side's CPU time (user + system) is printed too. Then Node's own start-up (`node -e 0`) and `avbench scan`
  * of one message (start-up + probe), and `avbench scan -s embedded DIR` as a whole process
  * next to the core's in-process speed (scanMessage + embedded over the same files, 4 at once).
  *
@@ -31,7 +32,7 @@
  * The file list is streamed (opendir), never held whole.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, opendir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, opendir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,8 +47,24 @@ import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
 
-/** The avbench command line, as a user runs it: dist/src/cli/bin.js next to this dist/scripts/. */
-const AVBENCH_BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.js');
+/** The dist/ folder this script runs from. */
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * The avbench command line, as a user runs it: bin.js of a private copy of dist/ made by
+ * main() (engineers sharing this tree rebuild dist/ while the bench runs, and a tsc run
+ * makes bin.js fall back to the full CLI), else dist/src/cli/bin.js next to this dist/scripts/.
+ */
+let AVBENCH_BIN = join(DIST, 'src/cli/bin.js');
+
+/** Copy dist/ (timestamps kept, node_modules linked) into `work`; returns the copy's bin.js. */
+async function privateBin(work: string): Promise<string> {
+  const app = join(work, 'avbench');
+  const root = resolve(DIST, '..');
+  await cp(DIST, join(app, 'dist'), { recursive: true, preserveTimestamps: true });
+  await cp(join(root, 'package.json'), join(app, 'package.json'), { preserveTimestamps: true });
+  await symlink(join(root, 'node_modules'), join(app, 'node_modules'));
+  return join(app, 'dist/src/cli/bin.js');
+}
 
 /** How the adapter side gets each message to clamd (see the file comment). */
 type Mode = 'in-place' | 'in-place-read' | 'instream';
@@ -242,15 +259,36 @@ async function runClamscanBatched(dir: string, dbDir: string, batch: number, tem
 /** One whole process: wall time from spawn to exit, its exit, and the files it called FOUND (absolute path → name). */
 interface ProcessRun {
   ms: number;
+  /** CPU time (user + system) of the process, ms (10 ms resolution); undefined off Linux. */
+  cpuMs: number | undefined;
   exit: number | string;
   found: Map<string, string>;
   errorLines: number;
 }
 
+/**
+ * CPU time (user + system, ms) of this process's children that have been waited for, from
+ * /proc/self/stat (cutime + cstime, in clock ticks of 10 ms); undefined where it cannot be read.
+ * Only the timed process exits during a timeProcess call, so the difference is its CPU.
+ */
+function childrenCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 16 and 17 of proc(5) (cutime, cstime); f[0] is field 3 (state).
+    return (Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
+  const cpu0 = childrenCpuMs();
   const t0 = process.hrtime.bigint();
   const r = await run(file, args, { deadline: Date.now() + 30 * 60_000, maxBuffer: 256 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu1 = childrenCpuMs();
+  const cpuMs = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
   const found = new Map<string, string>();
   let errorLines = 0;
   for (const line of r.stdout.split('\n')) {
@@ -259,7 +297,14 @@ async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
     if (m !== null) found.set(resolve(m[1] as string), m[2] as string);
     else if (/ ERROR($| )/.test(line)) errorLines++;
   }
-  return { ms, exit: r.ok ? r.exitCode : r.reason, found, errorLines };
+  return { ms, cpuMs, exit: r.ok ? r.exitCode : r.reason, found, errorLines };
+}
+
+/** Median CPU of some runs, as text: `CPU 560 ms (runs: 550 / 570)`, or nothing when unknown. */
+function cpuText(runs: readonly ProcessRun[]): string {
+  const xs = runs.map((r) => r.cpuMs);
+  if (xs.some((x) => x === undefined)) return '';
+  return `, CPU ${median(xs as number[]).toFixed(0)} ms (runs: ${xs.join(' / ')})`;
 }
 
 function loadText(): string {
@@ -314,25 +359,30 @@ async function wholeClamd(label: string, dir: string, clamd: LabClamd, config: s
   const lastCs = csRuns[csRuns.length - 1] as ProcessRun;
   const lastAv = avRuns[avRuns.length - 1] as ProcessRun;
   console.log(`whole processes, ${label}: ${messages} messages in ${dir} (load average before ${before}, after ${loadText()})`);
-  console.log(`  clamdscan --multiscan --fdpass DIR: ${median(csRates).toFixed(0)} msg/s (runs: ${list(csRates)}; ${list(csRuns.map((r) => r.ms))} ms), exit ${lastCs.exit}, ${lastCs.found.size} FOUND, ${lastCs.errorLines} ERROR lines`);
-  console.log(`  avbench scan -s clamd DIR:          ${median(avRates).toFixed(0)} msg/s (runs: ${list(avRates)}; ${list(avRuns.map((r) => r.ms))} ms), exit ${lastAv.exit}, ${lastAv.found.size} FOUND, ${lastAv.errorLines} ERROR lines, ${foundDiff(lastCs.found, lastAv.found)} files where the FOUND lines differ`);
+  console.log(`  clamdscan --multiscan --fdpass DIR: ${median(csRates).toFixed(0)} msg/s (runs: ${list(csRates)}; ${list(csRuns.map((r) => r.ms))} ms${cpuText(csRuns)}), exit ${lastCs.exit}, ${lastCs.found.size} FOUND, ${lastCs.errorLines} ERROR lines`);
+  console.log(`  avbench scan -s clamd DIR:          ${median(avRates).toFixed(0)} msg/s (runs: ${list(avRates)}; ${list(avRuns.map((r) => r.ms))} ms${cpuText(avRuns)}), exit ${lastAv.exit}, ${lastAv.found.size} FOUND, ${lastAv.errorLines} ERROR lines, ${foundDiff(lastCs.found, lastAv.found)} files where the FOUND lines differ`);
   console.log(`  ratio avbench / clamdscan: ${median(ratios).toFixed(2)}x (runs: ${list(ratios, 2)}; target ≥ 1.0x)`);
 }
 
 /** Node's own start-up and `avbench scan` of one message (start-up, config, probe, one scan), median of `n`. */
 async function startupFigures(clamd: LabClamd, config: string, one: string, n: number): Promise<void> {
-  const bare: number[] = [];
-  const scanOne: number[] = [];
-  const embeddedOne: number[] = [];
+  // Which path `avbench scan` takes here: the lean bundle with its code cache, as installed, or not.
+  const traced = await run(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamd', one], { deadline: Date.now() + 60_000, env: { AVBENCH_LEAN_TRACE: '1' } });
+  const path = /^avbench scan: (.*)$/m.exec(traced.stderr)?.[1] ?? 'unknown (no AVBENCH_LEAN_TRACE line)';
+  console.log(`avbench scan runs: ${path}${path.startsWith('lean path (code cache accepted)') ? '' : '  <-- NOT the lean path with its code cache: run npm run build'}`);
+  const bare: ProcessRun[] = [];
+  const scanOne: ProcessRun[] = [];
+  const embeddedOne: ProcessRun[] = [];
   for (let i = 0; i < n; i++) {
-    bare.push((await timeProcess(process.execPath, ['-e', '0'])).ms);
-    scanOne.push((await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamd', one])).ms);
-    embeddedOne.push((await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'embedded', one])).ms);
+    bare.push(await timeProcess(process.execPath, ['-e', '0']));
+    scanOne.push(await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'clamd', one]));
+    embeddedOne.push(await timeProcess(process.execPath, [AVBENCH_BIN, 'scan', '-c', config, '-s', 'embedded', one]));
   }
   void clamd;
+  const ms = (rs: ProcessRun[]): string => `${median(rs.map((r) => r.ms)).toFixed(0)} ms${cpuText(rs).replace(/ \(runs: [^)]*\)/, '')}`;
   console.log(
-    `start-up (median of ${n}, load average ${loadText()}): node -e 0 ${median(bare).toFixed(0)} ms; ` +
-      `avbench scan -s clamd ONE.eml ${median(scanOne).toFixed(0)} ms; avbench scan -s embedded ONE.eml ${median(embeddedOne).toFixed(0)} ms`,
+    `start-up (median of ${n}, load average ${loadText()}): node -e 0 ${ms(bare)}; ` +
+      `avbench scan -s clamd ONE.eml ${ms(scanOne)}; avbench scan -s embedded ONE.eml ${ms(embeddedOne)}`,
   );
 }
 
@@ -422,6 +472,7 @@ async function main(): Promise<void> {
         // What a user writes: an avbench.config.json naming the clamd.conf of the clamd to use.
         const config = join(work, 'avbench.config.json');
         await writeFile(config, JSON.stringify({ scanners: { clamd: { type: 'clamd', configFile: clamd.configFile }, clamscan: { type: 'clamscan', database: clamd.dbDir } } }), { mode: 0o600 });
+        AVBENCH_BIN = await privateBin(work);
         const one = join(work, 'one.eml');
         await writeFile(one, 'From: a@example.org\r\nTo: b@example.org\r\nSubject: one\r\n\r\nHello.\r\n', { mode: 0o600 });
         await startupFigures(clamd, config, one, 5);
