@@ -120,7 +120,6 @@ async function run(data: Buffer, args: string[], onByte: (byte: number) => void)
   const p = instance();
   const inst = await p;
   const fs = inst.mod.FS;
-  let thrown: unknown;
   inst.err = [];
   // One call per output byte: the sink itself, no wrapper (measured: the wrapper doubled
   // the callback's cost). A sink that throws records what it threw in `failed` first.
@@ -143,7 +142,7 @@ async function run(data: Buffer, args: string[], onByte: (byte: number) => void)
   }
   // The WASM heap grows to hold a big archive and never shrinks: a fresh instance after one.
   if (data.length > BIG_INPUT) discard(p);
-  thrown = failed;
+  const thrown = failed;
   if (thrown !== undefined) {
     // 7-Zip caught our exception itself (catch(...)) and went on: still stop here.
     discard(p);
@@ -276,9 +275,6 @@ export function extractMember(
     }
   });
 }
-
-/** The 7-Zip format switch (`-t`) to force for a detected kind, when detection by content is not enough. */
-export type SevenZipType = string | undefined;
 
 /** True when 7-Zip's message says the data is encrypted or the password is wrong. */
 function saysEncrypted(s: string): boolean {
