@@ -25,7 +25,7 @@
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
 import type { ScanUnit } from '../types.js';
-import { LimitExceededError, type Budget } from '../limits.js';
+import type { Budget } from '../limits.js';
 import { isFatal, reason, type Member } from './member.js';
 
 /** One entry of a `7z l -slt` listing. */
@@ -62,6 +62,8 @@ const BIG_INPUT = 8 * 1024 * 1024;
 
 interface Instance {
   mod: SevenZipModule;
+  /** Runs so far (the instance is replaced after MAX_RUNS_PER_INSTANCE). */
+  runs: number;
   /** Where stdout bytes go during the current call. */
   out: (byte: number) => void;
   err: number[];
@@ -75,7 +77,7 @@ function instance(): Promise<Instance> {
     // The package's main is a CommonJS (UMD) build: Node's default export is the factory.
     const mod = (await import('7z-wasm')) as unknown as { default: SevenZipModuleFactory | { default: SevenZipModuleFactory } };
     const SevenZip = typeof mod.default === 'function' ? mod.default : mod.default.default;
-    const inst: Instance = { mod: undefined as unknown as SevenZipModule, out: () => undefined, err: [] };
+    const inst: Instance = { mod: undefined as unknown as SevenZipModule, runs: 0, out: () => undefined, err: [] };
     inst.mod = await SevenZip({
       stdout: (c: number) => inst.out(c),
       stderr: (c: number) => {
@@ -113,6 +115,29 @@ function exclusive<T>(f: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * One 7-Zip job, alone on the instance, tried again once on a fresh instance when the
+ * WASM trapped ("memory access out of bounds"): 7-Zip's main() is not made to run
+ * thousands of times in one process, and state left by earlier runs was seen to make a
+ * later one trap: expanding clam.ppt over and over trapped after ~360 runs on one instance
+ * (none in 12,000 runs with instances replaced every 100 runs, which costs ~0.2 ms a run).
+ * A trap on a fresh instance is the data's own: it is thrown.
+ */
+function job<T>(attempt: () => Promise<T>): Promise<T> {
+  return exclusive(async () => {
+    try {
+      return await attempt();
+    } catch (err) {
+      // WebAssembly.RuntimeError (the lib config has no WebAssembly types: known by name).
+      if (!(err instanceof Error && err.name === 'RuntimeError')) throw err;
+      return attempt();
+    }
+  });
+}
+
+/** Runs on one instance before it is replaced anyway (see job()). */
+const MAX_RUNS_PER_INSTANCE = 100;
+
+/**
  * Run 7-Zip once with `data` as /in. `onByte` receives stdout; if it throws, 7-Zip is
  * stopped there, the instance dropped, and the error rethrown.
  */
@@ -140,8 +165,10 @@ async function run(data: Buffer, args: string[], onByte: (byte: number) => void)
       /* gone already, or the instance is being dropped */
     }
   }
-  // The WASM heap grows to hold a big archive and never shrinks: a fresh instance after one.
-  if (data.length > BIG_INPUT) discard(p);
+  // The WASM heap grows to hold a big archive and never shrinks: a fresh instance after
+  // one, and after MAX_RUNS_PER_INSTANCE runs (state left by earlier runs, see job()).
+  inst.runs += 1;
+  if (data.length > BIG_INPUT || inst.runs >= MAX_RUNS_PER_INSTANCE) discard(p);
   const thrown = failed;
   if (thrown !== undefined) {
     // 7-Zip caught our exception itself (catch(...)) and went on: still stop here.
@@ -153,7 +180,7 @@ async function run(data: Buffer, args: string[], onByte: (byte: number) => void)
 
 /** List an archive (bounded text, parsed from `7z l -slt`). */
 export function listArchive(data: Buffer, type?: string): Promise<SevenZipListing> {
-  return exclusive(async () => {
+  return job(async () => {
     const out: number[] = [];
     const args = ['l', '-slt', '-bd', '-sccUTF-8', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
     const { code, stderr } = await run(data, args, (c) => {
@@ -236,7 +263,7 @@ export function extractMember(
   budget: Budget,
   type?: string,
 ): Promise<Extracted> {
-  return exclusive(async () => {
+  return job(async () => {
     const chunks: Buffer[] = [];
     // Small first: most members are small, and a 64 KB chunk per member costs GC.
     let chunk = Buffer.allocUnsafe(4096);
@@ -270,7 +297,8 @@ export function extractMember(
       flush();
       return { data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total), code, message: stderr.replace(/\s+/g, ' ').slice(0, 500) };
     } catch (err) {
-      if (err instanceof LimitExceededError) budget.refundBytes(charged);
+      // What was charged is dropped: given back (a limit hit, or a trap tried again).
+      budget.refundBytes(charged);
       throw err;
     }
   });
