@@ -350,8 +350,16 @@ async function scanBatchOf(
   const n = batch.entries.length;
   const byScanner = new Map<string, ScannerResult[]>();
   const runBatcher = async (a: Adapter): Promise<void> => {
-    const idx = batch.units.flatMap((u, i) => (u === undefined ? [] : [i]));
-    const units = idx.map((i) => batch.units[i] as ScanUnit);
+    // Plain loops: a flatMap callback's array per message is garbage for every message of a big scan.
+    const idx: number[] = [];
+    const units: ScanUnit[] = [];
+    for (let i = 0; i < n; i++) {
+      const u = batch.units[i];
+      if (u !== undefined) {
+        idx.push(i);
+        units.push(u);
+      }
+    }
     const results: Array<ScannerResult | undefined> = new Array<ScannerResult | undefined>(n).fill(undefined);
     if (units.length > 0) {
       const t0 = performance.now();
@@ -371,10 +379,11 @@ async function scanBatchOf(
       const ms = (performance.now() - t0) / units.length;
       if (verdicts !== undefined) {
         const got = verdicts;
-        idx.forEach((i, k) => (results[i] = { scanner: a.name, verdict: got[k] as Verdict, ms }));
+        for (let k = 0; k < idx.length; k++) results[idx[k] as number] = { scanner: a.name, verdict: got[k] as Verdict, ms };
       }
     }
-    const rest = results.flatMap((r, i) => (r === undefined ? [i] : []));
+    const rest: number[] = [];
+    for (let i = 0; i < n; i++) if (results[i] === undefined) rest.push(i);
     for await (const [i, s] of orderedPool(rest, jobs, async (i) => [i, await scanOne(batch.entries[i] as CorpusEntry, [a], given)] as const)) {
       results[i] = s.results[0];
     }
@@ -387,9 +396,10 @@ async function scanBatchOf(
     singles.forEach((a, k) => byScanner.set(a.name, perEntry.map((r) => r[k] as ScannerResult)));
   };
   await Promise.all([...batchers.map(runBatcher), runSingles()]);
+  const columns = all.map((a) => byScanner.get(a.name) as ScannerResult[]);
   return batch.entries.map((entry, i) => ({
     entry,
-    results: all.map((a) => (byScanner.get(a.name) as ScannerResult[])[i] as ScannerResult),
+    results: columns.length === 1 ? [(columns[0] as ScannerResult[])[i] as ScannerResult] : columns.map((c) => c[i] as ScannerResult),
     size: entry.size ?? (batch.units[i]?.data.length ?? 0),
   }));
 }
