@@ -31,13 +31,22 @@ export async function* pdfMembers(unit: ScanUnit, budget: Budget): AsyncGenerato
     if (data[start] === 0x0d) start++;
     if (data[start] === 0x0a) start++;
     else if (start === pos) continue;
-    const end = data.indexOf(ENDSTREAM, start);
-    if (end < 0) return;
-    pos = end + ENDSTREAM.length;
     // The stream's dictionary: the last "<<" within 4 KB before the keyword.
     const from = Math.max(0, at - 4096);
     const dictStart = data.subarray(from, at).lastIndexOf('<<');
     const dict = data.toString('latin1', dictStart >= 0 ? from + dictStart : from, at);
+    // A direct /Length that lands on "endstream" skips the body unread (big image streams);
+    // otherwise the body is searched for its end.
+    const declared = /\/Length\s+(\d{1,12})(?!\s+\d+\s+R)/.exec(dict);
+    let end = -1;
+    if (declared !== null) {
+      const guess = start + Number(declared[1]);
+      const near = guess <= data.length ? data.subarray(guess, guess + 64).indexOf(ENDSTREAM) : -1;
+      if (near >= 0) end = guess + near;
+    }
+    if (end < 0) end = data.indexOf(ENDSTREAM, start);
+    if (end < 0) return;
+    pos = end + ENDSTREAM.length;
     n += 1;
     const flate = /\/FlateDecode|\/Fl\b/.test(dict);
     // An attached file stored without a filter is yielded as it is (its own unit: hash signatures).

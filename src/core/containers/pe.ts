@@ -108,7 +108,8 @@ export async function* peMembers(unit: ScanUnit, budget: Budget): AsyncGenerator
   if (info === undefined) return; // a DOS program or not an executable: scanned as it is
   budget.checkTime(unit.location);
   let opened = false;
-  if (data.indexOf(NSIS_MAGIC) >= 0) {
+  // NSIS appends its data after the program's sections: only the overlay is searched.
+  if (info.end < data.length && data.indexOf(NSIS_MAGIC, info.end) >= 0) {
     for await (const m of sevenZipMembers(unit, budget, { type: 'Nsis' })) {
       opened = true;
       yield m;
