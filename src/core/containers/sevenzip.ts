@@ -6,29 +6,22 @@
  * implode, LZMA, PPMd...).
  *
  * Bounded without holding a bomb: the archive is listed first (`l -slt`: names, sizes,
- * encrypted flag, entry count checked against maxArchiveEntries), then each member is
- * extracted on its own (`e -so`) to 7-Zip's stdout, which is a callback here: every 64 KB
- * is charged to the budget (maxExpandedBytes, maxCompressionRatio, time) as it comes, and
- * a limit throws out of the callback, through the WASM frames, and stops 7-Zip at once. A
- * 7-Zip instance that was stopped that way is dropped (its memory state is unknown) and a
- * fresh one is made for the next archive (~20 ms). Only the archive itself is copied into
- * 7-Zip's in-memory file system, never its expanded members.
+ * encrypted flag, entry count checked against maxArchiveEntries), then members are
+ * extracted (`e -so`) to 7-Zip's stdout, streamed back in chunks from the thread 7-Zip runs
+ * in (sevenzip-thread.ts), each chunk charged to the budget (maxExpandedBytes,
+ * maxCompressionRatio, time) as it comes. A limit, the message's deadline or an abort
+ * terminates the thread at once, wherever 7-Zip is (a decoder spinning without output
+ * included). Only the archive itself is copied into 7-Zip's in-memory file system, never
+ * its expanded members.
  *
  * The module is loaded on first use, so messages without such a container never pay for it.
- *
- * Known limits of this design: 7-Zip runs synchronously on the event loop, so the time
- * limit is checked only between output chunks — a decoder spinning without output cannot
- * be interrupted (none was seen in 125,000 fuzz cases; running 7-Zip in a worker thread
- * that can be terminated would remove this). 7-Zip's own allocations (a dictionary an
- * archive asks for) live in its WASM heap, which can grow to 2 GB; the instance is
- * replaced after a big archive so the memory is given back.
+ * 7-Zip's own allocations (a dictionary an archive asks for) live in its WASM heap, which
+ * can grow to 2 GB; the instance is replaced after a big archive so the memory is given back.
  */
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { SevenZipModule, SevenZipModuleFactory, SevenZipModuleOptions } from '7z-wasm';
 import type { ScanUnit } from '../types.js';
-import type { Budget } from '../limits.js';
+import { LimitExceededError, AbortedError, type Budget } from '../limits.js';
 import { isFatal, reason, type Member } from './member.js';
+import { runSevenZip, SevenZipFailure, type StopWhen, type ThreadRun } from './sevenzip-thread.js';
 
 /** One entry of a `7z l -slt` listing. */
 export interface SevenZipEntry {
@@ -51,176 +44,64 @@ export interface SevenZipListing {
   message: string;
 }
 
-const CHUNK = 64 * 1024;
-/** Most stderr kept from one call (7-Zip's messages are short). */
-const MAX_ERR = 4096;
 /** Most listing text read (a listing is ~150 bytes an entry; maxArchiveEntries bounds it anyway). */
 const MAX_LISTING = 16 * 1024 * 1024;
 /** A password given so that 7-Zip never asks for one on stdin; wrong on purpose. */
 const NO_PASSWORD = '-pavbench-no-password';
 const INPUT = '/in';
-/** Archives bigger than this get a fresh 7-Zip instance after their run (see run()). */
-const BIG_INPUT = 8 * 1024 * 1024;
 
-interface Instance {
-  mod: SevenZipModule;
-  /** Runs so far (the instance is replaced after MAX_RUNS_PER_INSTANCE). */
-  runs: number;
-  /** Where stdout bytes go during the current call. */
-  out: (byte: number) => void;
-  err: number[];
-}
-
-let loading: Promise<Instance> | undefined;
-
-/** The parts of the WebAssembly global used here (the project's lib config does not declare it). */
-interface WasmApi {
-  compile(bytes: Uint8Array): Promise<object>;
-  instantiate(module: object, imports: unknown): Promise<object>;
-}
-
-function wasm(): WasmApi {
-  return (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-}
-
-let compiling: Promise<object> | undefined;
-
-/** 7-Zip's WASM binary, compiled once per process. */
-function compiledWasm(): Promise<object> {
-  compiling ??= readFile(createRequire(import.meta.url).resolve('7z-wasm/7zz.wasm')).then((bytes) => wasm().compile(bytes));
-  const p = compiling;
-  p.catch(() => {
-    if (compiling === p) compiling = undefined;
-  });
-  return p;
-}
-
-/** The process's 7-Zip instance (made on first use; a stopped one is replaced). */
-function instance(): Promise<Instance> {
-  loading ??= (async () => {
-    // The package's main is a CommonJS (UMD) build: Node's default export is the factory.
-    const mod = (await import('7z-wasm')) as unknown as { default: SevenZipModuleFactory | { default: SevenZipModuleFactory } };
-    const SevenZip = typeof mod.default === 'function' ? mod.default : mod.default.default;
-    const compiled = await compiledWasm();
-    const inst: Instance = { mod: undefined as unknown as SevenZipModule, runs: 0, out: () => undefined, err: [] };
-    // `instantiateWasm` is an Emscripten module option the package's types leave out.
-    const options: Partial<SevenZipModuleOptions> & { instantiateWasm: unknown } = {
-      // A new instance of the module compiled once (measured: 18 ms a new instance
-      // compiling the 1.6 MB binary each time, 2.5 ms instantiating the compiled one).
-      instantiateWasm: (imports: unknown, ready: (instance: unknown, module: unknown) => void) => {
-        wasm().instantiate(compiled, imports).then((instance) => ready(instance, compiled), () => undefined);
-        return {};
-      },
-      stdout: (c: number) => inst.out(c),
-      stderr: (c: number) => {
-        if (inst.err.length < MAX_ERR) inst.err.push(c);
-      },
-      // 7-Zip must never read a password (or anything) from our stdin.
-      stdin: () => null as unknown as number,
-      print: () => undefined,
-      printErr: () => undefined,
-    };
-    inst.mod = await SevenZip(options);
-    return inst;
-  })();
-  const p = loading;
-  p.catch(() => {
-    if (loading === p) loading = undefined;
-  });
-  return p;
-}
-
-/** Drop the instance after an abort out of the middle of 7-Zip. */
-function discard(p: Promise<Instance>): void {
-  if (loading === p) loading = undefined;
-}
-
-/** What the current call's stdout sink threw (set by the sink before throwing). */
-let failed: unknown;
-
-/** Calls on one instance must not interleave (its stdout and file system are shared). */
-let queue: Promise<unknown> = Promise.resolve();
-
-function exclusive<T>(f: () => Promise<T>): Promise<T> {
-  const run = queue.then(f, f);
-  queue = run.catch(() => undefined);
-  return run;
+/** Stop a run when the message's time is up or its caller aborted. */
+function stopFor(budget: Budget, where: string): StopWhen {
+  const stop: StopWhen = {
+    deadline: budget.deadline,
+    onDeadline: () => {
+      try {
+        budget.checkTime(where);
+      } catch (err) {
+        return err as Error;
+      }
+      return new LimitExceededError('timeoutMs', budget.limits.timeoutMs, budget.limits.timeoutMs, where);
+    },
+    onAbort: () => new AbortedError(),
+  };
+  if (budget.signal !== undefined) stop.signal = budget.signal;
+  return stop;
 }
 
 /**
- * One 7-Zip job, alone on the instance, tried again once on a fresh instance when the
- * WASM trapped ("memory access out of bounds"): 7-Zip's main() is not made to run
- * thousands of times in one process, and state left by earlier runs was seen to make a
- * later one trap: expanding clam.ppt over and over trapped after ~360 runs on one instance
- * (none in 12,000 runs with instances replaced every 100 runs, which costs ~0.2 ms a run).
- * A trap on a fresh instance is the data's own: it is thrown.
+ * One 7-Zip run, tried again once when the WASM trapped ("memory access out of bounds"):
+ * state left in an instance by earlier runs was seen to make a later one trap, and the
+ * thread replaces its instance after a trap. A trap on a fresh instance is the data's own:
+ * it is thrown. `reset` is called before the second try (drop what the first one gave).
  */
-function job<T>(attempt: () => Promise<T>): Promise<T> {
-  return exclusive(async () => {
-    try {
-      return await attempt();
-    } catch (err) {
-      // WebAssembly.RuntimeError (the lib config has no WebAssembly types: known by name).
-      if (!(err instanceof Error && err.name === 'RuntimeError')) throw err;
-      return attempt();
-    }
-  });
-}
-
-/** Runs on one instance before it is replaced anyway (see job()). */
-const MAX_RUNS_PER_INSTANCE = 100;
-
-/**
- * Run 7-Zip once with `data` as /in. `onByte` receives stdout; if it throws, 7-Zip is
- * stopped there, the instance dropped, and the error rethrown.
- */
-async function run(data: Buffer, args: string[], onByte: (byte: number) => void): Promise<{ code: number; stderr: string }> {
-  const p = instance();
-  const inst = await p;
-  const fs = inst.mod.FS;
-  inst.err = [];
-  // One call per output byte: the sink itself, no wrapper (measured: the wrapper doubled
-  // the callback's cost). A sink that throws records what it threw in `failed` first.
-  failed = undefined;
-  inst.out = onByte;
-  let code: number;
+async function twice(attempt: () => Promise<ThreadRun>, reset: () => void): Promise<ThreadRun> {
   try {
-    fs.writeFile(INPUT, data);
-    code = inst.mod.callMain(args) as unknown as number;
+    return await attempt();
   } catch (err) {
-    discard(p);
-    throw failed ?? err;
-  } finally {
-    inst.out = () => undefined;
-    try {
-      fs.unlink(INPUT);
-    } catch {
-      /* gone already, or the instance is being dropped */
-    }
+    if (!(err instanceof SevenZipFailure && err.thrownName === 'RuntimeError')) throw err;
+    reset();
+    return attempt();
   }
-  // The WASM heap grows to hold a big archive and never shrinks: a fresh instance after
-  // one, and after MAX_RUNS_PER_INSTANCE runs (state left by earlier runs, see job()).
-  inst.runs += 1;
-  if (data.length > BIG_INPUT || inst.runs >= MAX_RUNS_PER_INSTANCE) discard(p);
-  const thrown = failed;
-  if (thrown !== undefined) {
-    // 7-Zip caught our exception itself (catch(...)) and went on: still stop here.
-    discard(p);
-    throw thrown;
-  }
-  return { code: typeof code === 'number' ? code : 0, stderr: Buffer.from(inst.err).toString('utf8').trim() };
 }
 
-/** List an archive (bounded text, parsed from `7z l -slt`). */
-export function listArchive(data: Buffer, type?: string): Promise<SevenZipListing> {
-  return job(async () => {
-    const out: number[] = [];
-    const args = ['l', '-slt', '-bd', '-sccUTF-8', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
-    const { code, stderr } = await run(data, args, (c) => {
-      if (out.length < MAX_LISTING) out.push(c);
-    });
-    return parseListing(Buffer.from(out).toString('utf8'), code, stderr);
-  });
+/** List an archive (bounded text, parsed from `7z l -slt`), stopped at the message's deadline. */
+export async function listArchive(data: Buffer, budget: Budget, where: string, type?: string): Promise<SevenZipListing> {
+  let out: Buffer[] = [];
+  let size = 0;
+  const args = ['l', '-slt', '-bd', '-sccUTF-8', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
+  const keep = (chunk: Buffer): void => {
+    if (size >= MAX_LISTING) return;
+    out.push(chunk);
+    size += chunk.length;
+  };
+  const { code, stderr } = await twice(
+    () => runSevenZip(data, args, MAX_LISTING, keep, stopFor(budget, where)),
+    () => {
+      out = [];
+      size = 0;
+    },
+  );
+  return parseListing(Buffer.concat(out).subarray(0, MAX_LISTING).toString('utf8'), code, stderr);
 }
 
 /** Parse `7z l -slt` output: an archive block, a "----------" line, then one block per entry. */
@@ -283,12 +164,12 @@ export interface Extracted {
 }
 
 /**
- * Extract one member (`name`; all of a single-stream archive when undefined) to a
- * callback that charges `budget` every 64 KB (bytes, ratio against `compressedSize`,
- * time). A limit throws (LimitExceededError) with 7-Zip stopped at that point, and the
- * member's bytes already charged given back (they are dropped, not held).
+ * Extract one member (`name`; all of a single-stream archive when undefined), charging
+ * `budget` for each chunk as it streams (bytes, ratio against `compressedSize`, time). A
+ * limit throws (LimitExceededError) with 7-Zip stopped at that point, and the member's
+ * bytes already charged given back (they are dropped, not held).
  */
-export function extractMember(
+export async function extractMember(
   data: Buffer,
   name: string | undefined,
   where: string,
@@ -296,45 +177,40 @@ export function extractMember(
   budget: Budget,
   type?: string,
 ): Promise<Extracted> {
-  return job(async () => {
-    const chunks: Buffer[] = [];
-    // Small first: most members are small, and a 64 KB chunk per member costs GC.
-    let chunk = Buffer.allocUnsafe(4096);
-    let fill = 0;
-    let total = 0;
-    let charged = 0;
-    const flush = (): void => {
-      if (fill === 0) return;
-      charged += fill;
-      try {
-        budget.addBytes(fill, where);
-        total += fill;
-        chunks.push(chunk.subarray(0, fill));
-        chunk = Buffer.allocUnsafe(Math.min(CHUNK, chunk.length * 2));
-        fill = 0;
-        budget.checkRatio(total, compressedSize, where);
-        budget.checkTime(where);
-      } catch (err) {
-        failed ??= err;
-        throw err;
-      }
-    };
-    const args = ['e', '-so', '-spd', '-bd', '-y', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
-    if (name !== undefined) args.push('--', name);
-    try {
-      const { code, stderr } = await run(data, args, (c) => {
-        if (failed !== undefined) throw failed;
-        chunk[fill++] = c;
-        if (fill === chunk.length) flush();
-      });
-      flush();
-      return { data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total), code, message: stderr.replace(/\s+/g, ' ').slice(0, 500) };
-    } catch (err) {
-      // What was charged is dropped: given back (a limit hit, or a trap tried again).
-      budget.refundBytes(charged);
-      throw err;
-    }
-  });
+  let chunks: Buffer[] = [];
+  let total = 0;
+  let charged = 0;
+  const take = (chunk: Buffer): void => {
+    charged += chunk.length;
+    budget.addBytes(chunk.length, where);
+    total += chunk.length;
+    chunks.push(chunk);
+    budget.checkRatio(total, compressedSize, where);
+    budget.checkTime(where);
+  };
+  // Past this many bytes the charge above has thrown: the thread stops by itself there.
+  const { limits } = budget;
+  const ratioCap = Math.max(limits.ratioCheckMinBytes, Math.floor(limits.maxCompressionRatio * Math.max(1, compressedSize)) + 1);
+  const cap = Math.min(budget.remainingBytes() + 1, ratioCap);
+  const args = ['e', '-so', '-spd', '-bd', '-y', NO_PASSWORD, ...(type === undefined ? [] : [`-t${type}`]), INPUT];
+  if (name !== undefined) args.push('--', name);
+  try {
+    const { code, stderr, capped } = await twice(
+      () => runSevenZip(data, args, cap, take, stopFor(budget, where)),
+      () => {
+        budget.refundBytes(charged);
+        chunks = [];
+        total = 0;
+        charged = 0;
+      },
+    );
+    if (capped) throw new LimitExceededError('maxExpandedBytes', budget.expandedBytes, limits.maxExpandedBytes, where);
+    return { data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total), code, message: stderr.replace(/\s+/g, ' ').slice(0, 500) };
+  } catch (err) {
+    // What was charged is dropped: given back.
+    budget.refundBytes(charged);
+    throw err;
+  }
 }
 
 /** True when 7-Zip's message says the data is encrypted or the password is wrong. */
@@ -350,7 +226,7 @@ function saysUnsupported(s: string): boolean {
 /** The listing of an archive; undefined, with the trouble noted on the budget, when 7-Zip failed. */
 async function listOrNote(unit: ScanUnit, budget: Budget, type: string | undefined): Promise<SevenZipListing | undefined> {
   try {
-    return await listArchive(unit.data, type);
+    return await listArchive(unit.data, budget, unit.location, type);
   } catch (err) {
     if (isFatal(err)) throw err;
     // 7-Zip lets a C++ exception out (a bare number) when a 7z's headers are encrypted.

@@ -128,6 +128,22 @@ describe.skipIf(!existsSync(TESTFILES))('ClamAV test files attached to mail (Deb
     scanner = createEmbeddedAdapter({ preloaded: { db, report, label: "clam.exe's MD5" } });
   });
 
+  it('a damaged OLE2 file on which 7-Zip spins without output is stopped at the message deadline, and 7-Zip still works after', async () => {
+    // Found by the formats fuzz (seed 32275836): clam.ole.doc with its first 50 bytes
+    // repeated 20 times keeps 7-Zip's Compound handler busy ~12 s before it gives up. On the
+    // event loop it could not be stopped; in its thread it is terminated at the deadline.
+    const doc = readFileSync(join(TESTFILES, 'clam.ole.doc'));
+    const spinning = Buffer.concat([...Array.from({ length: 21 }, () => doc.subarray(0, 50)), doc.subarray(50)]);
+    const t0 = Date.now();
+    const e = await expandAll(partUnit(spinning, 'x', 'x.doc'), budget({ timeoutMs: 1_000 }));
+    const took = Date.now() - t0;
+    expect((e.error as { limit?: string } | undefined)?.limit).toBe('timeoutMs');
+    // Generous bound (a shared machine): the run it replaces took ~12 s.
+    expect(took).toBeLessThan(6_000);
+    const ok = await expandAll(partUnit(await sevenZipArchive('7z', { 'eicar.com': EICAR }), 'x', 'x.7z'));
+    expect(ok.units.some(isEicar)).toBe(true);
+  });
+
   it('the same .ppt (an OLE2 file: several 7-Zip runs) expanded 1,500 times in a row gives the same units every time', async () => {
     // 7-Zip's main() run hundreds of times in one WASM instance trapped ("memory access out
     // of bounds") after ~360 runs on this file: instances are now replaced and a trap retried.
