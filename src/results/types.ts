@@ -15,6 +15,8 @@ export interface HostInfo {
   os: string;
   node: string;
   hostname?: string;
+  /** The 1, 5 and 15 minute load averages when the bench started (the machine may be shared). */
+  loadAverage?: [number, number, number];
 }
 
 /** The corpus as measured. */
@@ -26,6 +28,41 @@ export interface CorpusSummary {
   manifestSha256?: string;
   /** When only the first `messages` were benched (`--limit`): how many the corpus holds. */
   totalMessages?: number;
+  /**
+   * sha256 over every benched message in corpus order (its corpus-relative name, a NUL, the
+   * sha256 of its bytes, a newline): the same bytes give the same hash, with or without a manifest.
+   */
+  contentSha256?: string;
+}
+
+/** A program of a scanner or system under test, with the version it reports. */
+export interface ProgramVersion {
+  /** Program name, e.g. `clamsmtpd`, `clamav-milter`, `clamd`. */
+  name: string;
+  /** The version as the program reports it (`1.10`, `ClamAV 1.4.6`); absent when it could not be asked. */
+  version?: string;
+  /** How it was asked: `clamsmtpd -v`, `clamd VERSION`, `ICAP OPTIONS ISTag`... */
+  source: string;
+  /** The program's file, when known (from /proc/PID/exe or PATH). */
+  path?: string;
+  /** The process it was found as (a SUT's or lab daemon's pid). */
+  pid?: number;
+}
+
+/** A signature database as found: version, build time and signature count where it says them. */
+export interface SignatureDatabase {
+  /** File or database name (`daily.cvd`, `avbench.ndb`, `daily` from clamd's VERSION reply). */
+  name: string;
+  /** Full path of the file, when read from disk. */
+  path?: string;
+  /** Database version (a CVD's version, clamd's daily number). */
+  version?: string;
+  /** Build time as the database says it (a CVD header's), else the file's modification time, ISO 8601. */
+  buildTime?: string;
+  /** Number of signatures (a CVD header's, else counted lines / rules). */
+  signatures?: number;
+  /** How it was read: `sigtool --info`, `CVD header`, `clamd VERSION`, `counted lines`, `counted rules`. */
+  source: string;
 }
 
 /** Which scanner a run measured. */
@@ -37,6 +74,10 @@ export interface ScannerInfo {
   signatures?: string;
   /** What the scanning core hands the adapter: the raw message or each decoded part (absent for a SUT). */
   granularity?: 'message' | 'part';
+  /** Every program of the scanner or system under test and its version (clamsmtpd and its clamd...). */
+  programs?: ProgramVersion[];
+  /** The signature databases it scans with, as far as they could be found. */
+  databases?: SignatureDatabase[];
 }
 
 /** Per-category or overall detection counts. Errors are counted apart, never as clean. */
@@ -112,6 +153,12 @@ export interface MessageResult {
   smtpReply?: string;
   milterAction?: string;
   exitCode?: number;
+  /**
+   * True when the message ended at a deadline: the SUT's own (e.g. clamsmtpd's TimeOut: an
+   * error after at least its TimeOut), the driver's or the scanner's (errorCode TIMEOUT).
+   * Such messages are left out of `completed` throughput and counted in `timeouts`.
+   */
+  deadline?: boolean;
 }
 
 /**
@@ -123,6 +170,62 @@ export interface LoadShape {
   connection: 'per-message' | 'kept-open';
   /** Target messages per second across all sessions (open-loop arrival schedule); absent: flat out. */
   rate?: number;
+}
+
+/** Every count of one run (or of one category of it). */
+export interface RunCounts {
+  /** Messages counted. */
+  messages: number;
+  /** Verdict infected (any label). */
+  infected: number;
+  /** Verdict clean (any label). */
+  clean: number;
+  /** Verdict error (any label: `any` and unlabelled messages included). */
+  errors: number;
+  /** Of `errors`, those on messages labelled infected or clean (what detection judges). */
+  errorsLabelled: number;
+  /** Labelled infected, said clean (= fn). */
+  missed: number;
+  /** Labelled clean, said infected (= fp). */
+  falsePositives: number;
+  tp: number;
+  fn: number;
+  fp: number;
+  tn: number;
+  /** tp / (tp + fn); null when no infected message was judged. */
+  detectionRate: number | null;
+  /** fp / (fp + tn); null when no clean message was judged. */
+  falsePositiveRate: number | null;
+  /** Fate lost. */
+  lost: number;
+  /** Messages that ended at a deadline (the SUT's, the driver's or the scanner's). */
+  timeouts: number;
+  /** Seconds those messages took, added up. */
+  timeoutSeconds: number;
+}
+
+/**
+ * Messages and time lost to deadlines in a run's median repeat (issue 14.3: a timeout is not
+ * throughput): what `completed` leaves out.
+ */
+export interface DeadlineLoss {
+  /** Messages that ended at a deadline (MessageResult.deadline or errorCode TIMEOUT). */
+  messages: number;
+  /** Seconds those messages took, added up. */
+  seconds: number;
+  /** Wall-clock seconds of the pass when only such messages were in flight (left out of `completed`). */
+  stalledSeconds: number;
+  /** The SUT's own deadline when known (`deadline=` on --sut, or clamsmtpd's TimeOut from its config), ms. */
+  sutDeadlineMs?: number;
+}
+
+/** Throughput over the messages that completed (did not end at a deadline). */
+export interface CompletedThroughput {
+  messages: number;
+  /** The pass's duration less the time only deadline-bound messages were in flight. */
+  durationMs: number;
+  msgsPerSec: number;
+  mbPerSec: number;
 }
 
 /** One cell of the matrix: scanner × mode × concurrency. */
@@ -145,7 +248,16 @@ export interface Run {
   detection: Detection;
   fates: Fates;
   /** Each measured repeat's throughput, so spread is visible (the run's figures are the median). */
-  repeats: { msgsPerSec: number; mbPerSec: number; durationMs: number }[];
+  repeats: { msgsPerSec: number; mbPerSec: number; durationMs: number; completedMsgsPerSec?: number; timeouts?: number }[];
+  /**
+   * Throughput over completed messages (median repeat): equal to `throughput` when no message
+   * hit a deadline. Absent in files written before it existed: read `throughput` then.
+   */
+  completed?: CompletedThroughput;
+  /** Messages and seconds lost to deadlines (median repeat). */
+  timeouts?: DeadlineLoss;
+  /** Every count as src/results/counts.ts defines it (median repeat), for tools reading results.json. */
+  counts?: RunCounts;
   resources?: ResourceUse;
   results: MessageResult[];
 }
