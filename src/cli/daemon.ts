@@ -70,6 +70,8 @@ export interface DaemonSpec<A extends DaemonArgs> {
   config: AvbenchConfig;
   /** Re-read the config file (SIGHUP). */
   reloadConfig(): Promise<AvbenchConfig>;
+  /** How log lines reach stderr (default: one write each; serve milter gathers them). */
+  stderr?: (line: string) => void;
   /** Bind and serve with these scanners (throws on a bind error). */
   start(ctx: { scanners: readonly Adapter[]; log: DaemonLog; runAs: RunAs; drainMs: number }): Promise<RunningFrontEnd>;
 }
@@ -99,7 +101,12 @@ export async function runDaemon<A extends DaemonArgs>(spec: DaemonSpec<A>): Prom
   }
   let log: DaemonLog;
   try {
-    log = await openDaemonLog({ daemon: spec.daemon, syslog: args.syslog, ...(args.syslogSocket === undefined ? {} : { syslogSocket: args.syslogSocket }) });
+    log = await openDaemonLog({
+      daemon: spec.daemon,
+      syslog: args.syslog,
+      ...(args.syslogSocket === undefined ? {} : { syslogSocket: args.syslogSocket }),
+      ...(spec.stderr === undefined ? {} : { stderr: spec.stderr }),
+    });
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }

@@ -12,7 +12,8 @@ export interface RunAs {
   group?: { name: string; gid: number };
 }
 
-function lookup(file: string, name: string): string[] | undefined {
+/** The fields of `name` (or numeric id) in a passwd- or group-format file; undefined when absent. */
+export function lookupAccount(file: string, name: string): string[] | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -35,12 +36,12 @@ export function resolveRunAs(user: string | undefined, group: string | undefined
   if (user === undefined && group === undefined) return out;
   if (process.getuid?.() !== 0) throw new Error('--user/--group need the daemon to start as root (it drops to them after binding)');
   if (user !== undefined) {
-    const f = lookup(files.passwd, user);
+    const f = lookupAccount(files.passwd, user);
     if (f === undefined) throw new Error(`--user ${user}: no such user in ${files.passwd}`);
     out.user = { name: f[0] as string, uid: Number(f[2]), gid: Number(f[3]) };
   }
   if (group !== undefined) {
-    const f = lookup(files.group, group);
+    const f = lookupAccount(files.group, group);
     if (f === undefined) throw new Error(`--group ${group}: no such group in ${files.group}`);
     out.group = { name: f[0] as string, gid: Number(f[2]) };
   }
