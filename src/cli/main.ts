@@ -51,7 +51,8 @@ export async function runCli(argv: string[]): Promise<number> {
   const names = first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
   const factories = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<CommandFactory>)()));
   const usageCode = usageExitCode(names.length === 1 ? first : undefined);
-  const done = await parse(argv, factories.map((f) => f(state)));
+  // yargs drops a lone `-` from a command's paths; `scan -` (a message on stdin) gets it as /dev/stdin.
+  const done = await parse(first === 'scan' ? argv.map((a) => (a === '-' ? '/dev/stdin' : a)) : argv, factories.map((f) => f(state)));
   if (done.configError !== undefined) {
     process.stderr.write(`avbench: ${done.configError}\n`);
     return 2;

@@ -20,6 +20,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Bytes or text written to stdin (stdin is closed after). */
   input?: Buffer | string;
+  /** An open file descriptor the child gets as its stdin, as `< FILE` in a shell gives a file, not a pipe (not with `input`). */
+  stdinFd?: number;
   cwd?: string;
   env?: Record<string, string | undefined>;
   /** Cap on captured stdout/stderr, bytes each (default 16 MiB). */
@@ -67,7 +69,8 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     encoding: 'utf8',
     maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
     windowsHide: true,
-    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
+    // (execa hands an integer to spawn() as the child's own fd; its types list only 0 and 3-9.)
+    ...(opts.input !== undefined ? { input: opts.input } : opts.stdinFd !== undefined ? { stdin: opts.stdinFd as 3 } : { stdin: 'ignore' as const }),
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
   });

@@ -14,6 +14,7 @@ import { loadConfig } from '../../config/config.js';
 import { BenchInputError, MODES, runBench, type BenchEvent } from '../../bench/runner.js';
 import type { Results } from '../../results/types.js';
 import { startBenchLab, type BenchLab } from '../../bench/lab.js';
+import { openCorpus } from '../../corpus/read.js';
 import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';
 import type { ModeName } from '../../modes/types.js';
@@ -161,7 +162,28 @@ export function parseModeLimits(values: readonly string[]): Partial<Record<ModeN
   return out;
 }
 
+/**
+ * A corpus that opens but holds no message is an error, said before anything starts or is
+ * written (a bench of nothing is not a pass). undefined when it has messages, or when it does
+ * not open (runBench then says why).
+ */
+async function emptyCorpusProblem(corpus: string): Promise<string | undefined> {
+  let messages: number;
+  try {
+    messages = (await openCorpus(corpus)).info.messages;
+  } catch {
+    return undefined;
+  }
+  if (messages > 0) return undefined;
+  return `no message in ${corpus}: --corpus takes a folder of .eml files (manifest.json for detection figures), an mbox file or a Maildir holding messages; \`avbench corpus generate --out DIR\` makes one`;
+}
+
 async function bench(args: BenchArgs): Promise<number> {
+  const empty = await emptyCorpusProblem(args.corpus);
+  if (empty !== undefined) {
+    process.stderr.write(`avbench: ${empty}\n`);
+    return 2;
+  }
   const loaded = await loadConfig(args.config);
   let config = loaded.config;
   let configPath = loaded.path;

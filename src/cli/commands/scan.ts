@@ -1,7 +1,10 @@
 /**
- * `avbench scan [--scanner NAME]... [--json] [--config FILE] PATH...`
- * Files, folders (a corpus with or without manifest.json), mbox files and Maildirs.
- * Exit 0 all clean · 1 something infected · 2 an error.
+ * `avbench scan [--scanner NAME]... [--json | --clamd-style] [--config FILE] PATH...`
+ * Files, folders (a corpus with or without manifest.json), mbox files, Maildirs, and `-`:
+ * one message read from standard input (a pipe or a redirected file), shown as `stdin`.
+ * Exit 0 all clean · 1 something infected · 2 an error (an error outranks infected), also
+ * when the paths yield no message at all (an empty folder is not a clean pass).
+ * `--clamd-style` prints what clamdscan prints (clamdStyleLine, clamdSummary).
  *
  * How the scanners are fed, chosen once from what they are:
  * - a message that is a file on the local disk goes to the core by path: a local clamd
@@ -11,8 +14,8 @@
  *   process per batch) get batches, as `clamscan -r DIR` is one process;
  * - every other scanner gets the messages one by one, `--jobs` at once, output in order.
  */
-import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { adapterByName } from '../../../adapters/index.js';
 import { loadConfig } from '../../config/config.js';
@@ -20,7 +23,7 @@ import { resolveLimits, type Limits } from '../../core/limits.js';
 import { fileMessageUnit, scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
 import type { Adapter, ScanUnit, Verdict } from '../../core/types.js';
 import { errorVerdict } from '../../core/verdict.js';
-import { openCorpus, type CorpusEntry } from '../../corpus/read.js';
+import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../../corpus/read.js';
 import type { CliState } from '../main.js';
 import { orderedPool } from '../pool.js';
 import { progress } from '../progress.js';
@@ -34,6 +37,8 @@ export interface ScanArgs {
   infected: boolean;
   jobs?: number;
   summary: boolean;
+  /** clamdscan's output: `FILE: NAME FOUND` / `FILE: OK` / `FILE: REASON ERROR` and its SCAN SUMMARY block. */
+  clamdStyle?: boolean;
 }
 
 /** One line of `scan --json` (DESIGN.md): `{ file, scanner, ms, ...Verdict }`. */
@@ -63,22 +68,59 @@ const OUTPUT_BLOCK = 64 * 1024;
 export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
   return {
     command: 'scan <paths..>',
-    describe: 'Scan messages: .eml files, corpus folders, mbox files, Maildirs',
+    describe: 'Scan messages: .eml files, corpus folders, mbox files, Maildirs, - (one message on stdin)',
     builder: (y: Argv) =>
       y
-        .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files, folders, mbox files or Maildirs' })
+        .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files, folders, mbox files or Maildirs; - reads one message from standard input' })
         .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable); `avbench scanners` lists them' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON array: an element per message and scanner' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .option('infected', { alias: 'i', type: 'boolean', default: false, describe: 'print only infected and error messages' })
         .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'messages scanned at once by scanners given one message at a time (clamd, clamscan and clamdscan get batches)' })
-        .option('summary', { type: 'boolean', default: true, describe: 'print a per-category table when the corpus is labelled (--no-summary to skip)' })
+        .option('summary', { type: 'boolean', default: true, describe: 'print a per-category table when the corpus is labelled, the SCAN SUMMARY block with --clamd-style (--no-summary to skip)' })
+        .option('clamd-style', {
+          type: 'boolean',
+          default: false,
+          describe: "print clamdscan's lines (FILE: NAME FOUND, FILE: OK, FILE: REASON ERROR; absolute paths, stream for stdin) and its SCAN SUMMARY block; one --scanner only, not with --json",
+        })
+        .check((argv) => {
+          const problem = scanUsageProblem(argv as unknown as ScanArgs);
+          if (problem !== undefined) throw new Error(problem);
+          return true;
+        })
         .example('$0 scan message.eml', 'scan one message with the embedded scanner')
-        .example('$0 scan -s clamd -s embedded --json corpora/quick', 'two scanners, JSON out') as unknown as Argv<ScanArgs>,
+        .example('cat message.eml | $0 scan -s clamd -', 'scan one message read from a pipe')
+        .example('$0 scan -s clamd --clamd-style -i DIR', "clamdscan's output, infected files only")
+        .example('$0 scan -s clamd -s embedded --json corpora/quick', 'two scanners, JSON out')
+        .epilogue(SCAN_EXIT_CODES) as unknown as Argv<ScanArgs>,
     handler: async (args: ArgumentsCamelCase<ScanArgs>) => {
       state.exitCode = await runScan(args);
     },
   };
+}
+
+/** What `scan --help` says of exit codes, beside clamdscan's. */
+export const SCAN_EXIT_CODES = [
+  'Exit codes: 0 every message clean; 1 something infected; 2 an error: a scanner error or timeout, a',
+  'limit hit, an unreadable path, no message at all (an empty folder, empty stdin), a usage or config',
+  'error. An error outranks infected: a run with both exits 2 (an error may hide a virus). clamdscan',
+  'uses the same numbers (0 no virus, 1 virus found, 2 error) but lets a virus outrank errors: it',
+  'exits 1 when it found one, even after errors. --clamd-style keeps avbench\'s exit codes.',
+].join('\n');
+
+/** `-` names standard input, as for clamscan and clamdscan (the full CLI hands it on as `/dev/stdin`, which yargs keeps). */
+export function isStdinPath(path: string): boolean {
+  return path === '-' || path === '/dev/stdin';
+}
+
+/** A combination of options `scan` refuses, said as what to do; undefined when they go together. */
+export function scanUsageProblem(args: Pick<ScanArgs, 'paths' | 'scanner' | 'json' | 'clamdStyle'>): string | undefined {
+  if ((args.paths ?? []).filter((p) => isStdinPath(String(p))).length > 1) return 'standard input (-) holds one message: name - once';
+  if (args.clamdStyle !== true) return undefined;
+  if (args.json) return '--clamd-style and --json are two output formats: choose one';
+  const scanners = new Set(args.scanner ?? []);
+  if (scanners.size > 1) return `--clamd-style prints one verdict per file as clamdscan does, from one scanner: name one --scanner (got ${[...scanners].join(', ')})`;
+  return undefined;
 }
 
 /** Value options of `avbench scan` the strict parser knows (each spelling yargs accepts as its own argument). */
@@ -92,8 +134,9 @@ const SCAN_VALUE_OPTIONS: Record<string, 'scanner' | 'config' | 'jobs'> = {
 };
 
 /** Boolean flags of `avbench scan` the strict parser knows. */
-const SCAN_FLAGS: Record<string, ['json' | 'infected' | 'summary', boolean]> = {
+const SCAN_FLAGS: Record<string, ['json' | 'infected' | 'summary' | 'clamdStyle', boolean]> = {
   '--json': ['json', true],
+  '--clamd-style': ['clamdStyle', true],
   '-i': ['infected', true],
   '--infected': ['infected', true],
   '--summary': ['summary', true],
@@ -109,10 +152,11 @@ const NUMBER_LIKE = /^(0x[0-9a-f]+|-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?)$/i;
  * Parse the arguments after `scan` the way the yargs module above does, for the usual
  * spellings: `-s NAME` / `--scanner NAME` / `--scanner=NAME` (repeatable), `--json`,
  * `-i` / `--infected`, `-c FILE` / `--config FILE` / `--config=FILE`, `-j N` / `--jobs N`,
- * `--summary` / `--no-summary`, and the paths (before, between or after the options).
- * Returns undefined for anything else — help, version, an unknown, repeated or bundled
+ * `--summary` / `--no-summary`, `--clamd-style`, and the paths (before, between or after
+ * the options; `-` is standard input). Returns undefined for anything else — help, version, an unknown, repeated or bundled
  * option, `--`, a value that looks like an option, a path yargs could read as a number or
- * as a boolean flag's value, no path at all — so the caller hands the whole command line to
+ * as a boolean flag's value, no path at all, a combination scanUsageProblem refuses — so the
+ * caller hands the whole command line to
  * yargs, which then behaves exactly as it always has.
  */
 export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
@@ -122,7 +166,7 @@ export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
   const out: ScanArgs = { paths, scanner, json: false, infected: false, jobs: DEFAULT_JOBS, summary: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('-')) {
+    if (!a.startsWith('-') || a === '-') {
       // A boolean flag takes a following `true`/`false` as its value in yargs.
       if (a === '' || a === 'true' || a === 'false' || NUMBER_LIKE.test(a)) return undefined;
       paths.push(a);
@@ -159,6 +203,7 @@ export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
   }
   if (paths.length === 0) return undefined;
   if (scanner.length === 0) scanner.push('embedded');
+  if (scanUsageProblem(out) !== undefined) return undefined;
   return out;
 }
 
@@ -183,17 +228,101 @@ interface Scanned {
 export interface ScanIo {
   stdout: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
   stderr: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  /** Where `-` reads its message (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
+}
+
+/** One path of the command line, opened. */
+interface Source {
+  path: string;
+  corpus: OpenedCorpus;
+  /** The message on standard input. */
+  stdin: boolean;
+}
+
+/** Read a stream to its end. */
+function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+/** The one message on standard input as a corpus of one entry, `stdin` (bytes only: scanners get them, clamd by INSTREAM). */
+function stdinCorpus(path: string, data: Buffer): OpenedCorpus {
+  const entry: CorpusEntry = { file: 'stdin', size: data.length, read: () => Promise.resolve(data) };
+  const list = [entry];
+  const entries = {
+    async *[Symbol.asyncIterator]() {
+      yield* list;
+    },
+    [Symbol.iterator]: () => list[Symbol.iterator](),
+  };
+  return { info: { path, kind: 'file', messages: 1, bytes: data.length }, entries };
 }
 
 /**
  * Run `avbench scan` with parsed options; resolves to the exit code (0 clean, 1 infected,
  * 2 error). Throws ConfigError for an unusable config or scanner name (the caller says so).
+ * Every path is opened (and `-` read) before anything is scanned or printed: paths that yield
+ * no message at all are an error (one line on stderr, exit 2, nothing on stdout).
  */
 export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const usage = scanUsageProblem(args);
+  if (usage !== undefined) {
+    io.stderr.write(`avbench: ${usage}\n`);
+    return 2;
+  }
   const { config } = await loadConfig(args.config);
   const names = [...new Set(args.scanner)];
   const adapters: Adapter[] = names.map((n) => adapterByName(n, config));
+  const clamdStyle = args.clamdStyle === true;
   try {
+    const startedAt = Date.now();
+    const started = performance.now();
+    let worst = 0;
+    let openErrors = 0;
+    const sources: Source[] = [];
+    for (const path of args.paths) {
+      if (isStdinPath(path)) {
+        let data: Buffer;
+        try {
+          data = await readAll(io.stdin ?? process.stdin);
+        } catch (err) {
+          io.stderr.write(`avbench: cannot read standard input: ${(err as Error).message}\n`);
+          openErrors += 1;
+          continue;
+        }
+        if (data.length === 0) {
+          io.stderr.write('avbench: standard input is empty: pipe or redirect one message into `avbench scan -` (cat message.eml | avbench scan -)\n');
+          openErrors += 1;
+          continue;
+        }
+        sources.push({ path, corpus: stdinCorpus(path, data), stdin: true });
+        continue;
+      }
+      try {
+        sources.push({ path, corpus: await openCorpus(path), stdin: false });
+      } catch (err) {
+        // clamdscan says this (on stderr) of a path it cannot open, and counts it in Total errors.
+        if (clamdStyle) io.stderr.write(`ERROR: Can't access file ${resolvePath(path)}\n`);
+        else io.stderr.write(`avbench: cannot read ${path}: ${(err as Error).message}\n`);
+        openErrors += 1;
+      }
+    }
+    if (openErrors > 0) worst = 2;
+    if (sources.every((src) => src.corpus.info.messages === 0)) {
+      // Not a clean pass: nothing was scanned. (Each path that could not be read has said why.)
+      const empty = sources.map((src) => src.path);
+      if (empty.length > 0) {
+        io.stderr.write(
+          `avbench: no message to scan in ${empty.join(', ')}: give .eml files, corpus folders, mbox files or Maildirs that hold messages (\`avbench corpus generate --out DIR\` makes a corpus), or - for one message on standard input\n`,
+        );
+      }
+      return 2;
+    }
     const probes = await Promise.all(adapters.map((a) => a.probe()));
     for (const [i, p] of probes.entries()) {
       if (!p.available) {
@@ -209,23 +338,19 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
     // between batches; a process scanner (clamscan: its own signature load each) runs one at a time.
     const batchesAtOnce = batchers.every((a) => a.type === 'clamd') ? 2 : 1;
     const out = new Output(io.stdout);
-    let worst = 0;
     let first = true;
     let count = 0;
     let bytes = 0;
-    const started = performance.now();
+    const clamd = { infected: 0, errors: openErrors };
     const tallies = new Map<string, Map<string, Tally>>(); // scanner → category → tally
     if (args.json) out.write('[');
-    for (const path of args.paths) {
-      let opened;
-      try {
-        opened = await openCorpus(path);
-      } catch (err) {
-        io.stderr.write(`avbench: cannot read ${path}: ${(err as Error).message}\n`);
-        worst = 2;
-        continue;
-      }
-      const bar = progress(`scanning ${path}`, opened.info.messages, io.stderr as NodeJS.WriteStream);
+    for (const { path, corpus: opened, stdin } of sources) {
+      const bar = progress(`scanning ${stdin ? 'stdin' : path}`, opened.info.messages, io.stderr as NodeJS.WriteStream);
+      // clamdscan: one line per file named on the command line (OK too); in a folder only
+      // what it found or failed on, then `FOLDER: OK` when that was nothing.
+      const shownAs = clamdStyle ? clamdNames(path, opened, stdin) : undefined;
+      const oneFile = stdin || opened.info.kind === 'file';
+      let flagged = false;
       const report = ({ entry, results, size }: Scanned): void => {
         count += 1;
         bytes += size;
@@ -238,6 +363,11 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
             const rec: ScanRecord = { file: entry.file, scanner: r.scanner, ms: round(r.ms), ...v };
             out.write((first ? '\n' : ',\n') + JSON.stringify(rec));
             first = false;
+          } else if (shownAs !== undefined) {
+            if (v.status === 'infected') clamd.infected += 1;
+            else if (v.status === 'error') clamd.errors += 1;
+            if (v.status !== 'clean') flagged = true;
+            if ((v.status !== 'clean' || oneFile) && !(args.infected && v.status === 'clean')) out.write(clamdStyleLine(shownAs(entry.file), v) + '\n');
           } else if (!args.infected || v.status !== 'clean') {
             out.write(formatLine(entry.file, r, adapters.length > 1) + '\n');
           }
@@ -252,11 +382,14 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
           for (const s of batch) report(s);
         }
       }
+      if (shownAs !== undefined && !oneFile && !flagged && !args.infected) out.write(`${shownAs(undefined)}: OK\n`);
       out.flush();
       bar.done();
     }
     if (args.json) out.write(first ? ']\n' : '\n]\n');
-    else if (args.summary) {
+    else if (clamdStyle) {
+      if (args.summary) out.write(clamdSummary(clamd.infected, clamd.errors, startedAt, Date.now(), performance.now() - started));
+    } else if (args.summary) {
       const secs = (performance.now() - started) / 1000;
       if (tallies.size > 0) out.write((await summaryTable(tallies)) + '\n');
       out.write(`${count} messages, ${(bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s (${(count / secs).toFixed(0)} msg/s, ${(bytes / 1e6 / secs).toFixed(1)} MB/s)\n`);
@@ -266,6 +399,73 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
   } finally {
     await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
   }
+}
+
+/**
+ * The names --clamd-style prints for one path's messages, as clamdscan prints them: absolute,
+ * symbolic links resolved (clamdscan's realpath), `stream` for standard input (what
+ * `cat FILE | clamdscan -` prints). An mbox's messages are `BOX#N` (clamdscan scans the box
+ * as one file). Called with undefined: the path itself (a folder's `FOLDER: OK`).
+ */
+function clamdNames(path: string, opened: OpenedCorpus, stdin: boolean): (file: string | undefined) => string {
+  if (stdin) return () => 'stream';
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    real = resolvePath(path);
+  }
+  // Entries are named join(path, ...) (src/corpus/read.ts): swap that prefix for the real path.
+  const given = join(path).replace(/\/+$/, '');
+  return (file) => {
+    if (file === undefined || file === path || opened.info.kind === 'file') return real;
+    if (given === '.') return `${real}/${file}`;
+    if (file.startsWith(`${given}/`) || file.startsWith(`${given}#`)) return real + file.slice(given.length);
+    return resolvePath(file);
+  };
+}
+
+/**
+ * clamdscan's line for one file: `FILE: NAME FOUND` (the first detection, as clamd reports
+ * without --allmatch), `FILE: OK`, `FILE: REASON ERROR`. The reason is the error code and
+ * message on one line without colons: clamdscan prints what follows the last colon of
+ * clamd's reply, so a script may split the line at its last `: `.
+ */
+export function clamdStyleLine(file: string, v: Verdict): string {
+  switch (v.status) {
+    case 'clean':
+      return `${file}: OK`;
+    case 'infected':
+      return `${file}: ${v.detections[0]?.name ?? 'Unknown'} FOUND`;
+    case 'error':
+      return `${file}: ${`${v.error.code} ${v.error.message}`.replace(/[\r\n:]+/g, ' ').replace(/\s+/g, ' ').trim()} ERROR`;
+  }
+}
+
+/** clamdscan's date: `2026:12:04 10:23:48`, local time. */
+function clamdDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}:${two(d.getMonth() + 1)}:${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/**
+ * clamdscan's SCAN SUMMARY block (ClamAV 1.x), blank line first: Infected files, Total
+ * errors (only when there were some), Time (`0.320 sec (0 m 0 s)`), Start Date, End Date.
+ */
+export function clamdSummary(infected: number, errors: number, startMs: number, endMs: number, elapsedMs: number): string {
+  const whole = Math.floor(elapsedMs / 1000);
+  const milli = Math.floor(elapsedMs - whole * 1000);
+  return [
+    '',
+    '----------- SCAN SUMMARY -----------',
+    `Infected files: ${infected}`,
+    ...(errors > 0 ? [`Total errors: ${errors}`] : []),
+    `Time: ${whole}.${String(milli).padStart(3, '0')} sec (${Math.floor(whole / 60)} m ${whole % 60} s)`,
+    `Start Date: ${clamdDate(startMs)}`,
+    `End Date:   ${clamdDate(endMs)}`,
+    '',
+  ].join('\n');
 }
 
 /**
