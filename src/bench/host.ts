@@ -2,7 +2,7 @@
  * Where a run was made (results.json `host`) and the load it put on the machine: CPU
  * seconds and peak RSS of given processes read from /proc, and of avbench itself.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { HostInfo, ResourceUse } from '../results/types.js';
 
@@ -16,35 +16,72 @@ export function hostInfo(): HostInfo {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     hostname: os.hostname(),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) as [number, number, number],
   };
 }
 
-/** CPU seconds (user + system) of a process from /proc/PID/stat; undefined when it is gone. */
-export function procCpuSeconds(pid: number): number | undefined {
+/**
+ * The fields of /proc/PID/stat after the command (which may hold spaces and parentheses):
+ * element 0 is field 3 (state), so field N of proc(5) is element N - 3. Undefined when the
+ * process is gone or /proc cannot be read.
+ */
+function statFields(pid: number | 'self'): string[] | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
     return undefined;
   }
-  // Fields after the command (which may hold spaces and parentheses) start after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]); // field 14
-  const stime = Number(rest[12]); // field 15
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return (utime + stime) / CLOCK_TICKS;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Sum of the given stat fields in seconds; undefined when one is not a number. */
+function seconds(f: readonly string[], ...fields: number[]): number | undefined {
+  let ticks = 0;
+  for (const n of fields) ticks += Number(f[n - 3]);
+  return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
+}
+
+/** CPU seconds (user + system) of a process from /proc/PID/stat; undefined when it is gone. */
+export function procCpuSeconds(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f === undefined ? undefined : seconds(f, 14, 15); // utime, stime
+}
+
+/**
+ * CPU seconds of a process plus those of the children it has waited for (utime + stime +
+ * cutime + cstime); undefined when it is gone.
+ */
+export function procCpuSecondsWithReaped(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f === undefined ? undefined : seconds(f, 14, 15, 16, 17);
+}
+
+/**
+ * CPU seconds of a daemon that forks workers (Postfix's master): the process, the children
+ * it has reaped, and its live children (their own CPU); 0 when it is gone.
+ */
+export function procTreeCpuSeconds(pid: number): number {
+  let total = procCpuSecondsWithReaped(pid) ?? 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return total;
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = statFields(Number(d));
+    if (f === undefined || Number(f[4 - 3]) !== pid) continue; // field 4: ppid
+    total += seconds(f, 14, 15) ?? 0;
+  }
+  return total;
 }
 
 /** CPU seconds of this process's waited-for children (/proc/self/stat cutime + cstime). */
 export function childrenCpuSeconds(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const v = (Number(rest[13]) + Number(rest[14])) / CLOCK_TICKS; // fields 16, 17
-    return Number.isFinite(v) ? v : 0;
-  } catch {
-    return 0;
-  }
+  const f = statFields('self');
+  return (f === undefined ? undefined : seconds(f, 16, 17)) ?? 0;
 }
 
 /** VmRSS and VmHWM (peak) of a process in bytes from /proc/PID/status; undefined when it is gone. */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
-import { adapterByName, listScanners } from '../../adapters/index.js';
+import { adapterByName, listScanners, resolveScanner } from '../../adapters/index.js';
 import { createNoopAdapter } from '../../adapters/noop.js';
 import type { AvbenchConfig } from '../config/config.js';
 import type { Limits } from '../core/limits.js';
@@ -19,8 +19,10 @@ import type { ModeName } from '../modes/types.js';
 import { startFrontEnd, startSut, type BenchOutcome, type Target } from './frontends.js';
 import { hostInfo, LoadSampler } from './host.js';
 import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from '../results/types.js';
+import { countRecords, hitDeadline } from '../results/counts.js';
 import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
 import { parseSut, type SutSpec } from './sut.js';
+import { CorpusHasher, describeAdapter, describeProcesses, withDescription, type ScannerOptionsSeen } from './versions.js';
 
 /** Every mode, in run order. */
 export const MODES: readonly ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
@@ -86,7 +88,7 @@ export class BenchInputError extends Error {
 /** One thing to bench: an adapter in some modes, or a SUT. */
 type Plan =
   | { kind: 'adapter'; adapter: Adapter; info: ScannerInfo; modes: readonly ModeName[]; baseline: boolean; pids: readonly number[] }
-  | { kind: 'sut'; spec: SutSpec; info: ScannerInfo };
+  | { kind: 'sut'; spec: SutSpec; info: ScannerInfo; deadlineMs?: number };
 
 const PROBE_MS = 10_000;
 
@@ -121,10 +123,14 @@ function fileOf(prefix: string, file: string): string {
 }
 
 /** One measured or warm-up pass. */
-interface Pass {
+export interface Pass {
   records: MessageResult[];
   durationMs: number;
   bytes: number;
+  /** Per message (by index): when it was sent and when its outcome came, ms after the pass began; its size. */
+  starts?: number[];
+  ends?: number[];
+  sizes?: number[];
 }
 
 function toRecord(file: string, entry: CorpusEntry, out: BenchOutcome): MessageResult {
@@ -149,6 +155,9 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
   const syncRead = corpus.info.kind !== 'mbox';
   const base = corpus.info.path.endsWith(sep) ? corpus.info.path : corpus.info.path + sep;
   const records: MessageResult[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const sizes: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const inFlightMax = Math.max(1, target.concurrency);
   let bytes = 0;
@@ -176,11 +185,15 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
         ms: 0,
         fate: target.mode === 'direct' ? 'scanned' : 'tempfailed',
       };
+      starts[i] = ends[i] = performance.now() - t0;
+      sizes[i] = 0;
       tick(++done);
       void err;
       continue;
     }
     bytes += raw.length;
+    sizes[i] = raw.length;
+    starts[i] = performance.now() - t0;
     if (inFlightMax === 1) {
       // The lean path: no extra promise or closure per message.
       let out: BenchOutcome;
@@ -188,19 +201,23 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
         out = await driver.send({ file: entry.file, raw });
       } catch (err) {
         records[i] = internalFailure(file, err);
+        ends[i] = performance.now() - t0;
         tick(++done);
         continue;
       }
+      ends[i] = performance.now() - t0;
       records[i] = toRecord(file, entry, out);
       tick(++done);
       continue;
     }
     const p = driver.send({ file: entry.file, raw }).then(
       (out) => {
+        ends[i] = performance.now() - t0;
         records[i] = toRecord(file, entry, out);
         tick(++done);
       },
       (err: unknown) => {
+        ends[i] = performance.now() - t0;
         records[i] = internalFailure(file, err);
         tick(++done);
       },
@@ -212,25 +229,125 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
   await Promise.all(inFlight);
   const durationMs = performance.now() - t0;
   target.afterPass?.();
-  return { records, durationMs, bytes };
+  return { records, durationMs, bytes, starts, ends, sizes };
 }
 
-function figures(p: Pass): { msgsPerSec: number; mbPerSec: number; durationMs: number } {
+/**
+ * Flag the records that ended at the SUT's own deadline: an error that took at least 90 % of
+ * it (clamsmtpd answers 451 once its TimeOut passes). Errors with code TIMEOUT (the driver's
+ * or the scanner's deadline) count as deadline hits without a flag (src/results/counts.ts).
+ */
+export function markDeadlines(records: MessageResult[], sutDeadlineMs: number | undefined): void {
+  if (sutDeadlineMs === undefined) return;
+  for (const r of records) if (r !== undefined && r.verdict === 'error' && r.ms >= 0.9 * sutDeadlineMs) r.deadline = true;
+}
+
+/**
+ * Wall-clock ms of a pass during which only deadline-bound messages were in flight (no other
+ * message was being handled): time the pass lost to deadlines. Without per-message times
+ * (hand-made passes), the deadline messages' time divided by the concurrency.
+ */
+export function stalledMs(p: Pass, isHit: (i: number) => boolean, concurrency = 1): number {
+  const n = p.records.length;
+  if (p.starts === undefined || p.ends === undefined) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) if (isHit(i)) sum += (p.records[i] as MessageResult).ms;
+    return Math.min(p.durationMs, sum / Math.max(1, concurrency));
+  }
+  const events: { t: number; hit: boolean; d: 1 | -1 }[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = p.starts[i];
+    const e = p.ends[i];
+    if (s === undefined || e === undefined) continue;
+    const hit = isHit(i);
+    events.push({ t: s, hit, d: 1 }, { t: e, hit, d: -1 });
+  }
+  // At equal times, ends before starts: a message that starts as another ends does not overlap it.
+  events.sort((a, b) => a.t - b.t || a.d - b.d);
+  let others = 0;
+  let hits = 0;
+  let last = 0;
+  let stalled = 0;
+  for (const ev of events) {
+    if (others === 0 && hits > 0) stalled += ev.t - last;
+    last = ev.t;
+    if (ev.hit) hits += ev.d;
+    else others += ev.d;
+  }
+  return Math.min(p.durationMs, stalled);
+}
+
+interface Figures {
+  msgsPerSec: number;
+  mbPerSec: number;
+  durationMs: number;
+  completedMsgsPerSec?: number;
+  timeouts?: number;
+}
+
+/** A pass's figures; completed throughput (and the deadline hits) only when some message hit a deadline. */
+function figures(p: Pass, concurrency = 1): Figures & { completed: { messages: number; durationMs: number; msgsPerSec: number; mbPerSec: number }; stalledMs: number; timeouts: number } {
   const secs = p.durationMs / 1000;
+  const hits: boolean[] = p.records.map((r) => r !== undefined && hitDeadline(r));
+  const nHits = hits.filter((h) => h).length;
+  const stalled = nHits === 0 ? 0 : stalledMs(p, (i) => hits[i] === true, concurrency);
+  let doneBytes = p.bytes;
+  if (nHits > 0) {
+    const sizes = p.sizes;
+    if (sizes === undefined) {
+      doneBytes = (p.bytes * (p.records.length - nHits)) / Math.max(1, p.records.length);
+    } else {
+      for (let i = 0; i < hits.length; i++) if (hits[i] === true) doneBytes -= sizes[i] ?? 0;
+    }
+  }
+  const doneMs = Math.max(0, p.durationMs - stalled);
+  const doneSecs = doneMs / 1000;
+  const completed = {
+    messages: p.records.length - nHits,
+    durationMs: round3(doneMs),
+    msgsPerSec: round3(doneSecs > 0 ? (p.records.length - nHits) / doneSecs : 0),
+    mbPerSec: round3(doneSecs > 0 ? doneBytes / 1e6 / doneSecs : 0),
+  };
   return {
     msgsPerSec: round3(secs > 0 ? p.records.length / secs : 0),
     mbPerSec: round3(secs > 0 ? p.bytes / 1e6 / secs : 0),
     durationMs: round3(p.durationMs),
+    completed,
+    stalledMs: stalled,
+    timeouts: nHits,
   };
 }
 
+function repeatOf(f: ReturnType<typeof figures>): Run['repeats'][number] {
+  const r: Run['repeats'][number] = { msgsPerSec: f.msgsPerSec, mbPerSec: f.mbPerSec, durationMs: f.durationMs };
+  if (f.timeouts > 0) {
+    r.completedMsgsPerSec = f.completed.msgsPerSec;
+    r.timeouts = f.timeouts;
+  }
+  return r;
+}
+
 /** The run record from its measured passes (figures of the median repeat). */
-export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: string, concurrency: number, baseline: boolean, passes: readonly Pass[], resources?: ResourceUse, shape?: LoadShape): Run {
-  const repeats = passes.map(figures);
+export function buildRun(
+  id: string,
+  scanner: ScannerInfo,
+  mode: ModeName,
+  sut: string,
+  concurrency: number,
+  baseline: boolean,
+  passes: readonly Pass[],
+  resources?: ResourceUse,
+  shape?: LoadShape,
+  sutDeadlineMs?: number,
+): Run {
+  for (const p of passes) markDeadlines(p.records, sutDeadlineMs);
+  const all = passes.map((p) => figures(p, concurrency));
+  const repeats = all.map(repeatOf);
   const m = medianIndex(repeats, (r) => r.msgsPerSec);
   const med = passes[m] as Pass;
-  const medFig = repeats[m] as (typeof repeats)[number];
+  const medFig = all[m] as (typeof all)[number];
   const fates = countFates(med.records, med.records.length);
+  const counts = countRecords(med.records);
   const run: Run = {
     id,
     scanner,
@@ -246,6 +363,14 @@ export function buildRun(id: string, scanner: ScannerInfo, mode: ModeName, sut: 
     detection: computeDetection(med.records),
     fates,
     repeats,
+    completed: medFig.completed,
+    timeouts: {
+      messages: counts.timeouts,
+      seconds: counts.timeoutSeconds,
+      stalledSeconds: round3(medFig.stalledMs / 1000),
+      ...(sutDeadlineMs === undefined ? {} : { sutDeadlineMs }),
+    },
+    counts,
     results: med.records,
   };
   if (resources !== undefined) run.resources = resources;
@@ -259,6 +384,22 @@ function perPass(use: ResourceUse, n: number): ResourceUse {
   if (use.scanner !== undefined) out.scanner = { ...use.scanner, cpuSeconds: round3(use.scanner.cpuSeconds / k) };
   if (use.children !== undefined) out.children = { cpuSeconds: round3(use.children.cpuSeconds / k) };
   return out;
+}
+
+/** sha256 of the benched messages (names and bytes), read once before the runs; undefined when one cannot be read. */
+async function hashCorpus(corpus: OpenedCorpus, limit: number): Promise<string | undefined> {
+  const base = corpus.info.path.endsWith(sep) ? corpus.info.path : corpus.info.path + sep;
+  const h = new CorpusHasher();
+  let n = 0;
+  try {
+    for await (const entry of corpus.entries) {
+      if (n++ >= limit) break;
+      h.add(fileOf(base, entry.file), await entry.read());
+    }
+  } catch {
+    return undefined;
+  }
+  return h.hex();
 }
 
 /** Names benched when none are given: config entries and built-in types, not presets, cli or noop. */
@@ -340,9 +481,20 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
         skip(name, p.reason ?? 'not available');
         continue;
       }
-      plans.push({ kind: 'adapter', adapter, info: scannerInfo(adapter, p), modes, baseline: false, pids: o.scannerPids?.[name] ?? [] });
+      const pids = o.scannerPids?.[name] ?? [];
+      let info = scannerInfo(adapter, p);
+      try {
+        info = withDescription(info, await describeAdapter(adapter.type, resolveScanner(name, config).options as ScannerOptionsSeen, pids));
+      } catch {
+        /* versions are best effort: the probe's figures stay */
+      }
+      plans.push({ kind: 'adapter', adapter, info, modes, baseline: false, pids });
     }
-    for (const spec of suts) plans.push({ kind: 'sut', spec, info: { name: spec.name, type: 'sut' } });
+    for (const spec of suts) {
+      const d = await describeProcesses(spec.pids).catch(() => ({ programs: [], databases: [] }) as Awaited<ReturnType<typeof describeProcesses>>);
+      const deadlineMs = spec.deadlineMs ?? d.deadlineMs;
+      plans.push({ kind: 'sut', spec, info: withDescription({ name: spec.name, type: 'sut' }, d), ...(deadlineMs === undefined ? {} : { deadlineMs }) });
+    }
     if (plans.length === 0) throw new BenchInputError(`nothing to bench: ${skipped.length > 0 ? skipped.map((s) => `${s.name} (${s.reason})`).join('; ') : 'no scanner or SUT given'}`);
 
     // The no-scan baseline of every mode in play, first.
@@ -371,6 +523,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
     }
 
     const host = hostInfo();
+    const contentSha256 = await hashCorpus(corpus, limit);
     const runs: Run[] = [];
     let benchedBytes = 0;
     const passes = warmup + repeat;
@@ -424,7 +577,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       }
       const sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
       if (cellLimit === limit) benchedBytes = measured[0]?.bytes ?? benchedBytes;
-      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources, target.shape);
+      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources, target.shape, plan.kind === 'sut' ? plan.deadlineMs : undefined);
       runs.push(run);
       emit({ type: 'run-end', run });
     }
@@ -443,6 +596,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
         bytes: limited?.bytes ?? corpus.info.bytes,
         ...(limited === undefined ? {} : { totalMessages: corpus.info.messages }),
         ...(corpus.info.manifestSha256 === undefined ? {} : { manifestSha256: corpus.info.manifestSha256 }),
+        ...(contentSha256 === undefined ? {} : { contentSha256 }),
       },
       ...(o.command === undefined ? {} : { command: o.command }),
       settings: { repeats: repeat, warmup },

@@ -9,7 +9,10 @@
  *   lda:COMMAND ARGS...                 a delivery agent run once per message (no shell)
  *
  * `name=` names the SUT in results and tables (default: scheme and address); `pid=` lists
- * processes whose CPU and RSS are sampled during the run (e.g. clamsmtpd and its clamd).
+ * processes whose CPU and RSS are sampled during the run (e.g. clamsmtpd and its clamd), and
+ * whose programs, versions and databases are recorded (src/bench/versions.ts); `deadline=S`
+ * is the SUT's own deadline in seconds (clamsmtpd's TimeOut; read from its config when its
+ * pid is given): an error after it is a deadline hit, kept out of completed throughput.
  */
 import { basename } from 'node:path';
 import { parseLdaSut } from '../modes/lda/driver.js';
@@ -18,9 +21,9 @@ import { parseSmtpUrl } from '../modes/smtp/driver.js';
 
 /** A parsed `--sut`. */
 export type SutSpec =
-  | { kind: 'smtp'; url: string; driverUrl: string; name: string; sinkPort?: number; pids: number[] }
-  | { kind: 'milter'; url: string; driverUrl: string; name: string; pids: number[] }
-  | { kind: 'lda'; url: string; command: string[]; name: string; pids: number[] };
+  | { kind: 'smtp'; url: string; driverUrl: string; name: string; sinkPort?: number; pids: number[]; deadlineMs?: number }
+  | { kind: 'milter'; url: string; driverUrl: string; name: string; pids: number[]; deadlineMs?: number }
+  | { kind: 'lda'; url: string; command: string[]; name: string; pids: number[]; deadlineMs?: number };
 
 /** Thrown for a `--sut` that cannot be used; the message says what form is expected. */
 export class SutError extends TypeError {
@@ -45,6 +48,15 @@ function pidsOf(params: URLSearchParams, url: string): number[] {
   return out;
 }
 
+/** `deadline=SECONDS` as ms, or undefined when absent. */
+function deadlineOf(params: URLSearchParams, url: string): { deadlineMs?: number } {
+  const v = params.get('deadline');
+  if (v === null) return {};
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new SutError(`--sut ${url}: deadline must be seconds > 0, got ${JSON.stringify(v)}`);
+  return { deadlineMs: n * 1000 };
+}
+
 function checkParams(params: URLSearchParams, allowed: readonly string[], url: string): void {
   for (const k of params.keys()) {
     if (!allowed.includes(k)) throw new SutError(`--sut ${url}: unknown parameter "${k}" (known: ${allowed.join(', ')})`);
@@ -66,7 +78,7 @@ export function parseSut(url: string): SutSpec {
   const name = params.get('name') ?? undefined;
   if (name !== undefined && !/^[\w.:@/+-]{1,80}$/.test(name)) throw new SutError(`--sut ${url}: name may hold letters, digits and . : @ / + - _ (at most 80)`);
   if (/^(smtp|lmtp):\/\//.test(base)) {
-    checkParams(params, ['sink', 'name', 'pid'], url);
+    checkParams(params, ['sink', 'name', 'pid', 'deadline'], url);
     try {
       parseSmtpUrl(base);
     } catch (err) {
@@ -78,16 +90,16 @@ export function parseSut(url: string): SutSpec {
       sinkPort = Number(sink);
       if (!Number.isInteger(sinkPort) || sinkPort < 1 || sinkPort > 65535) throw new SutError(`--sut ${url}: sink must be a port number`);
     }
-    return { kind: 'smtp', url, driverUrl: base, name: name ?? base.replace(/\/$/, ''), ...(sinkPort === undefined ? {} : { sinkPort }), pids: pidsOf(params, url) };
+    return { kind: 'smtp', url, driverUrl: base, name: name ?? base.replace(/\/$/, ''), ...(sinkPort === undefined ? {} : { sinkPort }), pids: pidsOf(params, url), ...deadlineOf(params, url) };
   }
   if (/^milter(\+unix)?:\/\//.test(base)) {
-    checkParams(params, ['name', 'pid'], url);
+    checkParams(params, ['name', 'pid', 'deadline'], url);
     try {
       parseMilterUrl(base);
     } catch (err) {
       throw new SutError(`--sut ${url}: ${(err as Error).message}`);
     }
-    return { kind: 'milter', url, driverUrl: base, name: name ?? base, pids: pidsOf(params, url) };
+    return { kind: 'milter', url, driverUrl: base, name: name ?? base, pids: pidsOf(params, url), ...deadlineOf(params, url) };
   }
   throw new SutError(`--sut ${url}: expected smtp://HOST:PORT[?sink=PORT], milter://HOST:PORT, milter+unix:///PATH or lda:COMMAND`);
 }

@@ -5,3 +5,4 @@
 export * from './types.js';
 export { validateResults, resultsSchemaPath, type SchemaProblem } from './schema.js';
 export { runKey, sutKind, shapeKey, pairRuns, pairMessages, classifyChange, CHANGE_ORDER, type ChangeKind, type RunMatch, type MessagePairs } from './pairing.js';
+export { countRecords, runCounts, detectionCounts, hitDeadline, isLabelled, problemOf, categoriesOf, completedThroughput, deadlineHits, type Countable } from './counts.js';

@@ -117,6 +117,34 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
     // The SMTP SUT was driven with bench's default load shape (a connection per message); the milter run has none.
     expect(results.runs.find((r) => r.id === 'clamsmtpd/smtp/c2')?.shape).toEqual({ connection: 'per-message' });
     expect(results.runs.find((r) => r.id === 'clamav-milter/milter/c2')?.shape).toBeUndefined();
+    // Versions and signatures of both SUTs (issue 14.5): from their PIDs, their configs and clamd's VERSION.
+    for (const [id, program] of [['clamsmtpd/smtp/c2', 'clamsmtpd'], ['clamav-milter/milter/c2', 'clamav-milter']] as const) {
+      const info = results.runs.find((r) => r.id === id)!.scanner;
+      expect(info.programs?.find((p) => p.name === program)?.version, id).toMatch(/^\d+\.\d+/);
+      expect(info.programs?.find((p) => p.name === 'clamd')?.version, id).toMatch(/^ClamAV \d/);
+      expect(info.version, id).toMatch(new RegExp(`^${program} \\d.* \\+ ClamAV \\d`));
+      expect(info.databases?.map((d) => `${d.name} ${d.signatures}`), id).toEqual(['avbench.hdb 1', 'avbench.ndb 1']);
+      expect(info.signatures, id).toMatch(/^2 signatures in avbench\.hdb, avbench\.ndb, newest \d{4}-/);
+    }
+    expect(results.corpus.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(results.host.loadAverage).toHaveLength(3);
+    // Timeouts apart (issue 14.3): clamsmtpd's TimeOut (3 s, read from its config) hit by NUL-byte
+    // messages is counted in `timeouts`, not folded into the throughput over completed messages.
+    const smtp = results.runs.find((r) => r.id === 'clamsmtpd/smtp/c2')!;
+    expect(smtp.timeouts?.sutDeadlineMs).toBe(3_000);
+    const hits = smtp.results.filter((r) => r.deadline === true);
+    expect(hits.map((r) => `${r.fate} ${r.errorCode}`)).toEqual(hits.map(() => 'tempfailed TEMPFAIL'));
+    expect(smtp.timeouts?.messages).toBe(hits.length);
+    expect(smtp.counts?.timeouts).toBe(hits.length);
+    expect(smtp.completed?.messages).toBe(smtp.messages - hits.length);
+    // The quick corpus's first 60 messages hold one whose last line has a NUL byte (seen: 1 hit, 3.2 s).
+    expect(hits.length).toBeGreaterThan(0);
+    expect(smtp.timeouts?.seconds).toBeGreaterThanOrEqual(hits.length * 2.7);
+    expect(smtp.timeouts?.stalledSeconds).toBeGreaterThan(0);
+    expect(smtp.completed!.msgsPerSec).toBeGreaterThan(smtp.throughput.msgsPerSec);
+    const milterRun = results.runs.find((r) => r.id === 'clamav-milter/milter/c2')!;
+    expect(milterRun.timeouts).toMatchObject({ messages: 0, seconds: 0, stalledSeconds: 0 });
+    expect(milterRun.completed?.msgsPerSec).toBe(milterRun.throughput.msgsPerSec);
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }, 300_000);
 });
