@@ -8,7 +8,9 @@
  *   MilterSocketGroup — Postfix's smtpd runs as user postfix and must be able to connect
  *   (`--socket-group postfix --socket-mode 660`).
  */
-import { chmod, chown, lstat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, chown, lstat, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { connect, NetError } from '../core/net.js';
 import { lookupAccount } from './privileges.js';
 
@@ -64,6 +66,10 @@ function codeError(code: string, message: string): NodeJS.ErrnoException {
  * within a second), and an Error when the path is not a socket.
  */
 export async function clearStaleSocket(path: string): Promise<void> {
+  const dir = dirname(path);
+  const d = await stat(dir).catch(() => undefined);
+  if (d === undefined || !d.isDirectory()) throw codeError('ENOENT', `the folder ${dir} does not exist: create it first (systemd: RuntimeDirectory=)`);
+  if (!(await access(dir, constants.W_OK | constants.X_OK).then(() => true, () => false))) throw codeError('EPERM', `the folder ${dir} is not writable by this user: start as root (with --user) or choose another folder`);
   let st;
   try {
     st = await lstat(path);
