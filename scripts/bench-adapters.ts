@@ -32,39 +32,30 @@
  * The file list is streamed (opendir), never held whole.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, opendir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, opendir, rm, stat, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { createClamscanAdapter } from '../adapters/clamscan.js';
 import { createEmbeddedAdapter } from '../adapters/embedded.js';
+import { childrenCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
 import { orderedPool } from '../src/cli/pool.js';
 import { run } from '../src/core/exec.js';
 import { scanMessageDetailed } from '../src/core/scan.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
+import { parseOptions, wholeNumber } from './lib/args.js';
+import { AVBENCH_BIN as SHARED_BIN, privateDist } from './lib/sut.js';
 
-/** The dist/ folder this script runs from. */
-const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * The avbench command line, as a user runs it: bin.js of a private copy of dist/ made by
  * main() (engineers sharing this tree rebuild dist/ while the bench runs, and a tsc run
  * makes bin.js fall back to the full CLI), else dist/src/cli/bin.js next to this dist/scripts/.
  */
-let AVBENCH_BIN = join(DIST, 'src/cli/bin.js');
-
-/** Copy dist/ (timestamps kept, node_modules linked) into `work`; returns the copy's bin.js. */
-async function privateBin(work: string): Promise<string> {
-  const app = join(work, 'avbench');
-  const root = resolve(DIST, '..');
-  await cp(DIST, join(app, 'dist'), { recursive: true, preserveTimestamps: true });
-  await cp(join(root, 'package.json'), join(app, 'package.json'), { preserveTimestamps: true });
-  await symlink(join(root, 'node_modules'), join(app, 'node_modules'));
-  return join(app, 'dist/src/cli/bin.js');
-}
+let AVBENCH_BIN = SHARED_BIN;
 
 /** How the adapter side gets each message to clamd (see the file comment). */
 type Mode = 'in-place' | 'in-place-read' | 'instream';
@@ -89,45 +80,43 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { parallel: 8, pools: [], modes: [], runs: 1, clamscan: true, count: 2000, temp: 'memory', clamdThreads: 8, whole: true, wholeOnly: false, small: 'corpora/small', smallCount: 20_000 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[i + 1];
-    const need = (): string => {
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      i++;
-      return v;
-    };
-    if (k === '--corpus') a.corpus = need();
-    else if (k === '--parallel') a.parallel = Number(need());
-    else if (k === '--pool') a.pools.push(Number(need()));
-    else if (k === '--runs') a.runs = Number(need());
-    else if (k === '--no-clamscan') a.clamscan = false;
-    else if (k === '--no-whole') a.whole = false;
-    else if (k === '--whole-only') a.wholeOnly = true;
-    else if (k === '--small') a.small = need();
-    else if (k === '--no-small') delete a.small;
-    else if (k === '--small-count') a.smallCount = Number(need());
-    else if (k === '--mode') {
-      const m = need();
-      if (!(MODES as readonly string[]).includes(m)) throw new Error(`--mode is one of ${MODES.join(', ')}`);
-      a.modes.push(m as Mode);
-    }
-    else if (k === '--make-test-corpus') a.makeTestCorpus = need();
-    else if (k === '--count') a.count = Number(need());
-    else if (k === '--chunk-size') a.chunkSize = Number(need());
-    else if (k === '--clamd-threads') a.clamdThreads = Number(need());
-    else if (k === '--clamd-temp') {
-      const t = need();
-      if (t !== 'memory' && t !== 'disk') throw new Error('--clamd-temp is memory or disk');
-      a.temp = t;
-    }
-    else throw new Error(`unknown argument ${String(k)}`);
-  }
-  if (a.pools.length === 0) a.pools = [8];
-  if (a.modes.length === 0) a.modes = [...MODES];
-  if (!(a.runs >= 1)) throw new Error('--runs must be at least 1');
-  return a;
+  const v = parseOptions('bench-adapters', argv, {
+    corpus: { type: 'string' },
+    parallel: { type: 'string', default: '8' },
+    pool: { type: 'string', multiple: true, default: [] },
+    runs: { type: 'string', default: '1' },
+    'no-clamscan': { type: 'boolean', default: false },
+    'no-whole': { type: 'boolean', default: false },
+    'whole-only': { type: 'boolean', default: false },
+    small: { type: 'string', default: 'corpora/small' },
+    'no-small': { type: 'boolean', default: false },
+    'small-count': { type: 'string', default: '20000' },
+    mode: { type: 'string', multiple: true, default: [] },
+    'make-test-corpus': { type: 'string' },
+    count: { type: 'string', default: '2000' },
+    'chunk-size': { type: 'string' },
+    'clamd-threads': { type: 'string', default: '8' },
+    'clamd-temp': { type: 'string', default: 'memory' },
+  });
+  for (const m of v.mode) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--mode is one of ${MODES.join(', ')}`);
+  if (v['clamd-temp'] !== 'memory' && v['clamd-temp'] !== 'disk') throw new Error('--clamd-temp is memory or disk');
+  return {
+    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
+    parallel: wholeNumber(v.parallel, '--parallel'),
+    pools: v.pool.length === 0 ? [8] : v.pool.map((p) => wholeNumber(p, '--pool', 0)),
+    modes: v.mode.length === 0 ? [...MODES] : (v.mode as Mode[]),
+    runs: wholeNumber(v.runs, '--runs'),
+    clamscan: !v['no-clamscan'],
+    ...(v['make-test-corpus'] === undefined ? {} : { makeTestCorpus: v['make-test-corpus'] }),
+    count: wholeNumber(v.count, '--count'),
+    temp: v['clamd-temp'],
+    ...(v['chunk-size'] === undefined ? {} : { chunkSize: wholeNumber(v['chunk-size'], '--chunk-size') }),
+    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
+    whole: !v['no-whole'],
+    wholeOnly: v['whole-only'],
+    ...(v['no-small'] ? {} : { small: v.small }),
+    smallCount: wholeNumber(v['small-count'], '--small-count'),
+  };
 }
 
 /** A quick test folder: `count` small .eml files, every second one with EICAR as a base64 attachment. */
@@ -267,19 +256,12 @@ interface ProcessRun {
 }
 
 /**
- * CPU time (user + system, ms) of this process's children that have been waited for, from
- * /proc/self/stat (cutime + cstime, in clock ticks of 10 ms); undefined where it cannot be read.
- * Only the timed process exits during a timeProcess call, so the difference is its CPU.
+ * CPU time (user + system, ms) of this process's children that have been waited for
+ * (10 ms resolution); undefined off Linux. Only the timed process exits during a
+ * timeProcess call, so the difference is its CPU.
  */
 function childrenCpuMs(): number | undefined {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 16 and 17 of proc(5) (cutime, cstime); f[0] is field 3 (state).
-    return (Number(f[13]) + Number(f[14])) * 10;
-  } catch {
-    return undefined;
-  }
+  return process.platform === 'linux' ? Math.round(childrenCpuSeconds() * 1000) : undefined;
 }
 
 async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
@@ -443,12 +425,6 @@ async function wholeClamscan(dir: string, clamd: LabClamd, config: string): Prom
     `avbench scan -s clamscan DIR ${rate(a).toFixed(0)} msg/s (${a.ms.toFixed(0)} ms, ${a.found.size} FOUND, ${foundDiff(c.found, a.found)} files differ) → ${(rate(a) / rate(c)).toFixed(2)}x`);
 }
 
-function median(xs: number[]): number {
-  const a = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(a.length / 2);
-  return a.length % 2 === 1 ? (a[mid] as number) : ((a[mid - 1] as number) + (a[mid] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.makeTestCorpus !== undefined) {
@@ -472,7 +448,7 @@ async function main(): Promise<void> {
         // What a user writes: an avbench.config.json naming the clamd.conf of the clamd to use.
         const config = join(work, 'avbench.config.json');
         await writeFile(config, JSON.stringify({ scanners: { clamd: { type: 'clamd', configFile: clamd.configFile }, clamscan: { type: 'clamscan', database: clamd.dbDir } } }), { mode: 0o600 });
-        AVBENCH_BIN = await privateBin(work);
+        AVBENCH_BIN = join(await privateDist(work), 'dist/src/cli/bin.js');
         const one = join(work, 'one.eml');
         await writeFile(one, 'From: a@example.org\r\nTo: b@example.org\r\nSubject: one\r\n\r\nHello.\r\n', { mode: 0o600 });
         await startupFigures(clamd, config, one, 5);

@@ -27,6 +27,7 @@ import { run } from '../src/core/exec.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { createEmbeddedAdapter } from '../adapters/embedded.js';
+import { numberArg, parseOptions } from './lib/args.js';
 
 const EMBEDDED = createEmbeddedAdapter();
 
@@ -189,22 +190,24 @@ function report(label: string, totalBytes: number, messages: number, figures: Fi
 }
 
 function parseArgs(argv: string[]): { corpus?: string; time: number; rssChild?: string } {
-  const out: { corpus?: string; time: number; rssChild?: string } = { time: 3000 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--corpus' && argv[i + 1] !== undefined) out.corpus = argv[++i]!;
-    else if (a === '--rss-child' && argv[i + 1] !== undefined) out.rssChild = argv[++i]!;
-    else if (a === '--time' && argv[i + 1] !== undefined) out.time = Number(argv[++i]);
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/scripts/bench-core.js [--corpus DIR] [--time MS per contender]');
-      process.exit(0);
-    } else {
-      console.error(`unknown argument: ${a}`);
-      process.exit(2);
-    }
+  const v = parseOptions(
+    'bench-core',
+    argv,
+    { corpus: { type: 'string' }, 'rss-child': { type: 'string' }, time: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h', default: false } },
+    USAGE,
+  );
+  if (v.help) {
+    console.log(`usage: ${USAGE}`);
+    process.exit(0);
   }
-  return out;
+  return {
+    time: numberArg(v.time, '--time', (n) => n > 0),
+    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
+    ...(v['rss-child'] === undefined ? {} : { rssChild: v['rss-child'] }),
+  };
 }
+
+const USAGE = 'node dist/scripts/bench-core.js [--corpus DIR] [--time MS per contender]';
 
 /**
  * Child mode: scan every message of a corpus with the core + embedded scanner, one at a

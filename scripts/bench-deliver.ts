@@ -26,16 +26,18 @@
  * `npm run bench:deliver` builds first (tsc + the lean bundle and its code cache); the bench
  * runs a private copy of dist/ so a rebuild by someone else meanwhile does not change it.
  */
-import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, quantile } from '../src/bench/stats.js';
 import { run } from '../src/core/exec.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { createProcmailSut } from '../src/lab/procmail.js';
 import { toLf } from '../src/modes/lda/driver.js';
+import { listOf, parseOptions, wholeNumber } from './lib/args.js';
+import { privateDist, writeClamdConfig } from './lib/sut.js';
 
 const SYSTEMS = ['node0', 'embedded', 'clamd', 'procmail', 'full-clamd'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -49,44 +51,30 @@ interface Args {
   perMessage: boolean;
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
 function parseArgs(argv: string[]): Args {
-  const a: Args = { messages: 100, rounds: 3, systems: [...SYSTEMS], fullMessages: 20, perMessage: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    const int = (): number => {
-      const n = Number(v());
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${k} needs a whole number`);
-      return n;
-    };
-    if (k === '--corpus') a.corpus = v();
-    else if (k === '--messages') a.messages = int();
-    else if (k === '--rounds') a.rounds = Math.max(1, int());
-    else if (k === '--full-messages') a.fullMessages = int();
-    else if (k === '--per-message') a.perMessage = true;
-    else if (k === '--systems') {
-      a.systems = v().split(',').map((s) => s.trim()).filter((s) => s !== '') as System[];
-      for (const s of a.systems) if (!SYSTEMS.includes(s)) throw new Error(`--systems: ${s} is not one of ${SYSTEMS.join(', ')}`);
-    } else throw new Error(`unknown argument ${k} (see the comment at the top of scripts/bench-deliver.ts)`);
-  }
-  return a;
+  const v = parseOptions(
+    'bench-deliver',
+    argv,
+    {
+      corpus: { type: 'string' },
+      messages: { type: 'string', default: '100' },
+      rounds: { type: 'string', default: '3' },
+      systems: { type: 'string', default: SYSTEMS.join(',') },
+      'full-messages': { type: 'string', default: '20' },
+      'per-message': { type: 'boolean', default: false },
+    },
+    'see the comment at the top of scripts/bench-deliver.ts',
+  );
+  return {
+    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
+    messages: wholeNumber(v.messages, '--messages', 0),
+    rounds: Math.max(1, wholeNumber(v.rounds, '--rounds', 0)),
+    systems: listOf(v.systems, SYSTEMS, '--systems'),
+    fullMessages: wholeNumber(v['full-messages'], '--full-messages', 0),
+    perMessage: v['per-message'],
+  };
 }
 
-function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((x, y) => x - y);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
-const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
@@ -110,18 +98,12 @@ async function main(): Promise<void> {
 
     const clamd = await startClamd();
     stops.push(() => clamd.stop());
-    const cfg = join(work, 'avbench.config.json');
-    await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }));
+    const cfg = await writeClamdConfig(join(work, 'avbench.config.json'), { socket: clamd.socket });
     const procmail = await createProcmailSut({ clamdConfig: clamd.configFile, dir: work });
     stops.push(() => procmail.remove());
 
-    // A private copy of dist/ (timestamps kept): engineers sharing this tree rebuild dist/
-    // while the bench runs, and a tsc run makes bin.js fall back to the full CLI.
-    const app = join(work, 'avbench');
-    await cp(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true, preserveTimestamps: true });
-    await cp(join(ROOT, 'package.json'), join(app, 'package.json'), { preserveTimestamps: true });
-    await symlink(join(ROOT, 'node_modules'), join(app, 'node_modules'));
-    const BIN = join(app, 'dist/src/cli/bin.js');
+    // A private copy of dist/: engineers sharing this tree rebuild dist/ while the bench runs.
+    const BIN = join(await privateDist(work), 'dist/src/cli/bin.js');
     const node = process.execPath;
     const ours = (scanner: string): string[] => [node, BIN, 'deliver', '-s', scanner, '-c', cfg, '--', 'cat'];
     const commands: Record<System, { argv: string[]; env?: Record<string, string> }> = {

@@ -22,16 +22,11 @@ import { parseNdbLine } from '../adapters/embedded/ndb.js';
 import { Verifier } from '../adapters/embedded/matcher.js';
 import { startWindow } from '../adapters/embedded/offset.js';
 import type { ScanContext } from '../src/core/types.js';
+import { numberArg, parseOptions } from './lib/args.js';
 
 function parseArgs(argv: string[]): { time: number; mb: number } {
-  const a = { time: 3000, mb: 3 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = Number(argv[i + 1]);
-    if (argv[i] === '--time') { a.time = v; i++; }
-    else if (argv[i] === '--mb') { a.mb = v; i++; }
-    else throw new Error(`unknown argument ${argv[i] ?? ''} (use --time MS, --mb N)`);
-  }
-  return a;
+  const v = parseOptions('bench-embedded', argv, { time: { type: 'string', default: '3000' }, mb: { type: 'string', default: '3' } }, 'node dist/scripts/bench-embedded.js [--time MS] [--mb N]');
+  return { time: numberArg(v.time, '--time', (n) => n > 0), mb: numberArg(v.mb, '--mb', (n) => n > 0) };
 }
 
 /** Deterministic pseudo-random bytes. */

@@ -28,14 +28,26 @@ import { run } from '../src/core/exec.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import type { ManifestEntry } from '../src/corpus/manifest.js';
 import type { ModeName } from '../src/modes/types.js';
+import { parseOptions, wholeNumber } from './lib/args.js';
 
 const CEILING_TARGET = 20_000;
 const RSS_TARGET = 300 * 1024 * 1024;
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+const OPTIONS = parseOptions(
+  'bench-harness',
+  process.argv.slice(2),
+  {
+    corpus: { type: 'string' },
+    big: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+    // the memory child's own options
+    child: { type: 'string' },
+    out: { type: 'string' },
+    modes: { type: 'string', default: 'direct,smtp,milter' },
+  },
+  'node dist/scripts/bench-harness.js [--corpus DIR] [--big N] [--only ceiling|memory]',
+);
+if (OPTIONS.only !== undefined && OPTIONS.only !== 'ceiling' && OPTIONS.only !== 'memory') throw new Error('bench-harness: --only is ceiling or memory');
 
 /** Replicate `src`'s messages into `out` until it holds `n` (hard links where possible). */
 async function replicate(src: string, out: string, n: number): Promise<void> {
@@ -53,7 +65,7 @@ async function replicate(src: string, out: string, n: number): Promise<void> {
 
 /** The child: bench the big corpus and print its peak RSS. */
 async function child(corpus: string, out: string): Promise<void> {
-  const modes = (arg('--modes') ?? 'direct,smtp,milter').split(',') as ModeName[];
+  const modes = OPTIONS.modes.split(',') as ModeName[];
   const results = await runBench({ corpus, scanners: ['embedded'], modes, repeat: 2, warmup: 1 });
   await writeResultsFile(join(out, 'results.json'), results);
   const figures = results.runs.map((r) => ({ id: r.id, msgsPerSec: r.throughput.msgsPerSec, lost: r.fates.lost, messages: r.messages }));
@@ -76,20 +88,21 @@ async function ceiling(corpus: string, granularity: 'message' | 'part'): Promise
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--child')) {
-    await child(arg('--child') as string, arg('--out') as string);
+  if (OPTIONS.child !== undefined) {
+    if (OPTIONS.out === undefined) throw new Error('bench-harness: --child needs --out');
+    await child(OPTIONS.child, OPTIONS.out);
     return;
   }
   const work = await mkdtemp(join(tmpdir(), 'avbench-harness-'));
   try {
-    let quick = arg('--corpus');
+    let quick = OPTIONS.corpus;
     if (quick === undefined) {
       quick = existsSync('corpora/quick/manifest.json') ? 'corpora/quick' : join(work, 'quick');
       if (quick !== 'corpora/quick') await generateCorpus({ out: quick, profile: 'quick' });
     }
-    const big = Number(arg('--big') ?? 10_000);
+    const big = wholeNumber(OPTIONS.big, '--big');
 
-    const only = arg('--only');
+    const only = OPTIONS.only;
     let ceilingOk = true;
     if (only !== 'memory') {
       const msg = await ceiling(quick, 'message');

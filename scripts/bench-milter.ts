@@ -32,13 +32,15 @@
  * --messages a run sends 300 messages with 1 session and 2,000 with more (fewer for large
  * messages: at most 400 at ≥ 100 KB, 100 at ≥ 1 MB).
  */
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { run, spawnDaemon, type Daemon } from '../src/core/exec.js';
-import { connect, freePort } from '../src/core/net.js';
+import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
+import { run, type Daemon } from '../src/core/exec.js';
+import { freePort } from '../src/core/net.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
@@ -50,6 +52,8 @@ import { createMilterServer } from '../src/modes/milter/server.js';
 import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket.js';
 import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
+import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
 
 type Part = 'postfix' | 'driver';
 type Listen = 'inet' | 'unix';
@@ -70,61 +74,39 @@ interface Args {
   concurrency: number;
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist/src/cli/bin.js');
-
-function list<T extends string>(s: string, allowed: readonly T[], what: string): T[] {
-  const out = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  for (const x of out) if (!allowed.includes(x as T)) throw new Error(`${what}: ${x} is not one of ${allowed.join(', ')}`);
-  return out as T[];
-}
-
-/** `1K`, `100K`, `2M`, `1000` → bytes (K = 1000, M = 1,000,000: smtp-source's -l is bytes). */
-function size(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
-  if (m === null) throw new Error(`--sizes: bad size ${s}`);
-  return Math.round(Number(m[1]) * { '': 1, k: 1e3, m: 1e6 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm']);
-}
+const PARTS = ['postfix', 'driver'] as const;
+const LISTENS = ['inet', 'unix'] as const;
+const SYSTEM_KINDS = ['alone', 'ours', 'null', 'clamav-milter'] as const;
 
 function parseArgs(argv: string[]): Args {
+  const v = parseOptions('bench-milter', argv, {
+    parts: { type: 'string', default: PARTS.join(',') },
+    sessions: { type: 'string', default: '1,8,32' },
+    sizes: { type: 'string', default: '1000' },
+    listen: { type: 'string', default: 'both' },
+    runs: { type: 'string', default: '3' },
+    messages: { type: 'string' },
+    systems: { type: 'string', default: SYSTEM_KINDS.join(',') },
+    'milter-arg': { type: 'string', multiple: true, default: [] },
+    json: { type: 'string' },
+    corpus: { type: 'string' },
+    'driver-messages': { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '8' },
+  });
   const a: Args = {
-    parts: ['postfix', 'driver'],
-    sessions: [1, 8, 32],
-    sizes: [1000],
-    listen: ['inet', 'unix'],
-    runs: 3,
-    systems: ['alone', 'ours', 'null', 'clamav-milter'],
-    milterArgs: [],
-    driverMessages: 2000,
-    concurrency: 8,
+    parts: listOf(v.parts, PARTS, '--parts'),
+    sessions: wholeNumbers(v.sessions, '--sessions'),
+    sizes: sizeList(v.sizes),
+    listen: v.listen === 'both' ? [...LISTENS] : listOf(v.listen, LISTENS, '--listen'),
+    runs: wholeNumber(v.runs, '--runs'),
+    ...(v.messages === undefined ? {} : { messages: wholeNumber(v.messages, '--messages') }),
+    systems: listOf(v.systems, SYSTEM_KINDS, '--systems'),
+    milterArgs: v['milter-arg'],
+    ...(v.json === undefined ? {} : { json: v.json }),
+    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
+    driverMessages: wholeNumber(v['driver-messages'], '--driver-messages'),
+    concurrency: wholeNumber(v.concurrency, '--concurrency'),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const need = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--parts') a.parts = list(need(), ['postfix', 'driver'] as const, k);
-    else if (k === '--sessions') a.sessions = need().split(',').map(Number);
-    else if (k === '--sizes') a.sizes = need().split(',').map(size);
-    else if (k === '--listen') {
-      const v = need();
-      a.listen = v === 'both' ? ['inet', 'unix'] : list(v, ['inet', 'unix'] as const, k);
-    } else if (k === '--runs') a.runs = Number(need());
-    else if (k === '--messages') a.messages = Number(need());
-    else if (k === '--systems') a.systems = list(need(), ['alone', 'ours', 'null', 'clamav-milter'] as const, k);
-    else if (k === '--milter-arg') a.milterArgs.push(need());
-    else if (k === '--json') a.json = need();
-    else if (k === '--corpus') a.corpus = need();
-    else if (k === '--driver-messages') a.driverMessages = Number(need());
-    else if (k === '--concurrency') a.concurrency = Number(need());
-    else throw new Error(`unknown argument ${String(k)}`);
-  }
-  for (const [k, v] of [['--runs', a.runs], ['--driver-messages', a.driverMessages], ['--concurrency', a.concurrency], ...a.sessions.map((n) => ['--sessions', n] as const)] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be positive integers`);
-  }
-  if (a.messages !== undefined && !(Number.isInteger(a.messages) && a.messages >= 1)) throw new Error('--messages must be a positive integer');
   if (!a.systems.includes('alone') && a.parts.includes('postfix')) throw new Error('--systems must include alone: every ratio is to Postfix alone');
   return a;
 }
@@ -136,38 +118,19 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6} MB` : n >= 1e3 ? `${n / 1e3} KB` : `${n} B`);
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
+/** CPU time (user + system, ms) a process has used so far (0 when unreadable); with `reaped`, plus its waited-for children. */
+function cpuMs(pid: number, reaped = false): number {
+  return ((reaped ? procCpuSecondsWithReaped(pid) : procCpuSeconds(pid)) ?? 0) * 1000;
+}
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (0 when unreadable); with `reaped`, plus its waited-for children. */
-async function cpuMs(pid: number, reaped = false): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return 0;
-  }
+/** Where a milter listen spec (`inet:PORT@HOST`, `unix:PATH`) accepts connections. */
+function endpointOf(spec: string): ReturnType<typeof milterEndpoint> {
+  return milterEndpoint(parseMilterSocket(spec));
 }
 
 /** CPU ms of a Postfix instance: master, the children it has reaped, and its live children. */
-async function postfixCpuMs(master: number): Promise<number> {
-  let ms = await cpuMs(master, true);
-  for (const d of await readdir('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = await readFile(`/proc/${d}/stat`, 'latin1');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === master) ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-    } catch {
-      /* gone */
-    }
-  }
-  return ms;
+function postfixCpuMs(master: number): number {
+  return procTreeCpuSeconds(master) * 1000;
 }
 
 // ───────────────────────────── part 1: Postfix + smtp-source ─────────────────────────────
@@ -209,14 +172,14 @@ async function smtpSource(port: number, sessions: number, length: number, messag
 async function pfRun(s: PfSystem, sessions: number, length: number, messages: number): Promise<PfRun> {
   const l = load();
   const sent0 = await s.postfix.sentCount();
-  const pf0 = await postfixCpuMs(s.postfix.pid);
-  const c0 = Object.fromEntries(await Promise.all(Object.entries(s.pids).map(async ([k, p]) => [k, await cpuMs(p)] as const)));
-  const src0 = await cpuMs(process.pid, true);
+  const pf0 = postfixCpuMs(s.postfix.pid);
+  const c0 = Object.fromEntries(Object.entries(s.pids).map(([k, p]) => [k, cpuMs(p)] as const));
+  const src0 = cpuMs(process.pid, true);
   const r = await smtpSource(s.postfix.port, sessions, length, messages);
-  const src1 = await cpuMs(process.pid, true);
+  const src1 = cpuMs(process.pid, true);
   const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
-  const cpuPerMsg: Record<string, number> = { postfix: ((await postfixCpuMs(s.postfix.pid)) - pf0) / messages };
-  for (const [k, p] of Object.entries(s.pids)) cpuPerMsg[k] = ((await cpuMs(p)) - (c0[k] ?? 0)) / messages;
+  const cpuPerMsg: Record<string, number> = { postfix: (postfixCpuMs(s.postfix.pid) - pf0) / messages };
+  for (const [k, p] of Object.entries(s.pids)) cpuPerMsg[k] = (cpuMs(p) - (c0[k] ?? 0)) / messages;
   // smtp-source (a reaped child of this process) + this process while it waited
   cpuPerMsg['smtp-source'] = (src1 - src0) / messages;
   const sent = (await s.postfix.sentCount()) - sent0;
@@ -230,20 +193,6 @@ function messagesFor(a: Args, sessions: number, length: number): number {
   return length >= 1_000_000 ? Math.min(n, 100) : length >= 100_000 ? Math.min(n, 400) : n;
 }
 
-async function waitListening(spec: string, alive: () => boolean): Promise<void> {
-  const ep = milterEndpoint(parseMilterSocket(spec));
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && alive()) {
-    try {
-      (await connect(ep, { deadline: Date.now() + 1_000 })).destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`our milter did not listen at ${spec}`);
-}
-
 interface CellReport {
   size: number;
   sessions: number;
@@ -255,8 +204,7 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
   out(`\n## 1. smtp-source → Postfix (→ milter → clamd) → smtp-sink: Postfix alone vs + our milter vs + clamav-milter\n`);
   const sink = await startSmtpSink({ backlog: 1024, dir: work });
   stops.push(() => sink.stop());
-  const cfg = join(work, 'avbench.config.json');
-  await writeFile(cfg, `${JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }, null, 2)}\n`);
+  const cfg = await writeClamdConfig(join(work, 'avbench.config.json'), { socket: clamd.socket });
   const systems: PfSystem[] = [];
   const alone = await startPostfix({ relayPort: sink.port, dir: work });
   stops.push(() => alone.stop());
@@ -265,22 +213,20 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
   for (const how of a.listen) {
     if (a.systems.includes('ours')) {
       const listen = how === 'unix' ? `unix:${join(work, 'ours.sock')}` : `inet:${await freePort()}@127.0.0.1`;
-      const argv = [BIN, 'serve', 'milter', '--listen', listen, '--scanner', 'clamd', '--config', cfg, ...(how === 'unix' ? ['--socket-mode', '666'] : []), ...a.milterArgs];
-      const d = await spawnDaemon(process.execPath, argv, { logFile: join(work, `serve-milter-${how}.log`), cwd: ROOT });
+      const args = ['--listen', listen, '--scanner', 'clamd', '--config', cfg, ...(how === 'unix' ? ['--socket-mode', '666'] : []), ...a.milterArgs];
+      const d = await startServe('milter', args, { ready: endpointOf(listen), logFile: join(work, `serve-milter-${how}.log`) });
       daemons.push(d);
       stops.push(() => d.stop(5_000));
-      await waitListening(listen, d.running);
       const pf = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
       stops.push(() => pf.stop());
       systems.push({ key: `ours-${how}`, label: `+ avbench serve milter (${how})`, kind: 'ours', listen: how, postfix: pf, pids: { milter: d.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } });
-      out(`ours (${how}): node ${argv.map((x) => x.replace(ROOT, '')).join(' ')}  (pid ${d.pid})\n`);
+      out(`ours (${how}): node dist/src/cli/bin.js serve milter ${args.join(' ')}  (pid ${d.pid})\n`);
     }
     if (a.systems.includes('null')) {
       const listen = how === 'unix' ? `unix:${join(work, 'null.sock')}` : `inet:${await freePort()}@127.0.0.1`;
-      const d = await spawnDaemon(process.execPath, [fileURLToPath(import.meta.url), '--serve-null', listen], { logFile: join(work, `null-milter-${how}.log`), cwd: ROOT });
+      const d = await startNodeServer([fileURLToPath(import.meta.url), '--serve-null', listen], { ready: endpointOf(listen), logFile: join(work, `null-milter-${how}.log`), what: `the null milter at ${listen}` });
       daemons.push(d);
       stops.push(() => d.stop(5_000));
-      await waitListening(listen, d.running);
       const pf = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
       stops.push(() => pf.stop());
       systems.push({ key: `null-${how}`, label: `+ null milter (${how})`, kind: 'null', listen: how, postfix: pf, pids: { milter: d.pid, 'smtp-sink': sink.pid } });
@@ -440,9 +386,8 @@ async function driverPart(a: Args, work: string, clamd: LabClamd, stops: (() => 
     stops.push(() => theirs.stop());
     const oursListen = how === 'unix' ? `unix:${join(work, `driver-ours-${how}.sock`)}` : `inet:${await freePort()}@127.0.0.1`;
     const oursUrl = milterUrl(parseMilterSocket(oursListen));
-    const ours = await spawnDaemon(process.execPath, [self, '--serve', oursListen, clamd.socket], { logFile: join(work, `driver-ours-${how}.log`) });
+    const ours = await startNodeServer([self, '--serve', oursListen, clamd.socket], { ready: endpointOf(oursListen), logFile: join(work, `driver-ours-${how}.log`), what: `our milter at ${oursListen}` });
     stops.push(() => ours.stop(5_000));
-    await waitListening(oursListen, ours.running);
 
     const systems = [
       { name: 'ours (avbench milter + clamd adapter)', url: oursUrl, pid: ours.pid, runs: [] as RunResult[] },
@@ -451,11 +396,11 @@ async function driverPart(a: Args, work: string, clamd: LabClamd, stops: (() => 
     for (const s of systems) await pass(s.url, messages.slice(0, Math.min(200, messages.length)), a.concurrency); // warm-up
     for (let r = 0; r < a.runs; r++) {
       for (const s of systems) {
-        const [sut0, clamd0, self0] = [await cpuMs(s.pid), await cpuMs(clamd.pid), process.cpuUsage()];
+        const [sut0, clamd0, self0] = [cpuMs(s.pid), cpuMs(clamd.pid), process.cpuUsage()];
         const res = await pass(s.url, messages, a.concurrency);
         const self1 = process.cpuUsage(self0);
         const n = messages.length;
-        res.cpuPerMsg = { sut: ((await cpuMs(s.pid)) - sut0) / n, clamd: ((await cpuMs(clamd.pid)) - clamd0) / n, driver: (self1.user + self1.system) / 1000 / n };
+        res.cpuPerMsg = { sut: (cpuMs(s.pid) - sut0) / n, clamd: (cpuMs(clamd.pid) - clamd0) / n, driver: (self1.user + self1.system) / 1000 / n };
         s.runs.push(res);
       }
     }

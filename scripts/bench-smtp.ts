@@ -33,16 +33,20 @@
  * arrived in that time, marked "cut"). The three systems alternate --repeats times per
  * cell; the median is printed with every run. A full default run takes ~10 minutes here.
  */
-import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { run, spawnDaemon, which, type Daemon } from '../src/core/exec.js';
-import { connect, freePort } from '../src/core/net.js';
+import { procCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
+import { run, spawnDaemon, which } from '../src/core/exec.js';
+import { freePort } from '../src/core/net.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
 import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
+import { listOf, numberArg, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { loopback, waitListening } from './lib/listen.js';
+import { startServe, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
 type System = 'sink' | 'ours' | 'clamsmtpd';
@@ -64,60 +68,39 @@ interface Args {
   clamdPool?: number;
 }
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist/src/cli/bin.js');
-
-function list<T extends string>(s: string, allowed: readonly T[], what: string): T[] {
-  const out = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  for (const x of out) if (!allowed.includes(x as T)) throw new Error(`${what}: ${x} is not one of ${allowed.join(', ')}`);
-  return out as T[];
-}
-
-/** `1K`, `100K`, `2M`, `1000` → bytes (K = 1000, M = 1,000,000: smtp-source's -l is bytes). */
-function size(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s.trim());
-  if (m === null) throw new Error(`--sizes: bad size ${s}`);
-  return Math.round(Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm']));
-}
+const PARTS = ['tool', 'clamd', 'driver', 'driver-vs-source'] as const;
+const SHAPES = ['per-conn', 'kept'] as const;
+const SYSTEMS = ['sink', 'ours', 'clamsmtpd'] as const;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = {
-    parts: ['tool', 'clamd', 'driver'],
-    shapes: ['per-conn', 'kept'],
-    sessionsList: [1, 8, 32],
-    sizes: [1000, 100_000, 2_000_000],
-    seconds: 1.5,
-    repeats: 3,
-    maxMessages: 20_000,
-    systems: ['sink', 'ours', 'clamsmtpd'],
-    proxyQuiet: false,
-    proxyArgs: [],
-    clamdThreads: 8,
+  const v = parseOptions('bench-smtp', argv, {
+    parts: { type: 'string', default: 'tool,clamd,driver' },
+    shapes: { type: 'string', default: SHAPES.join(',') },
+    'sessions-list': { type: 'string', default: '1,8,32' },
+    sizes: { type: 'string', default: '1K,100K,2M' },
+    seconds: { type: 'string', default: '1.5' },
+    repeats: { type: 'string', default: '3' },
+    'max-messages': { type: 'string', default: '20000' },
+    systems: { type: 'string', default: SYSTEMS.join(',') },
+    'proxy-quiet': { type: 'boolean', default: false },
+    'proxy-arg': { type: 'string', multiple: true, default: [] },
+    'clamd-threads': { type: 'string', default: '8' },
+    'clamd-pool': { type: 'string' },
+  });
+  return {
+    parts: listOf(v.parts, PARTS, '--parts'),
+    shapes: listOf(v.shapes, SHAPES, '--shapes'),
+    sessionsList: wholeNumbers(v['sessions-list'], '--sessions-list'),
+    sizes: sizeList(v.sizes),
+    seconds: numberArg(v.seconds, '--seconds', (n) => n > 0),
+    repeats: wholeNumber(v.repeats, '--repeats'),
+    maxMessages: wholeNumber(v['max-messages'], '--max-messages'),
+    systems: listOf(v.systems, SYSTEMS, '--systems'),
+    proxyQuiet: v['proxy-quiet'],
+    proxyArgs: v['proxy-arg'],
+    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
+    ...(v['clamd-pool'] === undefined ? {} : { clamdPool: wholeNumber(v['clamd-pool'], '--clamd-pool', 0) }),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const need = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    if (k === '--parts') a.parts = list(need(), ['tool', 'clamd', 'driver', 'driver-vs-source'] as const, k);
-    else if (k === '--shapes') a.shapes = list(need(), ['per-conn', 'kept'] as const, k);
-    else if (k === '--sessions-list') a.sessionsList = need().split(',').map(Number);
-    else if (k === '--sizes') a.sizes = need().split(',').map(size);
-    else if (k === '--seconds') a.seconds = Number(need());
-    else if (k === '--repeats') a.repeats = Number(need());
-    else if (k === '--max-messages') a.maxMessages = Number(need());
-    else if (k === '--systems') a.systems = list(need(), ['sink', 'ours', 'clamsmtpd'] as const, k);
-    else if (k === '--proxy-quiet') a.proxyQuiet = true;
-    else if (k === '--proxy-arg') a.proxyArgs.push(need());
-    else if (k === '--clamd-threads') a.clamdThreads = Number(need());
-    else if (k === '--clamd-pool') a.clamdPool = Number(need());
-    else throw new Error(`unknown argument ${String(k)}`);
-  }
-  if (a.sessionsList.some((n) => !(Number.isInteger(n) && n > 0))) throw new Error('--sessions-list: positive integers');
-  if (!(a.seconds > 0 && a.repeats >= 1 && a.maxMessages >= 1)) throw new Error('--seconds, --repeats, --max-messages must be positive');
-  return a;
 }
 
 const out = (s: string): void => {
@@ -127,47 +110,13 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
 const load1 = (): string => (loadavg()[0] ?? 0).toFixed(1);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+/** CPU ms (user + system) a process has used so far (0 when it is gone). */
+function cpuMsOf(pid: number): number {
+  return (procCpuSeconds(pid) ?? 0) * 1000;
 }
 
-/** CPU ms (user + system) a process has used so far, from /proc (0 when it is gone). */
-async function cpuMsOf(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return 0;
-  }
-}
-
-async function cpuSnapshot(pids: Record<string, number>): Promise<Record<string, number>> {
-  const e = await Promise.all(Object.entries(pids).map(async ([k, p]) => [k, await cpuMsOf(p)] as const));
-  return Object.fromEntries(e);
-}
-
-async function waitGreeting(port: number, ms: number, alive: () => boolean = () => true): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline && alive()) {
-    try {
-      const c = await connect({ host: '127.0.0.1', port }, { deadline: Date.now() + 1_000 });
-      try {
-        if ((await c.readUntil('\n')).toString('latin1').startsWith('220')) {
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-          return;
-        }
-      } finally {
-        c.destroy();
-      }
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing greeted on port ${port}`);
+function cpuSnapshot(pids: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
 }
 
 /** smtp-sink dumping every transaction into a tmpfs folder (one file per message), so each can be checked. */
@@ -201,7 +150,7 @@ async function startDumpSink(base: string): Promise<DumpSink> {
   }
   const port = await freePort();
   const d = await spawnDaemon(bin, [...(asRoot ? ['-u', 'postfix'] : []), '-d', `${dir}/%H%M%S.`, `127.0.0.1:${port}`, '1024'], { logFile: join(base, 'smtp-sink.log') });
-  await waitGreeting(port, 10_000, d.running);
+  await waitListening(loopback(port), { timeoutMs: 10_000, alive: d.running, expect: 'smtp', what: 'smtp-sink' });
   // The readiness probe's session leaves no message.
   return {
     port,
@@ -315,11 +264,11 @@ async function cell(sys: System, s: Systems, sink: DumpSink, shape: Shape, sessi
   }
   const pids = { ...s.pids[sys], 'smtp-sink': sink.pid };
   const load = load1();
-  const c0 = await cpuSnapshot(pids);
+  const c0 = cpuSnapshot(pids);
   // A system that slows down after the pilot must not stall the whole matrix: the run is
   // cut at max(20 s, 6 × --seconds) and its rate is what arrived in that time (marked "cut").
   const r = await smtpSource(port, shape, sessions, length, m, Math.max(20_000, 6_000 * a.seconds));
-  const c1 = await cpuSnapshot(pids);
+  const c1 = cpuSnapshot(pids);
   await new Promise((res) => setTimeout(res, 50)); // the last dump file is closed after the final 250
   const files = await sink.collect();
   if (r.cut) {
@@ -447,7 +396,7 @@ async function benchClamd(a: Args, clamd: LabClamd, sink: DumpSink): Promise<voi
         await Promise.all(Array.from({ length: n }, scanOnce)); // warm
         const until = performance.now() + a.seconds * 1000;
         let done = 0;
-        const c0 = await cpuMsOf(clamd.pid);
+        const c0 = cpuMsOf(clamd.pid);
         const b0 = process.cpuUsage();
         const t0 = performance.now();
         await Promise.all(
@@ -460,7 +409,7 @@ async function benchClamd(a: Args, clamd: LabClamd, sink: DumpSink): Promise<voi
         );
         const ms = performance.now() - t0;
         const b = process.cpuUsage(b0);
-        const c = (await cpuMsOf(clamd.pid)) - c0;
+        const c = cpuMsOf(clamd.pid) - c0;
         out(`${sizeName(length).padEnd(5)} ${String(n).padStart(2)} parallel: ${fmt((done / ms) * 1000)} scans/s · CPU µs/scan clamd ${((c * 1000) / done).toFixed(0)}, client ${((b.user + b.system) / done).toFixed(0)} · load1 ${load1()}\n`);
       }
     }
@@ -557,16 +506,14 @@ async function main(): Promise<void> {
     const s: Systems = { ports: { sink: sink.port, ours: undefined, clamsmtpd: undefined }, pids: { sink: {}, ours: { clamd: clamd.pid }, clamsmtpd: { clamd: clamd.pid } } };
     const needOurs = a.parts.some((p) => p === 'tool' || p === 'driver');
     if (needOurs) {
-      const cfg = join(base, 'avbench.config.json');
-      await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket, ...(a.clamdPool === undefined ? {} : { poolSize: a.clamdPool }) } } }, null, 2));
+      const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket, ...(a.clamdPool === undefined ? {} : { poolSize: a.clamdPool }) });
       const port = await freePort();
-      const proxy: Daemon = await spawnDaemon(
-        process.execPath,
-        [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.proxyQuiet ? ['--quiet'] : []), ...a.proxyArgs],
-        { logFile: join(base, 'serve-smtp.log'), cwd: ROOT },
+      const proxy = await startServe(
+        'smtp',
+        ['--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.proxyQuiet ? ['--quiet'] : []), ...a.proxyArgs],
+        { ready: loopback(port), logFile: join(base, 'serve-smtp.log') },
       );
       stops.push(() => proxy.stop(5_000));
-      await waitGreeting(port, 20_000, proxy.running);
       s.ports.ours = port;
       s.pids.ours = { proxy: proxy.pid, clamd: clamd.pid };
       const cs = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sink.port, action: 'drop', debugLevel: 0 });

@@ -24,6 +24,7 @@ import { build, type Plugin } from 'esbuild';
 import { CACHE_SUFFIX, codeCacheOf, leanBundleIn, loadLeanBundle, type LeanCommand } from '../src/cli/lean.js';
 import { eicar } from '../src/corpus/eicar.js';
 import { formatManifest } from '../src/corpus/manifest.js';
+import { parseOptions } from './lib/args.js';
 
 /** What the build wrote (one bundle). */
 export interface LeanBuild {
@@ -247,8 +248,8 @@ async function sampleScans(bundle: string, work: string, config: string): Promis
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const i = process.argv.indexOf('--out');
-  const outDir = i > 0 && process.argv[i + 1] !== undefined ? resolve(process.argv[i + 1]!) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const { out } = parseOptions('build-deliver', process.argv.slice(2), { out: { type: 'string' } }, 'node dist/scripts/build-deliver.js [--out DIR]');
+  const outDir = out !== undefined ? resolve(out) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
   for (const command of ['deliver', 'scan'] as const) {
     const b = await buildLeanBundle(outDir, command);
     process.stdout.write(

@@ -26,6 +26,7 @@ import type { Adapter, ScanUnit, Verdict } from '../src/core/types.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus, type CorpusEntry } from '../src/corpus/read.js';
 import { startCicap, startClamd } from '../src/lab/index.js';
+import { parseOptions, wholeNumber } from './lib/args.js';
 
 interface Args {
   corpus: string;
@@ -34,19 +35,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { corpus: 'corpora/full', jobs: 8, batch: 400 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[i + 1];
-    if (k === '--corpus' && v) (a.corpus = v), i++;
-    else if (k === '--jobs' && v) (a.jobs = Number(v)), i++;
-    else if (k === '--batch' && v) (a.batch = Number(v)), i++;
-    else {
-      console.error('usage: compare-adapters [--corpus DIR] [--jobs N] [--batch N]');
-      process.exit(2);
-    }
-  }
-  return a;
+  const v = parseOptions(
+    'compare-adapters',
+    argv,
+    { corpus: { type: 'string', default: 'corpora/full' }, jobs: { type: 'string', default: '8' }, batch: { type: 'string', default: '400' } },
+    'compare-adapters [--corpus DIR] [--jobs N] [--batch N]',
+  );
+  return { corpus: v.corpus, jobs: wholeNumber(v.jobs, '--jobs'), batch: wholeNumber(v.batch, '--batch') };
 }
 
 /** "infected:NAME,NAME" / "clean" / "error:CODE" — what is compared. */

@@ -16,6 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/core/exec.js';
+import { parseOptions } from './lib/args.js';
 
 const CLAM_EXE_HDB = 'aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n';
 const TARGET = 28;
@@ -72,10 +73,10 @@ function describeEmbedded(r: EmbeddedRow | undefined): string {
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  const dirIdx = argv.indexOf('--dir');
-  const src = dirIdx >= 0 ? (argv[dirIdx + 1] as string) : '/usr/share/clamav-testfiles';
-  const keep = argv.includes('--keep');
+  const { dir: src, keep } = parseOptions('compare-testfiles', process.argv.slice(2), {
+    dir: { type: 'string', default: '/usr/share/clamav-testfiles' },
+    keep: { type: 'boolean', default: false },
+  });
   const files = readdirSync(src).sort();
   const work = await mkdtemp(join(tmpdir(), 'avbench-testfiles-'));
   const db = join(work, 'db');

@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
+import { parseOptions } from './lib/args.js';
 
 interface Row {
   fault: string;
@@ -20,16 +21,13 @@ interface Row {
 }
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  let file = 'out/faults.json';
-  let markdown = false;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--file') file = argv[++i] ?? file;
-    else if (argv[i] === '--markdown') markdown = true;
-    else {
-      process.stderr.write(`faults: unknown option ${argv[i]}\n`);
-      return 2;
-    }
+  let file: string;
+  let markdown: boolean;
+  try {
+    ({ file, markdown } = parseOptions('faults', process.argv.slice(2), { file: { type: 'string', default: 'out/faults.json' }, markdown: { type: 'boolean', default: false } }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
   }
   let doc: { when: string; rows: Row[] };
   try {

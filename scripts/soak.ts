@@ -15,16 +15,20 @@
  * from base to last (target < 10%), p99 per minute, lost (target 0). Exits 1 when lost > 0
  * or RSS grew 10% or more. Everything runs on loopback and stops by itself.
  */
-import { readFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawnDaemon, type Daemon } from '../src/core/exec.js';
-import { connect, freePort } from '../src/core/net.js';
+import { procRss } from '../src/bench/host.js';
+import { percentile } from '../src/bench/stats.js';
+import type { Daemon } from '../src/core/exec.js';
+import { freePort } from '../src/core/net.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
 import { createSmtpDriver, createSmtpSink, type SmtpDriver, type SmtpSink } from '../src/modes/smtp/index.js';
 import type { MessageOutcome } from '../src/modes/types.js';
+import { numberArg, parseOptions, wholeNumber } from './lib/args.js';
+import { loopback } from './lib/listen.js';
+import { startServe, writeClamdConfig } from './lib/sut.js';
 
 interface Args {
   minutes: number;
@@ -36,21 +40,22 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { minutes: 10, sessions: 8, measure: 20, load: 0.8, infectedEvery: 10, out: 'out/soak.json' };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = argv[++i];
-    if (v === undefined) throw new Error(`${k} needs a value`);
-    if (k === '--minutes') a.minutes = Number(v);
-    else if (k === '--sessions') a.sessions = Number(v);
-    else if (k === '--measure') a.measure = Number(v);
-    else if (k === '--load') a.load = Number(v);
-    else if (k === '--infected-every') a.infectedEvery = Number(v);
-    else if (k === '--out') a.out = v;
-    else throw new Error(`unknown option ${k}`);
-  }
-  if (!(a.minutes > 0 && a.sessions >= 1 && a.measure > 0 && a.load > 0 && a.load <= 1 && a.infectedEvery >= 0)) throw new Error('bad option value');
-  return a;
+  const v = parseOptions('soak', argv, {
+    minutes: { type: 'string', default: '10' },
+    sessions: { type: 'string', default: '8' },
+    measure: { type: 'string', default: '20' },
+    load: { type: 'string', default: '0.8' },
+    'infected-every': { type: 'string', default: '10' },
+    out: { type: 'string', default: 'out/soak.json' },
+  });
+  return {
+    minutes: numberArg(v.minutes, '--minutes', (n) => n > 0),
+    sessions: wholeNumber(v.sessions, '--sessions'),
+    measure: numberArg(v.measure, '--measure', (n) => n > 0),
+    load: numberArg(v.load, '--load', (n) => n > 0 && n <= 1),
+    infectedEvery: wholeNumber(v['infected-every'], '--infected-every', 0),
+    out: v.out,
+  };
 }
 
 /** One message: a few headers and ~1 KB of text; every Nth carries EICAR as an attachment. */
@@ -68,38 +73,20 @@ function message(i: number, infectedEvery: number): Buffer {
 }
 
 /** VmRSS of a process in KiB (undefined once it is gone). */
-async function rssKiB(pid: number): Promise<number | undefined> {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
+function rssKiB(pid: number): number | undefined {
+  const r = procRss(pid);
+  return r === undefined ? undefined : r.rss / 1024;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+/** The p-th percentile of ascending values (nearest rank); NaN for an empty list. */
+function percentileOf(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? Number.NaN : percentile(sorted, p);
 }
 
 const isLost = (o: MessageOutcome): boolean => o.fate === 'lost' || o.fate === 'dropped';
 
-async function waitListening(port: number, proxy: Daemon): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (Date.now() < end && proxy.running()) {
-    try {
-      (await connect({ host: '127.0.0.1', port }, { deadline: Date.now() + 500 })).destroy();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('the proxy process did not start listening');
-}
-
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const bin = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
   const work = await mkdtemp(join(tmpdir(), 'avbench-soak-'));
   let lab: LabClamd | undefined;
   let sink: SmtpSink | undefined;
@@ -108,15 +95,13 @@ async function main(): Promise<number> {
   try {
     lab = await startClamd({ maxThreads: 8 });
     sink = await createSmtpSink();
-    const config = join(work, 'avbench.config.json');
-    await writeFile(config, JSON.stringify({ scanners: { 'soak-clamd': { type: 'clamd', socket: lab.socket } } }), { mode: 0o600 });
+    const config = await writeClamdConfig(join(work, 'avbench.config.json'), { name: 'soak-clamd', socket: lab.socket });
     const port = await freePort();
-    proxy = await spawnDaemon(
-      process.execPath,
-      [bin, 'serve', 'smtp', '--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'soak-clamd', '--config', config, '--quiet'],
-      { cwd: work, logFile: join(work, 'proxy.log') },
+    proxy = await startServe(
+      'smtp',
+      ['--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'soak-clamd', '--config', config, '--quiet'],
+      { cwd: work, ready: loopback(port), logFile: join(work, 'proxy.log') },
     );
-    await waitListening(port, proxy);
     const pid = proxy.pid;
     driver = createSmtpDriver({ url: `smtp://127.0.0.1:${port}`, sink, sessions: args.sessions, graceMs: 5_000, timeoutMs: 30_000 });
     await driver.open();
@@ -164,7 +149,7 @@ async function main(): Promise<number> {
     let nextSample = 0;
     let sent = 0;
     let behind = 0;
-    const firstRss = await rssKiB(pid);
+    const firstRss = rssKiB(pid);
     if (firstRss !== undefined) samples.push({ s: 0, rssKiB: firstRss });
     nextSample = 10_000;
     for (;;) {
@@ -174,7 +159,7 @@ async function main(): Promise<number> {
         // Drain in-flight messages, then forget the sink's records (they are only needed until each outcome is known).
         await Promise.all(pending);
         s.clear();
-        const rss = await rssKiB(pid);
+        const rss = rssKiB(pid);
         if (rss === undefined) throw new Error('the proxy process is gone');
         samples.push({ s: Math.round(now / 1000), rssKiB: rss });
         nextSample += 10_000;
@@ -202,7 +187,7 @@ async function main(): Promise<number> {
     }
     await Promise.all(pending);
     const elapsed = (performance.now() - t0) / 1000;
-    const lastRss = await rssKiB(pid);
+    const lastRss = rssKiB(pid);
     if (lastRss !== undefined) samples.push({ s: Math.round(elapsed), rssKiB: lastRss });
     await driver.close();
     const extras = driver.stats().extras;
@@ -213,8 +198,8 @@ async function main(): Promise<number> {
     const base = baseSample?.rssKiB ?? Number.NaN;
     const last = rssList[rssList.length - 1] ?? Number.NaN;
     const growth = ((last - base) / base) * 100;
-    const p99s = perMinute.map((l) => percentile([...l].sort((a, b) => a - b), 99));
-    const p50s = perMinute.map((l) => percentile([...l].sort((a, b) => a - b), 50));
+    const p99s = perMinute.map((l) => percentileOf([...l].sort((a, b) => a - b), 99));
+    const p50s = perMinute.map((l) => percentileOf([...l].sort((a, b) => a - b), 50));
     const summary = {
       command: `node dist/scripts/soak.js ${process.argv.slice(2).join(' ')}`.trim(),
       when: new Date().toISOString(),

@@ -20,6 +20,27 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(n, rank) - 1] as number;
 }
 
+/**
+ * The q-quantile (0..1) of values in any order, interpolated linearly between the two
+ * nearest ranks (R's and NumPy's default; the median of an even count is the mean of the two
+ * middle values). NaN for an empty list; the input is not changed. For per-message latencies
+ * results.json uses {@link percentile} (nearest rank: a value really measured).
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be within 0..1, got ${q}`);
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
+}
+
+/** The median of values in any order (the mean of the two middle ones for an even count); NaN for an empty list. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
 /** p50 / p95 / p99 / max of latencies in ms (any order; the input is not changed). */
 export function latencySummary(ms: ArrayLike<number>): Latency {
   const sorted = Float64Array.from(ms as ArrayLike<number>).sort();
