@@ -1,0 +1,280 @@
+/**
+ * Start a real rspamd (interception point B, third party: its proxy worker in milter mode)
+ * on loopback with a generated configuration reduced to its antivirus module: one `clamav`
+ * rule pointing at a (lab) clamd, `action = "reject"`. Everything lives in a private temp
+ * folder (config, dbdir, rundir, log); no system file of /etc/rspamd is read.
+ *
+ * What the config leaves out, so that it starts in about a second and needs nothing but
+ * clamd: the rule set (`lua = rules/rspamd.lua`: hundreds of regexps compiled by hyperscan),
+ * the C filters (chartable, dkim, regexp, fuzzy_check), the controller worker, and every
+ * other Lua plugin (rspamd disables a plugin that has no config section). Hyperscan is
+ * off and the public-suffix list is a five-line file (compiling the real one took > 30 s
+ * here). DNS points at a closed port: nothing in this config resolves names.
+ * **No Redis**: the antivirus module uses Redis only to cache verdicts by digest when a
+ * `redis` section exists; without one every part is scanned by clamd.
+ *
+ * Workers: a `normal` worker (the scanner) on a free port and an `rspamd_proxy` with
+ * `milter = yes` on another, forwarding to it. As root, rspamd runs as `-u/-g` (default
+ * `_rspamd`, the Debian package's account); the folder is chowned to it.
+ */
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lookupAccount } from '../daemon/privileges.js';
+import { spawnDaemon, which, type Daemon } from '../core/exec.js';
+import { connect, freePort, type Endpoint } from '../core/net.js';
+import { delay, discard, logTail, stopOnce } from './util.js';
+
+/** Where the clamav rule sends its INSTREAM requests. */
+export type RspamdClamdTarget = { host: string; port: number } | { socket: string };
+
+/** Options of {@link startRspamd}. */
+export interface StartRspamdOptions {
+  /** The clamd the antivirus module scans with (TCP is the safe choice: rspamd's workers do not run as root). */
+  clamd: RspamdClamdTarget;
+  /** The antivirus rule's action on a detection (default 'reject'). */
+  action?: 'reject' | 'soft reject' | 'add header' | 'rewrite subject' | 'discard';
+  /**
+   * The antivirus rule's `scan_mime_parts` (default false: the whole message goes to clamd
+   * in one INSTREAM, which parses MIME itself, as clamav-milter does). True is rspamd's
+   * default: only the parts rspamd picks (attachments and parts whose detected type wants
+   * an AV check; text and images only with scan_text_mime/scan_image_mime) — see docs/milter.md.
+   */
+  scanMimeParts?: boolean;
+  /**
+   * A clamd failure: 'tempfail' (default; a `force_actions` rule turns the rule's
+   * `CLAM_VIRUS_FAIL` symbol into `soft reject`, so an unscanned message is deferred, as
+   * clamav-milter's OnFail Defer does) or 'accept' (rspamd's own behaviour: the failure is
+   * a zero-score symbol and the message passes).
+   */
+  onFail?: 'tempfail' | 'accept';
+  /** Seconds the clamav rule waits for clamd (default 60; rspamd's default is 5). */
+  clamdTimeoutSec?: number;
+  /** Account rspamd runs as when started as root (default `_rspamd`, else `nobody`). */
+  user?: string;
+  /** Parent folder of the private temp folder (default: the OS temp folder). */
+  dir?: string;
+  /** How long to wait until the milter port accepts connections (ms, default 30 000). */
+  readyTimeoutMs?: number;
+  /** Grace before SIGKILL on stop (ms, default 5 000). */
+  stopGraceMs?: number;
+  /** Extra lines inside the `clamav { }` rule (UCL, e.g. `scan_text_mime = true;`). */
+  extraRule?: readonly string[];
+}
+
+/** A running lab rspamd. */
+export interface LabRspamd {
+  /** `milter://127.0.0.1:PORT` (for the milter driver / `--sut`). */
+  url: string;
+  /** `inet:PORT@127.0.0.1` (for Postfix `smtpd_milters`). */
+  socket: string;
+  /** The main process. */
+  pid: number;
+  /** Main, proxy, normal and helper processes (for CPU and RSS sampling). */
+  pids: number[];
+  /** The normal (scanner) worker's port. */
+  normalPort: number;
+  configFile: string;
+  folder: string;
+  logFile: string;
+  /** SIGTERM to the main process (it stops its workers), SIGKILL after the grace; removes the folder. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A UCL double-quoted string. */
+function q(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** The generated rspamd.conf (UCL). */
+export function rspamdConfig(o: {
+  folder: string;
+  milterPort: number;
+  normalPort: number;
+  clamd: RspamdClamdTarget;
+  action: string;
+  scanMimeParts: boolean;
+  onFail: 'tempfail' | 'accept';
+  clamdTimeoutSec: number;
+  extraRule?: readonly string[];
+}): string {
+  const db = join(o.folder, 'db');
+  const run = join(o.folder, 'run');
+  const servers = 'socket' in o.clamd ? o.clamd.socket : `${o.clamd.host}:${o.clamd.port}`;
+  const lines = [
+    '# generated by avbench lab: rspamd reduced to its antivirus module (src/lab/rspamd.ts)',
+    'options {',
+    `  pidfile = ${q(join(run, 'rspamd.pid'))};`,
+    '  filters = "";',
+    `  dynamic_conf = ${q(join(db, 'rspamd_dynamic'))};`,
+    `  cache_file = ${q(join(db, 'symbols.cache'))};`,
+    `  hs_cache_dir = ${q(`${db}/`)};`,
+    `  control_socket = ${q(`${join(run, 'rspamd.sock')} mode=0600`)};`,
+    `  tempdir = ${q(run)};`,
+    `  url_tld = ${q(join(o.folder, 'tld.dat'))};`,
+    '  disable_hyperscan = true;',
+    '  allow_raw_input = true;',
+    '  check_all_filters = false;',
+    `  task_timeout = ${o.clamdTimeoutSec * 2 + 10}s;`,
+    '  dns { nameserver = ["127.0.0.1:1"]; timeout = 1s; retransmits = 1; }',
+    '}',
+    'logging {',
+    '  type = "file";',
+    `  filename = ${q(join(o.folder, 'rspamd.log'))};`,
+    '  level = "info";',
+    '}',
+    'modules { path = "${PLUGINSDIR}"; }',
+    'worker "normal" {',
+    `  bind_socket = ${q(`127.0.0.1:${o.normalPort}`)};`,
+    '  mime = true;',
+    '  count = 1;',
+    '}',
+    'worker "rspamd_proxy" {',
+    `  bind_socket = ${q(`127.0.0.1:${o.milterPort}`)};`,
+    '  milter = yes;',
+    `  timeout = ${o.clamdTimeoutSec * 2 + 20}s;`,
+    '  count = 1;',
+    '  upstream "local" {',
+    '    default = yes;',
+    `    hosts = ${q(`127.0.0.1:${o.normalPort}`)};`,
+    '  }',
+    '  discard_on_reject = false;',
+    '  quarantine_on_reject = false;',
+    '}',
+    'antivirus {',
+    '  clamav {',
+    '    type = "clamav";',
+    '    symbol = "CLAM_VIRUS";',
+    `    servers = ${q(servers)};`,
+    `    action = ${q(o.action)};`,
+    // No quotes around the name: the milter driver reads names after the last ': '.
+    `    message = ${q('${SCANNER}: virus found: ${VIRUS}')};`,
+    `    scan_mime_parts = ${o.scanMimeParts ? 'true' : 'false'};`,
+    `    timeout = ${o.clamdTimeoutSec};`,
+    '    retransmits = 1;',
+    '    log_clean = true;',
+    ...(o.extraRule ?? []).map((l) => `    ${l}`),
+    '  }',
+    '}',
+  ];
+  if (o.onFail === 'tempfail') {
+    lines.push(
+      'force_actions {',
+      '  rules {',
+      '    AVBENCH_AV_FAIL {',
+      '      action = "soft reject";',
+      '      expression = "CLAM_VIRUS_FAIL";',
+      '      message = "antivirus scan failed, try again later";',
+      '    }',
+      '  }',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A few public suffixes: rspamd compiles this list at start (the full one takes > 30 s). */
+const TLD_LIST = ['com', 'net', 'org', 'test', 'example', 'invalid', 'localhost'].join('\n') + '\n';
+
+/** Does something accept connections at `ep` now? */
+async function accepting(ep: Endpoint): Promise<boolean> {
+  try {
+    const c = await connect(ep, { deadline: Date.now() + 1_000 });
+    c.destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PIDs whose parent is `ppid` (from /proc). */
+async function childrenOf(ppid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(d)) continue;
+    const stat = await readFile(`/proc/${d}/stat`, 'latin1').catch(() => '');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[1]) === ppid) out.push(Number(d));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The account rspamd runs as when started as root: the wanted one, else `nobody`. */
+function runAccount(wanted: string | undefined): { user: string; group: string; uid: number; gid: number } {
+  for (const name of wanted === undefined ? ['_rspamd', 'nobody'] : [wanted]) {
+    const u = lookupAccount('/etc/passwd', name);
+    if (u === undefined) continue;
+    const gid = Number(u[3]);
+    const g = lookupAccount('/etc/group', String(gid));
+    return { user: name, group: g?.[0] ?? String(gid), uid: Number(u[2]), gid };
+  }
+  throw new Error(`rspamd: no account ${wanted ?? '_rspamd or nobody'} in /etc/passwd to run it as (it refuses to run as root)`);
+}
+
+/** Start rspamd (throws, with its log's tail, if it cannot start or never listens). */
+export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> {
+  const bin = await which('rspamd');
+  if (bin === undefined) throw new Error('rspamd is not installed (apt-get install rspamd; see docs/install.md)');
+  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-rspamd-'));
+  let daemon: Daemon | undefined;
+  try {
+    const [milterPort, normalPort] = [await freePort(), await freePort()];
+    const configFile = join(folder, 'rspamd.conf');
+    const logFile = join(folder, 'rspamd.log');
+    const outFile = join(folder, 'rspamd.out');
+    await mkdir(join(folder, 'db'), { mode: 0o700 });
+    await mkdir(join(folder, 'run'), { mode: 0o700 });
+    await writeFile(join(folder, 'tld.dat'), TLD_LIST, { mode: 0o644 });
+    await writeFile(
+      configFile,
+      rspamdConfig({
+        folder,
+        milterPort,
+        normalPort,
+        clamd: opts.clamd,
+        action: opts.action ?? 'reject',
+        scanMimeParts: opts.scanMimeParts ?? false,
+        onFail: opts.onFail ?? 'tempfail',
+        clamdTimeoutSec: opts.clamdTimeoutSec ?? 60,
+        ...(opts.extraRule === undefined ? {} : { extraRule: opts.extraRule }),
+      }),
+      { mode: 0o644 },
+    );
+    const args = ['-f', '-c', configFile];
+    if (process.getuid?.() === 0) {
+      const acc = runAccount(opts.user);
+      args.push('-u', acc.user, '-g', acc.group);
+      for (const p of [folder, join(folder, 'db'), join(folder, 'run'), configFile, join(folder, 'tld.dat')]) await chown(p, acc.uid, acc.gid);
+      await chmod(folder, 0o755);
+    }
+    daemon = await spawnDaemon(bin, args, { cwd: folder, logFile: outFile });
+    const d = daemon;
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    let ready = false;
+    while (Date.now() < deadline && d.running()) {
+      if ((await accepting({ host: '127.0.0.1', port: milterPort })) && (await accepting({ host: '127.0.0.1', port: normalPort }))) {
+        ready = true;
+        break;
+      }
+      await delay(50);
+    }
+    if (!ready) {
+      const why = d.running() ? 'did not listen in time' : 'exited';
+      throw new Error(`rspamd ${why}: ${await logTail(logFile)}${await logTail(outFile)}`);
+    }
+    return {
+      url: `milter://127.0.0.1:${milterPort}`,
+      socket: `inet:${milterPort}@127.0.0.1`,
+      pid: d.pid,
+      pids: [d.pid, ...(await childrenOf(d.pid))],
+      normalPort,
+      configFile,
+      folder,
+      logFile,
+      stop: stopOnce(d, [folder], opts.stopGraceMs ?? 5_000),
+    };
+  } catch (e) {
+    await discard(daemon, [folder], 1_000);
+    throw e;
+  }
+}
