@@ -12,10 +12,22 @@ export interface ScannerConfig {
   [option: string]: unknown;
 }
 
+/**
+ * The front ends' policy in the config file (`"policy": { "onInfected": "reject",
+ * "onFail": "tempfail" }`): the same words as `--on-infected` / `--on-fail` of `serve smtp`,
+ * `serve milter` and `deliver` (src/modes/policy.ts checks them; old spellings are accepted
+ * with a warning). A command-line option wins over the file.
+ */
+export interface PolicyConfig {
+  onInfected?: string;
+  onFail?: string;
+}
+
 /** The whole config file. */
 export interface AvbenchConfig {
   scanners: Record<string, ScannerConfig>;
   limits?: Partial<Limits>;
+  policy?: PolicyConfig;
 }
 
 /** Thrown for an unusable config: the message names the file and the key. */
@@ -51,9 +63,9 @@ export async function loadConfig(file?: string, cwd = process.cwd()): Promise<{ 
 /** Validate an already-parsed config object. */
 export function parseConfig(data: unknown, where = 'config'): AvbenchConfig {
   if (!isObject(data)) throw new ConfigError(`${where}: expected a JSON object with a "scanners" key`);
-  const known = new Set(['scanners', 'limits', '$schema', 'comment']);
+  const known = new Set(['scanners', 'limits', 'policy', '$schema', 'comment']);
   for (const k of Object.keys(data)) {
-    if (!known.has(k)) throw new ConfigError(`${where}: unknown top-level key "${k}" (known: scanners, limits)`);
+    if (!known.has(k)) throw new ConfigError(`${where}: unknown top-level key "${k}" (known: scanners, limits, policy)`);
   }
   const scanners: Record<string, ScannerConfig> = {};
   const rawScanners = data['scanners'] ?? {};
@@ -82,6 +94,17 @@ export function parseConfig(data: unknown, where = 'config'): AvbenchConfig {
       limits[k as keyof Limits] = v;
     }
     config.limits = limits;
+  }
+  const rawPolicy = data['policy'];
+  if (rawPolicy !== undefined) {
+    if (!isObject(rawPolicy)) throw new ConfigError(`${where}: "policy" must be an object such as { "onInfected": "reject", "onFail": "tempfail" }`);
+    const policy: PolicyConfig = {};
+    for (const [k, v] of Object.entries(rawPolicy)) {
+      if (k !== 'onInfected' && k !== 'onFail') throw new ConfigError(`${where}: unknown policy key "${k}" (known: onInfected, onFail)`);
+      if (typeof v !== 'string') throw new ConfigError(`${where}: policy.${k} must be a string`);
+      policy[k] = v;
+    }
+    config.policy = policy;
   }
   return config;
 }

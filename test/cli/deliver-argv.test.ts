@@ -58,6 +58,9 @@ describe('parseDeliverArgv (lean deliver) against the yargs command module', () 
     ['-s', 'embedded', '--', 'cmd', '0755', '1e3', '0x10', '-5', '--', '--help', '$(id)', 'a b'],
     ['-s', 'embedded', '--'],
     ['-s', 'embedded', '--maildir', '123'],
+    ['-s', 'embedded', '--on-infected', 'tag', '--on-fail', 'accept', '--timeout', '90s', '--', 'cat'],
+    ['-s', 'embedded', '--on-infected=drop', '--on-fail=tempfail', '--timeout=500ms', '--maildir', '/m'],
+    ['-s', 'embedded', '--on-infected', 'discard', '--timeout', '2m', '--', 'cat'],
   ];
   for (const argv of accepted) {
     it(`accepts ${argv.join(' ')} exactly as yargs reads it`, async () => {
@@ -78,7 +81,9 @@ describe('parseDeliverArgv (lean deliver) against the yargs command module', () 
     ['-s', 'embedded', 'cat'], // stray positional: yargs' strict mode
     ['-s', 'embedded', '--bogus', '--', 'cat'],
     ['-s', 'embedded', '--on-infected', 'bounce', '--', 'cat'],
-    ['-s', 'embedded', '--on-fail', 'accept', '--', 'cat'],
+    ['-s', 'embedded', '--on-fail', 'open', '--', 'cat'],
+    ['-s', 'embedded', '--timeout', '0', '--', 'cat'],
+    ['-s', 'embedded', '--timeout', '5x', '--', 'cat'],
     ['-s', 'embedded', '--reject-code', 'abc', '--', 'cat'],
     ['-s', 'embedded', '--reject-code', '0x45', '--', 'cat'],
     ['-s', 'embedded', '--timeout', '-1', '--', 'cat'],
@@ -99,7 +104,7 @@ describe('parseDeliverArgv (lean deliver) against the yargs command module', () 
     const token = fc.constantFrom(
       '-s', '--scanner', '--scanner=clamd', 'clamd', 'embedded', '--defang', '--no-defang', '--defang-ext', 'exe,js', '--maildir', '/m',
       '--maildir=/n', '--quarantine', '/q', '--on-infected', 'reject', 'quarantine', '--reject-code', '69', '7.5', '--on-fail', 'tempfail',
-      'deliver-tagged', '--timeout', '30', '--fsync', '--no-fsync', '-c', '--config', '/c.json', '--', 'cat', '-x', '1e3', '',
+      'deliver-tagged', 'accept', 'tag', '--timeout', '30', '2m', '0', '--fsync', '--no-fsync', '-c', '--config', '/c.json', '--', 'cat', '-x', '1e3', '',
     );
     await fc.assert(
       fc.asyncProperty(fc.array(token, { maxLength: 12 }), async (argv) => {

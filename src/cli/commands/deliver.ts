@@ -1,6 +1,7 @@
 /**
  * `avbench deliver --scanner NAME [--defang] [--maildir DIR] [--quarantine DIR]
- *                  [--on-infected quarantine|reject] [--config FILE] -- COMMAND ARGS...`
+ *                  [--on-infected reject|tempfail|drop|tag|quarantine] [--on-fail tempfail|accept]
+ *                  [--timeout 120s] [--config FILE] -- COMMAND ARGS...`
  *
  * Interception point C: reads one message on stdin, scans it, and hands it to COMMAND (on
  * stdin, no shell) or writes it into a Maildir. Exits with a sysexits code the MTA
@@ -15,6 +16,7 @@ import { loadConfig } from '../../config/config.js';
 import type { Adapter } from '../../core/types.js';
 import { DEFAULT_DEFANG_EXTENSIONS } from '../../modes/lda/defang.js';
 import { deliverMessage, EX_NOPERM, EX_TEMPFAIL, type DeliverOptions } from '../../modes/lda/deliver.js';
+import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
 import type { CliState } from '../main.js';
 
 /** The options of `avbench deliver` as yargs hands them to the handler. */
@@ -24,12 +26,14 @@ export interface DeliverArgs {
   defangExt?: string[];
   maildir?: string;
   quarantine?: string;
-  /** Unset: quarantine when --quarantine is given, else reject. */
-  onInfected?: 'quarantine' | 'reject';
+  /** The policy's words (src/modes/policy.ts; old spellings warned about). Unset: the config file's policy.onInfected, else quarantine when --quarantine is given, else reject. */
+  onInfected?: string;
   rejectCode: number;
-  onFail: 'tempfail' | 'deliver-tagged';
+  /** tempfail | accept (old: deliver-tagged). Unset: the config file's policy.onFail, else tempfail. */
+  onFail?: string;
   config?: string;
-  timeout: number;
+  /** How long the delivery COMMAND may run: seconds, or with a unit (`120`, `90s`, `2m`). */
+  timeout: string;
   fsync: boolean;
   '--'?: Array<string | number>;
 }
@@ -69,10 +73,19 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
         .option('defang-ext', { type: 'string', array: true, nargs: 1, describe: `extensions to defang (default: ${DEFAULT_DEFANG_EXTENSIONS.slice(0, 12).join(' ')} ...); implies --defang` })
         .option('maildir', { type: 'string', describe: 'deliver into this Maildir (when no COMMAND is given)' })
         .option('quarantine', { type: 'string', describe: 'quarantine folder for infected mail' })
-        .option('on-infected', { choices: ['quarantine', 'reject'] as const, describe: 'infected: quarantine (exit 0) or reject (--reject-code); default quarantine when --quarantine is given, else reject' })
+        .option('on-infected', { type: 'string', choices: INFECTED_CHOICES as string[], describe: 'infected: reject (exit --reject-code), tempfail (75), drop (0, discarded), tag (delivered with X-Virus-Status: Infected), quarantine (0, kept in --quarantine); default quarantine when --quarantine is given, else reject' })
         .option('reject-code', { type: 'number', default: EX_NOPERM, describe: 'exit code for a rejected message (77 EX_NOPERM; 69 EX_UNAVAILABLE is common too)' })
-        .option('on-fail', { choices: ['tempfail', 'deliver-tagged'] as const, default: 'tempfail' as const, describe: 'scanner error: tempfail (75) or deliver with X-Virus-Status: Unchecked' })
-        .option('timeout', { type: 'number', default: 120, describe: 'seconds the delivery COMMAND may run' })
+        .option('on-fail', { type: 'string', choices: FAIL_CHOICES as string[], describe: 'scanner error: tempfail (75, default) or accept (deliver with X-Virus-Status: Unchecked); deliver-tagged: old spelling of accept' })
+        .option('timeout', { type: 'string', default: '120', describe: 'how long the delivery COMMAND may run: seconds, or 90s, 500ms, 2m' })
+        .check((a) => {
+          // A bad duration is a usage error (exit 64) before stdin is read.
+          try {
+            parseTimeout(String(a['timeout']), '--timeout');
+          } catch (err) {
+            throw new Error((err as Error).message);
+          }
+          return true;
+        })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync Maildir/quarantine files (--no-fsync for benchmarks only)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
         .example('$0 deliver -s clamd --quarantine /var/quarantine -- /usr/bin/procmail -a "$EXTENSION"', 'as Postfix mailbox_command')
@@ -92,16 +105,22 @@ export async function runDeliver(args: DeliverArgs, io: DeliverIo = defaultIo): 
   let adapters: Adapter[] = [];
   try {
     const { config } = await loadConfig(args.config);
-    const onInfected = args.onInfected ?? (args.quarantine === undefined ? 'reject' : 'quarantine');
+    const fromFile = config.policy?.onInfected !== undefined;
+    const policy = policyFrom(
+      { onInfected: args.onInfected ?? (!fromFile && args.quarantine !== undefined ? 'quarantine' : undefined), onFail: args.onFail },
+      config.policy,
+      { warn: (line) => io.log(line) },
+    );
+    const commandTimeoutMs = parseTimeout(args.timeout, '--timeout');
     if (command.length === 0 && args.maildir === undefined) throw new TypeError('name a delivery COMMAND after -- or give --maildir DIR');
     adapters = [...new Set(args.scanner)].map((n) => adapterByName(n, config));
     const exts = args.defangExt?.flatMap((e) => e.split(/[,\s]+/)).filter((e) => e !== '');
     const opts: DeliverOptions = {
       scanners: adapters,
-      onInfected,
-      onFail: args.onFail,
+      onInfected: policy.onInfected,
+      onFail: policy.onFail,
       rejectExitCode: args.rejectCode,
-      commandTimeoutMs: Math.max(1, args.timeout) * 1000,
+      commandTimeoutMs,
       fsync: args.fsync,
       ...(command.length > 0 ? { command } : {}),
       ...(args.maildir === undefined ? {} : { maildir: args.maildir }),
@@ -147,6 +166,8 @@ const FLAGS: Record<string, ['defang' | 'fsync', boolean]> = {
 
 /** A plain decimal number as yargs' `type: 'number'` reads it (anything else: not ours to judge). */
 const PLAIN_NUMBER = /^[0-9]+(\.[0-9]+)?$/;
+/** A duration parseDuration takes and that is more than 0 (anything else: yargs' check reports it). */
+const DURATION = /^(?=.*[1-9])[0-9]+(\.[0-9]+)?(ms|s|m|h)?$/i;
 
 /**
  * Parse the arguments after `deliver` the way the yargs module above does, for the common
@@ -162,7 +183,7 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
   const scanner: string[] = [];
   const defangExt: string[] = [];
   const seen = new Set<string>();
-  const out: DeliverArgs = { scanner, defang: false, rejectCode: EX_NOPERM, onFail: 'tempfail', timeout: 120, fsync: true };
+  const out: DeliverArgs = { scanner, defang: false, rejectCode: EX_NOPERM, timeout: '120', fsync: true };
   let command: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -194,14 +215,17 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
     else {
       if (seen.has(key)) return undefined;
       seen.add(key);
-      if (key === 'rejectCode' || key === 'timeout') {
+      if (key === 'rejectCode') {
         if (!PLAIN_NUMBER.test(value)) return undefined;
         out[key] = Number(value);
+      } else if (key === 'timeout') {
+        if (!DURATION.test(value)) return undefined;
+        out.timeout = value;
       } else if (key === 'onInfected') {
-        if (value !== 'quarantine' && value !== 'reject') return undefined;
+        if (!INFECTED_CHOICES.includes(value)) return undefined;
         out.onInfected = value;
       } else if (key === 'onFail') {
-        if (value !== 'tempfail' && value !== 'deliver-tagged') return undefined;
+        if (!FAIL_CHOICES.includes(value)) return undefined;
         out.onFail = value;
       } else out[key] = value;
     }

@@ -8,7 +8,8 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError, loadConfig } from '../../config/config.js';
-import { createSmtpProxy, type FailAction, type InfectedAction, type ProxyEvent } from '../../modes/smtp/proxy.js';
+import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
+import { createSmtpProxy, type ProxyEvent } from '../../modes/smtp/proxy.js';
 import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../main.js';
 
@@ -16,16 +17,20 @@ interface ServeSmtpArgs {
   listen: string;
   forward: string;
   scanner: string[];
-  onInfected: InfectedAction;
-  onFail: FailAction;
+  /** The policy's words (src/modes/policy.ts); unset: the config file's policy, else reject. */
+  onInfected?: string;
+  /** tempfail | accept (old: accept-tagged); unset: the config file's policy, else tempfail. */
+  onFail?: string;
   maxSize: string;
   maxClients: number;
   maxRecipients: number;
   quarantine?: string;
   lmtp: boolean;
   config?: string;
-  nextHopTimeout: number;
-  socketTimeout: number;
+  /** Seconds or a duration (`30s`, `500ms`, `2m`); a bare number ≥ 1000 is the old milliseconds (warned). */
+  nextHopTimeout: string;
+  /** As nextHopTimeout. */
+  socketTimeout: string;
   quiet: boolean;
 }
 
@@ -78,16 +83,16 @@ export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSm
         .option('listen', { alias: 'l', type: 'string', default: '127.0.0.1:10025', describe: 'HOST:PORT to listen on (loopback by default)' })
         .option('forward', { alias: 'f', type: 'string', demandOption: true, describe: 'HOST:PORT of the one next hop (the MTA)' })
         .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
-        .option('on-infected', { choices: ['reject', 'drop', 'tag', 'quarantine'] as const, default: 'reject' as const, describe: 'reject: 550 5.7.1; drop: 250 and discard; tag: forward with X-Virus-Status; quarantine: keep in --quarantine, 250' })
-        .option('on-fail', { choices: ['tempfail', 'accept-tagged'] as const, default: 'tempfail' as const, describe: 'scanner error: 451 (default), or forward tagged Unchecked' })
+        .option('on-infected', { type: 'string', choices: INFECTED_CHOICES as string[], describe: 'reject: 550 5.7.1 (default); tempfail: 451 4.7.1; drop: 250 and discard; tag: forward with X-Virus-Status: Infected; quarantine: keep in --quarantine, 250' })
+        .option('on-fail', { type: 'string', choices: FAIL_CHOICES as string[], describe: 'scanner error: tempfail = 451 4.3.0 (default), or accept = forward tagged Unchecked (accept-tagged: old spelling)' })
         .option('max-size', { type: 'string', default: '25M', describe: 'message size limit (bytes, or 512K / 25M), enforced while receiving: 552' })
         .option('max-clients', { type: 'number', default: 100, describe: 'concurrent client connections' })
         .option('max-recipients', { type: 'number', default: 1000, describe: 'RCPT TO per message; past it: 452 (as Postfix)' })
         .option('quarantine', { alias: 'q', type: 'string', describe: 'quarantine folder (with --on-infected quarantine)' })
         .option('lmtp', { type: 'boolean', default: false, describe: 'speak LMTP on both sides (one reply per recipient)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
-        .option('next-hop-timeout', { type: 'number', default: 30_000, describe: 'ms for the next hop to take a message; past it: 451' })
-        .option('socket-timeout', { type: 'number', default: 60_000, describe: 'ms of client inactivity before the connection is closed' })
+        .option('next-hop-timeout', { type: 'string', default: '30s', describe: 'time for the next hop to take a message (seconds, or 500ms, 2m); past it: 451' })
+        .option('socket-timeout', { type: 'string', default: '60s', describe: 'client inactivity before the connection is closed (seconds, or 500ms, 2m)' })
         .option('quiet', { type: 'boolean', default: false, describe: 'no per-message log lines' })
         .options(daemonOptions)
         .example('$0 serve smtp --listen 127.0.0.1:10025 --forward 127.0.0.1:10026 --scanner clamd', 'Postfix content_filter / smtpd_proxy_filter target')
@@ -104,7 +109,10 @@ async function runServeSmtp(args: ServeSmtpCliArgs): Promise<number> {
   const { config } = await loadConfig(args.config);
   const listen = parseHostPort(args.listen, '--listen');
   const forward = parseHostPort(args.forward, '--forward');
-  if (args.onInfected === 'quarantine' && args.quarantine === undefined) throw new ConfigError('--on-infected quarantine needs --quarantine DIR');
+  const policy = policyFrom(args, config.policy);
+  if (policy.onInfected === 'quarantine' && args.quarantine === undefined) throw new ConfigError('--on-infected quarantine needs --quarantine DIR');
+  const nextHopMs = parseTimeout(args.nextHopTimeout, '--next-hop-timeout', { legacyMs: true });
+  const socketMs = parseTimeout(args.socketTimeout, '--socket-timeout', { legacyMs: true });
   const maxSize = parseSize(args.maxSize);
   return runDaemon({
     daemon: 'smtp',
@@ -117,14 +125,14 @@ async function runServeSmtp(args: ServeSmtpCliArgs): Promise<number> {
         listen,
         forward,
         scanners,
-        onInfected: args.onInfected,
-        onFail: args.onFail,
+        onInfected: policy.onInfected,
+        onFail: policy.onFail,
         maxSize,
         maxClients: args.maxClients,
         maxRecipients: args.maxRecipients,
         ...(args.quarantine === undefined ? {} : { quarantineDir: args.quarantine }),
         lmtp: args.lmtp,
-        timeouts: { nextHopMs: args.nextHopTimeout, socketMs: args.socketTimeout, closeMs: drainMs },
+        timeouts: { nextHopMs, socketMs, closeMs: drainMs },
         ...(config.limits === undefined ? {} : { limits: config.limits }),
         ...(args.quiet ? {} : { log: (e: ProxyEvent) => log.write(e.verdict === 'error' ? 'warning' : 'info', 'message', proxyEventFields(e)) }),
       });
@@ -132,7 +140,7 @@ async function runServeSmtp(args: ServeSmtpCliArgs): Promise<number> {
       let closing: Promise<void> | undefined;
       return {
         where: `${bound.host}:${bound.port}`,
-        fields: { listen: `${bound.host}:${bound.port}`, forward: `${forward.host}:${forward.port}`, on_infected: args.onInfected, on_fail: args.onFail },
+        fields: { listen: `${bound.host}:${bound.port}`, forward: `${forward.host}:${forward.port}`, on_infected: policy.onInfected, on_fail: policy.onFail },
         setScanners: (list) => proxy.setScanners(list),
         drain: async (deadline) => {
           // A second signal (deadline now) cuts every session at once.

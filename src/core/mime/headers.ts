@@ -129,6 +129,89 @@ export function parseHeaderBlock(buf: Buffer): HeaderField[] {
   return fields;
 }
 
+/** Where one header field lies in a buffer (see {@link headerFieldRanges}). */
+export interface HeaderFieldRange {
+  /** Field name as written (trimmed, case kept). */
+  name: string;
+  /** Offset of the field's first byte. */
+  start: number;
+  /** Offset just past its last line (continuation lines and line break included). */
+  end: number;
+}
+
+/**
+ * The header tokenizer that keeps offsets: the fields of the header block `buf[start, end)`
+ * in order, each with the byte range of its first line through its last continuation line.
+ * A line starting with space or tab continues the field right before it; lines that are
+ * neither (an mbox `From ` line, junk without a colon) are skipped, and a continuation
+ * after a skipped line belongs to nothing. Linear, no copies, never throws.
+ */
+export function headerFieldRanges(buf: Buffer, start = 0, end = buf.length): HeaderFieldRange[] {
+  const out: HeaderFieldRange[] = [];
+  let pos = start;
+  while (pos < end) {
+    let nl = buf.indexOf(LF, pos);
+    if (nl < 0 || nl >= end) nl = end - 1;
+    const lineEnd = nl + 1;
+    const c = buf[pos]!;
+    const last = out[out.length - 1];
+    if (c === SP || c === HT) {
+      if (last !== undefined && last.end === pos) last.end = lineEnd;
+    } else {
+      const colon = buf.indexOf(COLON, pos);
+      if (colon > pos && colon < lineEnd) {
+        const name = buf.toString('latin1', pos, colon).trim();
+        if (name !== '' && !/\s/.test(name)) out.push({ start: pos, end: lineEnd, name });
+      }
+    }
+    pos = lineEnd;
+  }
+  return out;
+}
+
+/**
+ * Where the top-level header block of a message ends: the offset of its empty line (or the
+ * end of the message when there is none). Every line before it counts, field or not, so a
+ * field after a junk line is still found. An mbox `From ` first line is part of it.
+ */
+export function headerBlockLength(raw: Buffer): number {
+  if (raw[0] === LF || (raw[0] === CR && raw[1] === LF)) return 0;
+  let i = raw.indexOf(LF);
+  while (i >= 0) {
+    const next = raw[i + 1];
+    if (next === LF || (next === CR && raw[i + 2] === LF)) return i + 1;
+    i = raw.indexOf(LF, i + 1);
+  }
+  return raw.length;
+}
+
+/**
+ * Rewrite a message's top-level header: remove every field named in `remove`
+ * (case-insensitive, with its continuation lines), then put `prepend` (whole lines without
+ * their line ending) first — after an mbox `From ` line when the message starts with one —
+ * in the message's own line ending (CRLF unless its first line ends in a bare LF). The
+ * body and every other byte are kept as they are. The lines are written as latin1 bytes:
+ * give ASCII (the policy makes its values header-safe).
+ */
+export function rewriteHeader(raw: Buffer, prepend: readonly string[], remove: readonly string[] = []): Buffer {
+  const firstNl = raw.indexOf(LF);
+  const eol = firstNl >= 0 && !(firstNl > 0 && raw[firstNl - 1] === CR) ? '\n' : '\r\n';
+  const from = firstNl >= 0 && isMboxFromLine(raw, 0) ? firstNl + 1 : 0;
+  const head = Buffer.from(prepend.map((l) => l + eol).join(''), 'latin1');
+  const pieces: Buffer[] = [raw.subarray(0, from), head];
+  let kept = from;
+  if (remove.length > 0) {
+    const names = new Set(remove.map((r) => r.toLowerCase()));
+    for (const f of headerFieldRanges(raw, from, headerBlockLength(raw))) {
+      if (!names.has(f.name.toLowerCase())) continue;
+      pieces.push(raw.subarray(kept, f.start));
+      kept = f.end;
+    }
+  }
+  pieces.push(kept === 0 ? raw : raw.subarray(kept));
+  return Buffer.concat(pieces);
+}
+
 /** First value of a field by (lower-case) name. */
 export function getHeader(fields: readonly HeaderField[], name: string): string | undefined {
   for (const f of fields) if (f.name === name) return f.value;

@@ -13,7 +13,7 @@
  * at most {@link MAX_PARTS} entities and {@link MAX_DEPTH} levels; beyond that the rest is
  * left as it is (and counted in `skipped`).
  */
-import { parseHeaderBlock, getHeader, splitHeaderBody } from '../../core/mime/headers.js';
+import { parseHeaderBlock, getHeader, headerFieldRanges, splitHeaderBody } from '../../core/mime/headers.js';
 import { normalizeEncoding, transferKind } from '../../core/mime/decode.js';
 import { parseStructured } from '../../core/mime/params.js';
 
@@ -90,36 +90,6 @@ export function defangName(name: string, extensions: ReadonlySet<string> | reado
   return `${trimmed.slice(0, dot)}.DEFANGED-${ext.toUpperCase()}`;
 }
 
-/** Byte range of one header field (its first line through its last continuation line, line break included). */
-interface FieldRange {
-  start: number;
-  end: number;
-  /** Field name as written. */
-  name: string;
-}
-
-/** Split a header block (absolute offsets into `buf`) into field ranges. */
-function fieldRanges(buf: Buffer, start: number, end: number): FieldRange[] {
-  const out: FieldRange[] = [];
-  let pos = start;
-  while (pos < end) {
-    let nl = buf.indexOf(LF, pos);
-    if (nl < 0 || nl >= end) nl = end - 1;
-    const lineEnd = nl + 1;
-    const c = buf[pos]!;
-    const last = out[out.length - 1];
-    if ((c === SP || c === HT) && last !== undefined && last.end === pos) {
-      last.end = lineEnd;
-    } else {
-      const colon = buf.indexOf(0x3a, pos);
-      if (colon > pos && colon < lineEnd) {
-        out.push({ start: pos, end: lineEnd, name: buf.subarray(pos, colon).toString('latin1').trim() });
-      }
-    }
-    pos = lineEnd;
-  }
-  return out;
-}
 
 /** Split a structured value at `;` outside quoted strings (pieces keep their text as written). */
 function splitParamsRaw(s: string): string[] {
@@ -335,7 +305,7 @@ export function defangMessage(raw: Buffer, opts: DefangOptions = {}): DefangResu
     if (header.length > 0) {
       const eol = eolOf(raw, headerStart, headerEnd);
       // splitHeaderBody's header ends after the last field's line break (the empty line excluded).
-      for (const f of fieldRanges(raw, headerStart, headerEnd)) {
+      for (const f of headerFieldRanges(raw, headerStart, headerEnd)) {
         const lname = f.name.toLowerCase();
         const param = lname === 'content-type' ? 'name' : lname === 'content-disposition' ? 'filename' : undefined;
         if (param === undefined) continue;

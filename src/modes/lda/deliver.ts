@@ -9,11 +9,16 @@
  * | 0 EX_OK | delivered, or infected and quarantined (the message is accounted for) | done |
  * | 75 EX_TEMPFAIL | scanner error, delivery COMMAND could not run / timed out / was killed, Maildir write failed | retries later |
  * | 77 EX_NOPERM (default reject code) | infected, `onInfected: 'reject'` | bounces (Postfix: 5.7.0) |
+ * | 75 EX_TEMPFAIL | infected, `onInfected: 'tempfail'` | retries later |
+ * | 0 EX_OK | infected, `onInfected: 'drop'` (discarded) or `'tag'` (delivered with `X-Virus-Status: Infected (…)`) | done |
  * | COMMAND's own code | the delivery agent's answer, passed back (75 stays 75) | per code |
  *
  * Why 77: it is sysexits' EX_NOPERM, which Postfix's pipe/local delivery report as
  * `5.7.0 permission denied` — a permanent, security-policy failure, the same class as an
  * SMTP 550 5.7.1 for a virus. Configurable (`rejectExitCode`), e.g. 69 EX_UNAVAILABLE.
+ *
+ * The decision is the policy's (src/modes/policy.ts, the same words as `serve smtp` and
+ * `serve milter`); this file maps it to an exit code and a delivery.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
@@ -24,7 +29,10 @@ import type { Limits } from '../../core/limits.js';
 import { scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
 import type { Adapter, Verdict } from '../../core/types.js';
 import type { Fate } from '../types.js';
+import { decide, resolvePolicy, scannedValue, statusHeaderLines, withStatusHeaders, type Decision, type FailAction, type InfectedAction } from '../policy.js';
 import { defangMessage, type DefangedName } from './defang.js';
+
+export { virusNames } from '../policy.js';
 
 /** sysexits.h codes used here. */
 export const EX_OK = 0;
@@ -45,14 +53,14 @@ export interface DeliverOptions {
   maildir?: string;
   /** Rename dangerous attachment extensions before delivery (true = default list). */
   defang?: boolean | { extensions: readonly string[] };
-  /** What to do with an infected message. */
-  onInfected: 'quarantine' | 'reject';
+  /** What to do with an infected message (the policy's words: reject, tempfail, drop, tag, quarantine). */
+  onInfected: InfectedAction;
   /** Quarantine folder (required for onInfected 'quarantine'); created 0700 if missing. */
   quarantineDir?: string;
   /** Exit code for a rejected message (default 77 EX_NOPERM). */
   rejectExitCode?: number;
-  /** Scanner error: 'tempfail' (75, the MTA retries; default) or 'deliver-tagged' (deliver with `X-Virus-Status: Unchecked`). */
-  onFail: 'tempfail' | 'deliver-tagged';
+  /** Scanner error: 'tempfail' (75, the MTA retries; default) or 'accept' (deliver with `X-Virus-Status: Unchecked (CODE)`). */
+  onFail: FailAction;
   limits?: Partial<Limits>;
   /** How long the delivery COMMAND may run (ms, default 120 000). */
   commandTimeoutMs?: number;
@@ -64,7 +72,7 @@ export interface DeliverOptions {
 }
 
 /** What {@link deliverMessage} did. */
-export type DeliverAction = 'delivered' | 'delivered-unchecked' | 'quarantined' | 'rejected' | 'tempfailed' | 'command-failed';
+export type DeliverAction = 'delivered' | 'delivered-unchecked' | 'delivered-tagged' | 'quarantined' | 'dropped' | 'rejected' | 'tempfailed' | 'command-failed';
 
 /** Outcome of one delivery. */
 export interface DeliverResult {
@@ -87,23 +95,9 @@ export interface DeliverResult {
   ms: number;
 }
 
-/** Characters a header value of ours may hold (names come from scanners; keep them on one line). */
-function headerSafe(s: string): string {
-  return s.replace(/[\r\n\t]+/g, ' ').replace(/[^\u0020-\u007e]/g, '?').slice(0, 400);
-}
-
-/** Virus names of a verdict, unique, in order. */
-export function virusNames(v: Verdict): string[] {
-  return v.status === 'infected' ? [...new Set(v.detections.map((d) => d.name))] : [];
-}
-
-/** Header lines the deliverer adds (before any others). */
-function ourHeaders(v: Verdict, scanners: readonly Adapter[], host: string): string[] {
-  const lines = [`X-Virus-Scanned: avbench deliver (${headerSafe(scanners.map((s) => s.name).join(', '))}) on ${headerSafe(host)}`];
-  if (v.status === 'clean') lines.push('X-Virus-Status: Clean');
-  else if (v.status === 'infected') lines.push(`X-Virus-Status: Infected (${headerSafe(virusNames(v).join(', '))})`);
-  else lines.push(`X-Virus-Status: Unchecked (${v.error.code})`);
-  return lines;
+/** Our header lines for a decision: X-Virus-Scanned (`avbench deliver (scanners) on HOST`) and X-Virus-Status. */
+function ourHeaders(d: Decision, scanners: readonly Adapter[], host: string): string[] {
+  return statusHeaderLines(d, scannedValue(scanners.map((s) => s.name), { via: 'deliver', host }));
 }
 
 /**
@@ -112,38 +106,7 @@ function ourHeaders(v: Verdict, scanners: readonly Adapter[], host: string): str
  * the sender put in the top-level header (a forged "Clean" must not survive).
  */
 export function addHeaders(raw: Buffer, lines: readonly string[]): Buffer {
-  const firstNl = raw.indexOf(0x0a);
-  const eol = firstNl > 0 && raw[firstNl - 1] === 0x0d ? '\r\n' : '\n';
-  let start = 0;
-  if (raw.subarray(0, 5).toString('latin1') === 'From ' && firstNl >= 0) start = firstNl + 1;
-  const kept: Buffer[] = [];
-  // Remove forged status headers from the top-level header block only.
-  let pos = start;
-  let keptFrom = start;
-  let dropping = false;
-  for (;;) {
-    if (pos >= raw.length) break;
-    const nl = raw.indexOf(0x0a, pos);
-    const lineEnd = nl < 0 ? raw.length : nl + 1;
-    const c = raw[pos]!;
-    if (c === 0x0a || (c === 0x0d && raw[pos + 1] === 0x0a)) break; // end of header
-    const continuation = c === 0x20 || c === 0x09;
-    if (!continuation) {
-      const line = raw.subarray(pos, Math.min(lineEnd, pos + 32)).toString('latin1').toLowerCase();
-      const forged = /^x-virus-(status|scanned)\s*:/.test(line);
-      if (forged && !dropping) {
-        kept.push(raw.subarray(keptFrom, pos));
-        dropping = true;
-      } else if (!forged && dropping) {
-        keptFrom = pos;
-        dropping = false;
-      }
-    }
-    pos = lineEnd;
-  }
-  if (dropping) keptFrom = pos;
-  const head = Buffer.from(lines.map((l) => l + eol).join(''), 'latin1');
-  return Buffer.concat([raw.subarray(0, start), head, ...kept, raw.subarray(keptFrom)]);
+  return withStatusHeaders(raw, lines);
 }
 
 /** A unique, safe file name: `<secs>.M<usec>P<pid>R<random>.<host>` (the Maildir convention). */
@@ -197,6 +160,7 @@ function checkOptions(o: DeliverOptions): void {
   if ((o.command === undefined || o.command.length === 0) && o.maildir === undefined) {
     throw new TypeError('deliver: give a delivery command or a Maildir');
   }
+  resolvePolicy(o, 'deliver');
   if (o.onInfected === 'quarantine' && o.quarantineDir === undefined) {
     throw new TypeError('deliver: onInfected "quarantine" needs a quarantine folder');
   }
@@ -229,21 +193,26 @@ export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<De
     ms: performance.now() - started,
   });
 
-  if (verdict.status === 'infected') {
-    const names = virusNames(verdict).join(', ');
-    if (o.onInfected === 'reject') {
-      const code = o.rejectExitCode ?? EX_NOPERM;
-      return done({ exitCode: code, fate: 'rejected', action: 'rejected', message: `rejected: infected: ${names}` });
-    }
-    try {
-      const file = await quarantine(o.quarantineDir!, addHeaders(raw, ourHeaders(verdict, o.scanners, host)), { fsync: sync, hostname: host });
-      return done({ exitCode: EX_OK, fate: 'dropped', action: 'quarantined', file, message: `quarantined: infected: ${names} in ${file}` });
-    } catch (err) {
-      return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', message: `tempfail: IO: cannot quarantine (${(err as Error).message}); infected: ${names}` });
-    }
-  }
-  if (verdict.status === 'error' && o.onFail === 'tempfail') {
-    return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', message: `tempfail: ${verdict.error.code}: ${verdict.error.message}` });
+  const d = decide(verdict, resolvePolicy(o, 'deliver'));
+  const names = d.list;
+  switch (d.action) {
+    case 'reject':
+      return done({ exitCode: o.rejectExitCode ?? EX_NOPERM, fate: 'rejected', action: 'rejected', message: `rejected: infected: ${names}` });
+    case 'tempfail':
+      if (verdict.status === 'error') return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', message: `tempfail: ${d.errorCode}: ${oneLine(verdict.error.message)}` });
+      return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', message: `tempfail: infected: ${names}` });
+    case 'drop':
+      return done({ exitCode: EX_OK, fate: 'dropped', action: 'dropped', message: `dropped: infected: ${names}` });
+    case 'quarantine':
+      try {
+        const file = await quarantine(o.quarantineDir!, addHeaders(raw, ourHeaders(d, o.scanners, host)), { fsync: sync, hostname: host });
+        return done({ exitCode: EX_OK, fate: 'dropped', action: 'quarantined', file, message: `quarantined: infected: ${names} in ${file}` });
+      } catch (err) {
+        return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', message: `tempfail: IO: cannot quarantine (${(err as Error).message}); infected: ${names}` });
+      }
+    case 'accept':
+    case 'tag':
+      break;
   }
 
   let body = raw;
@@ -253,11 +222,11 @@ export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<De
     body = d.message;
     defanged = d.renamed;
   }
-  const out = addHeaders(body, ourHeaders(verdict, o.scanners, host));
-  const action: DeliverAction = verdict.status === 'error' ? 'delivered-unchecked' : 'delivered';
-  const what = verdict.status === 'error' ? `unchecked (${verdict.error.code}: ${verdict.error.message})` : 'clean';
-  const fangs = defanged.length > 0 ? `; defanged ${defanged.map((d) => `${d.from} -> ${d.to}`).join(', ')}` : '';
-  const fate = defanged.length > 0 ? 'tagged' : 'delivered';
+  const out = addHeaders(body, ourHeaders(d, o.scanners, host));
+  const action: DeliverAction = verdict.status === 'error' ? 'delivered-unchecked' : verdict.status === 'infected' ? 'delivered-tagged' : 'delivered';
+  const what = verdict.status === 'error' ? `unchecked (${d.errorCode}: ${oneLine(verdict.error.message)})` : verdict.status === 'infected' ? `infected: ${names}, tagged` : 'clean';
+  const fangs = defanged.length > 0 ? `; defanged ${oneLine(defanged.map((x) => `${x.from} -> ${x.to}`).join(', '))}` : '';
+  const fate = defanged.length > 0 || verdict.status === 'infected' ? 'tagged' : 'delivered';
 
   if (o.command !== undefined && o.command.length > 0) {
     const [file, ...args] = o.command as [string, ...string[]];
@@ -296,4 +265,9 @@ export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<De
   } catch (err) {
     return done({ exitCode: EX_TEMPFAIL, fate: 'tempfailed', action: 'tempfailed', defanged, message: `tempfail: IO: cannot write to Maildir ${o.maildir}: ${(err as Error).message}` });
   }
+}
+
+/** An error message on one line (it goes to stderr, which the MTA may put into a bounce). */
+function oneLine(s: string): string {
+  return s.replace(/[\r\n\0]+/g, ' ').slice(0, 500);
 }

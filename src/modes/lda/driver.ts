@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../../core/exec.js';
 import { getHeader, parseHeaderBlock, splitHeaderBody } from '../../core/mime/headers.js';
+import { parseVirusStatus, type ParsedStatus } from '../policy.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
 
 /** The header the driver adds to recognise a message in the Maildir. */
@@ -171,17 +172,12 @@ class MaildirIndex {
   }
 }
 
-/** The verdict a delivered message's X-Virus-Status says. */
-function statusOf(data: Buffer): { verdict: MessageOutcome['verdict']; names: string[]; errorCode?: string } | undefined {
+/** The verdict a delivered message's X-Virus-Status says (the policy's parser; anything it does not know: error UNCHECKED). */
+function statusOf(data: Buffer): ParsedStatus | undefined {
   const fields = parseHeaderBlock(splitHeaderBody(data).header);
   const status = getHeader(fields, 'x-virus-status');
   if (status === undefined) return undefined;
-  const m = /^(\w+)\s*(?:\((.*)\))?/.exec(status.trim());
-  const word = (m?.[1] ?? '').toLowerCase();
-  const inside = (m?.[2] ?? '').trim();
-  if (word === 'infected') return { verdict: 'infected', names: inside === '' ? [] : inside.split(/,\s*/) };
-  if (word === 'clean') return { verdict: 'clean', names: [] };
-  return { verdict: 'error', names: [], errorCode: /^[A-Z_]+$/.test(inside) ? inside : 'UNCHECKED' };
+  return parseVirusStatus(status) ?? { verdict: 'error', names: [], errorCode: 'UNCHECKED' };
 }
 
 /**

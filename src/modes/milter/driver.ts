@@ -24,6 +24,7 @@ import {
   type MilterCommand,
   type MilterReply,
 } from './codec.js';
+import { parseVirusStatus } from '../policy.js';
 import { milterEndpoint, milterUrl, parseMilterUrl, type MilterSocketSpec } from './socket.js';
 
 /** Options of {@link createMilterDriver}. */
@@ -135,22 +136,24 @@ export function splitMessage(raw: Buffer): { headers: { name: string; value: str
   return { headers, body: raw.subarray(raw.length) };
 }
 
-/** Virus names in a reply text, quarantine reason, or `Infected (A, B)` status header. */
+/**
+ * Virus names in a reply text, quarantine reason, or status header. A status header value
+ * (`Infected (A, B)`) is read by the policy's parser (src/modes/policy.ts), as the other
+ * drivers read it; a reply or reason by `pattern`, else what follows its last `: `.
+ */
 export function namesFromText(text: string, pattern?: RegExp): string[] {
   let list: string | undefined;
   if (pattern !== undefined) list = pattern.exec(text)?.[1];
   else {
-    const paren = /^\s*infected\s*\(([^)]*)\)/i.exec(text);
-    if (paren !== null) list = paren[1];
-    else {
-      const lastLine = text.split(/\r?\n/).filter((l) => l.trim() !== '').pop() ?? '';
-      const i = lastLine.lastIndexOf(': ');
-      if (i >= 0) list = lastLine.slice(i + 2);
-      else if (/^\s*infected\s+\S/i.test(text)) list = text.trim().replace(/^infected\s+/i, '');
-    }
+    const status = /^\s*infected\s*\(/i.test(text) ? parseVirusStatus(text) : undefined;
+    if (status !== undefined) return status.names;
+    const lastLine = text.split(/\r?\n/).filter((l) => l.trim() !== '').pop() ?? '';
+    const i = lastLine.lastIndexOf(': ');
+    if (i >= 0) list = lastLine.slice(i + 2);
+    else if (/^\s*infected\s+\S/i.test(text)) list = text.trim().replace(/^infected\s+/i, '');
   }
   if (list === undefined) return [];
-  return [...new Set(list.split(/[,\s]+/).map((s) => s.trim()).filter((s) => s !== '' && s !== 'FOUND'))];
+  return [...new Set(list.split(/[,\s]+/).map((s) => s.trim()).filter((s) => s !== '' && s !== 'FOUND' && s !== '...'))];
 }
 
 /** Create a milter driver (mode 'milter'); see the module comment. */
@@ -409,11 +412,13 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
       .reverse()
       .find((m): m is Extract<MilterModification, { name: string }> => 'name' in m && m.name.toLowerCase() === 'x-virus-status' && m.value !== '');
     const action = r.type;
+    const said = status === undefined ? undefined : parseVirusStatus(status.value);
     if (status !== undefined && /^\s*infected/i.test(status.value)) {
-      return { ...base, fate: 'tagged', verdict: 'infected', names: namesFromText(status.value.trim(), undefined), milterAction: action };
+      // `Infected (A, B)` through the policy's parser; clamav-milter's other forms through namesFromText.
+      return { ...base, fate: 'tagged', verdict: 'infected', names: said?.verdict === 'infected' && said.names.length > 0 ? said.names : namesFromText(status.value.trim(), undefined), milterAction: action };
     }
-    if (status !== undefined && /^\s*(unchecked|error)/i.test(status.value)) {
-      return { ...base, fate: 'delivered', verdict: 'error', names: [], errorCode: 'UNCHECKED', milterAction: action };
+    if (said?.verdict === 'error') {
+      return { ...base, fate: 'delivered', verdict: 'error', names: [], errorCode: said.errorCode ?? 'UNCHECKED', milterAction: action };
     }
     return { ...base, fate: 'delivered', verdict: 'clean', names: [], milterAction: action };
   }

@@ -29,7 +29,8 @@ import { asNetError, type Endpoint } from '../../core/net.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
 import { SmtpClient, UnansweredError } from './client.js';
 import { createSmtpSink, ID_HEADER, type Arrival, type SmtpSink } from './sink.js';
-import { formatReply, lineEnding, virusNamesIn, type SmtpReply } from './wire.js';
+import { parseVirusStatus, splitNames, virusNamesIn } from '../policy.js';
+import { formatReply, lineEnding, type SmtpReply } from './wire.js';
 
 /** Options of {@link createSmtpDriver}. */
 export interface SmtpDriverOptions {
@@ -335,14 +336,14 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
 
 /** The fate of a message that reached the sink. */
 export function arrivalOutcome(a: Arrival, smtpReply: string, ms: number): MessageOutcome {
-  const status = a.virusStatus[0];
+  const raw = a.virusStatus[0];
+  const status = raw === undefined ? undefined : parseVirusStatus(raw);
   if (a.tagged) {
-    const names = status !== undefined && /^infected\b/i.test(status) ? virusNamesIn(status) : a.virusInfected.flatMap(namesOfInfectedHeader);
+    const names = status?.verdict === 'infected' ? status.names : a.virusInfected.flatMap(namesOfInfectedHeader);
     return { fate: 'tagged', verdict: 'infected', names, ms, smtpReply };
   }
-  if (status !== undefined && /^unchecked\b/i.test(status)) {
-    const code = /\(([A-Z_]+)\)/.exec(status)?.[1] ?? 'UNCHECKED';
-    return { fate: 'delivered', verdict: 'error', names: [], errorCode: code, ms, smtpReply };
+  if (status?.verdict === 'error') {
+    return { fate: 'delivered', verdict: 'error', names: [], errorCode: status.errorCode ?? 'UNCHECKED', ms, smtpReply };
   }
   // Delivered, but not as sent: the mail the recipient gets is not the mail that was scanned.
   if (a.intact === false) return { fate: 'delivered', verdict: 'error', names: [], errorCode: 'ALTERED', ms, smtpReply };
@@ -354,5 +355,5 @@ function namesOfInfectedHeader(v: string): string[] {
   const named = virusNamesIn(v);
   if (named.length > 0) return named;
   const last = v.split(';').pop()?.trim() ?? '';
-  return last === '' || /^(yes|virus detected!?)$/i.test(last) ? [] : last.split(/,\s*/);
+  return last === '' || /^(yes|virus detected!?)$/i.test(last) ? [] : splitNames(last);
 }

@@ -5,11 +5,13 @@
  * connections. No-loss rule: it answers 250 only after the next hop said 250 for the
  * message; trouble at the next hop is a 451 to the client, a 5xx there is relayed.
  *
- * Infected → reject (550 5.7.1, default) | drop (250, discarded, logged) | tag (forwarded
- * with `X-Virus-Status: Infected (names)`) | quarantine (a 0600 file with a generated
- * name, then 250). Scanner error → 451 4.7.1 (default) or, with onFail 'accept-tagged',
+ * The decision is the policy's (src/modes/policy.ts); this file maps it to SMTP. Infected →
+ * reject (550 5.7.1, default) | tempfail (451 4.7.1) | drop (250, discarded, logged) | tag
+ * (forwarded with `X-Virus-Status: Infected (names)`) | quarantine (a 0600 file with a
+ * generated name, then 250). Scanner error → 451 4.3.0 (default) or, with onFail 'accept',
  * forwarded with `X-Virus-Status: Unchecked (CODE)`. Every forwarded message gets
- * `X-Virus-Scanned: avbench (scanners)`; incoming X-Virus-Status headers are removed.
+ * `X-Virus-Scanned: avbench (scanners)`; incoming X-Virus-Status and X-Virus-Scanned
+ * headers are removed. Names in replies, headers and log events are header-safe.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,12 +25,10 @@ import type { Adapter, Verdict } from '../../core/types.js';
 import { UnansweredError, type TransactionResult } from './client.js';
 import { NextHopPool } from './pool.js';
 import { tuneSmtpServer } from './socket.js';
-import { formatReply, prependHeaders, type SmtpReply } from './wire.js';
+import { decide, resolvePolicy, scannedValue, statusHeaderLines, withStatusHeaders, type FailAction, type InfectedAction } from '../policy.js';
+import { formatReply, type SmtpReply } from './wire.js';
 
-/** What to do with an infected message. */
-export type InfectedAction = 'reject' | 'drop' | 'tag' | 'quarantine';
-/** What to do when the scanners could not give an answer. */
-export type FailAction = 'tempfail' | 'accept-tagged';
+export type { FailAction, InfectedAction } from '../policy.js';
 
 /** Timeouts of {@link createSmtpProxy} (ms). */
 export interface SmtpProxyTimeouts {
@@ -142,8 +142,7 @@ function quarantineName(): string {
  */
 export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
   if (opts.scanners.length === 0) throw new TypeError('smtp proxy: no scanners given');
-  const onInfected = opts.onInfected ?? 'reject';
-  const onFail = opts.onFail ?? 'tempfail';
+  const { onInfected, onFail } = resolvePolicy(opts, 'smtp proxy');
   if (onInfected === 'quarantine' && (opts.quarantineDir === undefined || opts.quarantineDir === '')) {
     throw new TypeError('smtp proxy: onInfected quarantine needs quarantineDir');
   }
@@ -155,7 +154,7 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
   const nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
   const lmtp = opts.lmtp === true;
   let scanners = opts.scanners;
-  let scannerNames = scanners.map((s) => s.name).join(', ');
+  let scannerLabel = scannedValue(scanners.map((s) => s.name));
   let inFlight = 0;
   const name = opts.name ?? 'avbench-proxy.localhost';
   const address = { host: opts.listen?.host ?? '127.0.0.1', port: opts.listen?.port ?? 0 };
@@ -211,54 +210,47 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const to = session.envelope.rcptTo.map((r) => r.address);
     const base = { session: session.id, from, to, bytes: raw.length };
-    const names = scannerNames;
+    const scanned = scannerLabel;
     const scan = await scanMessageDetailed(raw, { scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
-    const v = scan.verdict;
+    const d = decide(scan.verdict, { onInfected, onFail });
     const scanMs = performance.now() - started;
-    const scanned = `X-Virus-Scanned: avbench (${names})`;
-    const strip = ['X-Virus-Status'];
-    if (v.status === 'clean') {
-      const res = await forward(session, prependHeaders(raw, [scanned, 'X-Virus-Status: Clean'], strip));
-      return { reply: relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...base, verdict: 'clean', names: [], action: 'forwarded', ...hop(res), scanMs } };
-    }
-    if (v.status === 'infected') {
-      const names = [...new Set(v.detections.map((d) => d.name))];
-      const list = names.join(', ');
-      const ev = { ...base, verdict: 'infected' as const, names, scanMs };
-      switch (onInfected) {
-        case 'reject':
-          return { reply: { code: 550, text: `5.7.1 Virus found: ${list}` }, event: { ...ev, action: 'rejected' } };
-        case 'drop':
-          return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message discarded` }, event: { ...ev, action: 'dropped' } };
-        case 'quarantine': {
-          const dir = opts.quarantineDir as string;
-          const file = join(dir, quarantineName());
-          try {
-            quarantineReady ??= mkdir(dir, { recursive: true, mode: 0o700 });
-            await quarantineReady;
-            await writeFile(file, raw, { mode: 0o600, flag: 'wx' });
-          } catch (err) {
-            quarantineReady = undefined;
-            return {
-              reply: { code: 451, text: '4.3.0 quarantine failed, try again later' },
-              event: { ...ev, action: 'tempfailed', errorCode: 'QUARANTINE_FAILED', nextHop: (err as Error).message },
-            };
-          }
-          return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message quarantined` }, event: { ...ev, action: 'quarantined', file } };
+    const tagged = (): Buffer => withStatusHeaders(raw, statusHeaderLines(d, scanned));
+    const list = d.list;
+    const ev = { ...base, verdict: d.verdict, names: d.names, ...(d.errorCode === undefined ? {} : { errorCode: d.errorCode }), scanMs };
+    switch (d.action) {
+      case 'accept': {
+        const res = await forward(session, tagged());
+        return { reply: relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...ev, action: 'forwarded', ...hop(res) } };
+      }
+      case 'reject':
+      case 'tempfail': {
+        const r = d.refusal as NonNullable<typeof d.refusal>;
+        return { reply: { code: r.code, text: `${r.enhanced} ${r.text}` }, event: { ...ev, action: d.action === 'reject' ? 'rejected' : 'tempfailed' } };
+      }
+      case 'drop':
+        return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message discarded` }, event: { ...ev, action: 'dropped' } };
+      case 'quarantine': {
+        const dir = opts.quarantineDir as string;
+        const file = join(dir, quarantineName());
+        try {
+          quarantineReady ??= mkdir(dir, { recursive: true, mode: 0o700 });
+          await quarantineReady;
+          await writeFile(file, raw, { mode: 0o600, flag: 'wx' });
+        } catch (err) {
+          quarantineReady = undefined;
+          return {
+            reply: { code: 451, text: '4.3.0 quarantine failed, try again later' },
+            event: { ...ev, action: 'tempfailed', errorCode: 'QUARANTINE_FAILED', nextHop: (err as Error).message },
+          };
         }
-        case 'tag': {
-          const res = await forward(session, prependHeaders(raw, [scanned, `X-Virus-Status: Infected (${list})`], strip));
-          return { reply: relay(res, `2.0.0 Ok: virus found (${list}), delivered tagged`), event: { ...ev, action: 'tagged', ...hop(res) } };
-        }
+        return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message quarantined` }, event: { ...ev, action: 'quarantined', file } };
+      }
+      case 'tag': {
+        const res = await forward(session, tagged());
+        if (d.verdict === 'infected') return { reply: relay(res, `2.0.0 Ok: virus found (${list}), delivered tagged`), event: { ...ev, action: 'tagged', ...hop(res) } };
+        return { reply: relay(res, `2.0.0 Ok: not scanned (${d.errorCode}), delivered tagged`), event: { ...ev, action: 'unchecked-forwarded', ...hop(res) } };
       }
     }
-    const code = v.status === 'error' ? v.error.code : 'INTERNAL';
-    const ev = { ...base, verdict: 'error' as const, names: [], errorCode: code, scanMs };
-    if (onFail === 'accept-tagged') {
-      const res = await forward(session, prependHeaders(raw, [scanned, `X-Virus-Status: Unchecked (${code})`], strip));
-      return { reply: relay(res, `2.0.0 Ok: not scanned (${code}), delivered tagged`), event: { ...ev, action: 'unchecked-forwarded', ...hop(res) } };
-    }
-    return { reply: { code: 451, text: `4.7.1 Virus scan failed (${code}), try again later` }, event: { ...ev, action: 'tempfailed' } };
   };
 
   const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: DataCallback): void => {
@@ -351,7 +343,7 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     setScanners(list) {
       if (list.length === 0) throw new TypeError('smtp proxy: no scanners given');
       scanners = list;
-      scannerNames = list.map((s) => s.name).join(', ');
+      scannerLabel = scannedValue(list.map((s) => s.name));
     },
     cut() {
       const n = inFlight;

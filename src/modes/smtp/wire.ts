@@ -3,6 +3,7 @@
  * terminator, reply parsing, header-block search and header insertion. Plain Buffer work
  * (indexOf), no MIME parsing.
  */
+import { rewriteHeader } from '../../core/mime/headers.js';
 
 /** One SMTP reply: its code and its text lines (without the code and separator). */
 export interface SmtpReply {
@@ -108,49 +109,16 @@ export function headerValues(header: Buffer, name: string): string[] {
 
 /**
  * Prepend header lines (each without its line ending) to a message, in the message's own
- * line-ending style, after removing any existing headers whose names are listed in
- * `remove` (case-insensitive; a sender cannot forge our status headers through us).
+ * line ending, after removing any existing headers whose names are listed in `remove`
+ * (case-insensitive). The one header rewriter is core/mime's `rewriteHeader`; the status
+ * headers of a front end are written by the policy (src/modes/policy.ts `withStatusHeaders`).
  */
 export function prependHeaders(raw: Buffer, lines: readonly string[], remove: readonly string[] = []): Buffer {
-  const nl = lineEnding(raw);
-  const head = Buffer.from(lines.map((l) => l + nl).join(''), 'utf8');
-  if (remove.length === 0) return Buffer.concat([head, raw]);
-  const { headerEnd } = headerBlockEnd(raw);
-  const block = raw.subarray(0, headerEnd).toString('latin1').toLowerCase();
-  const names = remove.map((r) => r.toLowerCase() + ':');
-  if (!names.some((n) => block.startsWith(n) || block.includes('\n' + n))) return Buffer.concat([head, raw]);
-  // Rebuild the header block without the removed fields (continuation lines go with them).
-  const kept: Buffer[] = [];
-  let pos = 0;
-  let dropping = false;
-  while (pos < headerEnd) {
-    let nlAt = raw.indexOf(LF, pos);
-    if (nlAt < 0 || nlAt >= headerEnd) nlAt = headerEnd - 1;
-    const line = raw.subarray(pos, nlAt + 1);
-    const first = line[0];
-    const continuation = first === 0x20 || first === 0x09;
-    if (!continuation) {
-      const lower = line.toString('latin1').toLowerCase();
-      dropping = names.some((n) => lower.startsWith(n));
-    }
-    if (!dropping) kept.push(line);
-    pos = nlAt + 1;
-  }
-  return Buffer.concat([head, ...kept, raw.subarray(headerEnd)]);
+  return rewriteHeader(raw, lines, remove);
 }
 
-/**
- * Virus names in an SMTP reply or header text, e.g. `550 5.7.1 Virus found: Eicar-Test-Signature`,
- * `Infected (A, B)`, `virus found: X`. Empty when none is named.
- */
-export function virusNamesIn(text: string): string[] {
-  const m = /(?:virus(?:es)?\s+(?:found|detected)|infected|virus)\s*[:(]\s*([^\r\n()]+)/i.exec(text);
-  if (m === null || m[1] === undefined) return [];
-  return m[1]
-    .split(/,\s*/)
-    .map((s) => s.trim().replace(/[.)]+$/, ''))
-    .filter((s) => s.length > 0 && !/^(discarded|content rejected|email)/i.test(s));
-}
+/** Virus names in an SMTP reply or header text: the policy's reader (src/modes/policy.ts). */
+export { virusNamesIn } from '../policy.js';
 
 /** Whether a message reached the next hop as it was sent (see {@link carriedIntact}). */
 export type Carried = { intact: true } | { intact: false; /** First sent line (1-based) not found in order. */ line: number };

@@ -97,9 +97,9 @@ describe('deliverMessage', () => {
     await expect(stat(out)).rejects.toThrow();
   });
 
-  it('scanner error with onFail deliver-tagged: delivered with X-Virus-Status: Unchecked', async () => {
+  it('scanner error with onFail accept: delivered with X-Virus-Status: Unchecked', async () => {
     const md = join(dir, 'Maildir-unchecked');
-    const r = await deliverMessage(clean, opts({ scanners: [broken], maildir: md, onFail: 'deliver-tagged' }));
+    const r = await deliverMessage(clean, opts({ scanners: [broken], maildir: md, onFail: 'accept' }));
     expect(r.exitCode).toBe(0);
     expect(r.action).toBe('delivered-unchecked');
     expect(await readFile(r.file!, 'latin1')).toContain('X-Virus-Status: Unchecked (CONNECT_FAILED)');

@@ -60,7 +60,7 @@ describe('lda driver with `avbench deliver` as the delivery agent (a separate pr
     const cfg = join(dir, 'down.json');
     await writeFile(cfg, JSON.stringify({ scanners: { down: { type: 'clamd', socket: join(dir, 'none.sock'), timeoutMs: 2000 } } }));
     const failing = createLdaDriver({ command: [...build.deliver, '-s', 'down', '--config', cfg, '--maildir', md], maildir: md });
-    const failOpen = createLdaDriver({ command: [...build.deliver, '-s', 'down', '--config', cfg, '--maildir', md, '--on-fail', 'deliver-tagged'], maildir: md });
+    const failOpen = createLdaDriver({ command: [...build.deliver, '-s', 'down', '--config', cfg, '--maildir', md, '--on-fail', 'accept'], maildir: md });
 
     const pick = (o: MessageOutcome): Record<string, unknown> => ({
       fate: o.fate,

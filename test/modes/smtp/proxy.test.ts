@@ -126,15 +126,15 @@ describe('smtp proxy with the embedded scanner', () => {
     await withChain({ scanners: [broken] }, async (send, { sink }) => {
       const out = await send(clean(2));
       expect(out).toMatchObject({ fate: 'tempfailed', verdict: 'error' });
-      expect(out.smtpReply).toMatch(/^451 4\.7\.1 .*CONNECT_FAILED/);
+      expect(out.smtpReply).toMatch(/^451 4\.3\.0 Virus scan failed \(CONNECT_FAILED\), try again later$/);
       expect(sink.received).toBe(0);
     });
   });
 
-  it('scanner error with accept-tagged: forwarded as Unchecked (CODE)', async () => {
+  it('scanner error with onFail accept: forwarded as Unchecked (CODE)', async () => {
     const dead = await freePort();
     const broken = createClamdAdapter({ name: 'clamd-down', host: '127.0.0.1', port: dead, timeoutMs: 2_000 });
-    await withChain({ scanners: [broken], onFail: 'accept-tagged' }, async (send, { sink }) => {
+    await withChain({ scanners: [broken], onFail: 'accept' }, async (send, { sink }) => {
       const out = await send(clean(3));
       expect(out).toMatchObject({ fate: 'delivered', verdict: 'error', errorCode: 'CONNECT_FAILED' });
       expect([...sink.arrivals.values()][0]?.virusStatus).toEqual(['Unchecked (CONNECT_FAILED)']);
