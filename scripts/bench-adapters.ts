@@ -150,6 +150,18 @@ interface AdapterRun {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** Milliseconds since `t0` (process.hrtime.bigint()). */
+function msSince(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** A run's end: its time since `t0` into `out.ms` (the adapter's close() not counted), then close the adapter. */
+async function closeTimed<T extends { ms: number }>(out: T, t0: bigint, adapter: { close(): Promise<void> }): Promise<T> {
+  out.ms = msSince(t0);
+  await adapter.close();
+  return out;
+}
+
 async function runAdapter(dir: string, socket: string, parallel: number, poolSize: number, mode: Mode, chunkSize?: number): Promise<AdapterRun> {
   const inPlace = mode === 'instream' ? 'never' : 'auto';
   const read = mode !== 'in-place';
@@ -175,9 +187,7 @@ async function runAdapter(dir: string, socket: string, parallel: number, poolSiz
     }
   }
   await Promise.all(Array.from({ length: parallel }, () => worker()));
-  out.ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  await adapter.close();
-  return out;
+  return closeTimed(out, t0, adapter);
 }
 
 interface ClamdscanRun {
@@ -193,7 +203,7 @@ async function runClamdscan(dir: string, configFile: string): Promise<ClamdscanR
     deadline: Date.now() + 30 * 60_000,
     maxBuffer: 256 * 1024 * 1024,
   });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const ms = msSince(t0);
   const infected = new Map<string, string>();
   let errorLines = 0;
   for (const line of r.stdout.split('\n')) {
@@ -208,7 +218,7 @@ async function runClamdscan(dir: string, configFile: string): Promise<ClamdscanR
 async function runClamscanFolder(dir: string, dbDir: string): Promise<{ ms: number; infected: Set<string> }> {
   const t0 = process.hrtime.bigint();
   const r = await run('clamscan', ['-d', dbDir, '--no-summary', '--stdout', '-r', dir], { deadline: Date.now() + 30 * 60_000, maxBuffer: 256 * 1024 * 1024 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const ms = msSince(t0);
   const infected = new Set<string>();
   for (const line of r.stdout.split('\n')) {
     const m = /^(.*): (.+) FOUND$/.exec(line);
@@ -240,9 +250,7 @@ async function runClamscanBatched(dir: string, dbDir: string, batch: number, tem
     if (files.length >= batch) await flush();
   }
   await flush();
-  out.ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  await adapter.close();
-  return out;
+  return closeTimed(out, t0, adapter);
 }
 
 /** One whole process: wall time from spawn to exit, its exit, and the files it called FOUND (absolute path → name). */
@@ -268,7 +276,7 @@ async function timeProcess(file: string, args: string[]): Promise<ProcessRun> {
   const cpu0 = childrenCpuMs();
   const t0 = process.hrtime.bigint();
   const r = await run(file, args, { deadline: Date.now() + 30 * 60_000, maxBuffer: 256 * 1024 * 1024 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const ms = msSince(t0);
   const cpu1 = childrenCpuMs();
   const cpuMs = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
   const found = new Map<string, string>();
@@ -379,7 +387,7 @@ async function coreEmbedded(dir: string): Promise<{ ms: number; messages: number
     messages++;
     if (v.status === 'infected') infected++;
   }
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const ms = msSince(t0);
   await adapter.close();
   return { ms, messages, infected };
 }

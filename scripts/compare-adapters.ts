@@ -28,13 +28,8 @@ import { openCorpus, type CorpusEntry } from '../src/corpus/read.js';
 import { startCicap, startClamd } from '../src/lab/index.js';
 import { parseOptions, wholeNumber } from './lib/args.js';
 
-interface Args {
-  corpus: string;
-  jobs: number;
-  batch: number;
-}
-
-function parseArgs(argv: string[]): Args {
+/** --corpus, --jobs (messages scanned at once), --batch (messages per process of a process adapter). */
+function parseArgs(argv: string[]): { corpus: string; jobs: number; batch: number } {
   const v = parseOptions(
     'compare-adapters',
     argv,
