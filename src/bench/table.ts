@@ -1,8 +1,10 @@
 /**
  * The terminal summary of a bench: one row per run (scanner, mode with the SMTP load shape, concurrency, detection,
- * false positives, errors, msgs/s with its spread over repeats, p95 latency, lost).
+ * false positives, errors, msgs/s over completed messages with its spread over repeats, p95 latency, deadline hits, lost).
+ * Counts come from src/results/counts.ts, like the report's and `check`'s.
  */
 import Table from 'cli-table3';
+import { completedThroughput, runCounts } from '../results/counts.js';
 import type { Results, Run } from '../results/types.js';
 import { relativeSpread } from './stats.js';
 
@@ -11,10 +13,16 @@ function pct(x: number | null): string {
 }
 
 function rate(run: Run): string {
-  const r = run.throughput.msgsPerSec;
+  const r = completedThroughput(run).msgsPerSec;
   const shown = r >= 100 ? r.toFixed(0) : r.toFixed(1);
   if (run.repeats.length < 2) return shown;
-  return `${shown} ±${(relativeSpread(run.repeats.map((x) => x.msgsPerSec)) * 50).toFixed(0)}%`;
+  return `${shown} ±${(relativeSpread(run.repeats.map((x) => x.completedMsgsPerSec ?? x.msgsPerSec)) * 50).toFixed(0)}%`;
+}
+
+/** Deadline hits: `–`, or `4 (80.2 s)`. */
+export function timeoutsCell(run: Run): string {
+  const c = runCounts(run);
+  return c.timeouts === 0 ? '0' : `${c.timeouts} (${c.timeoutSeconds.toFixed(1)} s)`;
 }
 
 /** The mode cell: `smtp per-message 50/s`, `smtp (SUT) kept-open`, `direct`. */
@@ -27,11 +35,11 @@ export function modeCell(run: Run): string {
 /** The table as text (no colours). */
 export function formatTable(results: Results): string {
   const t = new Table({
-    head: ['scanner', 'mode', 'conc', 'detection', 'FP', 'errors', 'msgs/s', 'p95 ms', 'lost'],
+    head: ['scanner', 'mode', 'conc', 'detection', 'FP', 'errors', 'msgs/s', 'p95 ms', 'timeouts', 'lost'],
     style: { head: [], border: [] },
   });
   for (const run of results.runs) {
-    const d = run.detection;
+    const d = runCounts(run);
     t.push([
       run.baseline === true ? `${run.scanner.name} (baseline)` : run.scanner.name,
       modeCell(run),
@@ -41,10 +49,11 @@ export function formatTable(results: Results): string {
       d.errors,
       rate(run),
       run.latencyMs.p95.toFixed(1),
-      run.fates.lost,
+      timeoutsCell(run),
+      d.lost,
     ]);
   }
   const of = results.corpus.totalMessages === undefined ? '' : ` (the first of ${results.corpus.totalMessages})`;
-  const foot = `${results.corpus.messages} messages${of}, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats`;
+  const foot = `${results.corpus.messages} messages${of}, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats; msgs/s counts completed messages only: timeouts (messages that ended at a deadline, and the seconds they took) are apart; errors count every error verdict, labelled or not`;
   return `${t.toString()}\n${foot}`;
 }

@@ -7,6 +7,7 @@
  * category. Throughput and p95 latency are compared only when asked (`timing`): figures from
  * another run, often another machine, are noisy.
  */
+import { completedThroughput, detectionCounts } from '../results/counts.js';
 import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 import { classifyChange, pairMessages, pairRuns, shapeKey, sutKind } from '../results/pairing.js';
 import { ALL, num, pct, type CheckCase, type Finding, type NamedMessage } from './model.js';
@@ -54,7 +55,11 @@ function changesBetween(base: Run, cur: Run): Changes {
   const matched = pairMessages(base, cur);
   for (const b of matched.onlyBefore) if (b.expected === 'infected' || b.expected === 'clean') ch.absent++;
   for (const { file, before: b, after: c } of matched.pairs) {
-    if (b.expected !== 'infected' && b.expected !== 'clean') continue;
+    if (b.expected !== 'infected' && b.expected !== 'clean') {
+      // `any` and unlabelled messages are not judged, but an error on them is an error (src/results/counts.ts).
+      if (c.verdict === 'error' && b.verdict !== 'error') ch.failing.push({ file, category: catOf(b), detail: `${describe(b)} → ${describe(c)} (labelled ${b.expected ?? 'nothing'})` });
+      continue;
+    }
     const kind = classifyChange(b, { ...c, expected: b.expected });
     if (kind === undefined) continue;
     const msg: NamedMessage = { file, category: catOf(b), detail: `${describe(b)} → ${describe(c)}` };
@@ -123,8 +128,8 @@ function countFindings(b: DetectionCounts, c: DetectionCounts, ch: Changes, cat:
 function timingFindings(b: Run, c: Run, t: TimingLimits): Finding[] {
   const out: Finding[] = [];
   if (t.maxThroughputDropPercent !== undefined) {
-    const base = b.throughput.msgsPerSec;
-    const now = c.throughput.msgsPerSec;
+    const base = completedThroughput(b).msgsPerSec;
+    const now = completedThroughput(c).msgsPerSec;
     const drop = base > 0 ? ((base - now) / base) * 100 : 0;
     out.push({
       metric: 'throughput',
@@ -174,11 +179,11 @@ export function compareResults(base: Results, cur: Results, timing: TimingLimits
     const ch = changesBetween(b, c);
     if (ch.absent > 0) notes.push(`${c.id}: ${ch.absent} labelled message(s) of the baseline are not in the results`);
     const byCat = casesOfRun(c);
-    (byCat.get(ALL) as CheckCase).findings.push(...countFindings(b.detection, c.detection, ch, undefined), ...(shapeDiffers ? [] : timingFindings(b, c, timing)));
+    (byCat.get(ALL) as CheckCase).findings.push(...countFindings(detectionCounts(b), detectionCounts(c), ch, undefined), ...(shapeDiffers ? [] : timingFindings(b, c, timing)));
     const cats = new Set([...Object.keys(b.detection.byCategory), ...Object.keys(c.detection.byCategory)]);
     for (const cat of [...cats].sort()) {
-      const bc = b.detection.byCategory[cat];
-      const cc = c.detection.byCategory[cat];
+      const bc = b.detection.byCategory[cat] === undefined ? undefined : detectionCounts(b, cat);
+      const cc = c.detection.byCategory[cat] === undefined ? undefined : detectionCounts(c, cat);
       if (bc === undefined) continue; // new category: nothing to compare with
       if (cc === undefined) {
         byCat.set(cat, {

@@ -98,7 +98,10 @@ export function toJunitXml(report: CheckReport, timestamp = new Date().toISOStri
         out.push(`      <failure${attrs({ type: [...new Set(bad.map((f) => f.metric))].join(','), message })}>${xmlText(bad.map(findingText).join('\n'))}</failure>`);
       }
       const sysOut: string[] = [];
-      if (c.counts !== undefined) sysOut.push(`tp=${c.counts.tp} fn=${c.counts.fn} fp=${c.counts.fp} tn=${c.counts.tn} errors=${c.counts.errors}`);
+      if (c.counts !== undefined) {
+        const extra = `${c.counts.lost !== undefined ? ` lost=${c.counts.lost}` : ''}${c.counts.timeouts !== undefined ? ` timeouts=${c.counts.timeouts}` : ''}`;
+        sysOut.push(`tp=${c.counts.tp} fn=${c.counts.fn} fp=${c.counts.fp} tn=${c.counts.tn} errors=${c.counts.errors}${extra}`);
+      }
       for (const f of good) sysOut.push(`ok ${findingText(f)}`);
       if (sysOut.length > 0) out.push(`      <system-out>${xmlText(sysOut.join('\n'))}</system-out>`);
       out.push('    </testcase>');

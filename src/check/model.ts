@@ -53,8 +53,8 @@ export interface CheckCase {
   sut?: string;
   category: string;
   findings: Finding[];
-  /** Counts of this case in the checked run, for the record (tp/fn/fp/tn/errors). */
-  counts?: { tp: number; fn: number; fp: number; tn: number; errors: number };
+  /** Counts of this case in the checked run, for the record (src/results/counts.ts: errors on every message; lost; deadline hits). */
+  counts?: { tp: number; fn: number; fp: number; tn: number; errors: number; lost?: number; timeouts?: number };
 }
 
 /** Which kind of file the baseline was. */

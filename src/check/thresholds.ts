@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { packageRoot } from '../core/package-root.js';
+import { completedThroughput, detectionCounts, isLabelled, problemOf, runCounts } from '../results/counts.js';
 import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 import { ALL, num, pct, sutKind, type CheckCase, type Finding, type NamedMessage } from './model.js';
 
@@ -122,15 +123,18 @@ function matches(rule: ThresholdRule, run: Run): boolean {
   return true;
 }
 
-/** The messages of a run behind a count: missed, flagged, or failed (labelled ones only). */
+/**
+ * The messages of a run behind a count (src/results/counts.ts's definitions): missed and
+ * flagged among labelled messages, errors on every message (`any` and unlabelled included).
+ */
 export function messagesOf(run: Run, kind: 'missed' | 'flagged' | 'errors', category?: string): NamedMessage[] {
   const out: NamedMessage[] = [];
   for (const r of run.results) {
     if (category !== undefined && (r.category ?? '(none)') !== category) continue;
-    if (r.expected !== 'infected' && r.expected !== 'clean') continue;
-    if (kind === 'missed' && r.expected === 'infected' && r.verdict === 'clean') out.push(named(r, 'infected, said clean'));
-    else if (kind === 'flagged' && r.expected === 'clean' && r.verdict === 'infected') out.push(named(r, `clean, flagged${r.names.length > 0 ? ` as ${r.names.join(', ')}` : ''}`));
-    else if (kind === 'errors' && r.verdict === 'error') out.push(named(r, `error${r.errorCode !== undefined ? ` ${r.errorCode}` : ''}`));
+    const p = problemOf(r);
+    if (kind === 'errors' && p === 'error') out.push(named(r, `error${r.errorCode !== undefined ? ` ${r.errorCode}` : ''}${isLabelled(r) ? '' : ` (labelled ${r.expected ?? 'nothing'})`}`));
+    else if (kind === 'missed' && p === 'missed') out.push(named(r, 'infected, said clean'));
+    else if (kind === 'flagged' && p === 'false-positive') out.push(named(r, `clean, flagged${r.names.length > 0 ? ` as ${r.names.join(', ')}` : ''}`));
   }
   return out;
 }
@@ -193,7 +197,7 @@ function timingFindings(rule: ThresholdRule, run: Run): Finding[] {
   const out: Finding[] = [];
   if (rule.maxThroughputDropPercent !== undefined && rule.baselineMsgsPerSec !== undefined) {
     const base = rule.baselineMsgsPerSec;
-    const now = run.throughput.msgsPerSec;
+    const now = completedThroughput(run).msgsPerSec;
     const drop = ((base - now) / base) * 100;
     const ok = drop <= rule.maxThroughputDropPercent + EPS;
     out.push({
@@ -228,16 +232,17 @@ export function p95Finding(base: number, now: number, maxMs: number | undefined,
   };
 }
 
-function counts(c: DetectionCounts): NonNullable<CheckCase['counts']> {
-  return { tp: c.tp, fn: c.fn, fp: c.fp, tn: c.tn, errors: c.errors };
+function counts(run: Run, category?: string): NonNullable<CheckCase['counts']> {
+  const c = runCounts(run, category);
+  return { tp: c.tp, fn: c.fn, fp: c.fp, tn: c.tn, errors: c.errors, lost: c.lost, timeouts: c.timeouts };
 }
 
-/** The cases of one run: `(all)` first, then each of its categories. */
+/** The cases of one run: `(all)` first, then each of its categories (counts from src/results/counts.ts). */
 export function casesOfRun(run: Run): Map<string, CheckCase> {
   const base = { scanner: run.scanner.name, mode: run.mode, concurrency: run.concurrency, sut: sutKind(run.sut) };
   const cases = new Map<string, CheckCase>();
-  cases.set(ALL, { ...base, category: ALL, findings: [], counts: counts(run.detection) });
-  for (const [cat, c] of Object.entries(run.detection.byCategory)) cases.set(cat, { ...base, category: cat, findings: [], counts: counts(c) });
+  cases.set(ALL, { ...base, category: ALL, findings: [], counts: counts(run) });
+  for (const cat of Object.keys(run.detection.byCategory)) cases.set(cat, { ...base, category: cat, findings: [], counts: counts(run, cat) });
   return cases;
 }
 
@@ -257,13 +262,13 @@ export function evaluateThresholds(results: Results, t: Thresholds): { cases: Ch
     const all = byCat.get(ALL) as CheckCase;
     for (const { r, i } of rules) {
       used.add(i);
-      all.findings.push(...countFindings(r, run.detection, run, undefined, false), ...timingFindings(r, run));
+      all.findings.push(...countFindings(r, detectionCounts(run), run, undefined, false), ...timingFindings(r, run));
       for (const [cat, rule] of Object.entries(r.categories ?? {})) {
         if (cat === '*') {
-          for (const [name, c] of Object.entries(run.detection.byCategory)) (byCat.get(name) as CheckCase).findings.push(...countFindings(rule, c, run, name, true));
+          for (const name of Object.keys(run.detection.byCategory)) (byCat.get(name) as CheckCase).findings.push(...countFindings(rule, detectionCounts(run, name), run, name, true));
           continue;
         }
-        const c = run.detection.byCategory[cat];
+        const c = run.detection.byCategory[cat] === undefined ? undefined : detectionCounts(run, cat);
         if (c === undefined) {
           const missing: CheckCase = { scanner: run.scanner.name, mode: run.mode, concurrency: run.concurrency, sut: sutKind(run.sut), category: cat, findings: [] };
           missing.findings.push({ metric: 'missing-category', ok: false, message: `category ${JSON.stringify(cat)} has no labelled message in this run (rule ${i + 1} checks it)` });
@@ -316,8 +321,8 @@ export function thresholdsFromResults(results: Results, source: string): Thresho
     const rule: ThresholdRule = { scanner: first.scanner.name, mode: first.mode, ...(sut !== 'direct' && sut !== 'ours' ? { sut } : {}) };
     const rates = runs.map((r) => r.detection.detectionRate).filter((x): x is number => x !== null);
     if (rates.length > 0) rule.minDetectionRate = floor4(Math.min(...rates));
-    rule.maxFalsePositives = Math.max(...runs.map((r) => r.detection.fp));
-    rule.maxErrors = Math.max(...runs.map((r) => r.detection.errors));
+    rule.maxFalsePositives = Math.max(...runs.map((r) => runCounts(r).falsePositives));
+    rule.maxErrors = Math.max(...runs.map((r) => runCounts(r).errors));
     const cats: Record<string, CategoryRule> = {};
     for (const cat of [...new Set(runs.flatMap((r) => Object.keys(r.detection.byCategory)))].sort()) {
       const catRates = runs.map((r) => r.detection.byCategory[cat]?.detectionRate).filter((x): x is number => typeof x === 'number');

@@ -4,6 +4,7 @@
  * on @napi-rs/canvas. Labels are drawn on a canvas, never parsed as HTML.
  */
 import type { Results, Run } from '../results/types.js';
+import { completedThroughput } from '../results/counts.js';
 import { compareStrings, modesOf, overheadRows, runLabel } from './model.js';
 
 /** A Chart.js bar-chart configuration that survives JSON.stringify. */
@@ -83,12 +84,12 @@ export function throughputChart(results: Results): ChartSpec {
       label,
       scanners.map((s) => {
         const hit = runs.filter((r) => scannerOf(r) === s);
-        return hit.length === 0 ? null : Math.max(...hit.map((r) => r.throughput.msgsPerSec));
+        return hit.length === 0 ? null : Math.max(...hit.map((r) => completedThroughput(r).msgsPerSec));
       }),
       i,
     ),
   ).filter((d) => d.data.some((v) => v !== null));
-  return { type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (median of repeats)', 'messages per second', 'scanner') };
+  return { type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (completed messages, median of repeats)', 'messages per second', 'scanner') };
 }
 
 /** Latency percentiles (p50, p95, p99; ms) per run. */

@@ -3,6 +3,7 @@
  * signature update: scanner versions, per-run detection and speed changes, detection per
  * category, every message whose verdict changed, both environments.
  */
+import { completedThroughput, runCounts } from '../results/counts.js';
 import type { Results } from '../results/types.js';
 import { CHART_SIZE, compareLatencyChart, compareThroughputChart } from './charts.js';
 import type { Comparison } from './compare.js';
@@ -29,9 +30,9 @@ ${c.pairs.map((p) => {
   return html`<tr data-key="${p.key}"><td class="d">${p.label}</td>
 <td class="num">${b ? fmtRate(b.detection.detectionRate) : 'absent'}</td><td class="num">${a ? fmtRate(a.detection.detectionRate) : 'absent'}</td>
 <td class="num ${tone(p.detectionDeltaPoints, true)}">${p.detectionDeltaPoints === null ? 'n/a' : fmtNumber(p.detectionDeltaPoints, 1)}</td>
-<td class="num">${b ? b.detection.fp : '–'} → ${a ? a.detection.fp : '–'}</td>
-<td class="num">${b ? b.detection.errors : '–'} → ${a ? a.detection.errors : '–'}</td>
-<td class="num">${b ? fmtAuto(b.throughput.msgsPerSec) : '–'}</td><td class="num">${a ? fmtAuto(a.throughput.msgsPerSec) : '–'}</td>
+<td class="num">${b ? runCounts(b).falsePositives : '–'} → ${a ? runCounts(a).falsePositives : '–'}</td>
+<td class="num">${b ? runCounts(b).errors : '–'} → ${a ? runCounts(a).errors : '–'}</td>
+<td class="num">${b ? fmtAuto(completedThroughput(b).msgsPerSec) : '–'}</td><td class="num">${a ? fmtAuto(completedThroughput(a).msgsPerSec) : '–'}</td>
 <td class="num ${tone(p.msgsPerSecChangePct, true)}">${fmtChange(p.msgsPerSecChangePct)}</td>
 <td class="num">${b ? fmtAuto(b.latencyMs.p95) : '–'} → ${a ? fmtAuto(a.latencyMs.p95) : '–'}</td>
 <td class="num ${tone(p.p95ChangePct, false)}">${fmtChange(p.p95ChangePct)}</td></tr>\n`;
@@ -90,7 +91,7 @@ export interface CompareRenderOptions {
 /** Render the comparison page (deterministic, self-contained, like {@link renderHtml}). */
 export function renderCompareHtml(c: Comparison, opts: CompareRenderOptions = {}): string {
   const pairs = c.pairs.filter((p) => p.before !== undefined || p.after !== undefined);
-  const tp = pairs.map((p) => ({ label: p.label, before: p.before?.throughput.msgsPerSec ?? null, after: p.after?.throughput.msgsPerSec ?? null }));
+  const tp = pairs.map((p) => ({ label: p.label, before: p.before === undefined ? null : completedThroughput(p.before).msgsPerSec, after: p.after === undefined ? null : completedThroughput(p.after).msgsPerSec }));
   const lp = pairs.map((p) => ({ label: p.label, before: p.before?.latencyMs.p95 ?? null, after: p.after?.latencyMs.p95 ?? null }));
   const charts = { throughput: compareThroughputChart(tp, NAMES), latency: compareLatencyChart(lp, NAMES) };
   const bad = c.changes.filter((x) => x.kind === 'newly-missed' || x.kind === 'newly-flagged' || x.kind === 'new-error').length;

@@ -5,6 +5,7 @@
  * verdict changed.
  */
 import { CHANGE_ORDER, classifyChange, pairMessages, pairRuns, type ChangeKind } from '../results/pairing.js';
+import { completedThroughput } from '../results/counts.js';
 import type { MessageResult, Results, Run } from '../results/types.js';
 import { compareStrings } from './model.js';
 
@@ -98,7 +99,7 @@ export function compareResults(a: Results, b: Results): Comparison {
       before,
       after,
       shapeDiffers,
-      msgsPerSecChangePct: timed ? pct(before.throughput.msgsPerSec, after.throughput.msgsPerSec) : null,
+      msgsPerSecChangePct: timed ? pct(completedThroughput(before).msgsPerSec, completedThroughput(after).msgsPerSec) : null,
       p95ChangePct: timed ? pct(before.latencyMs.p95, after.latencyMs.p95) : null,
       detectionDeltaPoints: db !== null && da !== null ? (da - db) * 100 : null,
       byCategory,

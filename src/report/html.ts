@@ -2,7 +2,8 @@
  * report.html for one results.json: what a mail administrator reads to choose a scanner.
  * Every value from a message or a scanner goes through the `html` template (escaped).
  */
-import type { Results } from '../results/types.js';
+import { completedThroughput, runCounts as countsOf } from '../results/counts.js';
+import type { Results, Run, ScannerInfo } from '../results/types.js';
 import type { ManifestEntry } from '../corpus/manifest.js';
 import { chartHasData, chartSet, CHART_SIZE, type ChartSpec } from './charts.js';
 import { html, type SafeHtml } from './escape.js';
@@ -60,16 +61,19 @@ export function rankingTable(results: Results): SafeHtml {
         : `scanner ${fmtNumber(r.resources.scanner?.cpuSeconds ?? 0, 2)} s + avbench ${fmtNumber(r.resources.avbench.cpuSeconds, 2)} s${r.resources.children !== undefined ? ` + child processes ${fmtNumber(r.resources.children.cpuSeconds, 2)} s` : ''}`;
     const rssTitle = r.resources === undefined ? undefined : `scanner ${fmtBytes(r.resources.scanner?.peakRssBytes ?? 0)} + avbench ${fmtBytes(r.resources.avbench.peakRssBytes)}`;
     const spread = row.spread.n > 1 ? html`<br><span class="muted">${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)} (${row.spread.n} runs)</span>` : '';
+    const c = countsOf(r);
+    const done = completedThroughput(r);
     return html`<tr data-run="${r.id}">
 <td class="num">${i + 1}</td>
 <td class="d">${r.scanner.name}</td>
 <td>${r.mode}${r.sut !== 'direct' && r.sut !== 'ours' ? html`<br><span class="d muted">${r.sut}</span>` : ''}</td>
 <td class="num">${r.concurrency}</td>
-${bestCell(row, 'detection', fmtRate(r.detection.detectionRate), `${r.detection.tp} of ${r.detection.tp + r.detection.fn} infected messages found`)}
-${bestCell(row, 'fp', `${r.detection.fp}`, `false-positive rate ${fmtRate(r.detection.falsePositiveRate, 2)} of ${r.detection.fp + r.detection.tn} clean`)}
-${bestCell(row, 'errors', `${r.detection.errors}`)}
-${bestCell(row, 'lost', `${r.fates.lost}`)}
-${bestCell(row, 'msgsPerSec', html`${fmtAuto(r.throughput.msgsPerSec)}${spread}`, `${fmtAuto(r.throughput.mbPerSec)} MB/s`)}
+${bestCell(row, 'detection', fmtRate(c.detectionRate), `${c.tp} of ${c.tp + c.fn} infected messages found`)}
+${bestCell(row, 'fp', `${c.falsePositives}`, `false-positive rate ${fmtRate(c.falsePositiveRate, 2)} of ${c.fp + c.tn} clean`)}
+${bestCell(row, 'errors', `${c.errors}`, `${c.errorsLabelled} on messages labelled infected or clean, ${c.errors - c.errorsLabelled} on messages labelled any or unlabelled`)}
+${bestCell(row, 'timeouts', c.timeouts === 0 ? '0' : html`${c.timeouts}<br><span class="muted">${fmtNumber(c.timeoutSeconds, 1)} s</span>`, timeoutsTitle(r))}
+${bestCell(row, 'lost', `${c.lost}`)}
+${bestCell(row, 'msgsPerSec', html`${fmtAuto(done.msgsPerSec)}${spread}`, c.timeouts === 0 ? `${fmtAuto(done.mbPerSec)} MB/s` : `${fmtAuto(done.mbPerSec)} MB/s over ${c.messages - c.timeouts} completed messages; ${fmtAuto(r.throughput.msgsPerSec)} msgs/s with the ${c.timeouts} timed-out one(s) counted in`)}
 ${bestCell(row, 'p95', fmtAuto(r.latencyMs.p95), `p50 ${fmtAuto(r.latencyMs.p50)} · p99 ${fmtAuto(r.latencyMs.p99)} · max ${fmtAuto(r.latencyMs.max)} ms`)}
 ${bestCell(row, 'cpu', cpu === null ? 'n/a' : fmtNumber(cpu, 2), cpuTitle)}
 ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
@@ -77,12 +81,21 @@ ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
 </tr>`;
   });
   return html`<table class="ranking">
-<thead><tr><th class="num">#</th><th>Scanner</th><th>Mode</th><th class="num">Conc.</th><th class="num">Detection</th><th class="num">False pos.</th><th class="num">Errors</th><th class="num">Lost</th><th class="num">msgs/s (median; range)</th><th class="num">p95 ms</th><th class="num">CPU s</th><th class="num">Peak RSS</th><th>All caught, no FP</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Scanner</th><th>Mode</th><th class="num">Conc.</th><th class="num">Detection</th><th class="num">False pos.</th><th class="num">Errors</th><th class="num">Timeouts</th><th class="num">Lost</th><th class="num">msgs/s (median; range)</th><th class="num">p95 ms</th><th class="num">CPU s</th><th class="num">Peak RSS</th><th>All caught, no FP</th></tr></thead>
 <tbody>
 ${body}
 </tbody>
 </table>
-<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors are counted apart and never as clean. msgs/s is the median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no errors. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
+<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors (every error verdict, on any message, labelled or not) are counted apart and never as clean. Timeouts: messages that ended at a deadline (the system under test's own, such as clamsmtpd's TimeOut, or the driver's or scanner's), with the seconds they took. msgs/s counts completed messages only — a deadline hit is not throughput: the time when only timed-out messages were in flight is left out (hover for the figure with them) — median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no errors. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
+}
+
+function timeoutsTitle(r: Run): string | undefined {
+  const t = r.timeouts;
+  const c = countsOf(r);
+  if (c.timeouts === 0) return t?.sutDeadlineMs === undefined ? undefined : `SUT deadline ${fmtNumber(t.sutDeadlineMs / 1000, 1)} s; none reached`;
+  const deadline = t?.sutDeadlineMs === undefined ? '' : `SUT deadline ${fmtNumber(t.sutDeadlineMs / 1000, 1)} s; `;
+  const stalled = t === undefined ? '' : `; ${fmtNumber(t.stalledSeconds, 1)} s of the pass with only these in flight`;
+  return `${deadline}${c.timeouts} message(s) ended at a deadline, ${fmtNumber(c.timeoutSeconds, 1)} s in all${stalled}`;
 }
 
 function categoryTable(results: Results): SafeHtml {
@@ -94,7 +107,7 @@ function categoryTable(results: Results): SafeHtml {
 ${m.categories.map((cat, i) => html`<tr><th class="d">${cat}</th>${(m.cells[i] ?? []).map((c) => html`<td class="t-${c.tone}">${c.text}</td>`)}</tr>\n`)}
 </tbody>
 </table>
-<p class="legend muted"><span class="t-good">all found, nothing wrong</span><span class="t-warn">≥ 80 % found, or errors</span><span class="t-bad">&lt; 80 % found, or false positives</span><span class="t-none">not judged</span> — infected categories show found/infected; clean categories show false positives over clean messages.</p>`;
+<p class="legend muted">Errors include those on messages labelled <code>any</code> (same count as the ranking). <span class="t-good">all found, nothing wrong</span><span class="t-warn">≥ 80 % found, or errors</span><span class="t-bad">&lt; 80 % found, or false positives</span><span class="t-none">not judged</span> — infected categories show found/infected; clean categories show false positives over clean messages.</p>`;
 }
 
 function approachesTable(results: Results): SafeHtml {
@@ -176,9 +189,9 @@ export function environmentSection(results: Results): SafeHtml {
   const c = results.corpus;
   return html`<dl class="env">
 <dt>Started</dt><dd>${results.startedAt}${results.finishedAt !== undefined ? ` — finished ${results.finishedAt}` : ''}</dd>
-<dt>Host</dt><dd class="d">${h.hostname !== undefined ? `${h.hostname}: ` : ''}${h.cpuModel}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)} memory</dd>
+<dt>Host</dt><dd class="d">${h.hostname !== undefined ? `${h.hostname}: ` : ''}${h.cpuModel}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)} memory${h.loadAverage !== undefined ? `; load average ${h.loadAverage.join(', ')} at start` : ''}</dd>
 <dt>System</dt><dd class="d">${h.os}; Node ${h.node}</dd>
-<dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}</dd>
+<dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}${c.contentSha256 !== undefined ? `; content sha256 ${c.contentSha256}` : ''}</dd>
 <dt>Measured</dt><dd>${results.settings !== undefined ? `${results.settings.repeats} measured repeat(s) after ${results.settings.warmup} warm-up pass(es) per run; figures are the median repeat's` : 'repeats per run: see each run\'s range'}</dd>
 <dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}</dd>
 </dl>
@@ -190,11 +203,25 @@ ${results.skipped.map((s) => html`<tr><td class="d">${s.name}</td><td class="d">
     : ''
 }
 <table class="scanners">
-<thead><tr><th>Scanner</th><th>Type</th><th>Version</th><th>Signatures</th></tr></thead>
+<thead><tr><th>Scanner</th><th>Type</th><th>Version</th><th>Signatures</th><th>Programs</th><th>Databases</th></tr></thead>
 <tbody>
-${scannerInventory(results).map((s) => html`<tr><td class="d">${s.name}</td><td class="d">${s.type}</td><td class="d">${s.version ?? 'unknown'}</td><td class="d">${s.signatures ?? 'unknown'}</td></tr>\n`)}
+${scannerInventory(results).map((s) => html`<tr><td class="d">${s.name}</td><td class="d">${s.type}</td><td class="d">${s.version ?? 'unknown'}</td><td class="d">${s.signatures ?? 'unknown'}</td><td class="d">${programsCell(s)}</td><td class="d">${databasesCell(s)}</td></tr>\n`)}
 </tbody>
-</table>`;
+</table>
+<p class="note">Programs: each program of the scanner or system under test with the version it reports and how it was asked (e.g. <code>clamsmtpd -v</code>, clamd's <code>VERSION</code> command). Databases: version, build time and signature count as <code>sigtool --info</code> or the file's header says them, else counted signature lines or rules with the file's modification time.</p>`;
+}
+
+function programsCell(s: ScannerInfo): SafeHtml | string {
+  if (s.programs === undefined || s.programs.length === 0) return '–';
+  return html`${s.programs.map((p, i) => html`${i > 0 ? html`<br>` : ''}${p.name} ${p.version ?? 'unknown'} <span class="muted">(${p.source}${p.pid !== undefined ? `, pid ${p.pid}` : ''})</span>`)}`;
+}
+
+function databasesCell(s: ScannerInfo): SafeHtml | string {
+  if (s.databases === undefined || s.databases.length === 0) return '–';
+  return html`${s.databases.map(
+    (d, i) =>
+      html`${i > 0 ? html`<br>` : ''}${d.name}${d.version !== undefined ? ` v${d.version}` : ''}${d.signatures !== undefined ? ` · ${fmtNumber(d.signatures)} signatures` : ''}${d.buildTime !== undefined ? ` · ${d.buildTime}` : ''} <span class="muted">(${d.source})</span>`,
+  )}`;
 }
 
 /** The "how to reproduce" section. */
@@ -208,13 +235,19 @@ function highlights(results: Results): SafeHtml {
   if (rows.length === 0) return html``;
   const pick = (key: ColumnKey): string[] => rows.filter((r) => r.best.includes(key)).map((r) => r.label);
   const top = rows[0] as RankRow;
-  const items: SafeHtml[] = [html`<li>Top of the ranking: <strong class="d">${top.label}</strong> — detection ${fmtRate(top.run.detection.detectionRate)}, ${top.run.detection.fp} false positives, ${fmtAuto(top.run.throughput.msgsPerSec)} msgs/s.</li>`];
+  const items: SafeHtml[] = [html`<li>Top of the ranking: <strong class="d">${top.label}</strong> — detection ${fmtRate(countsOf(top.run).detectionRate)}, ${countsOf(top.run).falsePositives} false positives, ${fmtAuto(completedThroughput(top.run).msgsPerSec)} msgs/s.</li>`];
   const fastest = pick('msgsPerSec');
   if (fastest.length > 0) items.push(html`<li>Fastest: <span class="d">${fastest.join(', ')}</span>.</li>`);
   const lowP95 = pick('p95');
   if (lowP95.length > 0) items.push(html`<li>Lowest p95 latency: <span class="d">${lowP95.join(', ')}</span>.</li>`);
-  const lost = results.runs.reduce((s, r) => s + r.fates.lost, 0);
+  const lost = results.runs.reduce((s, r) => s + countsOf(r).lost, 0);
   items.push(html`<li>${lost === 0 ? 'No message was lost in any run.' : `${lost} message(s) lost over all runs — see the fates table.`}</li>`);
+  const timedOut = results.runs.filter((r) => countsOf(r).timeouts > 0);
+  if (timedOut.length > 0) {
+    items.push(
+      html`<li>Deadlines reached: ${timedOut.map((r, i) => html`${i > 0 ? '; ' : ''}<span class="d">${runLabel(r, results)}</span> ${countsOf(r).timeouts} message(s), ${fmtNumber(countsOf(r).timeoutSeconds, 1)} s`)} — counted apart, not in msgs/s.</li>`,
+    );
+  }
   return html`<ul class="highlights">${items}</ul>`;
 }
 

@@ -3,6 +3,7 @@
  * comments — the ranking table, missed / false-positive messages, an environment line.
  * Every value from a message or a scanner goes through escapeMarkdown.
  */
+import { completedThroughput, runCounts } from '../results/counts.js';
 import type { Results } from '../results/types.js';
 import type { Comparison } from './compare.js';
 import { escapeMarkdown as md } from './escape.js';
@@ -22,18 +23,20 @@ export function markdownRanking(results: Results): string {
   const rows = rankRuns(results);
   if (rows.length === 0) return '_No scanning runs._\n';
   const lines = [
-    '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | All caught, no FP |',
-    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Timeouts | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | All caught, no FP |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   rows.forEach((row, i) => {
     const r = row.run;
     const sut = r.sut !== 'direct' && r.sut !== 'ours' ? ` (${md(r.sut)})` : '';
     const range = row.spread.n > 1 ? ` (${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)})` : '';
+    const c = runCounts(r);
+    const timeouts = c.timeouts === 0 ? '0' : `${c.timeouts} (${fmtNumber(c.timeoutSeconds, 1)} s)`;
     lines.push(
-      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(r.detection.detectionRate))} | ${cell(row, 'fp', String(r.detection.fp))} | ${cell(row, 'errors', String(r.detection.errors))} | ${cell(row, 'lost', String(r.fates.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(r.throughput.msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${(r.detection.allCaughtNoFalsePositive ?? r.detection.vb100) ? 'yes' : 'no'} |`,
+      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(c.detectionRate))} | ${cell(row, 'fp', String(c.falsePositives))} | ${cell(row, 'errors', String(c.errors))} | ${cell(row, 'timeouts', timeouts)} | ${cell(row, 'lost', String(c.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(completedThroughput(r).msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${(r.detection.allCaughtNoFalsePositive ?? r.detection.vb100) ? 'yes' : 'no'} |`,
     );
   });
-  return `${lines.join('\n')}\n\n★ best in its column.\n`;
+  return `${lines.join('\n')}\n\n★ best in its column. Errors: every error verdict, labelled or not. Timeouts: messages that ended at a deadline (the SUT's, the driver's or the scanner's), with the seconds they took; msgs/s counts completed messages only.\n`;
 }
 
 /** The environment in one line. */
@@ -41,9 +44,11 @@ export function markdownEnvironment(results: Results): string {
   const h = results.host;
   const c = results.corpus;
   const scanners = [...new Map(results.runs.filter((r) => r.baseline !== true).map((r) => [r.scanner.name, r.scanner])).values()]
-    .map((s) => `${md(s.name)} ${md(s.version ?? '?')}${s.signatures !== undefined ? ` (${md(s.signatures)})` : ''}`)
+    .map((s) => `${md(s.name)} ${md(s.version ?? 'version unknown')}${s.signatures !== undefined ? ` (${md(s.signatures)})` : ''}`)
     .join('; ');
-  return `${md(results.startedAt)} on ${md(h.cpuModel)}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)}, ${md(h.os)}, Node ${md(h.node)} · corpus ${md(c.path)}: ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)} · scanners: ${scanners || 'none'}`;
+  const load = h.loadAverage === undefined ? '' : `, load ${h.loadAverage.join(' ')}`;
+  const hash = c.contentSha256 !== undefined ? `, sha256 ${c.contentSha256.slice(0, 16)}…` : c.manifestSha256 !== undefined ? `, manifest sha256 ${c.manifestSha256.slice(0, 16)}…` : '';
+  return `${md(results.startedAt)} on ${md(h.cpuModel)}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)}, ${md(h.os)}, Node ${md(h.node)}${load} · corpus ${md(c.path)}: ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${hash} · scanners: ${scanners || 'none'}`;
 }
 
 /**

@@ -5,16 +5,18 @@
  */
 import type { ManifestEntry } from '../corpus/manifest.js';
 import type { ModeName } from '../modes/types.js';
+import { completedThroughput, detectionCounts, problemOf, runCounts } from '../results/counts.js';
 import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 
 /** The ranking table's columns that get a "best" mark. */
-export type ColumnKey = 'detection' | 'fp' | 'errors' | 'lost' | 'msgsPerSec' | 'p95' | 'cpu' | 'rss';
+export type ColumnKey = 'detection' | 'fp' | 'errors' | 'timeouts' | 'lost' | 'msgsPerSec' | 'p95' | 'cpu' | 'rss';
 
 /** Which way is better for each ranked column. */
 export const COLUMN_BETTER: Record<ColumnKey, 'higher' | 'lower'> = {
   detection: 'higher',
   fp: 'lower',
   errors: 'lower',
+  timeouts: 'lower',
   lost: 'lower',
   msgsPerSec: 'higher',
   p95: 'lower',
@@ -69,25 +71,29 @@ export function peakRss(run: Run): number | null {
 }
 
 function spreadOf(run: Run): { min: number; max: number; n: number } {
-  const xs = run.repeats.map((r) => r.msgsPerSec).filter((x) => Number.isFinite(x));
-  if (xs.length === 0) return { min: run.throughput.msgsPerSec, max: run.throughput.msgsPerSec, n: 0 };
+  const xs = run.repeats.map((r) => r.completedMsgsPerSec ?? r.msgsPerSec).filter((x) => Number.isFinite(x));
+  const med = completedThroughput(run).msgsPerSec;
+  if (xs.length === 0) return { min: med, max: med, n: 0 };
   return { min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
 /**
  * The ranking table: scanning runs ordered by detection rate (desc), false positives,
- * errors, lost (asc), then msgs/s (desc); each column's best value marked.
+ * errors, lost (asc), then msgs/s over completed messages (desc); each column's best value
+ * marked. Every count is src/results/counts.ts's (errors: every error verdict, `any` and
+ * unlabelled messages included; timeouts: messages that ended at a deadline).
  */
 export function rankRuns(results: Results): RankRow[] {
   const rows: RankRow[] = scanningRuns(results).map((run) => ({
     run,
     label: runLabel(run, results),
     values: {
-      detection: run.detection.detectionRate,
-      fp: run.detection.fp,
-      errors: run.detection.errors,
-      lost: run.fates.lost,
-      msgsPerSec: run.throughput.msgsPerSec,
+      detection: runCounts(run).detectionRate,
+      fp: runCounts(run).falsePositives,
+      errors: runCounts(run).errors,
+      timeouts: runCounts(run).timeouts,
+      lost: runCounts(run).lost,
+      msgsPerSec: completedThroughput(run).msgsPerSec,
       p95: run.latencyMs.p95,
       cpu: cpuSeconds(run),
       rss: peakRss(run),
@@ -154,16 +160,29 @@ function cellOf(c: DetectionCounts | undefined): CategoryCell {
   return { counts: c, tone: 'none', text: 'not judged' };
 }
 
-/** The detection-by-category colour table (categories sorted by name). */
+/**
+ * The detection-by-category colour table (categories sorted by name): a category appears when
+ * it has labelled messages or an error in some run; counts from src/results/counts.ts (errors
+ * on `any` messages included).
+ */
 export function categoryMatrix(results: Results): CategoryMatrix {
   const runs = scanningRuns(results);
   const cats = new Set<string>();
-  for (const r of runs) for (const c of Object.keys(r.detection.byCategory)) cats.add(c);
+  for (const r of runs) {
+    for (const m of r.results) {
+      const cat = m.category ?? '(none)';
+      if (m.expected === 'infected' || m.expected === 'clean' || m.verdict === 'error') cats.add(cat);
+    }
+  }
   const categories = [...cats].sort(compareStrings);
+  const cell = (run: Run, cat: string): CategoryCell => {
+    const c = detectionCounts(run, cat);
+    return cellOf(c.tp + c.fn + c.fp + c.tn + c.errors === 0 ? undefined : c);
+  };
   return {
     categories,
     runs: runs.map((run) => ({ run, label: runLabel(run, results) })),
-    cells: categories.map((cat) => runs.map((run) => cellOf(run.detection.byCategory[cat]))),
+    cells: categories.map((cat) => runs.map((run) => cell(run, cat))),
   };
 }
 
@@ -187,7 +206,7 @@ export interface OverheadRow {
   slowerPct: number | null;
 }
 
-const msPer = (r: Run): number => (r.throughput.msgsPerSec > 0 ? 1000 / r.throughput.msgsPerSec : Number.POSITIVE_INFINITY);
+const msPer = (r: Run): number => (completedThroughput(r).msgsPerSec > 0 ? 1000 / completedThroughput(r).msgsPerSec : Number.POSITIVE_INFINITY);
 
 function directPartner(run: Run, results: Results): Run | undefined {
   const candidates = results.runs.filter(
@@ -209,7 +228,7 @@ export function overheadRows(results: Results): OverheadRow[] {
       const dms = direct === undefined ? null : msPer(direct);
       let extra: number | null = dms === null ? null : ms - dms;
       if (extra === null && run.baseline === true) extra = ms;
-      const slower = direct === undefined || run.throughput.msgsPerSec <= 0 ? null : (direct.throughput.msgsPerSec / run.throughput.msgsPerSec - 1) * 100;
+      const slower = direct === undefined || completedThroughput(run).msgsPerSec <= 0 ? null : (completedThroughput(direct).msgsPerSec / completedThroughput(run).msgsPerSec - 1) * 100;
       return {
         run,
         label: runLabel(run, results),
@@ -295,12 +314,13 @@ export function approachRows(results: Results): ApproachRow[] {
     let bestP95: { value: number; label: string } | null = null;
     let detection: { min: number; max: number } | null = null;
     for (const r of scanning) {
-      if (bestMsgs === null || r.throughput.msgsPerSec > bestMsgs.value) bestMsgs = { value: r.throughput.msgsPerSec, label: runLabel(r, results) };
+      const msgs = completedThroughput(r).msgsPerSec;
+      if (bestMsgs === null || msgs > bestMsgs.value) bestMsgs = { value: msgs, label: runLabel(r, results) };
       if (bestP95 === null || r.latencyMs.p95 < bestP95.value) bestP95 = { value: r.latencyMs.p95, label: runLabel(r, results) };
       const d = r.detection.detectionRate;
       if (d !== null) detection = detection === null ? { min: d, max: d } : { min: Math.min(detection.min, d), max: Math.max(detection.max, d) };
     }
-    return { ...a, measured: { runs: scanning.length, bestMsgsPerSec: bestMsgs, bestP95, detection, lost: all.reduce((s, r) => s + r.fates.lost, 0) } };
+    return { ...a, measured: { runs: scanning.length, bestMsgsPerSec: bestMsgs, bestP95, detection, lost: all.reduce((s, r) => s + runCounts(r).lost, 0) } };
   });
 }
 
@@ -329,12 +349,9 @@ export interface ProblemMessage {
   byScanner: Map<string, RunSaid[]>;
 }
 
-/** Classify one message result against its label. */
+/** Classify one message result against its label (src/results/counts.ts's problemOf). */
 export function problemKind(m: MessageResult): ProblemKind | 'ok' {
-  if (m.verdict === 'error') return 'error';
-  if (m.expected === 'infected' && m.verdict === 'clean') return 'missed';
-  if (m.expected === 'clean' && m.verdict === 'infected') return 'false-positive';
-  return 'ok';
+  return problemOf(m);
 }
 
 /**
