@@ -7,6 +7,8 @@ export { startCicap, cicapConfig, icapOptionsOk, type LabCicap, type StartCicapO
 export { writeSignatureDb, eicar, eicarNdbLine, EICAR_NDB_NAME, CLAM_EXE_HDB_NAME, CLAM_EXE_HDB_LINE } from './signatures.js';
 export { startClamavMilter, clamavMilterConfig } from './clamav-milter.js';
 export { startClamsmtpd } from './clamsmtpd.js';
+export { startRspamd, rspamdConfig, type LabRspamd, type StartRspamdOptions } from './rspamd.js';
+export { startHaraka, findHaraka, harakaConfig, type LabHaraka, type StartHarakaOptions } from './haraka.js';
 export { startSmtpSink } from './smtp-sink.js';
 export { startPostfix, countSent } from './postfix.js';
 export { createProcmailSut, procmailRc } from './procmail.js';

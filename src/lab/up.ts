@@ -1,6 +1,6 @@
 /**
  * `avbench lab up|down|status`: the real third-party daemons — clamd, c-icap (virus_scan),
- * clamav-milter, clamsmtpd and Postfix's smtp-sink — on loopback with generated configs,
+ * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed) and Postfix's smtp-sink — on loopback with generated configs,
  * each in its own private folder, all owned by one supervisor process. The lab writes
  * `avbench.config.json` (scanners pointing at its daemons) and `state.json` (PIDs,
  * endpoints, the `--sut` URLs of the third-party front ends) into the lab folder.
@@ -14,6 +14,9 @@ import { startCicap, type LabCicap } from './cicap.js';
 import { startClamavMilter, type LabClamavMilter } from './clamav-milter.js';
 import { startClamd, type LabClamd } from './clamd.js';
 import { startClamsmtpd, type LabClamsmtpd } from './clamsmtpd.js';
+import { startRspamd, type LabRspamd } from './rspamd.js';
+import { which } from '../core/exec.js';
+import { findHaraka, startHaraka, type LabHaraka } from './haraka.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
 
 /** Default lab folder: `.avbench-lab` in the working folder. */
@@ -97,12 +100,21 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     stops.push(() => cicap.stop());
     const milter: LabClamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, listen: 'inet' });
     stops.push(() => milter.stop());
+    // rspamd (antivirus module → this clamd, proxy worker in milter mode): only when installed.
+    const rspamd: LabRspamd | undefined = (await which('rspamd')) === undefined ? undefined : await startRspamd({ clamd: { host: clamd.host, port: clamd.port } });
+    if (rspamd !== undefined) stops.push(() => rspamd.stop());
     // clamsmtpd forwards to a fixed port: the bench's SMTP driver listens its sink there.
     const sinkPort = await freePort();
     const clamsmtpd: LabClamsmtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', readyWhen: 'listen', debugLevel: 0 });
     stops.push(() => clamsmtpd.stop());
     const sink: LabSmtpSink = await startSmtpSink({});
     stops.push(() => sink.stop());
+    // Haraka + its clamd plugin (npm devDependencies: started when installed); its smtp_forward
+    // next hop is the bench driver's sink (`?sink=PORT`), like clamsmtpd's. Logs warnings only.
+    const harakaSinkPort = await freePort();
+    const haraka: LabHaraka | undefined =
+      (await findHaraka()) === undefined ? undefined : await startHaraka({ clamd: clamd.socket, forwardPort: harakaSinkPort, logLevel: 'warn' });
+    if (haraka !== undefined) stops.push(() => haraka.stop());
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
@@ -132,11 +144,15 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         { name: 'clamav-milter', pid: milter.pid, endpoint: milter.url },
         { name: 'clamsmtpd', pid: clamsmtpd.pid, endpoint: clamsmtpd.url },
         { name: 'smtp-sink', pid: sink.pid, endpoint: sink.url },
+        ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
+        ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
       ],
       suts: {
         // pid=: the bench reads these processes' CPU and memory from /proc.
         clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd&pid=${clamsmtpd.pid},${clamd.pid}`,
         'clamav-milter': `${milter.url}?name=clamav-milter&pid=${milter.pid},${clamd.pid}`,
+        ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
+        ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
       },
     };
     await writeState(dir, state);

@@ -37,7 +37,11 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     const st = await avbench('lab', 'status', '--json', '--dir', lab);
     expect(st).toMatchObject({ ok: true, exitCode: 0 });
     state = JSON.parse(st.stdout) as LabState;
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink']);
+    // Haraka (npm devDependencies) is part of the lab when installed, as in this tree.
+    // rspamd (apt, issue 15.4) likewise: its milter --sut with the PIDs of its main process, workers and clamd.
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka']);
+    expect(state.suts['rspamd']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=rspamd&pid=\d+(,\d+){3,}$/);
+    expect(state.suts['haraka']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=haraka&pid=\d+,\d+$/);
     for (const d of state.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, true]);
 
     // The written config reaches the lab's scanners.
