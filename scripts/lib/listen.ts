@@ -39,7 +39,8 @@ export async function waitListening(ep: Endpoint, opts: WaitListeningOptions = {
     }
     await new Promise((r) => setTimeout(r, opts.retryMs ?? 50));
   }
-  throw new Error(`${opts.what ?? describeEndpoint(ep)} did not ${opts.expect === 'smtp' ? 'greet' : 'listen'} within ${((opts.timeoutMs ?? 20_000) / 1000).toFixed(0)} s${alive() ? '' : ' (its process exited)'}`);
+  const ms = opts.timeoutMs ?? 20_000;
+  throw new Error(`${opts.what ?? describeEndpoint(ep)} did not ${opts.expect === 'smtp' ? 'greet' : 'listen'} within ${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s${alive() ? '' : ' (its process exited)'}`);
 }
 
 /** The TCP endpoint 127.0.0.1:port. */

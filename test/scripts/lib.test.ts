@@ -1,0 +1,76 @@
+/**
+ * scripts/lib: the scripts' command lines (node:util parseArgs and the value forms the
+ * benches share) and the wait until a server listens (against a real smtp-sink).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/core/net.js';
+import { startSmtpSink, type LabSmtpSink } from '../../src/lab/smtp-sink.js';
+import { listOf, numberArg, parseOptions, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
+import { loopback, waitListening } from '../../scripts/lib/listen.js';
+
+describe('parseOptions', () => {
+  const table = {
+    sizes: { type: 'string' as const, default: '1K' },
+    quiet: { type: 'boolean' as const, default: false },
+    arg: { type: 'string' as const, multiple: true, default: [] as string[] },
+  };
+
+  it('gives defaults, values in both spellings, repeated options', () => {
+    expect(parseOptions('t', [], table)).toEqual({ sizes: '1K', quiet: false, arg: [] });
+    expect(parseOptions('t', ['--sizes', '2M', '--quiet', '--arg', 'a', '--arg=b'], table)).toEqual({ sizes: '2M', quiet: true, arg: ['a', 'b'] });
+  });
+
+  it('refuses an unknown option, a missing value and a stray argument, naming the script and its usage', () => {
+    expect(() => parseOptions('bench-x', ['--nope'], table, 'bench-x [--sizes S]')).toThrow(/^bench-x: .*--nope[\s\S]*usage: bench-x \[--sizes S\]/);
+    expect(() => parseOptions('bench-x', ['--sizes'], table)).toThrow(/^bench-x: .*--sizes/);
+    expect(() => parseOptions('bench-x', ['stray'], table)).toThrow(/^bench-x: /);
+  });
+});
+
+describe('value forms', () => {
+  it('lists are checked against what is allowed', () => {
+    expect(listOf(' a, b,,c ', ['a', 'b', 'c'] as const, '--x')).toEqual(['a', 'b', 'c']);
+    expect(() => listOf('a,d', ['a', 'b'] as const, '--x')).toThrow('--x: d is not one of a, b');
+  });
+
+  it("sizes are bytes as smtp-source's -l takes them (K = 1000, M = 1,000,000)", () => {
+    expect(sizeList('1K,100k,2M,1000,1.5K')).toEqual([1000, 100_000, 2_000_000, 1000, 1500]);
+    expect(sizeBytes(' 2m ')).toBe(2_000_000);
+    expect(() => sizeBytes('1G')).toThrow('--sizes: bad size 1G');
+  });
+
+  it('whole numbers and numbers are checked', () => {
+    expect(wholeNumber('3', '--runs')).toBe(3);
+    expect(wholeNumber('0', '--pool', 0)).toBe(0);
+    expect(() => wholeNumber('0', '--runs')).toThrow('--runs');
+    expect(() => wholeNumber('1.5', '--runs')).toThrow('--runs');
+    expect(() => wholeNumber('x', '--runs')).toThrow('--runs');
+    expect(wholeNumbers('1,8, 32', '--sessions')).toEqual([1, 8, 32]);
+    expect(() => wholeNumbers('1,-8', '--sessions')).toThrow('--sessions');
+    expect(numberArg('0.8', '--load', (n) => n > 0 && n <= 1)).toBe(0.8);
+    expect(() => numberArg('1.2', '--load', (n) => n > 0 && n <= 1)).toThrow('--load: bad value 1.2');
+    expect(() => numberArg('', '--load')).toThrow('--load');
+  });
+});
+
+describe('waitListening', () => {
+  let sink: LabSmtpSink | undefined;
+  afterEach(async () => {
+    await sink?.stop();
+    sink = undefined;
+  });
+
+  it('resolves once a real smtp-sink started later greets (smtp) and accepts (connect)', async () => {
+    const port = await freePort();
+    const waiting = waitListening(loopback(port), { expect: 'smtp', timeoutMs: 20_000 });
+    sink = await startSmtpSink({ port });
+    await expect(waiting).resolves.toBeUndefined();
+    await expect(waitListening(loopback(port), { timeoutMs: 5_000 })).resolves.toBeUndefined();
+  });
+
+  it('throws when nothing listens in time, and at once when the process has exited', async () => {
+    const port = await freePort();
+    await expect(waitListening(loopback(port), { timeoutMs: 300, what: 'nothing' })).rejects.toThrow('nothing did not listen within 0.3 s');
+    await expect(waitListening(loopback(port), { timeoutMs: 60_000, alive: () => false, expect: 'smtp' })).rejects.toThrow(/did not greet .*its process exited/);
+  });
+});
