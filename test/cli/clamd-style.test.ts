@@ -10,13 +10,33 @@ import { readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clamdStyleLine, clamdSummary } from '../../src/cli/commands/scan.js';
+import { clamdStyleLine, clamdSummary, parseScanArgv, scanUsageProblem } from '../../src/cli/commands/scan.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { run } from '../../src/core/exec.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
 import { describeReal } from '../helpers/real.js';
 import { buildCli, type Build } from '../modes/lda/build.js';
+
+describe('the lean parser (parseScanArgv) and the new arguments', () => {
+  it('takes - as a path and --clamd-style as a flag', () => {
+    expect(parseScanArgv(['-s', 'clamd', '--clamd-style', '-i', '-'])).toEqual({ paths: ['-'], scanner: ['clamd'], json: false, infected: true, jobs: 4, summary: true, clamdStyle: true });
+    expect(parseScanArgv(['a.eml', '-', 'b'])?.paths).toEqual(['a.eml', '-', 'b']);
+  });
+  it('leaves the combinations scan refuses to yargs, which says why', () => {
+    for (const argv of [
+      ['--clamd-style', '--json', 'd'],
+      ['--clamd-style', '-s', 'clamd', '-s', 'embedded', 'd'],
+      ['-', '-'],
+      ['-', '/dev/stdin'],
+    ]) {
+      expect(parseScanArgv(argv), argv.join(' ')).toBeUndefined();
+      expect(scanUsageProblem({ paths: argv.filter((a) => a === '-' || a === '/dev/stdin' || a === 'd'), scanner: argv.includes('embedded') ? ['clamd', 'embedded'] : [], json: argv.includes('--json'), clamdStyle: argv.includes('--clamd-style') })).toBeDefined();
+    }
+    // One scanner named twice is one scanner.
+    expect(parseScanArgv(['--clamd-style', '-s', 'clamd', '-s', 'clamd', 'd'])?.clamdStyle).toBe(true);
+  });
+});
 
 describe('clamd-style formatting', () => {
   it('prints the three line forms, the reason without colons or line breaks', () => {
