@@ -20,11 +20,14 @@ import {
   programsLine,
   withDescription,
 } from '../../src/bench/versions.js';
+import { eicarYaraRule } from '../../src/bench/lab.js';
+import { runCli } from '../../src/cli/main.js';
 import { freePort } from '../../src/core/net.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { startClamsmtpd, type LabClamsmtpd } from '../../src/lab/clamsmtpd.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
+import { captureOutput } from '../helpers/capture.js';
 import { describeReal } from '../helpers/real.js';
 
 describe('version and database parsers', () => {
@@ -113,5 +116,40 @@ await describeReal('versions of real clamd, clamsmtpd and clamav-milter', ['clam
     await writeFile(join(cvdDir, 'daily.cvd'), Buffer.concat([Buffer.from(header.padEnd(512, ' '), 'latin1'), Buffer.alloc(64)]));
     const dbs = await describeDatabaseDir(cvdDir);
     expect(dbs).toEqual([{ name: 'daily.cvd', path: join(cvdDir, 'daily.cvd'), version: '27123', signatures: 355000, buildTime: '2026-12-04T10:24:00.000Z', source: expect.stringMatching(/^(sigtool --info|CVD header)$/) }]);
+  }, 60_000);
+
+  it('avbench scanners: clamd, clamdscan, clamscan and yara with versions, databases and signature counts', async () => {
+    const rules = join(dir, 'eicar.yar');
+    await writeFile(rules, eicarYaraRule());
+    const cfg = join(dir, 'avbench.config.json');
+    await writeFile(
+      cfg,
+      JSON.stringify({
+        scanners: {
+          clamd: { type: 'clamd', socket: clamd.socket, configFile: clamd.configFile },
+          clamdscan: { type: 'clamdscan', configFile: clamd.configFile },
+          clamscan: { type: 'clamscan', database: clamd.dbDir },
+          yara: { type: 'yara', rules },
+        },
+      }),
+    );
+    const r = await captureOutput(() => runCli(['scanners', '--json', '--config', cfg]));
+    expect(r.result).toBe(0);
+    type Row = { name: string; available: boolean; version?: string; signatures?: string; programs?: { name: string; version?: string }[]; databases?: { name: string; signatures?: number }[] };
+    const rows = new Map((JSON.parse(r.stdout) as Row[]).map((x) => [x.name, x]));
+    for (const name of ['clamd', 'clamdscan', 'clamscan']) {
+      const row = rows.get(name)!;
+      expect(row.available, name).toBe(true);
+      expect(row.version, name).toMatch(/\d+\.\d+\.\d+/);
+      expect(row.databases?.map((d) => `${d.name} ${d.signatures}`), name).toEqual(['avbench.hdb 1', 'avbench.ndb 1']);
+      expect(row.signatures, name).toMatch(/2 signatures in avbench\.hdb, avbench\.ndb/);
+    }
+    expect(rows.get('clamdscan')?.programs?.map((p) => p.name)).toEqual(['clamd', 'clamdscan']);
+    const y = rows.get('yara')!;
+    expect(y.programs?.[0]?.version).toMatch(/^\d+\.\d+/);
+    expect(y.databases).toEqual([expect.objectContaining({ name: 'eicar.yar', signatures: 1 })]);
+    // The table form carries the same lines.
+    const t = await captureOutput(() => runCli(['scanners', '--config', cfg]));
+    expect(t.stdout).toContain('avbench.hdb');
   }, 60_000);
 });

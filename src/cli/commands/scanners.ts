@@ -1,11 +1,16 @@
 /**
  * `avbench scanners [--json]`: every adapter and preset — available? version? signatures? why not?
+ * Available ones are described further (src/bench/versions.ts): the programs behind them with
+ * their versions (clamd's VERSION command, clamscan/clamdscan/yara --version) and their
+ * signature databases (version, build time, signature count).
  */
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { createAdapter, listScanners } from '../../../adapters/index.js';
 import { loadConfig } from '../../config/config.js';
 import type { ProbeResult } from '../../core/types.js';
+import { describeAdapter, withDescription, type ScannerOptionsSeen } from '../../bench/versions.js';
+import type { ProgramVersion, SignatureDatabase } from '../../results/types.js';
 import type { CliState } from '../main.js';
 
 interface ScannersArgs {
@@ -19,6 +24,10 @@ export interface ScannerRow extends ProbeResult {
   type: string;
   source: 'config' | 'builtin' | 'preset';
   granularity?: 'message' | 'part';
+  /** The programs behind the scanner and their versions (when it is available). */
+  programs?: ProgramVersion[];
+  /** Its signature databases: version, build time, signature count where known. */
+  databases?: SignatureDatabase[];
 }
 
 const PROBE_MS = 10_000;
@@ -63,7 +72,18 @@ async function probeRow(entry: ReturnType<typeof listScanners>[number]): Promise
     const p = await Promise.race([adapter.probe(), timeout]);
     const needsPrefix = entry.source === 'preset' && !p.available && !(p.reason ?? '').startsWith('preset');
     const pre = needsPrefix ? { reason: `preset, ${p.reason ?? 'binary not found'}` } : {};
-    return { ...base, granularity: adapter.granularity, ...p, ...pre };
+    const row: ScannerRow = { ...base, granularity: adapter.granularity, ...p, ...pre };
+    if (!p.available) return row;
+    try {
+      const info = withDescription({ name: entry.name, type: entry.type, ...(p.version === undefined ? {} : { version: p.version }), ...(p.signatures === undefined ? {} : { signatures: p.signatures }) }, await describeAdapter(entry.type, entry.options as ScannerOptionsSeen));
+      if (info.version !== undefined) row.version = info.version;
+      if (info.signatures !== undefined) row.signatures = info.signatures;
+      if (info.programs !== undefined) row.programs = info.programs;
+      if (info.databases !== undefined) row.databases = info.databases;
+    } catch {
+      /* the probe's answer stands */
+    }
+    return row;
   } catch (err) {
     return { ...base, available: false, reason: `probe failed: ${(err as Error).message}` };
   } finally {
