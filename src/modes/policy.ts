@@ -223,12 +223,13 @@ export function splitNames(list: string): string[] {
 
 /**
  * Virus names in an SMTP reply or a header text, e.g. `550 5.7.1 Virus found: Eicar-Test-Signature`,
- * `Infected (A, B)`, `virus found: X`. Empty when none is named.
+ * `Infected (A, B)`, `virus found: X`, `Message is infected with X`. Empty when none is named.
  */
 export function virusNamesIn(text: string): string[] {
   const status = parseVirusStatus(text);
   if (status !== undefined && status.verdict === 'infected' && status.names.length > 0) return status.names;
-  const m = /(?:virus(?:es)?\s+(?:found|detected)|infected|virus)\s*[:(]\s*([^\r\n()]+)/i.exec(text);
+  // `infected with NAME`: Haraka's clamd plugin (`550 Message is infected with NAME`).
+  const m = /(?:(?:virus(?:es)?\s+(?:found|detected)|infected|virus)\s*[:(]|\binfected\s+with\s)\s*([^\r\n()]+)/i.exec(text);
   if (m === null || m[1] === undefined) return [];
   return m[1]
     .replace(/,\s*try again later\.?\s*$/i, '')
