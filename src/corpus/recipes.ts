@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeGzip, makeTar, makeZip, type Member } from './archive.js';
+import { binhex, cabStored, cpioNewc, ole2With, pdfWith, rtfWith, sevenZipArchive, tnefWith } from './formats.js';
 import * as c from './content.js';
 import { eicar, eicarFragments } from './eicar.js';
 import type { Expected } from './manifest.js';
@@ -467,6 +468,128 @@ const INFECTED: Recipe[] = [
   },
 ];
 
+// --- formats the core opens beyond zip/gzip/tar (issue 16): which scanner sees into which --
+
+/** What a format recipe wraps a file into: the attachment, its type and the path of the file inside. */
+interface Wrapped {
+  name: string;
+  contentType: string;
+  data: Buffer;
+  /** Path of the wrapped file below the attachment, as the core names it. */
+  inner: string;
+  variant: string;
+}
+
+/** The formats, each wrapping one file `m` (with a companion text where the format holds several). */
+/** `m` and a companion text of another name, in a random order. */
+function withCompanion(rng: Rng, m: Member): Member[] {
+  const other = companion(rng);
+  if (other.name === m.name) other.name = `more-${other.name}`;
+  return rng.shuffle([m, other]);
+}
+
+const FORMATS: ReadonlyArray<{ category: string; summary: string; wrap: (rng: Rng, k: number, m: Member) => Promise<Wrapped> | Wrapped }> = [
+  {
+    category: 'bzip2', summary: 'bzip2-compressed (7-Zip)',
+    async wrap(rng, _k, m) {
+      const base = rng.pick(['data', 'invoice', 'report']);
+      return { name: `${base}.bz2`, contentType: 'application/x-bzip2', data: await sevenZipArchive('bzip2', [{ name: base, data: m.data }]), inner: base, variant: 'bzip2' };
+    },
+  },
+  {
+    category: 'xz', summary: 'xz-compressed (7-Zip)',
+    async wrap(rng, _k, m) {
+      const base = rng.pick(['data', 'invoice', 'report']);
+      return { name: `${base}.xz`, contentType: 'application/x-xz', data: await sevenZipArchive('xz', [{ name: base, data: m.data }]), inner: base, variant: 'xz' };
+    },
+  },
+  {
+    category: '7z', summary: 'in a 7z archive (LZMA2, or stored)',
+    async wrap(rng, k, m) {
+      const name = rng.pick(['archive.7z', 'documents.7z', c.businessName(rng, '7z')]);
+      const extra = k % 2 === 0 ? ['-mx=5'] : ['-mx=0'];
+      return { name, contentType: 'application/x-7z-compressed', data: await sevenZipArchive('7z', withCompanion(rng, m), extra), inner: m.name, variant: k % 2 === 0 ? 'lzma2' : 'stored' };
+    },
+  },
+  {
+    category: 'cab', summary: 'in a Microsoft Cabinet (stored)',
+    wrap(rng, _k, m) {
+      const name = rng.pick(['setup.cab', 'update.cab', c.businessName(rng, 'cab')]);
+      return { name, contentType: 'application/vnd.ms-cab-compressed', data: cabStored(withCompanion(rng, m)), inner: m.name, variant: 'stored' };
+    },
+  },
+  {
+    category: 'cpio', summary: 'in a cpio archive (newc)',
+    wrap(rng, _k, m) {
+      const name = rng.pick(['files.cpio', 'initrd.cpio', c.businessName(rng, 'cpio')]);
+      return { name, contentType: 'application/x-cpio', data: cpioNewc(withCompanion(rng, m)), inner: m.name, variant: 'newc' };
+    },
+  },
+  {
+    category: 'binhex', summary: 'BinHex 4.0 encoded',
+    wrap(rng, _k, m) {
+      const name = rng.pick(['file.hqx', 'document.hqx', c.businessName(rng, 'hqx')]);
+      const inner = m.name.replace(/.*\//, '');
+      return { name, contentType: 'application/mac-binhex40', data: binhex(inner, m.data), inner, variant: 'binhex4' };
+    },
+  },
+  {
+    category: 'tnef', summary: 'attached inside a TNEF winmail.dat',
+    wrap(_rng, _k, m) {
+      const inner = m.name.replace(/.*\//, '');
+      return { name: 'winmail.dat', contentType: 'application/ms-tnef', data: tnefWith(inner, m.data), inner, variant: 'tnef' };
+    },
+  },
+  {
+    category: 'ole2', summary: 'embedded in an OLE2 compound document (an Ole10Native package object, or a stream)',
+    async wrap(rng, k, m) {
+      const name = rng.pick(['report.doc', 'minutes.doc', c.businessName(rng, 'doc')]);
+      const inner = m.name.replace(/.*\//, '');
+      const filler = Buffer.from(c.bodyText(rng, c.person(rng)).repeat(8));
+      if (k % 2 === 0) return { name, contentType: 'application/msword', data: await ole2With(inner, m.data, 'package', filler), inner: `ObjectPool/_1279313719/[1]Ole10Native > ${inner}`, variant: 'ole10native' };
+      return { name, contentType: 'application/msword', data: await ole2With(inner, m.data, 'stream', filler), inner, variant: 'stream' };
+    },
+  },
+  {
+    category: 'rtf-object', summary: 'embedded in an RTF document as a packaged object (\\objdata)',
+    wrap(rng, _k, m) {
+      const name = rng.pick(['letter.rtf', 'contract.rtf', c.businessName(rng, 'rtf')]);
+      const inner = m.name.replace(/.*\//, '');
+      return { name, contentType: 'application/rtf', data: rtfWith(inner, m.data), inner, variant: 'objdata' };
+    },
+  },
+  {
+    category: 'pdf-flate', summary: 'as a FlateDecode stream of a PDF',
+    wrap(rng, _k, m) {
+      const name = rng.pick(['scan.pdf', 'statement.pdf', c.businessName(rng, 'pdf')]);
+      return { name, contentType: 'application/pdf', data: pdfWith(m.data), inner: 'stream1', variant: 'flatedecode' };
+    },
+  },
+];
+
+const FORMAT_INFECTED: Recipe[] = FORMATS.map((f) => ({
+  category: f.category, expected: 'infected', malformed: false, family: 'eicar', quick: 1, full: 20,
+  summary: `EICAR ${f.summary}`,
+  async build({ rng, k }) {
+    const p = payload(rng);
+    const mname = memberName(rng);
+    const w = await f.wrap(rng, k, { name: mname, data: p.data });
+    const msg = mixed(rng, [b64(w.contentType, w.name, w.data)]);
+    return done(render(msg), w.variant, `EICAR (${p.note}) ${f.summary}: ${w.name}`, { part: `2:${w.name} > ${w.inner}`, encoding: 'base64' });
+  },
+}));
+
+const FORMAT_CLEAN: Recipe = {
+  category: 'clean-formats', expected: 'clean', malformed: false, quick: 2, full: 40,
+  summary: 'Clean text in each of the formats of the infected format categories (bzip2, xz, 7z, CAB, cpio, BinHex, TNEF, OLE2, RTF, PDF)',
+  async build({ rng, k }) {
+    const f = FORMATS[k % FORMATS.length] as (typeof FORMATS)[number];
+    const w = await f.wrap(rng, k, companion(rng));
+    const msg = mixed(rng, [b64(w.contentType, w.name, w.data)]);
+    return done(render(msg), f.category, `clean text ${f.summary}: ${w.name}`);
+  },
+};
+
 /**
  * clamav-testfiles left out: clam_cache_emax.tgz nests archives so deep (it tests ClamAV's
  * cache and limits) that, once inside a mail, ClamAV's default recursion limit stops it.
@@ -765,4 +888,4 @@ const MALFORMED: Recipe[] = [
 ];
 
 /** Every recipe, in a fixed order. */
-export const RECIPES: readonly Recipe[] = [...INFECTED, TESTFILES, ...CLEAN, ...MALFORMED];
+export const RECIPES: readonly Recipe[] = [...INFECTED, TESTFILES, ...CLEAN, ...MALFORMED, ...FORMAT_INFECTED, FORMAT_CLEAN];
