@@ -380,7 +380,7 @@ export function withDescription(info: ScannerInfo, d: Described): ScannerInfo {
   const pl = programsLine(d.programs);
   if (pl !== undefined && (out.version === undefined || info.type === 'sut')) out.version = pl;
   const dl = databasesLine(d.databases);
-  if (dl !== undefined) out.signatures = out.signatures === undefined || /^daily \d+/.test(out.signatures) ? dl : `${out.signatures} · ${dl}`;
+  if (dl !== undefined) out.signatures = out.signatures === undefined || /^(daily \d+|\d+ database files? in )/.test(out.signatures) ? dl : `${out.signatures} · ${dl}`;
   return out;
 }
 
