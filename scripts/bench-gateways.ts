@@ -1,0 +1,238 @@
+/**
+ * Benchmark: our SMTP proxy against the third-party SMTP gateways of issue 15, measured the
+ * way a mail administrator would — whole processes, Postfix's `smtp-source` with its
+ * defaults, the same lab clamd, the same next hop. Today: Haraka + haraka-plugin-clamd.
+ *
+ *   ours   = `node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE --quiet`
+ *            (a private copy of dist/: others may rebuild the shared tree meanwhile)
+ *   haraka = Haraka (npm devDependency) from src/lab/haraka.ts: clamd plugin → the same
+ *            clamd's unix socket, reject on virus, queue/smtp_forward → the same sink;
+ *            log level warn (no line per message, like ours with --quiet)
+ *   both   → smtp-sink dumping every message to tmpfs; each run checks that as many
+ *            arrived as smtp-source sent, each Message-Id once.
+ *
+ * For each shape (per-conn = smtp-source's default, a new connection per message; kept =
+ * `smtp-source -d`, sessions kept open) × sessions (`-s`, default 8) × size (`-l`, default
+ * 1 KB), the two systems alternate --repeats times (after one untimed warm-up each); the
+ * median msg/s of each, every run, the ratio ours / Haraka against the issue's target
+ * (≥ 2x), CPU µs per message of each process and the load average at each run are printed.
+ *
+ *   node dist/scripts/bench-gateways.js [--shapes per-conn,kept] [--sessions-list 8]
+ *        [--sizes 1K] [--messages 1000] [--repeats 3] [--logs] [--clamd-threads 8]
+ */
+import { chown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { procCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
+import { run, spawnDaemon, which } from '../src/core/exec.js';
+import { freePort } from '../src/core/net.js';
+import { startClamd } from '../src/lab/clamd.js';
+import { findHaraka, startHaraka } from '../src/lab/haraka.js';
+import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { loopback, waitListening } from './lib/listen.js';
+import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
+
+type Shape = 'per-conn' | 'kept';
+type System = 'ours' | 'haraka';
+const SHAPES = ['per-conn', 'kept'] as const;
+const SYSTEMS: readonly System[] = ['ours', 'haraka'];
+/** Issue 15's target: our serve smtp ≥ 2x Haraka + clamd. */
+const TARGET = 2;
+const FROM = 'avbench@sender.localhost';
+/** A recipient in Haraka's host_list (src/lab/haraka.ts: recipient.localhost). */
+const TO = 'sink@recipient.localhost';
+
+interface Args {
+  shapes: Shape[];
+  sessionsList: number[];
+  sizes: number[];
+  messages: number;
+  repeats: number;
+  logs: boolean;
+  clamdThreads: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const v = parseOptions('bench-gateways', argv, {
+    shapes: { type: 'string', default: SHAPES.join(',') },
+    'sessions-list': { type: 'string', default: '8' },
+    sizes: { type: 'string', default: '1K' },
+    messages: { type: 'string', default: '1000' },
+    repeats: { type: 'string', default: '3' },
+    logs: { type: 'boolean', default: false },
+    'clamd-threads': { type: 'string', default: '8' },
+  });
+  return {
+    shapes: listOf(v.shapes, SHAPES, '--shapes'),
+    sessionsList: wholeNumbers(v['sessions-list'], '--sessions-list'),
+    sizes: sizeList(v.sizes),
+    messages: wholeNumber(v.messages, '--messages'),
+    repeats: wholeNumber(v.repeats, '--repeats'),
+    logs: v.logs,
+    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
+  };
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
+const loadNow = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+/** smtp-sink dumping every message into a tmpfs folder, so arrivals can be counted. */
+interface DumpSink {
+  port: number;
+  pid: number;
+  /** Message-Ids of what arrived since the last call (files removed). */
+  collect(): Promise<{ files: number; ids: Set<string> }>;
+  stop(): Promise<void>;
+}
+
+async function startDumpSink(base: string): Promise<DumpSink> {
+  const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
+  if (bin === undefined) throw new Error('smtp-sink is not installed (postfix; see docs/install.md)');
+  const dir = join(base, 'sink');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('postfix:'));
+    if (line === undefined) throw new Error('no postfix user for smtp-sink -u postfix');
+    const f = line.split(':');
+    await chown(dir, Number(f[2]), Number(f[3]));
+  }
+  const port = await freePort();
+  const d = await spawnDaemon(bin, [...(asRoot ? ['-u', 'postfix'] : []), '-d', `${dir}/%H%M%S.`, `127.0.0.1:${port}`, '1024'], { logFile: join(base, 'smtp-sink.log') });
+  await waitListening(loopback(port), { timeoutMs: 10_000, alive: d.running, expect: 'smtp', what: 'smtp-sink' });
+  return {
+    port,
+    pid: d.pid,
+    async collect() {
+      const names = await readdir(dir);
+      const ids = new Set<string>();
+      for (const n of names) {
+        const text = (await readFile(join(dir, n))).toString('latin1');
+        const id = /^Message-Id: (.*)$/im.exec(text)?.[1];
+        if (id !== undefined) ids.add(id);
+        await rm(join(dir, n), { force: true });
+      }
+      return { files: names.length, ids };
+    },
+    stop: () => d.stop(3_000),
+  };
+}
+
+/** One smtp-source run; its whole-process time. */
+async function smtpSource(port: number, shape: Shape, sessions: number, length: number, messages: number): Promise<{ ms: number; why: string }> {
+  const args = [...(shape === 'kept' ? ['-d'] : []), '-s', String(sessions), '-m', String(messages), '-l', String(length), '-f', FROM, '-t', TO, `127.0.0.1:${port}`];
+  const t0 = performance.now();
+  const res = await run('smtp-source', args, { deadline: Date.now() + 300_000 });
+  const ms = performance.now() - t0;
+  const why = res.ok && res.exitCode === 0 ? '' : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
+  return { ms, why };
+}
+
+interface RunFigure {
+  msgsPerSec: number;
+  /** CPU µs per message, per process. */
+  cpu: Record<string, number>;
+  load1: string;
+  note: string;
+  ok: boolean;
+}
+
+async function timedRun(port: number, pids: Record<string, number>, sink: DumpSink, shape: Shape, sessions: number, length: number, m: number): Promise<RunFigure> {
+  const load1 = (loadavg()[0] ?? 0).toFixed(1);
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p) ?? 0]));
+  const r = await smtpSource(port, shape, sessions, length, m);
+  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, (((procCpuSeconds(p) ?? 0) - (cpu0[k] ?? 0)) * 1e6) / m]));
+  await new Promise((res) => setTimeout(res, 100)); // the last dump file is closed after the final 250
+  const got = await sink.collect();
+  const problems = [...(r.why === '' ? [] : [r.why]), ...(got.files !== m ? [`arrived ${got.files} of ${m}`] : []), ...(got.ids.size !== got.files ? [`${got.files - got.ids.size} without or with a repeated Message-Id`] : [])];
+  return { msgsPerSec: (m / r.ms) * 1000, cpu, load1, note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '), ok: problems.length === 0 };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const install = await findHaraka();
+  if (install === undefined) throw new Error('Haraka is not installed (npm ci installs the devDependencies Haraka and haraka-plugin-clamd)');
+  out(
+    `# bench-gateways — ${new Date().toISOString()}\n` +
+      `host: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}, load average ${loadNow()} (other work on the machine shares its cores)\n` +
+      `Haraka ${install.version} + haraka-plugin-clamd ${install.clamdPluginVersion} (one process, log level ${a.logs ? 'info' : 'warn'}) vs avbench serve smtp (${a.logs ? 'per-message log lines on, to a file' : '--quiet'}); same clamd (unix socket), same smtp-sink\n` +
+      `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
+  );
+  const base = join('/dev/shm', `avbench-bench-gateways-${process.pid}`);
+  await mkdir(base, { recursive: true, mode: 0o711 });
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const clamd = await startClamd({ maxThreads: a.clamdThreads });
+    stops.push(() => clamd.stop());
+    const sink = await startDumpSink(base);
+    stops.push(() => sink.stop());
+    const app = await privateDist(base);
+    const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
+    const oursPort = await freePort();
+    const proxy = await startNodeServer(
+      [join(app, 'dist/src/cli/bin.js'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.logs ? [] : ['--quiet'])],
+      { ready: loopback(oursPort), expect: 'smtp', logFile: join(base, 'serve-smtp.log'), cwd: app, what: 'avbench serve smtp' },
+    );
+    stops.push(() => proxy.stop(5_000));
+    const haraka = await startHaraka({ clamd: clamd.socket, forwardPort: sink.port, logLevel: a.logs ? 'info' : 'warn', dir: base });
+    stops.push(() => haraka.stop());
+    await sink.collect();
+    out(`lab: clamd pid ${clamd.pid} (MaxThreads ${a.clamdThreads}), smtp-sink pid ${sink.pid}, serve smtp pid ${proxy.pid}, Haraka pid ${haraka.pid}\n\n`);
+    const systems: Record<System, { port: number; pids: Record<string, number> }> = {
+      ours: { port: oursPort, pids: { 'serve smtp': proxy.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } },
+      haraka: { port: haraka.port, pids: { haraka: haraka.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } },
+    };
+    const summary: string[] = [];
+    for (const length of a.sizes) {
+      for (const shape of a.shapes) {
+        for (const sessions of a.sessionsList) {
+          out(`## ${shape} · ${sessions} sessions · ${sizeName(length)}\n`);
+          for (const sys of SYSTEMS) {
+            const w = await smtpSource(systems[sys].port, shape, sessions, length, Math.max(100, 4 * sessions));
+            await new Promise((res) => setTimeout(res, 100));
+            await sink.collect();
+            if (w.why !== '') out(`  warm-up ${sys}: ${w.why}\n`);
+          }
+          const runs: Record<System, RunFigure[]> = { ours: [], haraka: [] };
+          for (let r = 0; r < a.repeats; r++) {
+            for (const sys of SYSTEMS) {
+              const f = await timedRun(systems[sys].port, systems[sys].pids, sink, shape, sessions, length, a.messages);
+              runs[sys].push(f);
+              const cpu = Object.entries(f.cpu)
+                .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+                .join(', ');
+              out(`  run ${r + 1} ${sys.padEnd(6)} ${fmt(f.msgsPerSec).padStart(6)} msg/s · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+            }
+          }
+          const med = (sys: System): number => median(runs[sys].map((f) => f.msgsPerSec));
+          const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
+          const ratio = med('ours') / med('haraka');
+          const medCpu = (sys: System, k: string): number => median(runs[sys].map((f) => f.cpu[k] ?? 0));
+          const line =
+            `${shape.padEnd(8)} s${sessions} ${sizeName(length).padEnd(5)}: ours ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.msgsPerSec)).join(', ')}] · ` +
+            `Haraka ${fmt(med('haraka'))} msg/s [${runs.haraka.map((f) => fmt(f.msgsPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET}x: ${ratio >= TARGET ? 'met' : 'NOT met'}) · ` +
+            `front end's own CPU µs/msg: ours ${medCpu('ours', 'serve smtp').toFixed(0)}, Haraka ${medCpu('haraka', 'haraka').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('haraka', 'clamd').toFixed(0)} · ` +
+            `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
+          out(`  ${line}\n\n`);
+          summary.push(line);
+        }
+      }
+    }
+    out(`## summary (medians)\n${summary.join('\n')}\n`);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  }
+  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadNow()}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-gateways: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
