@@ -304,10 +304,9 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() =>
 
 // ───────────────────────────── part 2: our driver (second opinion) ─────────────────────────────
 
-/** `--serve LISTEN CLAMD_SOCKET`: our milter with the clamd adapter, until SIGTERM. */
-async function serve(listen: string, clamdSocket: string): Promise<void> {
-  const adapter = createClamdAdapter({ socket: clamdSocket, name: 'clamd' } as never);
-  const server = createMilterServer({ scanners: [adapter], listen, onConnectionError: (e) => process.stderr.write(`milter: ${e.message}\n`) });
+/** Our milter server with `adapter` at `listen` until SIGTERM or SIGINT (a child of this script, see main()). */
+async function serveMilter(listen: string, adapter: Adapter, socketMode?: number): Promise<void> {
+  const server = createMilterServer({ scanners: [adapter], listen, ...(socketMode === undefined ? {} : { socketMode }), onConnectionError: (e) => process.stderr.write(`milter: ${e.message}\n`) });
   await server.listen();
   process.stdout.write(`listening ${server.address}\n`);
   await new Promise<void>((resolve) => {
@@ -318,24 +317,15 @@ async function serve(listen: string, clamdSocket: string): Promise<void> {
   await adapter.close();
 }
 
-/** `--serve-null LISTEN`: our milter server with a scanner that finds every message clean at once (no clamd). */
-async function serveNull(listen: string): Promise<void> {
-  const adapter: Adapter = {
-    name: 'null',
-    type: 'null',
-    granularity: 'message',
-    probe: () => Promise.resolve({ available: true }),
-    scan: () => Promise.resolve({ status: 'clean' }),
-    close: () => Promise.resolve(),
-  };
-  const server = createMilterServer({ scanners: [adapter], listen, socketMode: 0o666, onConnectionError: (e) => process.stderr.write(`milter: ${e.message}\n`) });
-  await server.listen();
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
-  await server.close();
-}
+/** A scanner that finds every message clean at once (no clamd): the `null` milter. */
+const NULL_ADAPTER: Adapter = {
+  name: 'null',
+  type: 'null',
+  granularity: 'message',
+  probe: () => Promise.resolve({ available: true }),
+  scan: () => Promise.resolve({ status: 'clean' }),
+  close: () => Promise.resolve(),
+};
 
 interface RunResult {
   /** CPU ms per message: the system under test, clamd, and this driver process. */
@@ -440,11 +430,13 @@ async function driverPart(a: Args, work: string, clamd: LabClamd, stops: (() => 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--serve') {
-    await serve(argv[1] as string, argv[2] as string);
+    // `--serve LISTEN CLAMD_SOCKET`: our milter with the clamd adapter
+    await serveMilter(argv[1] as string, createClamdAdapter({ socket: argv[2] as string, name: 'clamd' }));
     return;
   }
   if (argv[0] === '--serve-null') {
-    await serveNull(argv[1] as string);
+    // `--serve-null LISTEN`: our milter server with the null scanner, its socket open to Postfix
+    await serveMilter(argv[1] as string, NULL_ADAPTER, 0o666);
     return;
   }
   const a = parseArgs(argv);
