@@ -50,6 +50,8 @@ export interface StartRspamdOptions {
   onFail?: 'tempfail' | 'accept';
   /** Seconds the clamav rule waits for clamd (default 60; rspamd's default is 5). */
   clamdTimeoutSec?: number;
+  /** Normal (scanner) worker processes (default: rspamd's own default, one per CPU). The proxy has one, as Debian's config. */
+  normalWorkers?: number;
   /** Account rspamd runs as when started as root (default `_rspamd`, else `nobody`). */
   user?: string;
   /** Parent folder of the private temp folder (default: the OS temp folder). */
@@ -70,7 +72,7 @@ export interface LabRspamd {
   socket: string;
   /** The main process. */
   pid: number;
-  /** Main, proxy, normal and helper processes (for CPU and RSS sampling). */
+  /** The main process and its workers (proxy, normal, hs_helper) as started (for CPU and RSS sampling). */
   pids: number[];
   /** The normal (scanner) worker's port. */
   normalPort: number;
@@ -96,6 +98,7 @@ export function rspamdConfig(o: {
   scanMimeParts: boolean;
   onFail: 'tempfail' | 'accept';
   clamdTimeoutSec: number;
+  normalWorkers?: number;
   extraRule?: readonly string[];
 }): string {
   const db = join(o.folder, 'db');
@@ -127,7 +130,7 @@ export function rspamdConfig(o: {
     'worker "normal" {',
     `  bind_socket = ${q(`127.0.0.1:${o.normalPort}`)};`,
     '  mime = true;',
-    '  count = 1;',
+    ...(o.normalWorkers === undefined ? [] : [`  count = ${o.normalWorkers};`]),
     '}',
     'worker "rspamd_proxy" {',
     `  bind_socket = ${q(`127.0.0.1:${o.milterPort}`)};`,
@@ -236,6 +239,7 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
         scanMimeParts: opts.scanMimeParts ?? false,
         onFail: opts.onFail ?? 'tempfail',
         clamdTimeoutSec: opts.clamdTimeoutSec ?? 60,
+        ...(opts.normalWorkers === undefined ? {} : { normalWorkers: opts.normalWorkers }),
         ...(opts.extraRule === undefined ? {} : { extraRule: opts.extraRule }),
       }),
       { mode: 0o644 },
@@ -262,11 +266,19 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
       const why = d.running() ? 'did not listen in time' : 'exited';
       throw new Error(`rspamd ${why}: ${await logTail(logFile)}${await logTail(outFile)}`);
     }
+    // The main process binds the ports, then forks its workers: wait until their list settles.
+    let workers = await childrenOf(d.pid);
+    for (let same = 0, until = Date.now() + 5_000; same < 3 && Date.now() < until; ) {
+      await delay(100);
+      const now = await childrenOf(d.pid);
+      same = now.length >= 2 && now.join() === workers.join() ? same + 1 : 0;
+      workers = now;
+    }
     return {
       url: `milter://127.0.0.1:${milterPort}`,
       socket: `inet:${milterPort}@127.0.0.1`,
       pid: d.pid,
-      pids: [d.pid, ...(await childrenOf(d.pid))],
+      pids: [d.pid, ...workers],
       normalPort,
       configFile,
       folder,

@@ -1,0 +1,195 @@
+/**
+ * Point B behind the same Postfix (issue 15, "our serve milter ≥ 1.5x rspamd"): Postfix's
+ * `smtp-source -s 8` (a new connection per message, as Postfix's own load tool does by
+ * default) drives identical private Postfix instances that relay to one `smtp-sink`:
+ *   - Postfix alone (no smtpd_milters), the reference ceiling;
+ *   - Postfix + `node dist/src/cli/bin.js serve milter --scanner clamd --config FILE`
+ *     (whole process, its defaults);
+ *   - Postfix + rspamd 3.4 (its proxy worker in milter mode → normal worker → antivirus
+ *     module, clamav rule; src/lab/rspamd.ts: no Redis, no rules, scan_mime_parts = false).
+ * Both scan with the same lab clamd over loopback TCP (rspamd's workers do not run as root
+ * and cannot reach the lab's private unix socket, so ours uses TCP too). Rounds alternate
+ * the systems; every message must show up as ` status=sent ` in the instance's maillog.
+ * Printed per run: msg/s (messages ÷ smtp-source's wall time), CPU ms per message of each
+ * part, load average; then medians and the ratio ours / rspamd taken within each round.
+ *
+ *   node dist/scripts/bench-gateways-milter.js [--sessions 8] [--size 1000] [--messages 1000]
+ *        [--runs 3] [--rspamd-workers N]
+ */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
+import { run } from '../src/core/exec.js';
+import { freePort } from '../src/core/net.js';
+import { startClamd } from '../src/lab/clamd.js';
+import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
+import { startRspamd } from '../src/lab/rspamd.js';
+import { startSmtpSink } from '../src/lab/smtp-sink.js';
+import { startServe } from './lib/sut.js';
+
+interface Args {
+  sessions: number;
+  size: number;
+  messages: number;
+  runs: number;
+  rspamdWorkers?: number;
+}
+
+function whole(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number ≥ 1, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+function args(argv: string[]): Args {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      sessions: { type: 'string', default: '8' },
+      size: { type: 'string', default: '1000' },
+      messages: { type: 'string', default: '1000' },
+      runs: { type: 'string', default: '3' },
+      'rspamd-workers': { type: 'string' },
+    },
+  });
+  return {
+    sessions: whole(v.sessions, '--sessions'),
+    size: whole(v.size, '--size'),
+    messages: whole(v.messages, '--messages'),
+    runs: whole(v.runs, '--runs'),
+    ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: whole(v['rspamd-workers'], '--rspamd-workers') }),
+  };
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+interface System {
+  key: 'alone' | 'ours' | 'rspamd';
+  label: string;
+  postfix: LabPostfix;
+  /** CPU ms so far of each named part (Postfix is measured separately). */
+  cpu: Record<string, () => number>;
+}
+
+interface RunRow {
+  msgsPerSec: number;
+  sent: number;
+  ok: boolean;
+  note: string;
+  cpuPerMsg: Record<string, number>;
+  load: string;
+}
+
+async function oneRun(s: System, a: Args, messages: number): Promise<RunRow> {
+  const l = load();
+  const sent0 = await s.postfix.sentCount();
+  const pf0 = procTreeCpuSeconds(s.postfix.pid);
+  const c0 = Object.fromEntries(Object.entries(s.cpu).map(([k, f]) => [k, f()] as const));
+  const src0 = procCpuSecondsWithReaped(process.pid) ?? 0;
+  const argv = ['-s', String(a.sessions), '-m', String(messages), '-l', String(a.size), `127.0.0.1:${s.postfix.port}`];
+  const t0 = performance.now();
+  const r = await run('smtp-source', argv, { deadline: Date.now() + 900_000 });
+  const ms = performance.now() - t0;
+  const src1 = procCpuSecondsWithReaped(process.pid) ?? 0;
+  const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
+  const sent = (await s.postfix.sentCount()) - sent0;
+  const cpuPerMsg: Record<string, number> = { postfix: ((procTreeCpuSeconds(s.postfix.pid) - pf0) * 1000) / messages };
+  for (const [k, f] of Object.entries(s.cpu)) cpuPerMsg[k] = (f() - (c0[k] ?? 0)) / messages;
+  cpuPerMsg['smtp-source'] = ((src1 - src0) * 1000) / messages;
+  const notes = [
+    r.ok && r.exitCode === 0 ? '' : `smtp-source ${argv.join(' ')}: ${r.ok ? `exit ${r.exitCode}` : r.reason} ${(r.stderr || r.stdout).trim().slice(0, 200)}`,
+    drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`,
+  ].filter((x) => x !== '');
+  return { msgsPerSec: (messages * 1000) / ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
+}
+
+async function main(): Promise<void> {
+  const a = args(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('needs root (private Postfix instances; rspamd then runs as _rspamd)');
+  const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-gw-milter-'));
+  await chmod(work, 0o711);
+  const stops: (() => Promise<void>)[] = [];
+  out(
+    `# bench-gateways-milter — ${new Date().toISOString()}\n` +
+      `host: ${cpus()[0]?.model ?? 'unknown cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; load average ${load()} (other work shares the cores)\n` +
+      `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (a new connection per message) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
+  );
+  try {
+    const clamd = await startClamd({ maxThreads: Math.max(8, a.sessions * 2) });
+    stops.push(() => clamd.stop());
+    const sink = await startSmtpSink({ backlog: 1024, dir: work });
+    stops.push(() => sink.stop());
+    const ms = (pid: number) => (): number => (procCpuSeconds(pid) ?? 0) * 1000;
+    const treeMs = (pid: number) => (): number => procTreeCpuSeconds(pid) * 1000;
+
+    const alone = await startPostfix({ relayPort: sink.port, dir: work });
+    stops.push(() => alone.stop());
+
+    const cfg = join(work, 'avbench.config.json');
+    await writeFile(cfg, `${JSON.stringify({ scanners: { clamd: { type: 'clamd', host: clamd.host, port: clamd.port } } }, null, 2)}\n`, { mode: 0o600 });
+    const listen = `inet:${await freePort()}@127.0.0.1`;
+    const serveArgs = ['--listen', listen, '--scanner', 'clamd', '--config', cfg];
+    const port = Number(/^inet:(\d+)@/.exec(listen)?.[1]);
+    const ours = await startServe('milter', serveArgs, { ready: { host: '127.0.0.1', port }, logFile: join(work, 'serve-milter.log') });
+    stops.push(() => ours.stop(5_000));
+    const pfOurs = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
+    stops.push(() => pfOurs.stop());
+
+    const rs = await startRspamd({ clamd: { host: clamd.host, port: clamd.port }, ...(a.rspamdWorkers === undefined ? {} : { normalWorkers: a.rspamdWorkers }) });
+    stops.push(() => rs.stop());
+    const pfRs = await startPostfix({ relayPort: sink.port, milter: rs.socket, dir: work });
+    stops.push(() => pfRs.stop());
+
+    out(`ours: node dist/src/cli/bin.js serve milter ${serveArgs.join(' ')} (pid ${ours.pid})\n`);
+    out(`rspamd: rspamd -f -c ${rs.configFile} (main pid ${rs.pid}, processes ${rs.pids.join(',')}; ${a.rspamdWorkers ?? "rspamd's default count of"} normal worker(s), 1 proxy in milter mode)\n`);
+    out(`clamd pid ${clamd.pid} (TCP ${clamd.host}:${clamd.port}); smtp-sink pid ${sink.pid}\n`);
+
+    const systems: System[] = [
+      { key: 'alone', label: 'Postfix alone', postfix: alone, cpu: { 'smtp-sink': ms(sink.pid) } },
+      { key: 'ours', label: '+ avbench serve milter', postfix: pfOurs, cpu: { milter: ms(ours.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
+      { key: 'rspamd', label: '+ rspamd (antivirus module)', postfix: pfRs, cpu: { milter: treeMs(rs.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
+    ];
+    for (const s of systems) await oneRun(s, a, Math.min(200, a.messages)); // warm-up, untimed
+
+    const rows: Record<string, RunRow[]> = { alone: [], ours: [], rspamd: [] };
+    for (let r = 0; r < a.runs; r++) {
+      // Alternate the order each round, so neither milter always runs right after the other.
+      const order = r % 2 === 0 ? systems : [systems[0] as System, systems[2] as System, systems[1] as System];
+      for (const s of order) {
+        const row = await oneRun(s, a, a.messages);
+        rows[s.key]?.push(row);
+        const cpu = Object.entries(row.cpuPerMsg)
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(', ');
+        out(`  round ${r + 1}  ${s.label.padEnd(30)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
+      }
+    }
+    const med = (k: string): number => median((rows[k] ?? []).map((x) => x.msgsPerSec));
+    const ratios = (rows['ours'] ?? []).map((o, i) => o.msgsPerSec / (rows['rspamd']?.[i]?.msgsPerSec ?? Number.NaN));
+    const cpuMed = (k: string, part: string): string => median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2);
+    const allOk = Object.values(rows).every((rs2) => rs2.every((x) => x.ok));
+    out(`\n## Summary (median of ${a.runs} rounds; ratio taken within each round, then the median; target ours ≥ 1.5x rspamd)\n`);
+    out(`| system | msg/s | CPU ms/msg milter · clamd · Postfix |\n|---|---|---|\n`);
+    out(`| Postfix alone | ${fmt(med('alone'))} | – · – · ${cpuMed('alone', 'postfix')} |\n`);
+    out(`| + avbench serve milter | ${fmt(med('ours'))} | ${cpuMed('ours', 'milter')} · ${cpuMed('ours', 'clamd')} · ${cpuMed('ours', 'postfix')} |\n`);
+    out(`| + rspamd | ${fmt(med('rspamd'))} | ${cpuMed('rspamd', 'milter')} · ${cpuMed('rspamd', 'clamd')} · ${cpuMed('rspamd', 'postfix')} |\n`);
+    out(`\nratio ours / rspamd: **${median(ratios).toFixed(2)}x** (rounds: ${ratios.map((x) => x.toFixed(2)).join(' / ')}); every message sent: ${allOk ? 'yes' : 'NO'}; load average at the end ${load()}\n`);
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench-gateways-milter: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
