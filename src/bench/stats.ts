@@ -100,13 +100,15 @@ function withRates(c: DetectionCounts): DetectionCounts {
  * (flagged) or tn. An error on a labelled message is neither: it is counted in `errors`
  * (never as clean). `any` and unlabelled messages are excluded. Rates are null when
  * undefined. allCaughtNoFalsePositive (also written as the deprecated `vb100`): at least
- * one infected message judged, every one found, no clean flagged, no errors.
+ * one infected message judged, every one found, no clean flagged, no error on any message.
  */
 export function computeDetection(records: Iterable<Judged>): Detection {
   const all = emptyCounts();
   const byCat = new Map<string, DetectionCounts>();
   let labelled = 0;
+  let anyErrors = 0;
   for (const r of records) {
+    if (r.verdict === 'error') anyErrors++;
     if (r.expected !== 'infected' && r.expected !== 'clean') continue;
     labelled++;
     add(all, r);
@@ -118,7 +120,8 @@ export function computeDetection(records: Iterable<Judged>): Detection {
   withRates(all);
   const byCategory: Record<string, DetectionCounts> = {};
   for (const cat of [...byCat.keys()].sort()) byCategory[cat] = withRates(byCat.get(cat) as DetectionCounts);
-  const allCaught = labelled > 0 && all.tp + all.fn > 0 && all.fn === 0 && all.fp === 0 && all.errors === 0;
+  // As src/results/counts.ts defines it: no error on any message, labelled or not.
+  const allCaught = labelled > 0 && all.tp + all.fn > 0 && all.fn === 0 && all.fp === 0 && anyErrors === 0;
   return { ...all, byCategory, allCaughtNoFalsePositive: allCaught, vb100: allCaught };
 }
 

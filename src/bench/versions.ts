@@ -238,9 +238,26 @@ function clamdOfSut(name: string, conf: Map<string, string>): Endpoint | undefin
   return m === null ? undefined : { host: m[1] as string, port: Number(m[2]) };
 }
 
-/** Add `p` unless the same name and version is there. */
+/** Add `p` unless the same name and version is there (several processes of one daemon are one program). */
 function addProgram(list: ProgramVersion[], p: ProgramVersion): void {
-  if (!list.some((q) => q.name === p.name && q.version === p.version && (q.pid === p.pid || p.pid === undefined))) list.push(p);
+  if (!list.some((q) => q.name === p.name && q.version === p.version)) list.push(p);
+}
+
+const INTERPRETERS = new Set(['node', 'nodejs', 'python', 'python3', 'perl', 'ruby']);
+
+/** A script run by an interpreter (Haraka under node): its name, and its version from the nearest package.json. */
+async function scriptProgram(script: string, pid: number): Promise<ProgramVersion> {
+  let dir = script;
+  for (let up = 0; up < 4; up++) {
+    dir = join(dir, '..');
+    try {
+      const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (typeof pkg.name === 'string' && typeof pkg.version === 'string') return { name: pkg.name, version: pkg.version, source: `${join(dir, 'package.json')}`, path: script, pid };
+    } catch {
+      /* not here: one folder up */
+    }
+  }
+  return { name: basename(script), source: 'script', path: script, pid };
 }
 
 function addDatabases(list: SignatureDatabase[], dbs: readonly SignatureDatabase[]): void {
@@ -274,6 +291,8 @@ export async function describeProcesses(pids: readonly number[]): Promise<Descri
       continue;
     }
     const name = basename(exe);
+    const script = argv[1];
+    if (INTERPRETERS.has(name.replace(/[\d.]+$/, '')) && script !== undefined && script.startsWith('/')) addProgram(out.programs, await scriptProgram(script, pid));
     const asked = await askVersion(exe, name);
     addProgram(out.programs, { name, ...(asked.version === undefined ? {} : { version: asked.version }), source: asked.source, path: exe, pid });
     const conf = await readConfig(configFileOf(argv.slice(1)) ?? (name === 'clamd' ? '/etc/clamav/clamd.conf' : undefined));

@@ -2,7 +2,7 @@
  * report.html for one results.json: what a mail administrator reads to choose a scanner.
  * Every value from a message or a scanner goes through the `html` template (escaped).
  */
-import { completedThroughput, runCounts as countsOf } from '../results/counts.js';
+import { allCaughtNoFalsePositive, completedThroughput, runCounts as countsOf } from '../results/counts.js';
 import type { Results, Run, ScannerInfo } from '../results/types.js';
 import type { ManifestEntry } from '../corpus/manifest.js';
 import { chartHasData, chartSet, CHART_SIZE, type ChartSpec } from './charts.js';
@@ -77,7 +77,7 @@ ${bestCell(row, 'msgsPerSec', html`${fmtAuto(done.msgsPerSec)}${spread}`, c.time
 ${bestCell(row, 'p95', fmtAuto(r.latencyMs.p95), `p50 ${fmtAuto(r.latencyMs.p50)} · p99 ${fmtAuto(r.latencyMs.p99)} · max ${fmtAuto(r.latencyMs.max)} ms`)}
 ${bestCell(row, 'cpu', cpu === null ? 'n/a' : fmtNumber(cpu, 2), cpuTitle)}
 ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
-<td>${(r.detection.allCaughtNoFalsePositive ?? r.detection.vb100) ? 'yes' : 'no'}</td>
+<td>${allCaughtNoFalsePositive(r) ? 'yes' : 'no'}</td>
 </tr>`;
   });
   return html`<table class="ranking">
@@ -86,7 +86,7 @@ ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
 ${body}
 </tbody>
 </table>
-<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors (every error verdict, on any message, labelled or not) are counted apart and never as clean. Timeouts: messages that ended at a deadline (the system under test's own, such as clamsmtpd's TimeOut, or the driver's or scanner's), with the seconds they took. msgs/s counts completed messages only — a deadline hit is not throughput: the time when only timed-out messages were in flight is left out (hover for the figure with them) — median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no errors. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
+<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors (every error verdict, on any message, labelled or not) are counted apart and never as clean. Timeouts: messages that ended at a deadline (the system under test's own, such as clamsmtpd's TimeOut, or the driver's or scanner's), with the seconds they took. msgs/s counts completed messages only — a deadline hit is not throughput: the time when only timed-out messages were in flight is left out (hover for the figure with them) — median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no error on any message. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
 }
 
 function timeoutsTitle(r: Run): string | undefined {
@@ -220,7 +220,7 @@ function databasesCell(s: ScannerInfo): SafeHtml | string {
   if (s.databases === undefined || s.databases.length === 0) return '–';
   return html`${s.databases.map(
     (d, i) =>
-      html`${i > 0 ? html`<br>` : ''}${d.name}${d.version !== undefined ? ` v${d.version}` : ''}${d.signatures !== undefined ? ` · ${fmtNumber(d.signatures)} signatures` : ''}${d.buildTime !== undefined ? ` · ${d.buildTime}` : ''} <span class="muted">(${d.source})</span>`,
+      html`${i > 0 ? html`<br>` : ''}${d.name}${d.version !== undefined ? ` v${d.version}` : ''}${d.signatures !== undefined ? ` · ${fmtNumber(d.signatures)} signature${d.signatures === 1 ? '' : 's'}` : ''}${d.buildTime !== undefined ? ` · ${d.buildTime}` : ''} <span class="muted">(${d.source})</span>`,
   )}`;
 }
 

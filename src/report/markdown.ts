@@ -3,7 +3,7 @@
  * comments — the ranking table, missed / false-positive messages, an environment line.
  * Every value from a message or a scanner goes through escapeMarkdown.
  */
-import { completedThroughput, runCounts } from '../results/counts.js';
+import { allCaughtNoFalsePositive, completedThroughput, runCounts } from '../results/counts.js';
 import type { Results } from '../results/types.js';
 import type { Comparison } from './compare.js';
 import { escapeMarkdown as md } from './escape.js';
@@ -33,7 +33,7 @@ export function markdownRanking(results: Results): string {
     const c = runCounts(r);
     const timeouts = c.timeouts === 0 ? '0' : `${c.timeouts} (${fmtNumber(c.timeoutSeconds, 1)} s)`;
     lines.push(
-      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(c.detectionRate))} | ${cell(row, 'fp', String(c.falsePositives))} | ${cell(row, 'errors', String(c.errors))} | ${cell(row, 'timeouts', timeouts)} | ${cell(row, 'lost', String(c.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(completedThroughput(r).msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${(r.detection.allCaughtNoFalsePositive ?? r.detection.vb100) ? 'yes' : 'no'} |`,
+      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(c.detectionRate))} | ${cell(row, 'fp', String(c.falsePositives))} | ${cell(row, 'errors', String(c.errors))} | ${cell(row, 'timeouts', timeouts)} | ${cell(row, 'lost', String(c.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(completedThroughput(r).msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${allCaughtNoFalsePositive(r) ? 'yes' : 'no'} |`,
     );
   });
   return `${lines.join('\n')}\n\n★ best in its column. Errors: every error verdict, labelled or not. Timeouts: messages that ended at a deadline (the SUT's, the driver's or the scanner's), with the seconds they took; msgs/s counts completed messages only.\n`;

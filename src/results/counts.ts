@@ -122,6 +122,16 @@ export function categoriesOf(run: Run): string[] {
 }
 
 /**
+ * "All caught, no FP": at least one message labelled infected judged, every one found, no
+ * clean one flagged, and no error on any message (an error on an `any` message — mail a
+ * front end altered or gave up on — is a plumbing failure too).
+ */
+export function allCaughtNoFalsePositive(run: Run): boolean {
+  const c = runCounts(run);
+  return c.tp + c.fn > 0 && c.fn === 0 && c.fp === 0 && c.errors === 0;
+}
+
+/**
  * Throughput a reader should compare: over completed messages when the run records it
  * (messages that hit a deadline and the time only they held are left out), else the run's
  * throughput (older files; runs with no deadline hit, where both are the same).

@@ -96,7 +96,7 @@ export interface DetectionCounts {
 export interface Detection extends DetectionCounts {
   byCategory: Record<string, DetectionCounts>;
   /**
-   * Every message labelled infected found, no clean message flagged, no errors on either —
+   * Every message labelled infected found, no clean message flagged, no error on any message —
    * a check of the plumbing on a self-made corpus (is the scanner called, does its verdict
    * reach the MTA), not a certification. Absent in results written before it existed: read
    * `vb100` then.

@@ -31,7 +31,9 @@ describe('detection math', () => {
     expect(computeDetection([]).detectionRate).toBeNull();
     expect(computeDetection([]).falsePositiveRate).toBeNull();
     expect(computeDetection([]).vb100).toBe(false);
-    expect(computeDetection([j('infected', 'infected'), j('clean', 'clean'), j('any', 'error')]).vb100).toBe(true);
+    expect(computeDetection([j('infected', 'infected'), j('clean', 'clean'), j('any', 'clean')]).vb100).toBe(true);
+    // An error on a message labelled `any` is still an error (src/results/counts.ts): not "all caught, no FP".
+    expect(computeDetection([j('infected', 'infected'), j('clean', 'clean'), j('any', 'error')]).allCaughtNoFalsePositive).toBe(false);
     expect(computeDetection([j('infected', 'infected'), j('clean', 'error')]).vb100).toBe(false);
     expect(computeDetection([j('infected', 'infected'), j('infected', 'error')]).vb100).toBe(false);
     expect(computeDetection([j('clean', 'clean')]).vb100).toBe(false); // nothing infected to find

@@ -18,7 +18,7 @@ import { evaluateThresholds, thresholdsFromResults, THRESHOLDS_KIND } from '../.
 import { renderHtml } from '../../src/report/html.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { categoryMatrix, problemMessages, rankRuns } from '../../src/report/model.js';
-import { completedThroughput, countRecords, runCounts } from '../../src/results/counts.js';
+import { allCaughtNoFalsePositive, completedThroughput, countRecords, runCounts } from '../../src/results/counts.js';
 import { validateResults } from '../../src/results/schema.js';
 import { SCHEMA_VERSION, type MessageResult, type Results } from '../../src/results/types.js';
 
@@ -107,6 +107,9 @@ describe('one definition of every count', () => {
     expect(direct.detection.errors).toBe(0);
     expect(runCounts(direct)).toMatchObject({ messages: 11, infected: 5, clean: 3, errors: 3, errorsLabelled: 0, missed: 1, falsePositives: 1, tp: 4, fn: 1, fp: 1, tn: 2, lost: 0, timeouts: 0 });
     expect(direct.counts).toEqual(runCounts(direct));
+    // "All caught, no FP" means no error on any message either: the same in results.json and every output.
+    expect(direct.detection.allCaughtNoFalsePositive).toBe(false);
+    expect(allCaughtNoFalsePositive(direct)).toBe(false);
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   });
 
@@ -122,6 +125,7 @@ describe('one definition of every count', () => {
     const page = renderHtml(results);
     const h = htmlRow(page, direct.id);
     expect([h['Errors'], h['False pos.'], h['Lost'], h['Timeouts']].map((x) => x?.replace(/\s*★$/, ''))).toEqual([String(c.errors), String(c.falsePositives), String(c.lost), String(c.timeouts)]);
+    expect([h['All caught, no FP'], md['All caught, no FP']]).toEqual(['no', 'no']);
 
     // The problem list names exactly the counted errors, missed and flagged messages.
     const { messages } = problemMessages(results);
