@@ -20,17 +20,17 @@
  *   node dist/scripts/bench-gateways.js [--shapes per-conn,kept] [--sessions-list 8]
  *        [--sizes 1K] [--messages 1000] [--repeats 3] [--logs] [--clamd-threads 8]
  */
-import { chown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { procCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
-import { run, spawnDaemon, which } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
 import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
-import { loopback, waitListening } from './lib/listen.js';
+import { loopback } from './lib/listen.js';
+import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
@@ -81,56 +81,20 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
 const loadNow = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
 
-/** smtp-sink dumping every message into a tmpfs folder, so arrivals can be counted. */
-interface DumpSink {
-  port: number;
-  pid: number;
-  /** Message-Ids of what arrived since the last call (files removed). */
-  collect(): Promise<{ files: number; ids: Set<string> }>;
-  stop(): Promise<void>;
-}
-
-async function startDumpSink(base: string): Promise<DumpSink> {
-  const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
-  if (bin === undefined) throw new Error('smtp-sink is not installed (postfix; see docs/install.md)');
-  const dir = join(base, 'sink');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('postfix:'));
-    if (line === undefined) throw new Error('no postfix user for smtp-sink -u postfix');
-    const f = line.split(':');
-    await chown(dir, Number(f[2]), Number(f[3]));
-  }
-  const port = await freePort();
-  const d = await spawnDaemon(bin, [...(asRoot ? ['-u', 'postfix'] : []), '-d', `${dir}/%H%M%S.`, `127.0.0.1:${port}`, '1024'], { logFile: join(base, 'smtp-sink.log') });
-  await waitListening(loopback(port), { timeoutMs: 10_000, alive: d.running, expect: 'smtp', what: 'smtp-sink' });
-  return {
-    port,
-    pid: d.pid,
-    async collect() {
-      const names = await readdir(dir);
-      const ids = new Set<string>();
-      for (const n of names) {
-        const text = (await readFile(join(dir, n))).toString('latin1');
-        const id = /^Message-Id: (.*)$/im.exec(text)?.[1];
-        if (id !== undefined) ids.add(id);
-        await rm(join(dir, n), { force: true });
-      }
-      return { files: names.length, ids };
-    },
-    stop: () => d.stop(3_000),
-  };
-}
-
 /** One smtp-source run; its whole-process time. */
-async function smtpSource(port: number, shape: Shape, sessions: number, length: number, messages: number): Promise<{ ms: number; why: string }> {
-  const args = [...(shape === 'kept' ? ['-d'] : []), '-s', String(sessions), '-m', String(messages), '-l', String(length), '-f', FROM, '-t', TO, `127.0.0.1:${port}`];
-  const t0 = performance.now();
-  const res = await run('smtp-source', args, { deadline: Date.now() + 300_000 });
-  const ms = performance.now() - t0;
-  const why = res.ok && res.exitCode === 0 ? '' : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
-  return { ms, why };
+function source(port: number, shape: Shape, sessions: number, length: number, messages: number): Promise<SmtpSourceResult> {
+  return smtpSource(port, { kept: shape === 'kept', sessions, messages, length, from: FROM, to: TO, capMs: 300_000 });
+}
+
+/** What arrived at the sink since the last call: how many files, and their distinct Message-Ids. */
+async function arrivals(sink: DumpSink): Promise<{ files: number; ids: Set<string> }> {
+  const files = await sink.collect();
+  const ids = new Set<string>();
+  for (const f of files) {
+    const id = parseDump(f).id;
+    if (id !== undefined) ids.add(id);
+  }
+  return { files: files.length, ids };
 }
 
 interface RunFigure {
@@ -145,10 +109,10 @@ interface RunFigure {
 async function timedRun(port: number, pids: Record<string, number>, sink: DumpSink, shape: Shape, sessions: number, length: number, m: number): Promise<RunFigure> {
   const load1 = (loadavg()[0] ?? 0).toFixed(1);
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p) ?? 0]));
-  const r = await smtpSource(port, shape, sessions, length, m);
+  const r = await source(port, shape, sessions, length, m);
   const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, (((procCpuSeconds(p) ?? 0) - (cpu0[k] ?? 0)) * 1e6) / m]));
   await new Promise((res) => setTimeout(res, 100)); // the last dump file is closed after the final 250
-  const got = await sink.collect();
+  const got = await arrivals(sink);
   const problems = [...(r.why === '' ? [] : [r.why]), ...(got.files !== m ? [`arrived ${got.files} of ${m}`] : []), ...(got.ids.size !== got.files ? [`${got.files - got.ids.size} without or with a repeated Message-Id`] : [])];
   return { msgsPerSec: (m / r.ms) * 1000, cpu, load1, note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '), ok: problems.length === 0 };
 }
@@ -194,7 +158,7 @@ async function main(): Promise<void> {
         for (const sessions of a.sessionsList) {
           out(`## ${shape} · ${sessions} sessions · ${sizeName(length)}\n`);
           for (const sys of SYSTEMS) {
-            const w = await smtpSource(systems[sys].port, shape, sessions, length, Math.max(100, 4 * sessions));
+            const w = await source(systems[sys].port, shape, sessions, length, Math.max(100, 4 * sessions));
             await new Promise((res) => setTimeout(res, 100));
             await sink.collect();
             if (w.why !== '') out(`  warm-up ${sys}: ${w.why}\n`);

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
-import { run, type Daemon } from '../src/core/exec.js';
+import type { Daemon } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
@@ -53,6 +53,7 @@ import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milte
 import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
 import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { smtpSource } from './lib/smtp.js';
 import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
 
 type Part = 'postfix' | 'driver';
@@ -158,16 +159,6 @@ interface PfRun {
   load: string;
 }
 
-/** One smtp-source run against `port`. */
-async function smtpSource(port: number, sessions: number, length: number, messages: number): Promise<{ ms: number; why: string }> {
-  const args = ['-s', String(sessions), '-m', String(messages), '-l', String(length), `127.0.0.1:${port}`];
-  const t0 = performance.now();
-  const res = await run('smtp-source', args, { deadline: Date.now() + 900_000 });
-  const ms = performance.now() - t0;
-  const why = res.ok && res.exitCode === 0 ? '' : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
-  return { ms, why };
-}
-
 /** A timed run: smtp-source, then wait until the maillog shows every message sent to the sink. */
 async function pfRun(s: PfSystem, sessions: number, length: number, messages: number): Promise<PfRun> {
   const l = load();
@@ -175,7 +166,7 @@ async function pfRun(s: PfSystem, sessions: number, length: number, messages: nu
   const pf0 = postfixCpuMs(s.postfix.pid);
   const c0 = Object.fromEntries(Object.entries(s.pids).map(([k, p]) => [k, cpuMs(p)] as const));
   const src0 = cpuMs(process.pid, true);
-  const r = await smtpSource(s.postfix.port, sessions, length, messages);
+  const r = await smtpSource(s.postfix.port, { sessions, length, messages, capMs: 900_000 });
   const src1 = cpuMs(process.pid, true);
   const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
   const cpuPerMsg: Record<string, number> = { postfix: (postfixCpuMs(s.postfix.pid) - pf0) / messages };

@@ -33,19 +33,19 @@
  * arrived in that time, marked "cut"). The three systems alternate --repeats times per
  * cell; the median is printed with every run. A full default run takes ~10 minutes here.
  */
-import { chown, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { procCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
-import { run, spawnDaemon, which } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
 import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
 import { listOf, numberArg, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
-import { loopback, waitListening } from './lib/listen.js';
+import { loopback } from './lib/listen.js';
+import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
@@ -119,63 +119,6 @@ function cpuSnapshot(pids: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuMsOf(p)]));
 }
 
-/** smtp-sink dumping every transaction into a tmpfs folder (one file per message), so each can be checked. */
-interface DumpSink {
-  port: number;
-  pid: number;
-  dir: string;
-  /** Read, check and delete every dumped message. */
-  collect(): Promise<Buffer[]>;
-  stop(): Promise<void>;
-}
-
-async function postfixIds(): Promise<{ uid: number; gid: number } | undefined> {
-  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
-  const line = passwd.split('\n').find((l) => l.startsWith('postfix:'));
-  if (line === undefined) return undefined;
-  const f = line.split(':');
-  return { uid: Number(f[2]), gid: Number(f[3]) };
-}
-
-async function startDumpSink(base: string): Promise<DumpSink> {
-  const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
-  if (bin === undefined) throw new Error('smtp-sink is not installed (postfix; see docs/install.md)');
-  const dir = join(base, 'sink');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const ids = await postfixIds();
-    if (ids === undefined) throw new Error('no postfix user for smtp-sink -u postfix');
-    await chown(dir, ids.uid, ids.gid);
-  }
-  const port = await freePort();
-  const d = await spawnDaemon(bin, [...(asRoot ? ['-u', 'postfix'] : []), '-d', `${dir}/%H%M%S.`, `127.0.0.1:${port}`, '1024'], { logFile: join(base, 'smtp-sink.log') });
-  await waitListening(loopback(port), { timeoutMs: 10_000, alive: d.running, expect: 'smtp', what: 'smtp-sink' });
-  // The readiness probe's session leaves no message.
-  return {
-    port,
-    pid: d.pid,
-    dir,
-    async collect() {
-      const names = await readdir(dir);
-      const files = await Promise.all(names.map((n) => readFile(join(dir, n))));
-      await Promise.all(names.map((n) => rm(join(dir, n), { force: true })));
-      return files;
-    },
-    stop: () => d.stop(3_000),
-  };
-}
-
-/** A dumped message → Message-Id and body (what follows the header block, without smtp-sink's trailing empty line). */
-function parseDump(f: Buffer): { id?: string; body: Buffer; headers: string } {
-  const end = f.indexOf('\n\n');
-  const headers = (end < 0 ? f : f.subarray(0, end)).toString('latin1');
-  const id = /^Message-Id: (.*)$/im.exec(headers)?.[1];
-  let body = end < 0 ? Buffer.alloc(0) : f.subarray(end + 2);
-  if (body.length > 0 && body[body.length - 1] === 0x0a) body = body.subarray(0, body.length - 1);
-  return { ...(id === undefined ? {} : { id }), body, headers };
-}
-
 /**
  * A run cut short: the messages complete at the sink (body identical to the reference)
  * count; a dump that is still being written (a prefix of a message: no body yet, or a
@@ -234,14 +177,8 @@ interface Systems {
 }
 
 /** One smtp-source run (killed at `capMs`: `cut`). */
-async function smtpSource(port: number, shape: Shape, sessions: number, length: number, messages: number, capMs = 600_000): Promise<{ ms: number; ok: boolean; cut: boolean; why: string }> {
-  const args = [...(shape === 'kept' ? ['-d'] : []), '-s', String(sessions), '-m', String(messages), '-l', String(length), `127.0.0.1:${port}`];
-  const t0 = performance.now();
-  const res = await run('smtp-source', args, { deadline: Date.now() + capMs });
-  const ms = performance.now() - t0;
-  const cut = !res.ok && res.reason === 'TIMEOUT';
-  const why = res.ok && res.exitCode === 0 ? '' : cut ? `cut at ${(ms / 1000).toFixed(0)} s` : `smtp-source ${args.join(' ')}: ${res.ok ? `exit ${res.exitCode}` : res.reason} ${(res.stderr || res.stdout).trim().slice(0, 200)}`;
-  return { ms, ok: why === '', cut, why };
+function source(port: number, shape: Shape, sessions: number, length: number, messages: number, capMs?: number): Promise<SmtpSourceResult> {
+  return smtpSource(port, { kept: shape === 'kept', sessions, length, messages, ...(capMs === undefined ? {} : { capMs }) });
 }
 
 /**
@@ -255,7 +192,7 @@ async function cell(sys: System, s: Systems, sink: DumpSink, shape: Shape, sessi
   let m = sized.get(sys);
   if (m === undefined) {
     const m0 = Math.max(4, (length > 500_000 ? 1 : 2) * sessions);
-    const p = await smtpSource(port, shape, sessions, length, m0, 60_000);
+    const p = await source(port, shape, sessions, length, m0, 60_000);
     await sink.collect();
     if (!p.ok) return { error: `pilot: ${p.why}` };
     const rate0 = (m0 / p.ms) * 1000;
@@ -267,7 +204,7 @@ async function cell(sys: System, s: Systems, sink: DumpSink, shape: Shape, sessi
   const c0 = cpuSnapshot(pids);
   // A system that slows down after the pilot must not stall the whole matrix: the run is
   // cut at max(20 s, 6 × --seconds) and its rate is what arrived in that time (marked "cut").
-  const r = await smtpSource(port, shape, sessions, length, m, Math.max(20_000, 6_000 * a.seconds));
+  const r = await source(port, shape, sessions, length, m, Math.max(20_000, 6_000 * a.seconds));
   const c1 = cpuSnapshot(pids);
   await new Promise((res) => setTimeout(res, 50)); // the last dump file is closed after the final 250
   const files = await sink.collect();
@@ -296,7 +233,7 @@ async function cell(sys: System, s: Systems, sink: DumpSink, shape: Shape, sessi
 
 /** The reference body for smtp-source -l LENGTH: what arrives at smtp-sink straight from smtp-source. */
 async function referenceBody(sink: DumpSink, length: number): Promise<Buffer> {
-  const r = await smtpSource(sink.port, 'per-conn', 1, length, 2);
+  const r = await source(sink.port, 'per-conn', 1, length, 2);
   if (!r.ok) throw new Error(r.why);
   await new Promise((res) => setTimeout(res, 50));
   const files = await sink.collect();
@@ -376,7 +313,7 @@ async function benchClamd(a: Args, clamd: LabClamd, sink: DumpSink): Promise<voi
   const adapter = createClamdAdapter({ socket: clamd.socket, poolSize: 64, inPlace: 'never' });
   try {
     for (const length of a.sizes) {
-      const r = await smtpSource(sink.port, 'per-conn', 1, length, 1);
+      const r = await source(sink.port, 'per-conn', 1, length, 1);
       if (!r.ok) throw new Error(r.why);
       await new Promise((res) => setTimeout(res, 50));
       const [f] = await sink.collect();
@@ -479,7 +416,7 @@ async function benchDriverVsSource(a: Args, sink: DumpSink): Promise<void> {
     const ours = (n / (performance.now() - t0)) * 1000;
     await driver.close();
     await sink.collect();
-    const src = await smtpSource(sink.port, shape === 'kept-open' ? 'kept' : 'per-conn', 8, 1000, n);
+    const src = await source(sink.port, shape === 'kept-open' ? 'kept' : 'per-conn', 8, 1000, n);
     await sink.collect();
     const theirs = (n / src.ms) * 1000;
     out(`${shape.padEnd(11)}: our driver ${fmt(ours)} msg/s · smtp-source ${fmt(theirs)} msg/s · ratio ${(ours / theirs).toFixed(2)}x · load1 ${load1()}\n`);
