@@ -56,7 +56,9 @@ if (install === undefined) {
   } else process.stderr.write(`[avbench tests] skipping ${why}\n`);
 }
 
-await describeReal('Haraka + clamd through bench --sut', install === undefined ? ['Haraka'] : ['clamd'], () => {
+// Without Haraka (above: a failing test in CI, a skip elsewhere) the suite is not declared.
+await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
+  if (install === undefined) return;
   let dir: string;
   let corpus: string;
   let clamd: LabClamd;
