@@ -484,7 +484,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       const pids = o.scannerPids?.[name] ?? [];
       let info = scannerInfo(adapter, p);
       try {
-        info = withDescription(info, await describeAdapter(adapter.type, resolveScanner(name, config).options as ScannerOptionsSeen, pids));
+        info = withDescription(info, await describeAdapter(adapter.type, resolveScanner(name, config).options as ScannerOptionsSeen, pids, p));
       } catch {
         /* versions are best effort: the probe's figures stay */
       }

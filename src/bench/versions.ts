@@ -330,8 +330,14 @@ export interface ScannerOptionsSeen {
  * clamd / clamdscan → clamd's VERSION and database directory; clamscan → its database
  * (default /var/lib/clamav); yara → its rules file.
  */
-export async function describeAdapter(type: string, options: ScannerOptionsSeen, pids: readonly number[] = []): Promise<Described> {
+export async function describeAdapter(type: string, options: ScannerOptionsSeen, pids: readonly number[] = [], probe?: { version?: string; signatures?: string }): Promise<Described> {
   const out = await describeProcesses(pids);
+  if (type === 'icap') {
+    // The OPTIONS reply: its Service header names the server and its version, its ISTag the signature state.
+    if (probe?.version !== undefined) addProgram(out.programs, { name: 'ICAP service', version: probe.version, source: 'ICAP OPTIONS Service' });
+    const istag = /^ISTag (.+)$/.exec(probe?.signatures ?? '')?.[1];
+    if (istag !== undefined) addDatabases(out.databases, [{ name: 'ISTag', version: istag, source: 'ICAP OPTIONS ISTag' }]);
+  }
   const conf = await readConfig(options.configFile);
   if (type === 'clamd' || type === 'clamdscan') {
     const ep: Endpoint | undefined =
@@ -399,7 +405,7 @@ export function withDescription(info: ScannerInfo, d: Described): ScannerInfo {
   const pl = programsLine(d.programs);
   if (pl !== undefined && (out.version === undefined || info.type === 'sut')) out.version = pl;
   const dl = databasesLine(d.databases);
-  if (dl !== undefined) out.signatures = out.signatures === undefined || /^(daily \d+|\d+ database files? in )/.test(out.signatures) ? dl : `${out.signatures} · ${dl}`;
+  if (dl !== undefined) out.signatures = out.signatures === undefined || /^(daily \d+|\d+ database files? in |ISTag )/.test(out.signatures) ? dl : `${out.signatures} · ${dl}`;
   return out;
 }
 

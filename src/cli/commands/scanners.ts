@@ -75,7 +75,7 @@ async function probeRow(entry: ReturnType<typeof listScanners>[number]): Promise
     const row: ScannerRow = { ...base, granularity: adapter.granularity, ...p, ...pre };
     if (!p.available) return row;
     try {
-      const info = withDescription({ name: entry.name, type: entry.type, ...(p.version === undefined ? {} : { version: p.version }), ...(p.signatures === undefined ? {} : { signatures: p.signatures }) }, await describeAdapter(entry.type, entry.options as ScannerOptionsSeen));
+      const info = withDescription({ name: entry.name, type: entry.type, ...(p.version === undefined ? {} : { version: p.version }), ...(p.signatures === undefined ? {} : { signatures: p.signatures }) }, await describeAdapter(entry.type, entry.options as ScannerOptionsSeen, [], p));
       if (info.version !== undefined) row.version = info.version;
       if (info.signatures !== undefined) row.signatures = info.signatures;
       if (info.programs !== undefined) row.programs = info.programs;
