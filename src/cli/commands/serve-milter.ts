@@ -1,46 +1,91 @@
 /**
  * `avbench serve milter --listen inet:PORT@HOST|unix:PATH --scanner NAME [--on-infected ...]
- * [--on-fail ...] [--config FILE]`: our milter front end (point B), until SIGINT/SIGTERM.
- * Logs one line per message on stderr. The lead wires it under `serve`.
+ * [--on-fail ...] [--config FILE]`: our milter front end (point B) run as a daemon the way
+ * clamav-milter runs (docs/daemons.md), on the same kit as `serve smtp` (src/cli/daemon.ts):
+ * SIGHUP reloads the config and scanners without dropping MTA connections, SIGTERM lets
+ * the messages under way finish within --drain then exits 0, --pid-file, --user/--group
+ * after binding, a unix socket given --socket-mode/--socket-owner/--socket-group before
+ * root is dropped, one key=value log line per event on stderr or syslog (--syslog).
+ * Every usage and config problem is found before anything is bound (exit 2).
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { adapterByName } from '../../../adapters/index.js';
-import { loadConfig } from '../../config/config.js';
-import type { Adapter } from '../../core/types.js';
-import { createMilterServer, ON_FAIL, ON_INFECTED, REPLY_STEPS, type MilterMessageEvent, type OnFail, type OnInfected, type ReplySteps } from '../../modes/milter/server.js';
+import { ConfigError, loadConfig } from '../../config/config.js';
+import { ownerOf } from '../../daemon/privileges.js';
+import { parseSocketMode, resolveSocketOwner } from '../../daemon/unix-socket.js';
+import { createMilterServer, REPLY_STEPS, type MilterMessageEvent, type ReplySteps } from '../../modes/milter/server.js';
+import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
+import { parseMilterSocket } from '../../modes/milter/socket.js';
+import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../main.js';
 
 /** Options of `serve milter` (the parsed command line). */
-export interface ServeMilterArgs {
+export interface ServeMilterArgs extends DaemonArgs {
   listen: string;
   scanner: string[];
-  onInfected: OnInfected;
-  onFail: OnFail;
+  /** The policy's words (src/modes/policy.ts; discard/accept: old spellings of drop/tag, warned). Unset: the config file's policy, else reject. */
+  onInfected?: string;
+  /** tempfail | accept. Unset: the config file's policy, else tempfail. */
+  onFail?: string;
   rejectMessage: string;
   addHeader: boolean;
   config?: string;
-  timeout: number;
+  /** Scan time limit per message: seconds or a duration (`30s`, `500ms`); a bare number ≥ 1000 is the old milliseconds (warned). */
+  timeout: string;
   /** unix socket mode, octal text (default 660; 666 lets an MTA running as another user in, e.g. Postfix's smtpd). */
   socketMode?: string;
+  /** unix socket owner (user name or uid; default the --user). */
+  socketOwner?: string;
+  /** unix socket group (group name or gid; default the --group, else the --user's group). */
+  socketGroup?: string;
   /** Which milter steps are answered (server `replySteps`; default auto). */
   replySteps?: ReplySteps;
 }
 
-/** Parse an octal socket mode (`660`, `0666`); throws for anything else. */
-export function parseSocketMode(text: string): number {
-  if (!/^0?[0-7]{3}$/.test(text)) throw new TypeError(`--socket-mode must be octal like 660 or 0666, got ${JSON.stringify(text)}`);
-  return Number.parseInt(text, 8);
+/** The one parser of socket modes (src/daemon/unix-socket.ts), re-exported for existing callers. */
+export { parseSocketMode };
+
+/** What the MTA was told, in the log's past tense (the same words as serve smtp where they mean the same). */
+function milterActionWord(e: MilterMessageEvent): { action: string; reply?: string } {
+  if (e.action.startsWith('replycode ')) {
+    const reply = e.action.slice('replycode '.length);
+    return { action: reply.startsWith('4') ? 'tempfailed' : 'rejected', reply };
+  }
+  switch (e.action) {
+    case 'tempfail':
+      return { action: 'tempfailed' };
+    case 'discard':
+      return { action: 'dropped' };
+    case 'quarantine':
+      return { action: 'quarantined' };
+    case 'accept':
+      return { action: e.verdict.status === 'clean' ? 'accepted' : e.verdict.status === 'infected' ? 'tagged' : 'unchecked-accepted' };
+    default:
+      return { action: e.action };
+  }
 }
 
-/** One log line for a message: time, connection, queue id, sender, size, verdict, action, ms. */
-export function formatMilterEvent(e: MilterMessageEvent): string {
-  const what =
-    e.verdict.status === 'infected'
-      ? `infected ${[...new Set(e.verdict.detections.map((d) => d.name))].join(',')}`
-      : e.verdict.status === 'error'
-        ? `error ${e.verdict.error.code} (${e.verdict.error.message})`
-        : 'clean';
-  return `${new Date().toISOString()} conn=${e.connection} id=${e.queueId ?? '-'} from=${e.from ?? '-'} client=${e.client ?? '-'} bytes=${e.bytes} ${what} action=${JSON.stringify(e.action)} ms=${e.ms.toFixed(1)}`;
+/**
+ * The fields of one `event=message` log line (docs/daemons.md):
+ * `conn=3 queue_id=4XyZ from=<a@b> client=127.0.0.1:40112 bytes=1534 verdict=infected
+ * names=Eicar-Test-Signature action=rejected reply="550 5.7.1 ..." ms=1.9`.
+ */
+export function milterEventFields(e: MilterMessageEvent): Record<string, string | number | undefined> {
+  const v = e.verdict;
+  const { action, reply } = milterActionWord(e);
+  return {
+    conn: e.connection,
+    queue_id: e.queueId,
+    from: e.from,
+    client: e.client,
+    bytes: e.bytes,
+    verdict: v.status,
+    names: v.status === 'infected' ? [...new Set(v.detections.map((d) => d.name))].join(', ') : undefined,
+    error: v.status === 'error' ? v.error.code : undefined,
+    error_text: v.status === 'error' ? v.error.message : undefined,
+    action,
+    reply,
+    ms: Number(e.ms.toFixed(1)),
+  };
 }
 
 /** The `serve milter` command module (mount it under a `serve` parent command). */
@@ -52,19 +97,24 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
       y
         .option('listen', { alias: 'l', type: 'string', default: 'inet:7357@127.0.0.1', describe: 'inet:PORT@HOST or unix:PATH' })
         .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
-        .option('on-infected', { type: 'string', choices: ON_INFECTED as string[], default: 'reject', describe: 'action for an infected message' })
-        .option('on-fail', { type: 'string', choices: ON_FAIL as string[], default: 'tempfail', describe: 'action when the scan fails (accept = fail open, marked Unchecked)' })
+        .option('on-infected', { type: 'string', choices: INFECTED_CHOICES as string[], describe: 'infected: reject = 550 5.7.1 (default); tempfail; drop = discard; tag = accept with X-Virus-Status: Infected; quarantine (discard/accept: old spellings of drop/tag)' })
+        .option('on-fail', { type: 'string', choices: FAIL_CHOICES as string[], describe: 'scan failed: tempfail = 451 4.3.0 (default), or accept = fail open, marked Unchecked' })
         .option('reject-message', { type: 'string', default: 'Virus found: %v', describe: 'text after "550 5.7.1 "; %v = virus names' })
         .option('add-header', { type: 'boolean', default: true, describe: 'add X-Virus-Scanned / X-Virus-Status (--no-add-header to skip)' })
         .option('reply-steps', { type: 'string', choices: REPLY_STEPS as string[], default: 'auto', describe: 'steps the MTA waits for an answer to: auto = fewest on unix, data on TCP (docs/milter.md)' })
-        .option('socket-mode', { type: 'string', default: '660', describe: 'unix socket mode (octal); 666 when the MTA runs as another user' })
+        .option('socket-mode', { type: 'string', default: '660', describe: 'unix socket mode (octal), set after binding; with --socket-group, 660 lets that group in' })
+        .option('socket-owner', { type: 'string', describe: 'unix socket owner (default: the --user)' })
+        .option('socket-group', { type: 'string', describe: "unix socket group, e.g. postfix (Postfix's smtpd connects as user postfix)" })
         .check((a) => {
           parseSocketMode(String(a['socketMode'] ?? '660'));
           return true;
         })
-        .option('timeout', { type: 'number', default: 30_000, describe: 'scan time limit per message (ms)' })
+        .option('timeout', { type: 'string', default: '30s', describe: 'scan time limit per message: seconds, or 500ms, 2m (a bare number of 1000 or more: old milliseconds, deprecated)' })
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
-        .example('$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357') as unknown as Argv<ServeMilterArgs>,
+        .options(daemonOptions)
+        .example('$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357')
+        .example('$0 serve milter -l unix:/run/avbench/milter.sock -s clamd --user avbench --socket-group postfix --socket-mode 660', 'as the systemd unit of docs/daemons.md runs it (smtpd_milters = unix:/run/avbench/milter.sock)')
+        .epilogue('Signals: SIGHUP reloads the config file and scanners (MTA connections go on); SIGTERM/SIGINT let the messages under way finish (--drain), then exit 0.') as unknown as Argv<ServeMilterArgs>,
     handler: async (args: ArgumentsCamelCase<ServeMilterArgs>) => {
       state.exitCode = await runServeMilter(args);
     },
@@ -86,12 +136,12 @@ function flushStderrLog(): void {
 }
 
 /**
- * The default log: lines to stderr, gathered for at most 20 ms and written together.
+ * The daemon log's stderr writer: lines gathered for at most 20 ms and written together.
  * stderr redirected to a file is a synchronous write per call in Node; one per message was
  * ~15 % of the milter's CPU behind Postfix at 300 msg/s (profile in docs/milter.md).
  */
 function stderrLog(line: string): void {
-  pending.push(`${line}\n`);
+  pending.push(line.endsWith('\n') ? line : `${line}\n`);
   if (!exitHooked) {
     exitHooked = true;
     process.once('exit', flushStderrLog);
@@ -101,65 +151,60 @@ function stderrLog(line: string): void {
 }
 
 /**
- * Run the milter until SIGINT/SIGTERM (or until `stop` aborts, for tests and embedding);
- * resolves to the exit code (0 after a clean stop, 2 for a scanner or listen problem).
- * `log` receives the per-message lines (default: stderr).
+ * Run the milter as a daemon until SIGTERM/SIGINT (src/cli/daemon.ts: signals, pid file,
+ * privileges, log); resolves to the exit code (0 after a clean stop, 2 when it could not
+ * listen). Throws ConfigError for usage and config problems, before anything is bound.
  */
-export async function runServeMilter(
-  args: ServeMilterArgs,
-  stop?: AbortSignal,
-  log: (line: string) => void = stderrLog,
-): Promise<number> {
+export async function runServeMilter(args: ServeMilterArgs): Promise<number> {
+  // Usage and config problems first: nothing is bound until all of them are checked.
   const { config } = await loadConfig(args.config);
-  const adapters: Adapter[] = [...new Set(args.scanner)].map((n) => adapterByName(n, config));
+  let socketMode: number;
+  let socketOwner: { uid: number; gid: number };
   try {
-    for (const a of adapters) {
-      const p = await a.probe();
-      if (!p.available) {
-        log(`avbench: scanner ${a.name} is not available: ${p.reason ?? 'no reason given'}`);
-        return 2;
-      }
-    }
-    const server = createMilterServer({
-      scanners: adapters,
+    const spec = parseMilterSocket(args.listen);
+    socketMode = parseSocketMode(args.socketMode ?? '660');
+    if (spec.kind !== 'unix' && (args.socketOwner !== undefined || args.socketGroup !== undefined)) throw new Error('--socket-owner/--socket-group are for a unix socket (--listen unix:PATH)');
+    socketOwner = resolveSocketOwner(args.socketOwner, args.socketGroup);
+  } catch (err) {
+    throw new ConfigError(`--listen/--socket-*: ${(err as Error).message}`);
+  }
+  const policy = policyFrom(args, config.policy);
+  const timeoutMs = parseTimeout(args.timeout, '--timeout', { legacyMs: true });
+  try {
+    return await runDaemon({
+      daemon: 'milter',
+      args,
       listen: args.listen,
-      onInfected: args.onInfected,
-      onFail: args.onFail,
-      rejectMessage: args.rejectMessage,
-      addHeader: args.addHeader,
-      limits: { timeoutMs: args.timeout },
-      ...(args.replySteps === undefined ? {} : { replySteps: args.replySteps }),
-      ...(args.socketMode === undefined ? {} : { socketMode: parseSocketMode(args.socketMode) }),
-      onMessage: (e) => log(formatMilterEvent(e)),
-      onConnectionError: (e) => log(`${new Date().toISOString()} connection error: ${e.message}`),
+      config,
+      reloadConfig: async () => (await loadConfig(args.config)).config,
+      stderr: stderrLog,
+      start: async ({ scanners, log, runAs }) => {
+        // The socket belongs to the account the daemon runs as unless told otherwise (as clamav-milter's).
+        const runAsOwner = ownerOf(runAs);
+        const server = createMilterServer({
+          scanners,
+          listen: args.listen,
+          onInfected: policy.onInfected,
+          onFail: policy.onFail,
+          rejectMessage: args.rejectMessage,
+          addHeader: args.addHeader,
+          limits: { timeoutMs },
+          ...(args.replySteps === undefined ? {} : { replySteps: args.replySteps }),
+          socketMode,
+          socketOwner: { uid: socketOwner.uid !== -1 ? socketOwner.uid : runAsOwner.uid, gid: socketOwner.gid !== -1 ? socketOwner.gid : runAsOwner.gid },
+          onMessage: (e) => log.write(e.verdict.status === 'error' ? 'warning' : 'info', 'message', milterEventFields(e)),
+          onConnectionError: (e) => log.write('warning', 'connection-error', { error: e.message }),
+        });
+        await server.listen();
+        return {
+          where: args.listen,
+          fields: { listen: server.address, on_infected: policy.onInfected, on_fail: policy.onFail, socket_mode: args.listen.startsWith('unix:') || args.listen.startsWith('local:') ? `0${socketMode.toString(8)}` : undefined },
+          setScanners: (list) => server.setScanners(list),
+          drain: (deadline) => server.drain(deadline),
+        };
+      },
     });
-    try {
-      await server.listen();
-    } catch (err) {
-      log(`avbench: cannot listen on ${args.listen}: ${(err as Error).message}`);
-      return 2;
-    }
-    log(`avbench milter listening on ${server.address} (scanners: ${adapters.map((a) => a.name).join(', ')}; on infected: ${args.onInfected}; on fail: ${args.onFail})`);
-    const why = await new Promise<string>((resolve) => {
-      const onInt = (): void => done('SIGINT');
-      const onTerm = (): void => done('SIGTERM');
-      const onStop = (): void => done('stopped');
-      function done(w: string): void {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-        stop?.removeEventListener('abort', onStop);
-        resolve(w);
-      }
-      if (stop?.aborted) return done('stopped');
-      process.once('SIGINT', onInt);
-      process.once('SIGTERM', onTerm);
-      stop?.addEventListener('abort', onStop, { once: true });
-    });
-    log(`avbench milter: ${why}, closing`);
-    await server.close();
-    return 0;
   } finally {
     flushStderrLog();
-    await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
   }
 }

@@ -6,12 +6,13 @@
  * X-Virus-Scanned / X-Virus-Status headers when asked. A scanner error tempfails unless
  * fail-open is configured (then the message is marked `X-Virus-Status: Unchecked`).
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import * as net from 'node:net';
 import { scanMessageDetailed } from '../../core/scan.js';
 import type { Limits } from '../../core/limits.js';
 import type { Adapter, Verdict } from '../../core/types.js';
-import { connect as netConnect } from '../../core/net.js';
+import { decide, FAIL_ACTIONS, INFECTED_ACTIONS, resolvePolicy, scannedValue, SCANNED_HEADER, STATUS_HEADER, type FailAction, type InfectedAction } from '../policy.js';
+import { clearStaleSocket, secureUnixSocket } from '../../daemon/unix-socket.js';
 import {
   DEFAULT_MAX_PACKET,
   encodeReply,
@@ -26,13 +27,13 @@ import {
 } from './codec.js';
 import { formatMilterSocket, parseMilterSocket, type MilterSocketSpec } from './socket.js';
 
-/** What to do with an infected message. */
-export type OnInfected = 'reject' | 'tempfail' | 'discard' | 'accept' | 'quarantine';
-/** What to do when the scan fails (error verdict): tempfail (default) or fail open. */
-export type OnFail = 'tempfail' | 'accept';
+/** What to do with an infected message: the policy's words (src/modes/policy.ts); `discard` and `accept` are old spellings of drop and tag. */
+export type OnInfected = InfectedAction;
+/** What to do when the scan fails (error verdict): tempfail (default) or fail open (accept, marked Unchecked). */
+export type OnFail = FailAction;
 
 /** The values {@link OnInfected} can take (for CLI choices). */
-export const ON_INFECTED: readonly OnInfected[] = ['reject', 'tempfail', 'discard', 'accept', 'quarantine'];
+export const ON_INFECTED: readonly OnInfected[] = INFECTED_ACTIONS;
 /**
  * Which milter steps are answered:
  * - 'fewest': only end of message. Connect, MAIL, headers and body chunks get no reply
@@ -51,7 +52,7 @@ export type ReplySteps = 'auto' | 'fewest' | 'data' | 'every';
 export const REPLY_STEPS: readonly ReplySteps[] = ['auto', 'fewest', 'data', 'every'];
 
 /** The values {@link OnFail} can take. */
-export const ON_FAIL: readonly OnFail[] = ['tempfail', 'accept'];
+export const ON_FAIL: readonly OnFail[] = FAIL_ACTIONS;
 
 /** Options of {@link createMilterServer}. */
 export interface MilterServerOptions {
@@ -77,6 +78,8 @@ export interface MilterServerOptions {
   idleTimeoutMs?: number;
   /** unix socket mode (default 0o660). */
   socketMode?: number;
+  /** unix socket owner and group ids, set after binding (-1 or absent: as created). */
+  socketOwner?: { uid: number; gid: number };
   /**
    * Which steps the MTA waits for our answer to (see {@link ReplySteps}). Default 'auto':
    * 'fewest' on a unix socket, 'data' over TCP.
@@ -110,8 +113,20 @@ export interface MilterMessageEvent {
 export interface MilterServer {
   /** Start listening (resolves when bound). */
   listen(): Promise<void>;
-  /** Stop listening, end every connection, remove the unix socket. */
+  /** Stop listening, end every connection now, remove the unix socket. */
   close(): Promise<void>;
+  /**
+   * Stop accepting; connections with no message under way are ended at once, the others
+   * after their end-of-message reply; at `deadline` (epoch ms) the rest are cut (the MTA
+   * got no final reply, so the message stays with the sender). Resolves once every
+   * connection is gone, to how many messages were cut. A second call cuts at once and
+   * resolves with the first.
+   */
+  drain(deadline: number): Promise<{ cut: number }>;
+  /** Scan messages that reach end of message from now on with these (SIGHUP reload). */
+  setScanners(scanners: readonly Adapter[]): void;
+  /** Connections with a message under way (MAIL seen, final reply not yet sent). */
+  readonly inFlight: number;
   /** Where it listens, as `inet:PORT@HOST` (the bound port) or `unix:PATH`. */
   readonly address: string;
   /** Open connections now. */
@@ -119,12 +134,12 @@ export interface MilterServer {
 }
 
 const DEFAULT_MAX_MESSAGE = 50 * 1024 * 1024;
-const STATUS = 'X-Virus-Status';
-const SCANNED = 'X-Virus-Scanned';
+const STATUS = STATUS_HEADER;
+const SCANNED = SCANNED_HEADER;
 
-/** Replace `%v` with the names (and keep the text on one line). */
-function formatReject(template: string, names: string[]): string {
-  return template.replaceAll('%v', names.join(', ')).replace(/[\r\n\0]+/g, ' ');
+/** Replace `%v` with the (header-safe) names list, and keep the text on one line. */
+function formatReject(template: string, list: string): string {
+  return template.replaceAll('%v', list).replace(/[\r\n\0]+/g, ' ');
 }
 
 /** UTF-8 text → the binary (latin1) string the codec writes byte for byte. */
@@ -132,18 +147,11 @@ function bin(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 
-function uniqueNames(v: Verdict): string[] {
-  return v.status === 'infected' ? [...new Set(v.detections.map((d) => d.name))] : [];
-}
-
 /** Create our milter server (not yet listening). Throws for bad options. */
 export function createMilterServer(opts: MilterServerOptions): MilterServer {
   if (opts.scanners.length === 0) throw new TypeError('createMilterServer: no scanners given');
   const spec: MilterSocketSpec = parseMilterSocket(opts.listen);
-  const onInfected = opts.onInfected ?? 'reject';
-  const onFail = opts.onFail ?? 'tempfail';
-  if (!ON_INFECTED.includes(onInfected)) throw new TypeError(`onInfected must be one of ${ON_INFECTED.join(', ')}`);
-  if (!ON_FAIL.includes(onFail)) throw new TypeError(`onFail must be one of ${ON_FAIL.join(', ')}`);
+  const { onInfected, onFail } = resolvePolicy(opts, 'createMilterServer');
   const replySteps = opts.replySteps ?? 'auto';
   if (!REPLY_STEPS.includes(replySteps)) throw new TypeError(`replySteps must be one of ${REPLY_STEPS.join(', ')}`);
   const cfg: Config = {
@@ -157,7 +165,7 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
     maxPacket: opts.maxPacket ?? DEFAULT_MAX_PACKET,
     idleTimeoutMs: opts.idleTimeoutMs ?? 300_000,
     protocol: wantedProtocol(replySteps === 'auto' ? (spec.kind === 'unix' ? 'fewest' : 'data') : replySteps),
-    scannerLabel: `avbench ${opts.scanners.map((s) => s.name).join(' ')}`,
+    scannerLabel: scannedValue(opts.scanners.map((s) => s.name)),
     ...(opts.onMessage === undefined ? {} : { onMessage: opts.onMessage }),
     ...(opts.onConnectionError === undefined ? {} : { onConnectionError: opts.onConnectionError }),
   };
@@ -166,10 +174,40 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
   let counter = 0;
   let bound: MilterSocketSpec = spec;
   let listening = false;
+  let draining: { cutNow(): void; done: Promise<{ cut: number }> } | undefined;
   const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
     const c = new MilterConnection(socket, ++counter, cfg, () => sockets.delete(c));
     sockets.add(c);
   });
+
+  const drain = (deadline: number): Promise<{ cut: number }> => {
+    if (draining !== undefined) {
+      draining.cutNow();
+      return draining.done;
+    }
+    if (!listening) return Promise.resolve({ cut: 0 });
+    listening = false;
+    let cut = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const cutNow = (): void => {
+      clearTimeout(timer);
+      for (const c of sockets) {
+        if (c.inFlight) cut++;
+        c.shutdown();
+      }
+    };
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of [...sockets]) c.drain();
+    timer = setTimeout(cutNow, Math.max(0, deadline - Date.now()));
+    const done = closed.then(async () => {
+      clearTimeout(timer);
+      // After root was dropped the folder may not be ours any more: the next start removes a stale socket.
+      if (spec.kind === 'unix') await unlink(spec.path).catch(() => undefined);
+      return { cut };
+    });
+    draining = { cutNow, done };
+    return done;
+  };
 
   return {
     get address() {
@@ -178,9 +216,19 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
     get connections() {
       return sockets.size;
     },
+    get inFlight() {
+      let n = 0;
+      for (const c of sockets) if (c.inFlight) n++;
+      return n;
+    },
+    setScanners(list) {
+      if (list.length === 0) throw new TypeError('setScanners: no scanners given');
+      cfg.scanners = list;
+      cfg.scannerLabel = scannedValue(list.map((s) => s.name));
+    },
     async listen() {
       if (listening) return;
-      if (spec.kind === 'unix') await removeStaleSocket(spec.path);
+      if (spec.kind === 'unix') await clearStaleSocket(spec.path);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         const done = (): void => {
@@ -193,43 +241,26 @@ export function createMilterServer(opts: MilterServerOptions): MilterServer {
       server.on('error', (e) => opts.onConnectionError?.(e));
       listening = true;
       if (spec.kind === 'unix') {
-        await chmod(spec.path, opts.socketMode ?? 0o660);
+        try {
+          await secureUnixSocket(spec.path, { mode: opts.socketMode ?? 0o660, uid: opts.socketOwner?.uid ?? -1, gid: opts.socketOwner?.gid ?? -1 });
+        } catch (err) {
+          await drain(Date.now());
+          throw err;
+        }
       } else {
         const a = server.address();
         if (a !== null && typeof a === 'object') bound = { kind: 'inet', host: spec.host, port: a.port };
       }
     },
     async close() {
-      if (!listening) return;
-      listening = false;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of sockets) c.shutdown();
-      await closed;
-      if (spec.kind === 'unix') await unlink(spec.path).catch(() => undefined);
+      await drain(Date.now());
     },
+    drain,
   };
 }
 
-/** Remove a left-over unix socket nobody answers on; refuse a live one or a non-socket file. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  try {
-    const c = await netConnect({ path }, { deadline: Date.now() + 1_000 });
-    c.destroy();
-    throw new Error(`${path}: another process is listening on it`);
-  } catch (err) {
-    if (err instanceof Error && err.message.includes('another process')) throw err;
-    await unlink(path).catch(() => undefined);
-  }
-}
-
 interface Config {
+  /** Replaced on reload (a scan already started keeps the list it was given). */
   scanners: readonly Adapter[];
   onInfected: OnInfected;
   onFail: OnFail;
@@ -283,6 +314,9 @@ class MilterConnection {
   private client: string | undefined;
   private msg: MessageState | undefined;
   private scan: AbortController | undefined;
+  /** Set by {@link drain}: end the connection once no message is under way. */
+  private draining = false;
+  private ending = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -299,13 +333,33 @@ class MilterConnection {
     socket.on('close', () => this.teardown());
   }
 
-  /** End the connection (server closing). */
+  /** End the connection now (server closing; a message under way is cut). */
   shutdown(): void {
     this.teardown();
   }
 
+  /** A message is under way: MAIL (or a header) seen, final reply not yet sent. */
+  get inFlight(): boolean {
+    return !this.closed && this.msg !== undefined;
+  }
+
+  /** Server draining: end now if idle, else right after this message's final reply. */
+  drain(): void {
+    this.draining = true;
+    if (!this.busy) this.endIfIdle();
+  }
+
+  /** While draining, with no message under way: end gracefully (our last reply is flushed first). */
+  private endIfIdle(): void {
+    if (!this.draining || this.ending || this.closed || this.msg !== undefined) return;
+    this.ending = true;
+    this.socket.end();
+    // The MTA closes its side on seeing our FIN; if it does not, do not wait for it.
+    setTimeout(() => this.teardown(), 2_000).unref();
+  }
+
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     try {
       for (const p of this.decoder.push(chunk)) this.queue.push(parseCommand(p));
     } catch (err) {
@@ -332,6 +386,7 @@ class MilterConnection {
     } finally {
       this.busy = false;
     }
+    this.endIfIdle();
   }
 
   /** Write every reply packet of a step in ONE write (no Nagle / delayed-ACK stall). */
@@ -371,8 +426,9 @@ class MilterConnection {
       case 'optneg': {
         if (c.version < 2) throw new MilterProtocolError(`MTA speaks milter protocol ${c.version}; at least 2 is needed`);
         let want = 0;
-        if (this.cfg.addHeader || this.cfg.onInfected === 'accept' || this.cfg.onInfected === 'quarantine' || this.cfg.onFail === 'accept') want |= SMFIF.ADDHDRS;
-        if (this.cfg.addHeader) want |= SMFIF.CHGHDRS;
+        if (this.cfg.addHeader || this.cfg.onInfected === 'tag' || this.cfg.onInfected === 'quarantine' || this.cfg.onFail === 'accept') want |= SMFIF.ADDHDRS;
+        // Always: status headers the sender wrote are deleted, whatever we add.
+        want |= SMFIF.CHGHDRS;
         if (this.cfg.onInfected === 'quarantine') want |= SMFIF.QUARANTINE;
         this.actions = want & c.actions;
         this.protocol = this.cfg.protocol & c.protocol;
@@ -493,47 +549,46 @@ class MilterConnection {
     return replies;
   }
 
-  /** The replies for a verdict: modifications first, then the final action. */
+  /** The replies for a verdict (the policy's decision in milter form): modifications first, then the final action. */
   private decide(v: Verdict, m: MessageState): MilterReply[] {
     const cfg = this.cfg;
+    const d = decide(v, { onInfected: cfg.onInfected, onFail: cfg.onFail });
     const canAdd = (this.actions & SMFIF.ADDHDRS) !== 0;
     const canChange = (this.actions & SMFIF.CHGHDRS) !== 0;
-    const headers = (status: string, withScanned: boolean): MilterReply[] => {
-      if (!canAdd) return [];
-      const out: MilterReply[] = [];
-      if (canChange) {
-        // Delete the ones the message came with (last first, so indexes do not shift).
-        for (let i = m.statusHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: STATUS, value: '' });
-        if (withScanned) for (let i = m.scannedHeaders; i >= 1; i--) out.push({ type: 'changeHeader', index: i, name: SCANNED, value: '' });
-      }
+    // Status headers the message came with go, whatever the action (a sender cannot forge a "Clean").
+    // Last first, so indexes do not shift.
+    const strip: MilterReply[] = [];
+    if (canChange) {
+      for (let i = m.statusHeaders; i >= 1; i--) strip.push({ type: 'changeHeader', index: i, name: STATUS, value: '' });
+      for (let i = m.scannedHeaders; i >= 1; i--) strip.push({ type: 'changeHeader', index: i, name: SCANNED, value: '' });
+    }
+    const headers = (add: boolean, withScanned: boolean): MilterReply[] => {
+      if (!canAdd || !add) return strip;
       // With SMFIP_HDR_LEADSPC negotiated the MTA writes values as given: add the space after the colon ourselves.
       const lead = (this.protocol & SMFIP.HDR_LEADSPC) !== 0 ? ' ' : '';
-      if (withScanned) out.push({ type: 'addHeader', name: SCANNED, value: bin(lead + cfg.scannerLabel) });
-      out.push({ type: 'addHeader', name: STATUS, value: bin(lead + status) });
+      const out = [...strip];
+      if (withScanned) out.push({ type: 'addHeader', name: SCANNED, value: lead + cfg.scannerLabel });
+      out.push({ type: 'addHeader', name: STATUS, value: lead + d.status });
       return out;
     };
-    if (v.status === 'clean') {
-      return [...(cfg.addHeader ? headers('Clean', true) : []), { type: 'accept' }];
-    }
-    if (v.status === 'error') {
-      if (cfg.onFail === 'accept') return [...headers(`Unchecked (${v.error.code})`, cfg.addHeader), { type: 'accept' }];
-      return [{ type: 'replycode', text: `451 4.3.0 Virus scan failed (${v.error.code}), try again later` }];
-    }
-    const names = uniqueNames(v);
-    const infectedStatus = `Infected (${names.join(', ')})`;
-    let action = cfg.onInfected;
-    if (action === 'quarantine' && (this.actions & SMFIF.QUARANTINE) === 0) action = 'reject'; // MTA cannot quarantine: fail safe
-    switch (action) {
+    switch (d.action) {
+      case 'accept':
+        return [...headers(cfg.addHeader, true), { type: 'accept' }];
+      case 'tag':
+        // A passed-on infected or unchecked message is always marked, X-Virus-Scanned only with addHeader.
+        return [...headers(true, cfg.addHeader), { type: 'accept' }];
       case 'reject':
-        return [{ type: 'replycode', text: bin(`550 5.7.1 ${formatReject(cfg.rejectMessage, names)}`) }];
+        return [{ type: 'replycode', text: bin(`550 5.7.1 ${formatReject(cfg.rejectMessage, d.list)}`) }];
       case 'tempfail':
-        return [{ type: 'tempfail' }];
-      case 'discard':
+        // An infected message: the MTA's own 4xx (as clamav-milter's Defer); a scanner failure: the one text of every front end.
+        if (d.verdict === 'infected') return [{ type: 'tempfail' }];
+        return [{ type: 'replycode', text: `${d.refusal?.code} ${d.refusal?.enhanced} ${d.refusal?.text}` }];
+      case 'drop':
         return [{ type: 'discard' }];
       case 'quarantine':
-        return [...headers(infectedStatus, cfg.addHeader), { type: 'quarantine', reason: bin(`Virus found: ${names.join(', ')}`) }, { type: 'accept' }];
-      case 'accept':
-        return [...headers(infectedStatus, cfg.addHeader), { type: 'accept' }];
+        // The MTA cannot quarantine: fail safe.
+        if ((this.actions & SMFIF.QUARANTINE) === 0) return [{ type: 'replycode', text: bin(`550 5.7.1 ${formatReject(cfg.rejectMessage, d.list)}`) }];
+        return [...headers(true, cfg.addHeader), { type: 'quarantine', reason: `Virus found: ${d.list}` }, { type: 'accept' }];
     }
   }
 

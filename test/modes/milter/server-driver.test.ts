@@ -88,7 +88,7 @@ describe('our milter server with our driver (embedded scanner)', () => {
       expect(o.fate).toBe('delivered');
       expect(o.verdict).toBe('clean');
       expect(o.milterAction).toBe('accept');
-      expect(o.modifications).toContainEqual({ type: 'addHeader', name: 'X-Virus-Scanned', value: 'avbench embedded' });
+      expect(o.modifications).toContainEqual({ type: 'addHeader', name: 'X-Virus-Scanned', value: 'avbench (embedded)' });
       expect(o.modifications).toContainEqual({ type: 'addHeader', name: 'X-Virus-Status', value: 'Clean' });
       expect(events).toHaveLength(1);
       expect(events[0]?.verdict).toEqual({ status: 'clean' });
@@ -113,13 +113,13 @@ describe('our milter server with our driver (embedded scanner)', () => {
     });
   });
 
-  it('onInfected tempfail → tempfailed; discard → dropped; quarantine → dropped with the reason; accept → tagged', async () => {
+  it('onInfected tempfail → tempfailed; drop → dropped; quarantine → dropped with the reason; tag → tagged (old spellings discard/accept still taken)', async () => {
     await withServer({ onInfected: 'tempfail' }, async (url) => {
       const o = await sendOne(url, eicarMessage());
       expect([o.fate, o.verdict, o.milterAction, o.errorCode]).toEqual(['tempfailed', 'error', 'tempfail', 'TEMPFAIL']);
       expect((await sendOne(url, cleanMessage())).fate).toBe('delivered');
     });
-    await withServer({ onInfected: 'discard' }, async (url) => {
+    await withServer({ onInfected: 'drop' }, async (url) => {
       const o = await sendOne(url, eicarMessage());
       expect([o.fate, o.verdict, o.milterAction]).toEqual(['dropped', 'infected', 'discard']);
     });
@@ -129,13 +129,13 @@ describe('our milter server with our driver (embedded scanner)', () => {
       expect(o.names).toEqual(['Eicar-Test-Signature']);
       expect(o.modifications).toContainEqual({ type: 'quarantine', reason: 'Virus found: Eicar-Test-Signature' });
     });
-    await withServer({ onInfected: 'accept' }, async (url) => {
+    await withServer({ onInfected: 'tag' }, async (url) => {
       const o = await sendOne(url, eicarMessage());
       expect([o.fate, o.verdict, o.milterAction]).toEqual(['tagged', 'infected', 'accept']);
       expect(o.names).toEqual(['Eicar-Test-Signature']);
       expect(o.modifications).toContainEqual({ type: 'addHeader', name: 'X-Virus-Status', value: 'Infected (Eicar-Test-Signature)' });
     });
-    await withServer({ onInfected: 'accept', addHeader: false }, async (url) => {
+    await withServer({ onInfected: 'tag', addHeader: false }, async (url) => {
       // Even without addHeader, an accepted infected message is marked.
       const o = await sendOne(url, eicarMessage());
       expect(o.fate).toBe('tagged');
@@ -147,7 +147,7 @@ describe('our milter server with our driver (embedded scanner)', () => {
   it('replaces X-Virus-Status headers the message came with', async () => {
     await withServer({}, async (url) => {
       const forged = Buffer.concat([Buffer.from('X-Virus-Status: Clean\r\nX-Virus-Status: Clean\r\n'), eicarMessage()]);
-      await withServer({ onInfected: 'accept' }, async (url2) => {
+      await withServer({ onInfected: 'accept' as never }, async (url2) => {
         const o = await sendOne(url2, forged);
         expect(o.modifications.slice(0, 2)).toEqual([
           { type: 'changeHeader', index: 2, name: 'X-Virus-Status', value: '' },
@@ -171,7 +171,7 @@ describe('our milter server with our driver (embedded scanner)', () => {
       });
       await withServer({ scanners: [broken], onFail: 'accept' }, async (url) => {
         const o = await sendOne(url, cleanMessage());
-        expect([o.fate, o.verdict, o.errorCode, o.milterAction]).toEqual(['delivered', 'error', 'UNCHECKED', 'accept']);
+        expect([o.fate, o.verdict, o.errorCode, o.milterAction]).toEqual(['delivered', 'error', 'CONNECT_FAILED', 'accept']);
         expect(o.modifications).toContainEqual({ type: 'addHeader', name: 'X-Virus-Status', value: 'Unchecked (CONNECT_FAILED)' });
       });
     } finally {
@@ -261,7 +261,7 @@ describe('our milter server, protocol edges', () => {
       expect(await k.read()).toEqual({ type: 'continue' });
     }
     await k.send({ type: 'eom', chunk: Buffer.alloc(0) });
-    expect(await k.read()).toEqual({ type: 'addHeader', name: 'X-Virus-Scanned', value: 'avbench embedded' });
+    expect(await k.read()).toEqual({ type: 'addHeader', name: 'X-Virus-Scanned', value: 'avbench (embedded)' });
     expect(await k.read()).toEqual({ type: 'addHeader', name: 'X-Virus-Status', value: 'Clean' });
     expect(await k.read()).toEqual({ type: 'accept' });
     expect(events[0]).toMatchObject({ from: '<a@b>', client: '192.0.2.1:1234', bytes: 'Subject: x\r\n\r\nhello\r\n'.length });
