@@ -5,6 +5,7 @@
 import type { Limits } from '../core/limits.js';
 import { scanMessageDetailed } from '../core/scan.js';
 import type { Adapter, Verdict } from '../core/types.js';
+import { virusNames } from './policy.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from './types.js';
 
 /** Options of {@link createDirectDriver}. */
@@ -19,7 +20,7 @@ export function outcomeOfVerdict(v: Verdict): Pick<MessageOutcome, 'verdict' | '
     case 'clean':
       return { verdict: 'clean', names: [] };
     case 'infected':
-      return { verdict: 'infected', names: [...new Set(v.detections.map((d) => d.name))] };
+      return { verdict: 'infected', names: virusNames(v) };
     case 'error':
       return { verdict: 'error', names: [], errorCode: v.error.code };
   }
