@@ -50,6 +50,12 @@ export interface StartRspamdOptions {
   onFail?: 'tempfail' | 'accept';
   /** Seconds the clamav rule waits for clamd (default 60; rspamd's default is 5). */
   clamdTimeoutSec?: number;
+  /**
+   * Where the milter (proxy worker) listens: 'inet' (default: a free 127.0.0.1 port, as
+   * Debian's localhost:11332) or 'unix' (`rspamd-milter.sock` in the private folder, mode
+   * 0666: Nagle's algorithm does not apply to a unix socket — see docs/gateways.md).
+   */
+  listen?: 'inet' | 'unix';
   /** Normal (scanner) worker processes (default: rspamd's own default, one per CPU). The proxy has one, as Debian's config. */
   normalWorkers?: number;
   /** Account rspamd runs as when started as root (default `_rspamd`, else `nobody`). */
@@ -66,9 +72,9 @@ export interface StartRspamdOptions {
 
 /** A running lab rspamd. */
 export interface LabRspamd {
-  /** `milter://127.0.0.1:PORT` (for the milter driver / `--sut`). */
+  /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
   url: string;
-  /** `inet:PORT@127.0.0.1` (for Postfix `smtpd_milters`). */
+  /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`). */
   socket: string;
   /** The main process. */
   pid: number;
@@ -91,7 +97,8 @@ function q(s: string): string {
 /** The generated rspamd.conf (UCL). */
 export function rspamdConfig(o: {
   folder: string;
-  milterPort: number;
+  /** A port on 127.0.0.1, or a unix socket path. */
+  milter: number | string;
   normalPort: number;
   clamd: RspamdClamdTarget;
   action: string;
@@ -133,7 +140,7 @@ export function rspamdConfig(o: {
     ...(o.normalWorkers === undefined ? [] : [`  count = ${o.normalWorkers};`]),
     '}',
     'worker "rspamd_proxy" {',
-    `  bind_socket = ${q(`127.0.0.1:${o.milterPort}`)};`,
+    `  bind_socket = ${q(typeof o.milter === 'number' ? `127.0.0.1:${o.milter}` : `${o.milter} mode=0666`)};`,
     '  milter = yes;',
     `  timeout = ${o.clamdTimeoutSec * 2 + 20}s;`,
     '  count = 1;',
@@ -221,7 +228,9 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
   const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-rspamd-'));
   let daemon: Daemon | undefined;
   try {
-    const [milterPort, normalPort] = [await freePort(), await freePort()];
+    const unixPath = opts.listen === 'unix' ? join(folder, 'rspamd-milter.sock') : undefined;
+    const [milterPort, normalPort] = [unixPath === undefined ? await freePort() : 0, await freePort()];
+    const milterEp: Endpoint = unixPath === undefined ? { host: '127.0.0.1', port: milterPort } : { path: unixPath };
     const configFile = join(folder, 'rspamd.conf');
     const logFile = join(folder, 'rspamd.log');
     const outFile = join(folder, 'rspamd.out');
@@ -232,7 +241,7 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
       configFile,
       rspamdConfig({
         folder,
-        milterPort,
+        milter: unixPath ?? milterPort,
         normalPort,
         clamd: opts.clamd,
         action: opts.action ?? 'reject',
@@ -256,7 +265,7 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
     let ready = false;
     while (Date.now() < deadline && d.running()) {
-      if ((await accepting({ host: '127.0.0.1', port: milterPort })) && (await accepting({ host: '127.0.0.1', port: normalPort }))) {
+      if ((await accepting(milterEp)) && (await accepting({ host: '127.0.0.1', port: normalPort }))) {
         ready = true;
         break;
       }
@@ -275,8 +284,8 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
       workers = now;
     }
     return {
-      url: `milter://127.0.0.1:${milterPort}`,
-      socket: `inet:${milterPort}@127.0.0.1`,
+      url: unixPath === undefined ? `milter://127.0.0.1:${milterPort}` : `milter+unix://${unixPath}`,
+      socket: unixPath === undefined ? `inet:${milterPort}@127.0.0.1` : `unix:${unixPath}`,
       pid: d.pid,
       pids: [d.pid, ...workers],
       normalPort,

@@ -46,7 +46,7 @@ const key = (r: { verdict: string; names: readonly string[] }): string => `${r.v
 it('generates a config reduced to the antivirus module, with no Redis section', () => {
   const conf = rspamdConfig({
     folder: '/x',
-    milterPort: 1,
+    milter: 1,
     normalPort: 2,
     clamd: { host: '127.0.0.1', port: 3 },
     action: 'reject',
@@ -234,6 +234,25 @@ await describeReal('Postfix + rspamd (proxy worker in milter mode) + clamd', ['r
     await new Promise((res) => setTimeout(res, 1_500));
     expect(sink.messages.length).toBe(1);
     expect(await pf.sentCount()).toBe(1);
+  }, 90_000);
+
+  it('rspamd on a unix socket (mode 0666 in its folder): Postfix reaches it as user postfix; EICAR refused, clean relayed', async () => {
+    const own = await startRspamd({ clamd: { host: clamd.host, port: clamd.port }, listen: 'unix' });
+    expect(own.url).toMatch(/^milter\+unix:\/\/\/.+rspamd-milter\.sock$/);
+    const pf2 = await startPostfix({ relayPort: sink.port, milter: own.socket });
+    try {
+      const before = sink.messages.length;
+      const ok = await swaks(pf2.port, { raw: clean('pf-unix-clean') });
+      expect(ok.exitCode, ok.out).toBe(0);
+      const r = await swaks(pf2.port, { raw: bad('pf-unix-bad') });
+      expect(r.exitCode, r.out).toBe(26);
+      expect(r.out).toMatch(/<\*\* 554 5\.7\.1 clamav: virus found: /);
+      expect(await pf2.waitForSent(1, Date.now() + 30_000)).toBe(true);
+      expect(sink.messages.slice(before).map((m) => /X-Avbench-Id: (\S+)/.exec(m.toString('latin1'))?.[1])).toEqual(['pf-unix-clean']);
+    } finally {
+      await pf2.stop();
+      await own.stop();
+    }
   }, 90_000);
 
   it('the first 24 messages of the quick corpus through Postfix → rspamd: refused (554) exactly when clamd direct finds a virus, else relayed', async () => {
