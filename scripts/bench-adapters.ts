@@ -34,7 +34,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, opendir, rm, stat, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
-import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { createClamscanAdapter } from '../adapters/clamscan.js';
@@ -48,6 +48,7 @@ import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
 import { parseOptions, wholeNumber } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
 import { AVBENCH_BIN as SHARED_BIN, privateDist } from './lib/sut.js';
 
 /**
@@ -298,9 +299,7 @@ function cpuText(runs: readonly ProcessRun[]): string {
 }
 
 function loadText(): string {
-  return loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+  return loadAverage(2);
 }
 
 /** Number of .eml files in a folder (what both sides scan; clamdscan also opens manifest.json). */
@@ -447,7 +446,7 @@ async function main(): Promise<void> {
   }
   const clamd = await startClamd({ maxThreads: args.clamdThreads, tempStorage: args.temp });
   try {
-    console.log(`host: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}`);
+    console.log(hostLine(2));
     console.log(`clamd: lab instance pid ${clamd.pid}, MaxThreads ${args.clamdThreads}, TemporaryDirectory ${clamd.tempDir}`);
     console.log(`corpus: ${dir}; parallelism ${args.parallel}; ${args.runs} measured round(s) after one untimed warm-up\n`);
     if (args.whole) {

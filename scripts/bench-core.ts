@@ -16,7 +16,6 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { Bench } from 'tinybench';
@@ -28,6 +27,7 @@ import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { createEmbeddedAdapter } from '../adapters/embedded.js';
 import { numberArg, parseOptions } from './lib/args.js';
+import { hostLine } from './lib/host.js';
 
 const EMBEDDED = createEmbeddedAdapter();
 
@@ -231,8 +231,7 @@ async function main(): Promise<void> {
     console.log(`generating the full corpus into ${args.corpus} (seed 1)...`);
     await generateCorpus({ out: args.corpus, profile: 'full', seed: 1 });
   }
-  const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  console.log(`bench-core: node ${process.version}, ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  console.log(`bench-core — ${hostLine()}`);
   console.log('MB/s = raw message MB (10^6 bytes) / median time per pass; ± is tinybench relative margin of error');
 
   // (a) generated message

@@ -27,7 +27,6 @@
  * runs a private copy of dist/ so a rebuild by someone else meanwhile does not change it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { median, quantile } from '../src/bench/stats.js';
 import { run } from '../src/core/exec.js';
@@ -37,6 +36,7 @@ import { startClamd } from '../src/lab/clamd.js';
 import { createProcmailSut } from '../src/lab/procmail.js';
 import { toLf } from '../src/modes/lda/driver.js';
 import { listOf, parseOptions, wholeNumber } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
 import { privateDist, writeClamdConfig } from './lib/sut.js';
 
 const SYSTEMS = ['node0', 'embedded', 'clamd', 'procmail', 'full-clamd'] as const;
@@ -76,7 +76,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = (): string => loadAverage(2);
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 async function main(): Promise<void> {
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const clamdVersion = (await run('clamdscan', [`--config-file=${clamd.configFile}`, '--version'], { deadline: Date.now() + 10_000 })).stdout.trim();
     const bytes = messages.reduce((n, m) => n + m.raw.length, 0);
     console.log(`bench-deliver: ${messages.length} messages (${(bytes / 1e6).toFixed(2)} MB) from ${args.corpus ?? 'a generated quick corpus (seed 1)'}, ${args.rounds} rounds, one process per message, systems alternating per message`);
-    console.log(`host: ${cpus()[0]?.model ?? 'unknown cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; ${clamdVersion} (lab clamd, pid ${clamd.pid})`);
+    console.log(`${hostLine(2)}; ${clamdVersion} (lab clamd, pid ${clamd.pid})`);
     for (const [s, c] of Object.entries(commands)) if (args.systems.includes(s as System)) console.log(`  ${s.padEnd(10)} ${c.env === undefined ? '' : Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('')}${c.argv.join(' ')}`);
 
     // Which path does `avbench deliver` take? (the lean bundle with its code cache, we hope)

@@ -14,7 +14,6 @@
  *     anchors, same verification at every hit — the ratio naive / one-pass is printed.
  */
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { Bench } from 'tinybench';
 import { createEmbeddedAdapter, type EmbeddedAdapter } from '../adapters/embedded.js';
 import { emptyReport, signatureDbFromText, type SignatureDb } from '../adapters/embedded/loader.js';
@@ -23,6 +22,7 @@ import { Verifier } from '../adapters/embedded/matcher.js';
 import { startWindow } from '../adapters/embedded/offset.js';
 import type { ScanContext } from '../src/core/types.js';
 import { numberArg, parseOptions } from './lib/args.js';
+import { hostLine } from './lib/host.js';
 
 function parseArgs(argv: string[]): { time: number; mb: number } {
   const v = parseOptions('bench-embedded', argv, { time: { type: 'string', default: '3000' }, mb: { type: 'string', default: '3' } }, 'node dist/scripts/bench-embedded.js [--time MS] [--mb N]');
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     }
   }
   const st = db5000.body.stats.automaton;
-  console.log(`host: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, node ${process.version}, ${os.type()} ${os.release()}`);
+  console.log(hostLine());
   console.log(`unit: ${(size / 1e6).toFixed(1)} MB; 5000-signature automaton: ${st?.states ?? 0} states, ${st?.denseRows ?? 0} dense rows, parsed and built in ${buildMs.toFixed(0)} ms (one run); tinybench ${args.time} ms per task, median`);
   for (const label of inputs.map(([l]) => l)) {
     console.log(`\n${label}`);

@@ -16,19 +16,19 @@
  *   node dist/scripts/bench-gateways-milter.js [--sessions 8] [--size 1000] [--messages 1000]
  *        [--runs 3] [--rspamd-workers N]
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem, type } from 'node:os';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
-import { run } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
 import { startRspamd } from '../src/lab/rspamd.js';
 import { startSmtpSink } from '../src/lab/smtp-sink.js';
-import { startServe } from './lib/sut.js';
+import { parseOptions, wholeNumber } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
+import { smtpSource } from './lib/smtp.js';
+import { startServe, writeClamdConfig } from './lib/sut.js';
 
 interface Args {
   sessions: number;
@@ -38,38 +38,27 @@ interface Args {
   rspamdWorkers?: number;
 }
 
-function whole(s: string, what: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number ≥ 1, got ${JSON.stringify(s)}`);
-  return n;
-}
-
 function args(argv: string[]): Args {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      sessions: { type: 'string', default: '8' },
-      size: { type: 'string', default: '1000' },
-      messages: { type: 'string', default: '1000' },
-      runs: { type: 'string', default: '3' },
-      'rspamd-workers': { type: 'string' },
-    },
+  const v = parseOptions('bench-gateways-milter', argv, {
+    sessions: { type: 'string', default: '8' },
+    size: { type: 'string', default: '1000' },
+    messages: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '3' },
+    'rspamd-workers': { type: 'string' },
   });
   return {
-    sessions: whole(v.sessions, '--sessions'),
-    size: whole(v.size, '--size'),
-    messages: whole(v.messages, '--messages'),
-    runs: whole(v.runs, '--runs'),
-    ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: whole(v['rspamd-workers'], '--rspamd-workers') }),
+    sessions: wholeNumber(v.sessions, '--sessions'),
+    size: wholeNumber(v.size, '--size'),
+    messages: wholeNumber(v.messages, '--messages'),
+    runs: wholeNumber(v.runs, '--runs'),
+    ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: wholeNumber(v['rspamd-workers'], '--rspamd-workers') }),
   };
 }
 
 const out = (s: string): void => {
   process.stdout.write(s);
 };
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+const load = (): string => loadAverage();
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 interface System {
@@ -95,10 +84,7 @@ async function oneRun(s: System, a: Args, messages: number): Promise<RunRow> {
   const pf0 = procTreeCpuSeconds(s.postfix.pid);
   const c0 = Object.fromEntries(Object.entries(s.cpu).map(([k, f]) => [k, f()] as const));
   const src0 = procCpuSecondsWithReaped(process.pid) ?? 0;
-  const argv = ['-s', String(a.sessions), '-m', String(messages), '-l', String(a.size), `127.0.0.1:${s.postfix.port}`];
-  const t0 = performance.now();
-  const r = await run('smtp-source', argv, { deadline: Date.now() + 900_000 });
-  const ms = performance.now() - t0;
+  const r = await smtpSource(s.postfix.port, { sessions: a.sessions, messages, length: a.size, capMs: 900_000 });
   const src1 = procCpuSecondsWithReaped(process.pid) ?? 0;
   const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
   const sent = (await s.postfix.sentCount()) - sent0;
@@ -106,10 +92,10 @@ async function oneRun(s: System, a: Args, messages: number): Promise<RunRow> {
   for (const [k, f] of Object.entries(s.cpu)) cpuPerMsg[k] = (f() - (c0[k] ?? 0)) / messages;
   cpuPerMsg['smtp-source'] = ((src1 - src0) * 1000) / messages;
   const notes = [
-    r.ok && r.exitCode === 0 ? '' : `smtp-source ${argv.join(' ')}: ${r.ok ? `exit ${r.exitCode}` : r.reason} ${(r.stderr || r.stdout).trim().slice(0, 200)}`,
+    r.why,
     drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`,
   ].filter((x) => x !== '');
-  return { msgsPerSec: (messages * 1000) / ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
+  return { msgsPerSec: (messages * 1000) / r.ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
 }
 
 async function main(): Promise<void> {
@@ -120,7 +106,7 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   out(
     `# bench-gateways-milter — ${new Date().toISOString()}\n` +
-      `host: ${cpus()[0]?.model ?? 'unknown cpu'} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; load average ${load()} (other work shares the cores)\n` +
+      `${hostLine()} (other work shares the cores)\n` +
       `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (a new connection per message) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
   );
   try {
@@ -134,8 +120,7 @@ async function main(): Promise<void> {
     const alone = await startPostfix({ relayPort: sink.port, dir: work });
     stops.push(() => alone.stop());
 
-    const cfg = join(work, 'avbench.config.json');
-    await writeFile(cfg, `${JSON.stringify({ scanners: { clamd: { type: 'clamd', host: clamd.host, port: clamd.port } } }, null, 2)}\n`, { mode: 0o600 });
+    const cfg = await writeClamdConfig(join(work, 'avbench.config.json'), { host: clamd.host, port: clamd.port });
     const listen = `inet:${await freePort()}@127.0.0.1`;
     const serveArgs = ['--listen', listen, '--scanner', 'clamd', '--config', cfg];
     const port = Number(/^inet:(\d+)@/.exec(listen)?.[1]);

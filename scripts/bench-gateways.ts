@@ -21,7 +21,7 @@
  *        [--sizes 1K] [--messages 1000] [--repeats 3] [--logs] [--clamd-threads 8]
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { cpus, loadavg, totalmem, type } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { procCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
@@ -29,6 +29,7 @@ import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
 import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
@@ -79,7 +80,7 @@ const out = (s: string): void => {
 };
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
-const loadNow = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+const loadNow = (): string => loadAverage();
 
 /** One smtp-source run; its whole-process time. */
 function source(port: number, shape: Shape, sessions: number, length: number, messages: number): Promise<SmtpSourceResult> {
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   if (install === undefined) throw new Error('Haraka is not installed (npm ci installs the devDependencies Haraka and haraka-plugin-clamd)');
   out(
     `# bench-gateways — ${new Date().toISOString()}\n` +
-      `host: ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}, load average ${loadNow()} (other work on the machine shares its cores)\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
       `Haraka ${install.version} + haraka-plugin-clamd ${install.clamdPluginVersion} (one process, log level ${a.logs ? 'info' : 'warn'}) vs avbench serve smtp (${a.logs ? 'per-message log lines on, to a file' : '--quiet'}); same clamd (unix socket), same smtp-sink\n` +
       `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
   );

@@ -33,11 +33,10 @@
  * messages: at most 400 at ≥ 100 KB, 100 at ≥ 1 MB).
  */
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
+import { hostInfo, procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import type { Daemon } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
@@ -53,6 +52,7 @@ import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milte
 import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
 import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
 import { smtpSource } from './lib/smtp.js';
 import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
 
@@ -117,7 +117,7 @@ const out = (s: string): void => {
 };
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6} MB` : n >= 1e3 ? `${n / 1e3} KB` : `${n} B`);
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+const load = (): string => loadAverage();
 
 /** CPU time (user + system, ms) a process has used so far (0 when unreadable); with `reaped`, plus its waited-for children. */
 function cpuMs(pid: number, reaped = false): number {
@@ -435,15 +435,14 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-milter-'));
   await chmod(work, 0o711); // Postfix (user postfix) reaches our unix socket and its private folders inside
   const stops: (() => Promise<void>)[] = [];
-  const cpu = cpus()[0]?.model ?? 'unknown cpu';
   const maxSessions = Math.max(...a.sessions, a.concurrency);
   const threads = Math.max(8, Math.min(32, maxSessions));
   out(
     `# bench-milter — ${new Date().toISOString()}\n` +
-      `host: ${cpu} ×${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}; load average ${load()} (other work on the machine shares its cores)\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
       `parts: ${a.parts.join(', ')}; sizes ${a.sizes.map(sizeName).join(', ')}; sessions ${a.sessions.join(', ')}; listeners ${a.listen.join(', ')}; ${a.runs} run(s) each; one lab clamd (MaxThreads ${threads}, lab signatures)\n`,
   );
-  const report: Record<string, unknown> = { startedAt: new Date().toISOString(), host: { cpu, cores: cpus().length, os: type(), node: process.version }, args: a };
+  const report: Record<string, unknown> = { startedAt: new Date().toISOString(), host: hostInfo(), args: a };
   try {
     const clamd = await startClamd({ maxThreads: threads });
     stops.push(() => clamd.stop());

@@ -34,7 +34,7 @@
  * cell; the median is printed with every run. A full default run takes ~10 minutes here.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { cpus, loadavg, totalmem, type } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { procCpuSeconds } from '../src/bench/host.js';
@@ -44,6 +44,7 @@ import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
 import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
 import { listOf, numberArg, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
@@ -426,10 +427,9 @@ async function benchDriverVsSource(a: Args, sink: DumpSink): Promise<void> {
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const started = performance.now();
-  const cpu = cpus()[0]?.model ?? 'unknown cpu';
   out(
     `# bench-smtp — ${new Date().toISOString()}\n` +
-      `host: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine shares its cores)\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
       `matrix: sizes ${a.sizes.map(sizeName).join(', ')} × shapes ${a.shapes.join(', ')} × sessions ${a.sessionsList.join(', ')}; ~${a.seconds} s per timed run; ${a.repeats} run(s) per system per cell\n`,
   );
   const base = join('/dev/shm', `avbench-bench-smtp-${process.pid}`);
@@ -468,7 +468,7 @@ async function main(): Promise<void> {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
   }
-  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadAverage()}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -17,19 +17,18 @@ export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The avbench command line of this build. */
 export const AVBENCH_BIN = join(ROOT, 'dist/src/cli/bin.js');
 
-/** A config entry for the lab clamd, as a user writes one. */
-export interface ClamdEntry {
+/** A config entry for the lab clamd, as a user writes one: its unix socket or its TCP address. */
+export type ClamdEntry = {
   /** Scanner name in the config (default `clamd`). */
   name?: string;
-  /** clamd's unix socket. */
-  socket: string;
   /** poolSize of the entry (absent: the adapter's default). */
   poolSize?: number;
-}
+} & ({ socket: string } | { host: string; port: number });
 
 /** Write an avbench.config.json naming the lab clamd (mode 600); returns its path. */
 export async function writeClamdConfig(file: string, entry: ClamdEntry): Promise<string> {
-  const clamd = { type: 'clamd', socket: entry.socket, ...(entry.poolSize === undefined ? {} : { poolSize: entry.poolSize }) };
+  const where = 'socket' in entry ? { socket: entry.socket } : { host: entry.host, port: entry.port };
+  const clamd = { type: 'clamd', ...where, ...(entry.poolSize === undefined ? {} : { poolSize: entry.poolSize }) };
   await writeFile(file, `${JSON.stringify({ scanners: { [entry.name ?? 'clamd']: clamd } }, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
