@@ -394,7 +394,7 @@ await describeReal('fault suite (real clamd, our proxy, our sink, our drivers)',
     const d = await spawnDaemon(
       process.execPath,
       [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${port}`, '--forward', `127.0.0.1:${sinkPort}`, '--scanner', 'faults-clamd', '--config', config,
-        '--max-clients', String(o.maxClients), '--socket-timeout', String(o.socketMs), '--quiet'],
+        '--max-clients', String(o.maxClients), '--socket-timeout', `${o.socketMs}ms`, '--quiet'],
       { cwd: lab.folder },
     );
     const end = Date.now() + 20_000;

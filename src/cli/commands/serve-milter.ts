@@ -13,7 +13,7 @@ import { ConfigError, loadConfig } from '../../config/config.js';
 import { ownerOf } from '../../daemon/privileges.js';
 import { parseSocketMode, resolveSocketOwner } from '../../daemon/unix-socket.js';
 import { createMilterServer, REPLY_STEPS, type MilterMessageEvent, type ReplySteps } from '../../modes/milter/server.js';
-import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
+import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom, virusNames } from '../../modes/policy.js';
 import { parseMilterSocket } from '../../modes/milter/socket.js';
 import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../main.js';
@@ -79,7 +79,7 @@ export function milterEventFields(e: MilterMessageEvent): Record<string, string 
     client: e.client,
     bytes: e.bytes,
     verdict: v.status,
-    names: v.status === 'infected' ? [...new Set(v.detections.map((d) => d.name))].join(', ') : undefined,
+    names: v.status === 'infected' ? virusNames(v).join(', ') : undefined,
     error: v.status === 'error' ? v.error.code : undefined,
     error_text: v.status === 'error' ? v.error.message : undefined,
     action,
