@@ -154,12 +154,14 @@ export async function describeDatabaseFile(path: string): Promise<SignatureDatab
     } catch {
       return { name, path, buildTime: mtime, source: 'file' };
     }
+    // A plain database has no version of its own: the sha256 of its content stands for one.
+    const version = `sha256:${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
     if (ext === '.yar' || ext === '.yara') {
       const rules = text.match(/^\s*(?:(?:private|global)\s+)*rule\s+[A-Za-z_]\w*/gm)?.length ?? 0;
-      return { name, path, buildTime: mtime, signatures: rules, source: 'counted rules' };
+      return { name, path, version, buildTime: mtime, signatures: rules, source: 'counted rules' };
     }
     const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
-    return { name, path, buildTime: mtime, signatures: lines, source: 'counted lines' };
+    return { name, path, version, buildTime: mtime, signatures: lines, source: 'counted lines' };
   }
   return undefined;
 }
@@ -379,20 +381,25 @@ export function programsLine(programs: readonly ProgramVersion[]): string | unde
   return unique.length === 0 ? undefined : unique.join(' + ');
 }
 
-/** One line for databases: `daily 27000 (2026-...) · 2 signatures in 2 files (avbench.hdb, avbench.ndb), built 2026-12-04T10:24Z`. */
+/**
+ * One line for databases: `daily 27000 (355000 sigs, built 2026-12-04T10:24Z) · 2 signatures in
+ * avbench.hdb, avbench.ndb`. Plain files are summed by their counts (no dates: a lab writes the
+ * same database afresh every run, and the line must not change with it; the content hashes are
+ * in each entry's `version`).
+ */
 export function databasesLine(dbs: readonly SignatureDatabase[]): string | undefined {
   if (dbs.length === 0) return undefined;
   const parts: string[] = [];
-  const versioned = dbs.filter((d) => d.version !== undefined);
+  const plain = (d: SignatureDatabase): boolean => d.source === 'counted lines' || d.source === 'counted rules' || d.source === 'file';
+  const versioned = dbs.filter((d) => d.version !== undefined && !plain(d));
   for (const d of versioned) {
     const bits = [d.signatures !== undefined ? `${d.signatures} sigs` : '', d.buildTime !== undefined ? `built ${d.buildTime.slice(0, 16)}Z` : ''].filter((b) => b !== '');
     parts.push(`${d.name.replace(/\.(cvd|cld|cud)$/, '')} ${d.version as string}${bits.length > 0 ? ` (${bits.join(', ')})` : ''}`);
   }
-  const files = dbs.filter((d) => d.path !== undefined && d.version === undefined);
+  const files = dbs.filter(plain);
   if (files.length > 0) {
     const sigs = files.reduce((s, d) => s + (d.signatures ?? 0), 0);
-    const newest = files.map((d) => d.buildTime ?? '').sort().at(-1) ?? '';
-    parts.push(`${sigs} signature${sigs === 1 ? '' : 's'} in ${files.map((d) => d.name).join(', ')}${newest !== '' ? `, newest ${newest.slice(0, 16)}Z` : ''}`);
+    parts.push(`${sigs} signature${sigs === 1 ? '' : 's'} in ${files.map((d) => d.name).join(', ')}`);
   }
   return parts.join(' · ');
 }

@@ -4,7 +4,7 @@
  * of a lab clamd started here on loopback. EICAR-family messages are judged as labelled,
  * nothing is lost, the daemons' load is sampled, and results.json validates.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, describe } from 'vitest';
@@ -57,6 +57,14 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
     dir = await mkdtemp(join(tmpdir(), 'avbench-bench-sut-'));
     corpus = join(dir, 'quick');
     await generateCorpus({ out: corpus, profile: 'quick' });
+    // The 60th message benched (the last, `limit: 60`): one whose last line holds a NUL byte. clamsmtpd
+    // 1.10 forwards it cut, the next hop waits for the end of DATA, and clamsmtpd answers 451 at its
+    // TimeOut — the SUT deadline hit the bench must count apart (issue 14.3), wherever the generator
+    // puts its own. Last, it holds the pass ~3 s after every other message is done.
+    await writeFile(join(corpus, 'nul-tail.eml'), Buffer.from('From: a@example.org\r\nTo: b@example.net\r\nSubject: nul tail\r\n\r\nbinary\0tail', 'latin1'));
+    const manifest = JSON.parse(await readFile(join(corpus, 'manifest.json'), 'utf8')) as unknown[];
+    manifest.splice(59, 0, { file: 'nul-tail.eml', expected: 'any', category: 'nul-tail', malformed: true });
+    await writeFile(join(corpus, 'manifest.json'), JSON.stringify(manifest));
     clamd = await startClamd({ dir });
     sinkPort = await freePort();
     // clamsmtpd greets only when its OutAddress answers: a sink on that port while it starts
@@ -124,7 +132,8 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
       expect(info.programs?.find((p) => p.name === 'clamd')?.version, id).toMatch(/^ClamAV \d/);
       expect(info.version, id).toMatch(new RegExp(`^${program} \\d.* \\+ ClamAV \\d`));
       expect(info.databases?.map((d) => `${d.name} ${d.signatures}`), id).toEqual(['avbench.hdb 1', 'avbench.ndb 1']);
-      expect(info.signatures, id).toMatch(/^2 signatures in avbench\.hdb, avbench\.ndb, newest \d{4}-/);
+      expect(info.signatures, id).toBe('2 signatures in avbench.hdb, avbench.ndb');
+      for (const d of info.databases ?? []) expect(d.version, id).toMatch(/^sha256:[0-9a-f]{16}$/);
     }
     expect(results.corpus.contentSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(results.host.loadAverage).toHaveLength(3);
@@ -137,10 +146,11 @@ await describeReal('bench --sut against real clamsmtpd and clamav-milter', ['cla
     expect(smtp.timeouts?.messages).toBe(hits.length);
     expect(smtp.counts?.timeouts).toBe(hits.length);
     expect(smtp.completed?.messages).toBe(smtp.messages - hits.length);
-    // The quick corpus's first 60 messages hold one whose last line has a NUL byte (seen: 1 hit, 3.2 s).
-    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.map((r) => r.file)).toContain('nul-tail.eml');
     expect(smtp.timeouts?.seconds).toBeGreaterThanOrEqual(hits.length * 2.7);
-    expect(smtp.timeouts?.stalledSeconds).toBeGreaterThan(0);
+    // The stall is the wall time when only deadline-bound messages were in flight: taken out of `completed`.
+    expect(smtp.timeouts?.stalledSeconds).toBeGreaterThan(1);
+    expect(smtp.completed!.durationMs).toBeCloseTo(smtp.durationMs - smtp.timeouts!.stalledSeconds * 1000, -1);
     expect(smtp.completed!.msgsPerSec).toBeGreaterThan(smtp.throughput.msgsPerSec);
     const milterRun = results.runs.find((r) => r.id === 'clamav-milter/milter/c2')!;
     expect(milterRun.timeouts).toMatchObject({ messages: 0, seconds: 0, stalledSeconds: 0 });
