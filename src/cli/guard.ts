@@ -14,10 +14,16 @@
 /** Exit code after stdout was closed by its reader. */
 export const EXIT_BROKEN_PIPE = 141;
 
-/** Format an unexpected error: one line, plus the stack when `debug`. */
+/**
+ * Format an unexpected error: one line, plus the stack when `debug`. A system error (one
+ * with an errno code: ENOENT, ENOTDIR, EACCES, ENOSPC...) is the environment's, said as it
+ * is; anything else is called an internal error.
+ */
 export function describeUnexpected(err: unknown, debug: boolean): string {
   const e = err instanceof Error ? err : new Error(String(err));
-  const line = `avbench: internal error: ${(e.message || e.name).split('\n')[0]}`;
+  const code = (e as { code?: unknown }).code;
+  const system = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+  const line = `avbench: ${system ? '' : 'internal error: '}${(e.message || e.name).split('\n')[0]}`;
   const hint = debug ? `\n${e.stack ?? ''}` : '\n(set AVBENCH_DEBUG=1 to see where)';
   return `${line}${hint}\n`;
 }

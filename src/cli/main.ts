@@ -57,6 +57,15 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`avbench: ${done.configError}\n`);
     return 2;
   }
+  // Not a usage error: no usage hint. A failure the command met (a disk, a network, a
+  // scanner) is one line and the command's failure code (2; 75 for deliver, EX_TEMPFAIL);
+  // a bug (TypeError and the like) goes to bin.ts's guard, which calls it an internal error.
+  if (done.runtime !== undefined) {
+    const err = done.runtime;
+    if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) throw err;
+    process.stderr.write(`avbench: ${(err.message || err.name).split('\n')[0]}\n${process.env['AVBENCH_DEBUG'] === '1' ? `${err.stack ?? ''}\n` : ''}`);
+    return first === 'deliver' ? 75 : 2;
+  }
   if (done.failed !== undefined) return report(done.failed, usageCode);
   return state.exitCode;
 }
@@ -66,8 +75,9 @@ function report(failed: string, code: number): number {
   return code;
 }
 
-async function parse(argv: string[], modules: CommandModule<object, never>[]): Promise<{ failed?: string; configError?: string }> {
+async function parse(argv: string[], modules: CommandModule<object, never>[]): Promise<{ failed?: string; configError?: string; runtime?: unknown }> {
   let failed: string | undefined;
+  let runtime: unknown;
   let parser = yargs(argv)
     .scriptName('avbench')
     .usage('avbench — evaluate and benchmark the virus scanners of Unix mail gateways\n\nUsage: $0 <command> [options]')
@@ -81,6 +91,12 @@ async function parse(argv: string[], modules: CommandModule<object, never>[]): P
     .exitProcess(false)
     .fail((msg, err) => {
       if (err instanceof ConfigError) throw err;
+      // yargs reports its own checks with a message (or a YError); anything else was thrown
+      // by a command while it ran.
+      if (!msg && err !== undefined && err !== null && (err as Error).name !== 'YError') {
+        runtime = err;
+        throw err;
+      }
       failed ??= msg || (err instanceof Error ? err.message : String(err));
       throw err ?? new Error(msg);
     })
@@ -90,6 +106,7 @@ async function parse(argv: string[], modules: CommandModule<object, never>[]): P
     await parser.parseAsync();
   } catch (err) {
     if (err instanceof ConfigError) return { configError: err.message };
+    if (runtime !== undefined) return { runtime };
     failed ??= err instanceof Error ? err.message : String(err);
   }
   return failed === undefined ? {} : { failed };

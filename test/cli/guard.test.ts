@@ -30,6 +30,8 @@ describe('process guard', () => {
     const e = new Error('boom\nsecond line');
     expect(describeUnexpected(e, false)).toBe('avbench: internal error: boom\n(set AVBENCH_DEBUG=1 to see where)\n');
     expect(describeUnexpected(e, true)).toMatch(/^avbench: internal error: boom\nError: boom\nsecond line\n\s+at /);
+    const sys = Object.assign(new Error("ENOTDIR: not a directory, mkdir '/etc/passwd/x'"), { code: 'ENOTDIR' });
+    expect(describeUnexpected(sys, false)).toBe("avbench: ENOTDIR: not a directory, mkdir '/etc/passwd/x'\n(set AVBENCH_DEBUG=1 to see where)\n");
     expect(isBrokenPipe(Object.assign(new Error('x'), { code: 'EPIPE' }))).toBe(true);
     expect(EXIT_BROKEN_PIPE).toBe(141);
   });

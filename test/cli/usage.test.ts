@@ -34,6 +34,14 @@ describe('usage errors stop a command before it does anything', () => {
     expect(r2.stderr).toMatch(/Unknown argument: bogus|Not enough non-option arguments/);
   });
 
+  it('a command that fails while it runs (not a usage error): one line, exit 2, no usage hint', async () => {
+    const under = join(dir, 'm.eml', 'out');
+    const r = await cli('corpus', 'generate', '--out', under);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toMatch(/^avbench: ENOTDIR: not a directory[^\n]*\n$/);
+    expect(r.stderr).not.toContain('--help');
+  });
+
   it('corpus generate --out DIR --json: exit 2, DIR not written', async () => {
     const out = join(dir, 'not-written');
     const r = await cli('corpus', 'generate', '--out', out, '--json');
