@@ -3,7 +3,7 @@
  * terminator, reply parsing, header-block search and header insertion. Plain Buffer work
  * (indexOf), no MIME parsing.
  */
-import { rewriteHeader } from '../../core/mime/headers.js';
+import { headerFieldRanges, rewriteHeader } from '../../core/mime/headers.js';
 
 /** One SMTP reply: its code and its text lines (without the code and separator). */
 export interface SmtpReply {
@@ -77,32 +77,16 @@ export function lineEnding(raw: Buffer): '\r\n' | '\n' {
 
 /**
  * Values of every header named `name` (case-insensitive) in a header block, unfolded,
- * trimmed. Reads only `header` (pass the header block).
+ * trimmed. Reads only `header` (pass the header block); fields found by core/mime's one
+ * header tokenizer.
  */
 export function headerValues(header: Buffer, name: string): string[] {
-  const text = header.toString('latin1');
-  const want = name.toLowerCase() + ':';
+  const want = name.toLowerCase();
   const out: string[] = [];
-  const lower = text.toLowerCase();
-  let from = 0;
-  for (;;) {
-    const at = lower.indexOf(want, from);
-    if (at < 0) break;
-    from = at + want.length;
-    if (at !== 0 && lower[at - 1] !== '\n') continue;
-    let end = at;
-    // Value runs to the end of the line, plus continuation lines (starting with space/tab).
-    for (;;) {
-      const nl = text.indexOf('\n', end);
-      if (nl < 0) {
-        end = text.length;
-        break;
-      }
-      const c = text[nl + 1];
-      end = nl + 1;
-      if (c !== ' ' && c !== '\t') break;
-    }
-    out.push(text.slice(at + want.length, end).replace(/\r?\n[ \t]+/g, ' ').trim());
+  for (const f of headerFieldRanges(header)) {
+    if (f.name.toLowerCase() !== want) continue;
+    const text = header.toString('latin1', f.start, f.end);
+    out.push(text.slice(text.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
   }
   return out;
 }
