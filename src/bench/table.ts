@@ -19,7 +19,7 @@ function rate(run: Run): string {
   return `${shown} ±${(relativeSpread(run.repeats.map((x) => x.completedMsgsPerSec ?? x.msgsPerSec)) * 50).toFixed(0)}%`;
 }
 
-/** Deadline hits: `–`, or `4 (80.2 s)`. */
+/** Deadline hits: `0`, or `4 (80.2 s)` (messages, and the seconds they took). */
 export function timeoutsCell(run: Run): string {
   const c = runCounts(run);
   return c.timeouts === 0 ? '0' : `${c.timeouts} (${c.timeoutSeconds.toFixed(1)} s)`;
