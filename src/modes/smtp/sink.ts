@@ -8,6 +8,7 @@
  */
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { freePort } from '../../core/net.js';
+import { parseVirusStatus } from '../policy.js';
 import { tuneSmtpServer } from './socket.js';
 import { carriedIntact, headerBlockEnd, headerValues } from './wire.js';
 
@@ -156,7 +157,7 @@ export async function createSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSi
         virusStatus: status,
         virusScanned: headerValues(block, 'x-virus-scanned'),
         virusInfected: infectedHdr,
-        tagged: infectedHdr.length > 0 || status.some((s) => /^infected\b/i.test(s)),
+        tagged: infectedHdr.length > 0 || status.some((s) => parseVirusStatus(s)?.verdict === 'infected'),
         bytes: stream.byteLength,
         at: performance.now(),
         from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
