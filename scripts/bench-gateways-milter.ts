@@ -13,8 +13,14 @@
  * Printed per run: msg/s (messages ÷ smtp-source's wall time), CPU ms per message of each
  * part, load average; then medians and the ratio ours / rspamd taken within each round.
  *
+ * Each milter listens on loopback TCP (rspamd's packaged default, localhost:11332) and, with
+ * `--listen inet,unix` (the default), also on a unix socket: Postfix writes the milter
+ * commands that need no reply back to back, and over TCP Nagle's algorithm (Postfix does not
+ * set TCP_NODELAY on its milter socket) meets the milter's delayed ACK — a stall per message
+ * that a unix socket has not (docs/gateways.md).
+ *
  *   node dist/scripts/bench-gateways-milter.js [--sessions 8] [--size 1000] [--messages 1000]
- *        [--runs 3] [--rspamd-workers N]
+ *        [--runs 3] [--listen inet,unix] [--rspamd-workers N]
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +31,7 @@ import { startClamd } from '../src/lab/clamd.js';
 import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
 import { startRspamd } from '../src/lab/rspamd.js';
 import { startSmtpSink } from '../src/lab/smtp-sink.js';
-import { parseOptions, wholeNumber } from './lib/args.js';
+import { listOf, parseOptions, wholeNumber } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { smtpSource } from './lib/smtp.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
@@ -35,6 +41,7 @@ interface Args {
   size: number;
   messages: number;
   runs: number;
+  listen: ('inet' | 'unix')[];
   rspamdWorkers?: number;
 }
 
@@ -44,6 +51,7 @@ function args(argv: string[]): Args {
     size: { type: 'string', default: '1000' },
     messages: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
+    listen: { type: 'string', default: 'inet,unix' },
     'rspamd-workers': { type: 'string' },
   });
   return {
@@ -51,6 +59,7 @@ function args(argv: string[]): Args {
     size: wholeNumber(v.size, '--size'),
     messages: wholeNumber(v.messages, '--messages'),
     runs: wholeNumber(v.runs, '--runs'),
+    listen: listOf(v.listen, ['inet', 'unix'] as const, '--listen'),
     ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: wholeNumber(v['rspamd-workers'], '--rspamd-workers') }),
   };
 }
@@ -62,7 +71,8 @@ const load = (): string => loadAverage();
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 interface System {
-  key: 'alone' | 'ours' | 'rspamd';
+  /** `alone`, `ours-inet`, `rspamd-unix`, ... */
+  key: string;
   label: string;
   postfix: LabPostfix;
   /** CPU ms so far of each named part (Postfix is measured separately). */
@@ -121,53 +131,57 @@ async function main(): Promise<void> {
     stops.push(() => alone.stop());
 
     const cfg = await writeClamdConfig(join(work, 'avbench.config.json'), { host: clamd.host, port: clamd.port });
-    const listen = `inet:${await freePort()}@127.0.0.1`;
-    const serveArgs = ['--listen', listen, '--scanner', 'clamd', '--config', cfg];
-    const port = Number(/^inet:(\d+)@/.exec(listen)?.[1]);
-    const ours = await startServe('milter', serveArgs, { ready: { host: '127.0.0.1', port }, logFile: join(work, 'serve-milter.log') });
-    stops.push(() => ours.stop(5_000));
-    const pfOurs = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
-    stops.push(() => pfOurs.stop());
-
-    const rs = await startRspamd({ clamd: { host: clamd.host, port: clamd.port }, ...(a.rspamdWorkers === undefined ? {} : { normalWorkers: a.rspamdWorkers }) });
-    stops.push(() => rs.stop());
-    const pfRs = await startPostfix({ relayPort: sink.port, milter: rs.socket, dir: work });
-    stops.push(() => pfRs.stop());
-
-    out(`ours: node dist/src/cli/bin.js serve milter ${serveArgs.join(' ')} (pid ${ours.pid})\n`);
-    out(`rspamd: rspamd -f -c ${rs.configFile} (main pid ${rs.pid}, processes ${rs.pids.join(',')}; ${a.rspamdWorkers ?? "rspamd's default count of"} normal worker(s), 1 proxy in milter mode)\n`);
+    const systems: System[] = [{ key: 'alone', label: 'Postfix alone', postfix: alone, cpu: { 'smtp-sink': ms(sink.pid) } }];
+    for (const how of a.listen) {
+      const port = how === 'inet' ? await freePort() : 0;
+      const path = join(work, 'ours.sock');
+      const listen = how === 'inet' ? `inet:${port}@127.0.0.1` : `unix:${path}`;
+      const serveArgs = ['--listen', listen, '--scanner', 'clamd', '--config', cfg, ...(how === 'unix' ? ['--socket-mode', '666'] : [])];
+      const ours = await startServe('milter', serveArgs, { ready: how === 'inet' ? { host: '127.0.0.1', port } : { path }, logFile: join(work, `serve-milter-${how}.log`) });
+      stops.push(() => ours.stop(5_000));
+      const pfOurs = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
+      stops.push(() => pfOurs.stop());
+      const rs = await startRspamd({ clamd: { host: clamd.host, port: clamd.port }, listen: how, ...(a.rspamdWorkers === undefined ? {} : { normalWorkers: a.rspamdWorkers }) });
+      stops.push(() => rs.stop());
+      const pfRs = await startPostfix({ relayPort: sink.port, milter: rs.socket, dir: work });
+      stops.push(() => pfRs.stop());
+      out(`ours (${how}): node dist/src/cli/bin.js serve milter ${serveArgs.join(' ')} (pid ${ours.pid})\n`);
+      out(`rspamd (${how}): rspamd -f -c ${rs.configFile}, milter ${rs.socket} (processes ${rs.pids.join(',')}: main, 1 proxy in milter mode, ${a.rspamdWorkers ?? "rspamd's default count of"} normal worker(s), hs_helper)\n`);
+      systems.push(
+        { key: `ours-${how}`, label: `+ avbench serve milter (${how})`, postfix: pfOurs, cpu: { milter: ms(ours.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
+        { key: `rspamd-${how}`, label: `+ rspamd (${how})`, postfix: pfRs, cpu: { milter: treeMs(rs.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
+      );
+    }
     out(`clamd pid ${clamd.pid} (TCP ${clamd.host}:${clamd.port}); smtp-sink pid ${sink.pid}\n`);
-
-    const systems: System[] = [
-      { key: 'alone', label: 'Postfix alone', postfix: alone, cpu: { 'smtp-sink': ms(sink.pid) } },
-      { key: 'ours', label: '+ avbench serve milter', postfix: pfOurs, cpu: { milter: ms(ours.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
-      { key: 'rspamd', label: '+ rspamd (antivirus module)', postfix: pfRs, cpu: { milter: treeMs(rs.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },
-    ];
     for (const s of systems) await oneRun(s, a, Math.min(200, a.messages)); // warm-up, untimed
 
-    const rows: Record<string, RunRow[]> = { alone: [], ours: [], rspamd: [] };
+    const rows: Record<string, RunRow[]> = Object.fromEntries(systems.map((s) => [s.key, [] as RunRow[]]));
     for (let r = 0; r < a.runs; r++) {
       // Alternate the order each round, so neither milter always runs right after the other.
-      const order = r % 2 === 0 ? systems : [systems[0] as System, systems[2] as System, systems[1] as System];
+      const order = r % 2 === 0 ? systems : [systems[0] as System, ...systems.slice(1).reverse()];
       for (const s of order) {
         const row = await oneRun(s, a, a.messages);
         rows[s.key]?.push(row);
         const cpu = Object.entries(row.cpuPerMsg)
           .map(([k, v]) => `${k} ${v.toFixed(2)}`)
           .join(', ');
-        out(`  round ${r + 1}  ${s.label.padEnd(30)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
+        out(`  round ${r + 1}  ${s.label.padEnd(32)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
       }
     }
     const med = (k: string): number => median((rows[k] ?? []).map((x) => x.msgsPerSec));
-    const ratios = (rows['ours'] ?? []).map((o, i) => o.msgsPerSec / (rows['rspamd']?.[i]?.msgsPerSec ?? Number.NaN));
-    const cpuMed = (k: string, part: string): string => median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2);
+    const cpuMed = (k: string, part: string): string => (rows[k]?.[0]?.cpuPerMsg[part] === undefined ? '–' : median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2));
     const allOk = Object.values(rows).every((rs2) => rs2.every((x) => x.ok));
-    out(`\n## Summary (median of ${a.runs} rounds; ratio taken within each round, then the median; target ours ≥ 1.5x rspamd)\n`);
-    out(`| system | msg/s | CPU ms/msg milter · clamd · Postfix |\n|---|---|---|\n`);
-    out(`| Postfix alone | ${fmt(med('alone'))} | – · – · ${cpuMed('alone', 'postfix')} |\n`);
-    out(`| + avbench serve milter | ${fmt(med('ours'))} | ${cpuMed('ours', 'milter')} · ${cpuMed('ours', 'clamd')} · ${cpuMed('ours', 'postfix')} |\n`);
-    out(`| + rspamd | ${fmt(med('rspamd'))} | ${cpuMed('rspamd', 'milter')} · ${cpuMed('rspamd', 'clamd')} · ${cpuMed('rspamd', 'postfix')} |\n`);
-    out(`\nratio ours / rspamd: **${median(ratios).toFixed(2)}x** (rounds: ${ratios.map((x) => x.toFixed(2)).join(' / ')}); every message sent: ${allOk ? 'yes' : 'NO'}; load average at the end ${load()}\n`);
+    out(`\n## Summary (median of ${a.runs} rounds; a ratio is taken within each round, then the median; target ours ≥ 1.5x rspamd)\n`);
+    out(`| system | msg/s [rounds] | CPU ms/msg milter · clamd · Postfix |\n|---|---|---|\n`);
+    for (const s of systems) out(`| ${s.label} | ${fmt(med(s.key))} [${(rows[s.key] ?? []).map((x) => fmt(x.msgsPerSec)).join(', ')}] | ${cpuMed(s.key, 'milter')} · ${cpuMed(s.key, 'clamd')} · ${cpuMed(s.key, 'postfix')} |\n`);
+    out('\n');
+    const ratio = (x: string, y: string): string => {
+      const rs2 = (rows[x] ?? []).map((o, i) => o.msgsPerSec / (rows[y]?.[i]?.msgsPerSec ?? Number.NaN));
+      return `**${median(rs2).toFixed(2)}x** (rounds: ${rs2.map((v) => v.toFixed(2)).join(' / ')})`;
+    };
+    for (const how of a.listen) out(`ratio ours / rspamd, both on ${how}: ${ratio(`ours-${how}`, `rspamd-${how}`)}\n`);
+    if (a.listen.length === 2) out(`ratio ours (inet) / rspamd (unix): ${ratio('ours-inet', 'rspamd-unix')}; ours (unix) / rspamd (inet): ${ratio('ours-unix', 'rspamd-inet')}\n`);
+    out(`every message sent: ${allOk ? 'yes' : 'NO'}; load average at the end ${load()}\n`);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
