@@ -43,10 +43,10 @@ async function listening(port: number): Promise<boolean> {
 describe('usage errors in the policy options stop the command first', () => {
   it('deliver: a bad --on-fail, --on-infected or --timeout exits 64, nothing delivered', async () => {
     const md = join(dir, 'never');
-    for (const bad of [['--on-fail', 'open'], ['--on-infected', 'bounce'], ['--timeout', '5x'], ['--timeout', '0']]) {
+    for (const bad of [['--on-fail', 'open'], ['--on-infected', 'bounce'], ['--timeout', '5x'], ['--timeout', '0'], ['--on-infected', 'quarantine']]) {
       const r = await cli('deliver', '-s', 'embedded', ...bad, '--maildir', md);
       expect(r.result, bad.join(' ')).toBe(64);
-      expect(r.stderr).toMatch(/Invalid values|--timeout/);
+      expect(r.stderr).toMatch(/Invalid values|--timeout|--on-infected quarantine needs --quarantine DIR/);
       // The lean entry leaves these to yargs (undefined), without reading stdin.
       expect(await deliverMain(['-s', 'embedded', ...bad, '--maildir', md])).toBeUndefined();
     }

@@ -84,6 +84,7 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
           } catch (err) {
             throw new Error((err as Error).message);
           }
+          if (a['onInfected'] === 'quarantine' && a['quarantine'] === undefined) throw new Error('--on-infected quarantine needs --quarantine DIR');
           return true;
         })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync Maildir/quarantine files (--no-fsync for benchmarks only)' })
@@ -231,6 +232,8 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
     }
   }
   if (scanner.length === 0) return undefined;
+  // A usage error for yargs to report (exit 64).
+  if (out.onInfected === 'quarantine' && out.quarantine === undefined) return undefined;
   if (defangExt.length > 0) out.defangExt = defangExt;
   if (command !== undefined && command.length > 0) out['--'] = command;
   return out;
