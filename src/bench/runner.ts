@@ -22,7 +22,7 @@ import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, t
 import { countRecords, hitDeadline } from '../results/counts.js';
 import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
 import { parseSut, type SutSpec } from './sut.js';
-import { CorpusHasher, describeAdapter, describeProcesses, withDescription, type ScannerOptionsSeen } from './versions.js';
+import { CorpusHasher, describeAdapter, describeCommand, describeProcesses, withDescription, type ScannerOptionsSeen } from './versions.js';
 
 /** Every mode, in run order. */
 export const MODES: readonly ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
@@ -386,6 +386,16 @@ function perPass(use: ResourceUse, n: number): ResourceUse {
   return out;
 }
 
+/** A SUT's programs and databases: through its PIDs, and for `lda:` the command it runs. */
+async function describeSut(spec: SutSpec): Promise<Awaited<ReturnType<typeof describeProcesses>>> {
+  const d = await describeProcesses(spec.pids).catch(() => ({ programs: [], databases: [] }) as Awaited<ReturnType<typeof describeProcesses>>);
+  if (spec.kind === 'lda') {
+    const program = await describeCommand(spec.command[0] as string).catch(() => undefined);
+    if (program !== undefined && !d.programs.some((p) => p.name === program.name)) d.programs.unshift(program);
+  }
+  return d;
+}
+
 /** sha256 of the benched messages (names and bytes), read once before the runs; undefined when one cannot be read. */
 async function hashCorpus(corpus: OpenedCorpus, limit: number): Promise<string | undefined> {
   const base = corpus.info.path.endsWith(sep) ? corpus.info.path : corpus.info.path + sep;
@@ -491,7 +501,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       plans.push({ kind: 'adapter', adapter, info, modes, baseline: false, pids });
     }
     for (const spec of suts) {
-      const d = await describeProcesses(spec.pids).catch(() => ({ programs: [], databases: [] }) as Awaited<ReturnType<typeof describeProcesses>>);
+      const d = await describeSut(spec);
       const deadlineMs = spec.deadlineMs ?? d.deadlineMs;
       plans.push({ kind: 'sut', spec, info: withDescription({ name: spec.name, type: 'sut' }, d), ...(deadlineMs === undefined ? {} : { deadlineMs }) });
     }

@@ -316,6 +316,16 @@ export async function describeProcesses(pids: readonly number[]): Promise<Descri
   return out;
 }
 
+/** The program a command line starts (an `lda:` SUT: procmail, avbench deliver...), asked its version. */
+export async function describeCommand(file: string): Promise<ProgramVersion | undefined> {
+  const path = file.includes('/') ? file : await which(file);
+  if (path === undefined) return undefined;
+  const name = basename(path);
+  if (INTERPRETERS.has(name.replace(/[\d.]+$/, ''))) return { name, source: 'command', path };
+  const v = await askVersion(path, name);
+  return { name, ...(v.version === undefined ? {} : { version: v.version }), source: v.source, path };
+}
+
 /** Scanner options the descriptions read (a subset of each adapter type's options). */
 export interface ScannerOptionsSeen {
   socket?: string;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   databasesLine,
   describeAdapter,
+  describeCommand,
   describeDatabaseDir,
   describeProcesses,
   fromClamdVersion,
@@ -45,6 +46,13 @@ describe('version and database parsers', () => {
     expect([conf.get('localsocket'), conf.get('timeout'), conf.get('clamaddress')]).toEqual(['/tmp/s', '20', '/run/c.sock']);
     expect(programsLine([{ name: 'clamsmtpd', version: '1.10', source: 'clamsmtpd -v' }, { name: 'clamd', version: 'ClamAV 1.4.6', source: 'clamd VERSION' }])).toBe('clamsmtpd 1.10 + ClamAV 1.4.6');
     expect(databasesLine([{ name: 'daily.cvd', path: '/x/daily.cvd', version: '7', signatures: 2, buildTime: '2026-12-04T10:24:00.000Z', source: 'sigtool --info' }])).toBe('daily 7 (2 sigs, built 2026-12-04T10:24Z)');
+  });
+});
+
+await describeReal('the program of an lda: SUT', ['procmail'], () => {
+  it('procmail -v', async () => {
+    expect(await describeCommand('procmail')).toMatchObject({ name: 'procmail', version: expect.stringMatching(/^\d+\.\d+/), source: 'procmail -v' });
+    expect(await describeCommand('/nonexistent/lda')).toMatchObject({ name: 'lda', source: 'lda --version' });
   });
 });
 
