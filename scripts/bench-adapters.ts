@@ -47,7 +47,7 @@ import { scanMessageDetailed } from '../src/core/scan.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
-import { parseOptions, wholeNumber } from './lib/args.js';
+import { listOf, opt, readOptions, wholeNumber } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { AVBENCH_BIN as SHARED_BIN, privateDist } from './lib/sut.js';
 
@@ -81,42 +81,32 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions('bench-adapters', argv, {
-    corpus: { type: 'string' },
-    parallel: { type: 'string', default: '8' },
-    pool: { type: 'string', multiple: true, default: [] },
-    runs: { type: 'string', default: '1' },
-    'no-clamscan': { type: 'boolean', default: false },
-    'no-whole': { type: 'boolean', default: false },
-    'whole-only': { type: 'boolean', default: false },
-    small: { type: 'string', default: 'corpora/small' },
-    'no-small': { type: 'boolean', default: false },
-    'small-count': { type: 'string', default: '20000' },
-    mode: { type: 'string', multiple: true, default: [] },
-    'make-test-corpus': { type: 'string' },
-    count: { type: 'string', default: '2000' },
-    'chunk-size': { type: 'string' },
-    'clamd-threads': { type: 'string', default: '8' },
-    'clamd-temp': { type: 'string', default: 'memory' },
+  const { pool, mode, noClamscan, noWhole, noSmall, small, clamdTemp, ...v } = readOptions('bench-adapters', argv, {
+    corpus: opt.optionalString(),
+    parallel: opt.whole(8),
+    pool: opt.strings(),
+    runs: opt.whole(1),
+    'no-clamscan': opt.flag(),
+    'no-whole': opt.flag(),
+    'whole-only': opt.flag(),
+    small: opt.string('corpora/small'),
+    'no-small': opt.flag(),
+    'small-count': opt.whole(20_000),
+    mode: opt.strings(),
+    'make-test-corpus': opt.optionalString(),
+    count: opt.whole(2000),
+    'chunk-size': opt.optionalWhole(),
+    'clamd-threads': opt.whole(8),
+    'clamd-temp': opt.oneOf('memory', ['memory', 'disk'] as const),
   });
-  for (const m of v.mode) if (!(MODES as readonly string[]).includes(m)) throw new Error(`--mode is one of ${MODES.join(', ')}`);
-  if (v['clamd-temp'] !== 'memory' && v['clamd-temp'] !== 'disk') throw new Error('--clamd-temp is memory or disk');
   return {
-    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
-    parallel: wholeNumber(v.parallel, '--parallel'),
-    pools: v.pool.length === 0 ? [8] : v.pool.map((p) => wholeNumber(p, '--pool', 0)),
-    modes: v.mode.length === 0 ? [...MODES] : (v.mode as Mode[]),
-    runs: wholeNumber(v.runs, '--runs'),
-    clamscan: !v['no-clamscan'],
-    ...(v['make-test-corpus'] === undefined ? {} : { makeTestCorpus: v['make-test-corpus'] }),
-    count: wholeNumber(v.count, '--count'),
-    temp: v['clamd-temp'],
-    ...(v['chunk-size'] === undefined ? {} : { chunkSize: wholeNumber(v['chunk-size'], '--chunk-size') }),
-    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
-    whole: !v['no-whole'],
-    wholeOnly: v['whole-only'],
-    ...(v['no-small'] ? {} : { small: v.small }),
-    smallCount: wholeNumber(v['small-count'], '--small-count'),
+    ...v,
+    pools: pool.length === 0 ? [8] : pool.map((p) => wholeNumber(p, '--pool', 0)),
+    modes: mode.length === 0 ? [...MODES] : mode.map((m) => listOf(m, MODES, '--mode')).flat(),
+    clamscan: !noClamscan,
+    whole: !noWhole,
+    temp: clamdTemp,
+    ...(noSmall ? {} : { small }),
   };
 }
 

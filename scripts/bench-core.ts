@@ -26,7 +26,7 @@ import { run } from '../src/core/exec.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus } from '../src/corpus/read.js';
 import { createEmbeddedAdapter } from '../adapters/embedded.js';
-import { numberArg, parseOptions } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine } from './lib/host.js';
 
 const EMBEDDED = createEmbeddedAdapter();
@@ -190,21 +190,12 @@ function report(label: string, totalBytes: number, messages: number, figures: Fi
 }
 
 function parseArgs(argv: string[]): { corpus?: string; time: number; rssChild?: string } {
-  const v = parseOptions(
-    'bench-core',
-    argv,
-    { corpus: { type: 'string' }, 'rss-child': { type: 'string' }, time: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h', default: false } },
-    USAGE,
-  );
-  if (v.help) {
+  const { help, ...v } = readOptions('bench-core', argv, { corpus: opt.optionalString(), 'rss-child': opt.optionalString(), time: opt.number(3000, (n) => n > 0), help: opt.flag('h') }, USAGE);
+  if (help) {
     console.log(`usage: ${USAGE}`);
     process.exit(0);
   }
-  return {
-    time: numberArg(v.time, '--time', (n) => n > 0),
-    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
-    ...(v['rss-child'] === undefined ? {} : { rssChild: v['rss-child'] }),
-  };
+  return v;
 }
 
 const USAGE = 'node dist/scripts/bench-core.js [--corpus DIR] [--time MS per contender]';

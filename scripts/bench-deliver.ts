@@ -35,7 +35,7 @@ import { openCorpus } from '../src/corpus/read.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { createProcmailSut } from '../src/lab/procmail.js';
 import { toLf } from '../src/modes/lda/driver.js';
-import { listOf, parseOptions, wholeNumber } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { privateDist, writeClamdConfig } from './lib/sut.js';
 
@@ -52,27 +52,20 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions(
+  const a = readOptions(
     'bench-deliver',
     argv,
     {
-      corpus: { type: 'string' },
-      messages: { type: 'string', default: '100' },
-      rounds: { type: 'string', default: '3' },
-      systems: { type: 'string', default: SYSTEMS.join(',') },
-      'full-messages': { type: 'string', default: '20' },
-      'per-message': { type: 'boolean', default: false },
+      corpus: opt.optionalString(),
+      messages: opt.whole(100, 0),
+      rounds: opt.whole(3, 0),
+      systems: opt.list(SYSTEMS, SYSTEMS),
+      'full-messages': opt.whole(20, 0),
+      'per-message': opt.flag(),
     },
     'see the comment at the top of scripts/bench-deliver.ts',
   );
-  return {
-    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
-    messages: wholeNumber(v.messages, '--messages', 0),
-    rounds: Math.max(1, wholeNumber(v.rounds, '--rounds', 0)),
-    systems: listOf(v.systems, SYSTEMS, '--systems'),
-    fullMessages: wholeNumber(v['full-messages'], '--full-messages', 0),
-    perMessage: v['per-message'],
-  };
+  return { ...a, rounds: Math.max(1, a.rounds) };
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -21,12 +21,11 @@ import { parseNdbLine } from '../adapters/embedded/ndb.js';
 import { Verifier } from '../adapters/embedded/matcher.js';
 import { startWindow } from '../adapters/embedded/offset.js';
 import type { ScanContext } from '../src/core/types.js';
-import { numberArg, parseOptions } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine } from './lib/host.js';
 
 function parseArgs(argv: string[]): { time: number; mb: number } {
-  const v = parseOptions('bench-embedded', argv, { time: { type: 'string', default: '3000' }, mb: { type: 'string', default: '3' } }, 'node dist/scripts/bench-embedded.js [--time MS] [--mb N]');
-  return { time: numberArg(v.time, '--time', (n) => n > 0), mb: numberArg(v.mb, '--mb', (n) => n > 0) };
+  return readOptions('bench-embedded', argv, { time: opt.number(3000, (n) => n > 0), mb: opt.number(3, (n) => n > 0) }, 'node dist/scripts/bench-embedded.js [--time MS] [--mb N]');
 }
 
 /** Deterministic pseudo-random bytes. */

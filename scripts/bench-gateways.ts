@@ -28,7 +28,7 @@ import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
-import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
@@ -55,24 +55,15 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions('bench-gateways', argv, {
-    shapes: { type: 'string', default: SHAPES.join(',') },
-    'sessions-list': { type: 'string', default: '8' },
-    sizes: { type: 'string', default: '1K' },
-    messages: { type: 'string', default: '1000' },
-    repeats: { type: 'string', default: '3' },
-    logs: { type: 'boolean', default: false },
-    'clamd-threads': { type: 'string', default: '8' },
+  return readOptions('bench-gateways', argv, {
+    shapes: opt.list(SHAPES, SHAPES),
+    'sessions-list': opt.wholes([8]),
+    sizes: opt.sizes('1K'),
+    messages: opt.whole(1000),
+    repeats: opt.whole(3),
+    logs: opt.flag(),
+    'clamd-threads': opt.whole(8),
   });
-  return {
-    shapes: listOf(v.shapes, SHAPES, '--shapes'),
-    sessionsList: wholeNumbers(v['sessions-list'], '--sessions-list'),
-    sizes: sizeList(v.sizes),
-    messages: wholeNumber(v.messages, '--messages'),
-    repeats: wholeNumber(v.repeats, '--repeats'),
-    logs: v.logs,
-    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
-  };
 }
 
 const out = (s: string): void => {

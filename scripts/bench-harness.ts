@@ -28,22 +28,22 @@ import { run } from '../src/core/exec.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import type { ManifestEntry } from '../src/corpus/manifest.js';
 import type { ModeName } from '../src/modes/types.js';
-import { parseOptions, wholeNumber } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 
 const CEILING_TARGET = 20_000;
 const RSS_TARGET = 300 * 1024 * 1024;
 
-const OPTIONS = parseOptions(
+const OPTIONS = readOptions(
   'bench-harness',
   process.argv.slice(2),
   {
-    corpus: { type: 'string' },
-    big: { type: 'string', default: '10000' },
-    only: { type: 'string' },
+    corpus: opt.optionalString(),
+    big: opt.whole(10_000),
+    only: opt.optionalString(),
     // the memory child's own options
-    child: { type: 'string' },
-    out: { type: 'string' },
-    modes: { type: 'string', default: 'direct,smtp,milter' },
+    child: opt.optionalString(),
+    out: opt.optionalString(),
+    modes: opt.string('direct,smtp,milter'),
   },
   'node dist/scripts/bench-harness.js [--corpus DIR] [--big N] [--only ceiling|memory]',
 );
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       quick = existsSync('corpora/quick/manifest.json') ? 'corpora/quick' : join(work, 'quick');
       if (quick !== 'corpora/quick') await generateCorpus({ out: quick, profile: 'quick' });
     }
-    const big = wholeNumber(OPTIONS.big, '--big');
+    const big = OPTIONS.big;
 
     const only = OPTIONS.only;
     let ceilingOk = true;

@@ -51,7 +51,7 @@ import { createMilterServer } from '../src/modes/milter/server.js';
 import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket.js';
 import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
-import { listOf, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { listOf, opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { smtpSource } from './lib/smtp.js';
 import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
@@ -80,36 +80,22 @@ const LISTENS = ['inet', 'unix'] as const;
 const SYSTEM_KINDS = ['alone', 'ours', 'null', 'clamav-milter'] as const;
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions('bench-milter', argv, {
-    parts: { type: 'string', default: PARTS.join(',') },
-    sessions: { type: 'string', default: '1,8,32' },
-    sizes: { type: 'string', default: '1000' },
-    listen: { type: 'string', default: 'both' },
-    runs: { type: 'string', default: '3' },
-    messages: { type: 'string' },
-    systems: { type: 'string', default: SYSTEM_KINDS.join(',') },
-    'milter-arg': { type: 'string', multiple: true, default: [] },
-    json: { type: 'string' },
-    corpus: { type: 'string' },
-    'driver-messages': { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '8' },
+  const { milterArg, ...v } = readOptions('bench-milter', argv, {
+    parts: opt.list(PARTS, PARTS),
+    sessions: opt.wholes([1, 8, 32]),
+    sizes: opt.sizes('1000'),
+    listen: opt.custom('both', (raw, flag) => (raw === 'both' ? [...LISTENS] : listOf(raw, LISTENS, flag))),
+    runs: opt.whole(3),
+    messages: opt.optionalWhole(),
+    systems: opt.list(SYSTEM_KINDS, SYSTEM_KINDS),
+    'milter-arg': opt.strings(),
+    json: opt.optionalString(),
+    corpus: opt.optionalString(),
+    'driver-messages': opt.whole(2000),
+    concurrency: opt.whole(8),
   });
-  const a: Args = {
-    parts: listOf(v.parts, PARTS, '--parts'),
-    sessions: wholeNumbers(v.sessions, '--sessions'),
-    sizes: sizeList(v.sizes),
-    listen: v.listen === 'both' ? [...LISTENS] : listOf(v.listen, LISTENS, '--listen'),
-    runs: wholeNumber(v.runs, '--runs'),
-    ...(v.messages === undefined ? {} : { messages: wholeNumber(v.messages, '--messages') }),
-    systems: listOf(v.systems, SYSTEM_KINDS, '--systems'),
-    milterArgs: v['milter-arg'],
-    ...(v.json === undefined ? {} : { json: v.json }),
-    ...(v.corpus === undefined ? {} : { corpus: v.corpus }),
-    driverMessages: wholeNumber(v['driver-messages'], '--driver-messages'),
-    concurrency: wholeNumber(v.concurrency, '--concurrency'),
-  };
-  if (!a.systems.includes('alone') && a.parts.includes('postfix')) throw new Error('--systems must include alone: every ratio is to Postfix alone');
-  return a;
+  if (!v.systems.includes('alone') && v.parts.includes('postfix')) throw new Error('--systems must include alone: every ratio is to Postfix alone');
+  return { ...v, milterArgs: milterArg };
 }
 
 const out = (s: string): void => {

@@ -43,7 +43,7 @@ import { freePort } from '../src/core/net.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
 import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
-import { listOf, numberArg, parseOptions, sizeList, wholeNumber, wholeNumbers } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
@@ -74,34 +74,21 @@ const SHAPES = ['per-conn', 'kept'] as const;
 const SYSTEMS = ['sink', 'ours', 'clamsmtpd'] as const;
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions('bench-smtp', argv, {
-    parts: { type: 'string', default: 'tool,clamd,driver' },
-    shapes: { type: 'string', default: SHAPES.join(',') },
-    'sessions-list': { type: 'string', default: '1,8,32' },
-    sizes: { type: 'string', default: '1K,100K,2M' },
-    seconds: { type: 'string', default: '1.5' },
-    repeats: { type: 'string', default: '3' },
-    'max-messages': { type: 'string', default: '20000' },
-    systems: { type: 'string', default: SYSTEMS.join(',') },
-    'proxy-quiet': { type: 'boolean', default: false },
-    'proxy-arg': { type: 'string', multiple: true, default: [] },
-    'clamd-threads': { type: 'string', default: '8' },
-    'clamd-pool': { type: 'string' },
+  const { proxyArg, ...v } = readOptions('bench-smtp', argv, {
+    parts: opt.list(['tool', 'clamd', 'driver'], PARTS),
+    shapes: opt.list(SHAPES, SHAPES),
+    'sessions-list': opt.wholes([1, 8, 32]),
+    sizes: opt.sizes('1K,100K,2M'),
+    seconds: opt.number(1.5, (n) => n > 0),
+    repeats: opt.whole(3),
+    'max-messages': opt.whole(20_000),
+    systems: opt.list(SYSTEMS, SYSTEMS),
+    'proxy-quiet': opt.flag(),
+    'proxy-arg': opt.strings(),
+    'clamd-threads': opt.whole(8),
+    'clamd-pool': opt.optionalWhole(0),
   });
-  return {
-    parts: listOf(v.parts, PARTS, '--parts'),
-    shapes: listOf(v.shapes, SHAPES, '--shapes'),
-    sessionsList: wholeNumbers(v['sessions-list'], '--sessions-list'),
-    sizes: sizeList(v.sizes),
-    seconds: numberArg(v.seconds, '--seconds', (n) => n > 0),
-    repeats: wholeNumber(v.repeats, '--repeats'),
-    maxMessages: wholeNumber(v['max-messages'], '--max-messages'),
-    systems: listOf(v.systems, SYSTEMS, '--systems'),
-    proxyQuiet: v['proxy-quiet'],
-    proxyArgs: v['proxy-arg'],
-    clamdThreads: wholeNumber(v['clamd-threads'], '--clamd-threads'),
-    ...(v['clamd-pool'] === undefined ? {} : { clamdPool: wholeNumber(v['clamd-pool'], '--clamd-pool', 0) }),
-  };
+  return { ...v, proxyArgs: proxyArg };
 }
 
 const out = (s: string): void => {

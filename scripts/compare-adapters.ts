@@ -26,17 +26,11 @@ import type { Adapter, ScanUnit, Verdict } from '../src/core/types.js';
 import { generateCorpus } from '../src/corpus/generate.js';
 import { openCorpus, type CorpusEntry } from '../src/corpus/read.js';
 import { startCicap, startClamd } from '../src/lab/index.js';
-import { parseOptions, wholeNumber } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 
 /** --corpus, --jobs (messages scanned at once), --batch (messages per process of a process adapter). */
 function parseArgs(argv: string[]): { corpus: string; jobs: number; batch: number } {
-  const v = parseOptions(
-    'compare-adapters',
-    argv,
-    { corpus: { type: 'string', default: 'corpora/full' }, jobs: { type: 'string', default: '8' }, batch: { type: 'string', default: '400' } },
-    'compare-adapters [--corpus DIR] [--jobs N] [--batch N]',
-  );
-  return { corpus: v.corpus, jobs: wholeNumber(v.jobs, '--jobs'), batch: wholeNumber(v.batch, '--batch') };
+  return readOptions('compare-adapters', argv, { corpus: opt.string('corpora/full'), jobs: opt.whole(8), batch: opt.whole(400) }, 'compare-adapters [--corpus DIR] [--jobs N] [--batch N]');
 }
 
 /** "infected:NAME,NAME" / "clean" / "error:CODE" — what is compared. */

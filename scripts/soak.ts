@@ -26,7 +26,7 @@ import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
 import { createSmtpDriver, createSmtpSink, type SmtpDriver, type SmtpSink } from '../src/modes/smtp/index.js';
 import type { MessageOutcome } from '../src/modes/types.js';
-import { numberArg, parseOptions, wholeNumber } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { loopback } from './lib/listen.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
@@ -40,22 +40,14 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const v = parseOptions('soak', argv, {
-    minutes: { type: 'string', default: '10' },
-    sessions: { type: 'string', default: '8' },
-    measure: { type: 'string', default: '20' },
-    load: { type: 'string', default: '0.8' },
-    'infected-every': { type: 'string', default: '10' },
-    out: { type: 'string', default: 'out/soak.json' },
+  return readOptions('soak', argv, {
+    minutes: opt.number(10, (n) => n > 0),
+    sessions: opt.whole(8),
+    measure: opt.number(20, (n) => n > 0),
+    load: opt.number(0.8, (n) => n > 0 && n <= 1),
+    'infected-every': opt.whole(10, 0),
+    out: opt.string('out/soak.json'),
   });
-  return {
-    minutes: numberArg(v.minutes, '--minutes', (n) => n > 0),
-    sessions: wholeNumber(v.sessions, '--sessions'),
-    measure: numberArg(v.measure, '--measure', (n) => n > 0),
-    load: numberArg(v.load, '--load', (n) => n > 0 && n <= 1),
-    infectedEvery: wholeNumber(v['infected-every'], '--infected-every', 0),
-    out: v.out,
-  };
 }
 
 /** One message: a few headers and ~1 KB of text; every Nth carries EICAR as an attachment. */

@@ -60,3 +60,85 @@ export function numberArg(s: string, what: string, ok: (n: number) => boolean = 
   if (s.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new Error(`${what}: bad value ${s}`);
   return n;
 }
+
+// ───────────────────────── one table per script: how each option is written and read ─────────────────────────
+
+/** One option: how node:util sees it on the command line, and how its raw value becomes `T` (`flag` is `--name`). */
+export interface Opt<T> {
+  readonly config: { type: 'string' | 'boolean'; multiple?: boolean; short?: string; default?: string | boolean | string[] };
+  read(raw: unknown, flag: string): T;
+}
+
+/** `kebab-case` → `camelCase` (an option's name → its field). */
+type Camel<S extends string> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
+type ValueOf<O> = O extends Opt<infer T> ? T : never;
+/**
+ * The values of an option table, named in camelCase: an option that may be absent is an
+ * optional field (left out when not given), every other one is always there.
+ */
+export type Options<S> = {
+  [K in keyof S as undefined extends ValueOf<S[K]> ? never : Camel<K & string>]: ValueOf<S[K]>;
+} & {
+  [K in keyof S as undefined extends ValueOf<S[K]> ? Camel<K & string> : never]?: Exclude<ValueOf<S[K]>, undefined>;
+};
+
+function camel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Read `argv` with one table (`opt.*` per option): parsed strictly by node:util, each value
+ * checked and converted, returned in camelCase. A bad command line throws an Error naming
+ * the script (and `usage` when given).
+ */
+export function readOptions<const S extends Record<string, Opt<unknown>>>(script: string, argv: readonly string[], spec: S, usage?: string): Options<S> {
+  const table: OptionTable = {};
+  for (const [k, o] of Object.entries(spec)) table[k] = o.config;
+  const raw = parseOptions(script, argv, table, usage) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  try {
+    for (const [k, o] of Object.entries(spec)) {
+      const v = o.read(raw[k], `--${k}`);
+      if (v !== undefined) out[camel(k)] = v;
+    }
+  } catch (err) {
+    throw new Error(`${script}: ${err instanceof Error ? err.message : String(err)}${usage === undefined ? '' : `\nusage: ${usage}`}`);
+  }
+  return out as Options<S>;
+}
+
+const str = (raw: unknown): string => raw as string;
+
+/** The option kinds of the scripts. */
+export const opt = {
+  /** `--name TEXT` (default `def`). */
+  string: (def: string): Opt<string> => ({ config: { type: 'string', default: def }, read: str }),
+  /** `--name TEXT`, absent when not given. */
+  optionalString: (): Opt<string | undefined> => ({ config: { type: 'string' }, read: (raw) => raw as string | undefined }),
+  /** `--name TEXT`, repeatable: every value in order. */
+  strings: (): Opt<string[]> => ({ config: { type: 'string', multiple: true, default: [] }, read: (raw) => raw as string[] }),
+  /** `--name`: true when given. */
+  flag: (short?: string): Opt<boolean> => ({ config: { type: 'boolean', default: false, ...(short === undefined ? {} : { short }) }, read: (raw) => raw as boolean }),
+  /** `--name N`: a whole number ≥ `min` (default 1). */
+  whole: (def: number, min = 1): Opt<number> => ({ config: { type: 'string', default: String(def) }, read: (raw, flag) => wholeNumber(str(raw), flag, min) }),
+  /** `--name N`: a whole number ≥ `min`, absent when not given. */
+  optionalWhole: (min = 1): Opt<number | undefined> => ({ config: { type: 'string' }, read: (raw, flag) => (raw === undefined ? undefined : wholeNumber(str(raw), flag, min)) }),
+  /** `--name X`: a number that `ok` accepts. */
+  number: (def: number, ok?: (n: number) => boolean): Opt<number> => ({ config: { type: 'string', default: String(def) }, read: (raw, flag) => numberArg(str(raw), flag, ok) }),
+  /** `--name A,B`: items of `allowed`. */
+  list: <T extends string>(def: readonly T[], allowed: readonly T[]): Opt<T[]> => ({ config: { type: 'string', default: def.join(',') }, read: (raw, flag) => listOf(str(raw), allowed, flag) }),
+  /** `--name X`: one of `allowed`. */
+  oneOf: <T extends string>(def: T, allowed: readonly T[]): Opt<T> => ({
+    config: { type: 'string', default: def },
+    read: (raw, flag) => {
+      if (!allowed.includes(raw as T)) throw new Error(`${flag} is one of ${allowed.join(', ')}, got ${String(raw)}`);
+      return raw as T;
+    },
+  }),
+  /** `--name 1,8,32`: whole numbers ≥ `min`. */
+  wholes: (def: readonly number[], min = 1): Opt<number[]> => ({ config: { type: 'string', default: def.join(',') }, read: (raw, flag) => wholeNumbers(str(raw), flag, min) }),
+  /** `--name X` (default `def`) read by `read`. */
+  custom: <T>(def: string, read: (raw: string, flag: string) => T): Opt<T> => ({ config: { type: 'string', default: def }, read: (raw, flag) => read(str(raw), flag) }),
+  /** `--name 1K,2M`: sizes in bytes (see {@link sizeBytes}). */
+  sizes: (def: string): Opt<number[]> => ({ config: { type: 'string', default: def }, read: (raw, flag) => sizeList(str(raw), flag) }),
+};

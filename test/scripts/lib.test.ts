@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/net.js';
 import { startSmtpSink, type LabSmtpSink } from '../../src/lab/smtp-sink.js';
-import { listOf, numberArg, parseOptions, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
+import { listOf, numberArg, opt, parseOptions, readOptions, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
 import { loopback, waitListening } from '../../scripts/lib/listen.js';
 
 describe('parseOptions', () => {
@@ -24,6 +24,36 @@ describe('parseOptions', () => {
     expect(() => parseOptions('bench-x', ['--nope'], table, 'bench-x [--sizes S]')).toThrow(/^bench-x: .*--nope[\s\S]*usage: bench-x \[--sizes S\]/);
     expect(() => parseOptions('bench-x', ['--sizes'], table)).toThrow(/^bench-x: .*--sizes/);
     expect(() => parseOptions('bench-x', ['stray'], table)).toThrow(/^bench-x: /);
+  });
+});
+
+describe('readOptions: one table per script', () => {
+  const table = {
+    parts: opt.list(['a', 'b'], ['a', 'b', 'c'] as const),
+    'sessions-list': opt.wholes([1, 8]),
+    sizes: opt.sizes('1K'),
+    seconds: opt.number(1.5, (n) => n > 0),
+    'clamd-pool': opt.optionalWhole(0),
+    corpus: opt.optionalString(),
+    quiet: opt.flag('q'),
+    arg: opt.strings(),
+    temp: opt.oneOf('memory', ['memory', 'disk'] as const),
+    listen: opt.custom('both', (raw) => (raw === 'both' ? ['inet', 'unix'] : [raw])),
+  };
+
+  it('gives every default, converted, in camelCase; an optional option is absent until given', () => {
+    const v = readOptions('t', [], table);
+    expect(v).toEqual({ parts: ['a', 'b'], sessionsList: [1, 8], sizes: [1000], seconds: 1.5, quiet: false, arg: [], temp: 'memory', listen: ['inet', 'unix'] });
+    expect('clamdPool' in v || 'corpus' in v).toBe(false);
+    const w = readOptions('t', ['--parts', 'c', '--sessions-list', '32', '--sizes', '2M,1K', '--seconds=0.5', '--clamd-pool', '0', '--corpus', 'x', '-q', '--arg', 'y', '--temp', 'disk', '--listen', 'unix'], table);
+    expect(w).toEqual({ parts: ['c'], sessionsList: [32], sizes: [2_000_000, 1000], seconds: 0.5, clamdPool: 0, corpus: 'x', quiet: true, arg: ['y'], temp: 'disk', listen: ['unix'] });
+  });
+
+  it('a bad value names the script, the option and the usage', () => {
+    expect(() => readOptions('bench-x', ['--parts', 'd'], table, 'bench-x [--parts P]')).toThrow(/^bench-x: --parts: d is not one of a, b, c\nusage: bench-x \[--parts P\]$/);
+    expect(() => readOptions('bench-x', ['--seconds', '0'], table)).toThrow('bench-x: --seconds: bad value 0');
+    expect(() => readOptions('bench-x', ['--temp', 'tape'], table)).toThrow('bench-x: --temp is one of memory, disk, got tape');
+    expect(() => readOptions('bench-x', ['--clamd-pool', '-1'], table)).toThrow(/^bench-x: .*--clamd-pool/);
   });
 });
 
