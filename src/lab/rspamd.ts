@@ -4,17 +4,17 @@
  * rule pointing at a (lab) clamd, `action = "reject"`. Everything lives in a private temp
  * folder (config, dbdir, rundir, log); no system file of /etc/rspamd is read.
  *
- * What the config leaves out, so that it starts in about a second and needs nothing but
+ * What the config leaves out, so that it starts in about two seconds and needs nothing but
  * clamd: the rule set (`lua = rules/rspamd.lua`: hundreds of regexps compiled by hyperscan),
  * the C filters (chartable, dkim, regexp, fuzzy_check), the controller worker, and every
  * other Lua plugin (rspamd disables a plugin that has no config section). Hyperscan is
- * off and the public-suffix list is a five-line file (compiling the real one took > 30 s
+ * off and the public-suffix list is a seven-line file (compiling the real one took > 30 s
  * here). DNS points at a closed port: nothing in this config resolves names.
  * **No Redis**: the antivirus module uses Redis only to cache verdicts by digest when a
  * `redis` section exists; without one every part is scanned by clamd.
  *
  * Workers: a `normal` worker (the scanner) on a free port and an `rspamd_proxy` with
- * `milter = yes` on another, forwarding to it. As root, rspamd runs as `-u/-g` (default
+ * `milter = yes` on another (or a unix socket), forwarding to it over HTTP. As root, rspamd runs as `-u/-g` (default
  * `_rspamd`, the Debian package's account); the folder is chowned to it.
  */
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
