@@ -37,6 +37,7 @@ import { createProcmailSut } from '../src/lab/procmail.js';
 import { toLf } from '../src/modes/lda/driver.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
+import { stopAll, wallTime, type Stops } from './lib/run.js';
 import { privateDist, writeClamdConfig } from './lib/sut.js';
 
 const SYSTEMS = ['node0', 'embedded', 'clamd', 'procmail', 'full-clamd'] as const;
@@ -75,7 +76,7 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-deliver-'));
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Stops = [];
   try {
     let corpusDir = args.corpus;
     if (corpusDir === undefined) {
@@ -191,9 +192,9 @@ async function main(): Promise<void> {
       const r = theirs / median(ms[s].slice(0, n).flat());
       console.log(`  throughput ${s.padEnd(10)} ÷ procmail + clamdscan = ${r.toFixed(2)}x  (procmail ${f1(theirs)} ms ÷ ours ${f1(median(ms[s].slice(0, n).flat()))} ms; goal ≥ 0.5x: ${r >= 0.5 ? 'met' : 'NOT met'})`);
     }
-    console.log(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${load()} (2 shared cores: other work counts in every figure)`);
+    console.log(`\n${wallTime(started)}, load average now ${load()} (2 shared cores: other work counts in every figure)`);
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll(stops);
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -31,6 +31,7 @@ import { findHaraka, startHaraka } from '../src/lab/haraka.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
+import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
@@ -44,17 +45,8 @@ const FROM = 'avbench@sender.localhost';
 /** A recipient in Haraka's host_list (src/lab/haraka.ts: recipient.localhost). */
 const TO = 'sink@recipient.localhost';
 
-interface Args {
-  shapes: Shape[];
-  sessionsList: number[];
-  sizes: number[];
-  messages: number;
-  repeats: number;
-  logs: boolean;
-  clamdThreads: number;
-}
-
-function parseArgs(argv: string[]): Args {
+/** The command line (see the comment at the top). */
+function parseArgs(argv: string[]) {
   return readOptions('bench-gateways', argv, {
     shapes: opt.list(SHAPES, SHAPES),
     'sessions-list': opt.wholes([8]),
@@ -122,7 +114,7 @@ async function main(): Promise<void> {
   );
   const base = join('/dev/shm', `avbench-bench-gateways-${process.pid}`);
   await mkdir(base, { recursive: true, mode: 0o711 });
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Stops = [];
   try {
     const clamd = await startClamd({ maxThreads: a.clamdThreads });
     stops.push(() => clamd.stop());
@@ -182,13 +174,10 @@ async function main(): Promise<void> {
     }
     out(`## summary (medians)\n${summary.join('\n')}\n`);
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll(stops);
     await rm(base, { recursive: true, force: true });
   }
-  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadNow()}\n`);
+  out(`\n${wallTime(started)}, load average now ${loadNow()}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench-gateways: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('bench-gateways', main);

@@ -53,6 +53,7 @@ import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
 import { listOf, opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
+import { runMain, stopAll, type Stops } from './lib/run.js';
 import { smtpSource } from './lib/smtp.js';
 import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
 
@@ -177,7 +178,7 @@ interface CellReport {
   runs: Record<string, PfRun[]>;
 }
 
-async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: (() => Promise<void>)[], report: Record<string, unknown>): Promise<void> {
+async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: Stops, report: Record<string, unknown>): Promise<void> {
   out(`\n## 1. smtp-source → Postfix (→ milter → clamd) → smtp-sink: Postfix alone vs + our milter vs + clamav-milter\n`);
   const sink = await startSmtpSink({ backlog: 1024, dir: work });
   stops.push(() => sink.stop());
@@ -332,7 +333,7 @@ async function pass(url: string, messages: readonly Buffer[], concurrency: numbe
   return { msgsPerSec: (messages.length * 1000) / ms, ms, fates, verdicts: res.map((o) => `${o.verdict} ${[...o.names].sort().join(',')}`) };
 }
 
-async function driverPart(a: Args, work: string, clamd: LabClamd, stops: (() => Promise<void>)[], report: Record<string, unknown>): Promise<void> {
+async function driverPart(a: Args, work: string, clamd: LabClamd, stops: Stops, report: Record<string, unknown>): Promise<void> {
   let corpusDir = a.corpus;
   if (corpusDir === undefined) {
     corpusDir = join(work, 'corpus');
@@ -420,7 +421,7 @@ async function main(): Promise<void> {
   if (a.parts.includes('postfix') && process.getuid?.() !== 0) throw new Error('the postfix part needs root (a private Postfix instance); use --parts driver');
   const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-milter-'));
   await chmod(work, 0o711); // Postfix (user postfix) reaches our unix socket and its private folders inside
-  const stops: (() => Promise<void>)[] = [];
+  const stops: Stops = [];
   const maxSessions = Math.max(...a.sessions, a.concurrency);
   const threads = Math.max(8, Math.min(32, maxSessions));
   out(
@@ -437,12 +438,9 @@ async function main(): Promise<void> {
     out(`\nload average at the end: ${load()}\n`);
     if (a.json !== undefined) await writeFile(a.json, `${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
+    await stopAll(stops);
     await rm(work, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench-milter: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('bench-milter', main);

@@ -46,6 +46,7 @@ import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/in
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
+import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
@@ -421,7 +422,7 @@ async function main(): Promise<void> {
   );
   const base = join('/dev/shm', `avbench-bench-smtp-${process.pid}`);
   await mkdir(base, { recursive: true, mode: 0o711 }).catch(async () => undefined);
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Stops = [];
   try {
     const clamd = await startClamd({ maxThreads: a.clamdThreads });
     stops.push(() => clamd.stop());
@@ -452,13 +453,10 @@ async function main(): Promise<void> {
     if (a.parts.includes('driver')) await benchDriver(a, s, sink);
     if (a.parts.includes('driver-vs-source')) await benchDriverVsSource(a, sink);
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll(stops);
     await rm(base, { recursive: true, force: true });
   }
-  out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s, load average now ${loadAverage()}\n`);
+  out(`\n${wallTime(started)}, load average now ${loadAverage()}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench-smtp: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('bench-smtp', main);

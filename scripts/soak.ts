@@ -30,16 +30,8 @@ import { opt, readOptions } from './lib/args.js';
 import { loopback } from './lib/listen.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
-interface Args {
-  minutes: number;
-  sessions: number;
-  measure: number;
-  load: number;
-  infectedEvery: number;
-  out: string;
-}
-
-function parseArgs(argv: string[]): Args {
+/** The command line (see the comment at the top). */
+function parseArgs(argv: string[]) {
   return readOptions('soak', argv, {
     minutes: opt.number(10, (n) => n > 0),
     sessions: opt.whole(8),
