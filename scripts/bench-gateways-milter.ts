@@ -20,7 +20,10 @@
  * that a unix socket has not (docs/gateways.md).
  *
  *   node dist/scripts/bench-gateways-milter.js [--sessions 8] [--size 1000] [--messages 1000]
- *        [--runs 3] [--listen inet,unix] [--rspamd-workers N]
+ *        [--runs 3] [--listen inet,unix] [--shapes per-connection,kept-open] [--rspamd-workers N]
+ *
+ * Shapes: `per-connection` (smtp-source's default) and `kept-open` (`-d`: each session sends
+ * its messages over one SMTP connection, so Postfix keeps one milter connection per session).
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +45,7 @@ interface Args {
   messages: number;
   runs: number;
   listen: ('inet' | 'unix')[];
+  shapes: ('per-connection' | 'kept-open')[];
   rspamdWorkers?: number;
 }
 
@@ -52,6 +56,7 @@ function args(argv: string[]): Args {
     messages: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
     listen: { type: 'string', default: 'inet,unix' },
+    shapes: { type: 'string', default: 'per-connection,kept-open' },
     'rspamd-workers': { type: 'string' },
   });
   return {
@@ -60,6 +65,7 @@ function args(argv: string[]): Args {
     messages: wholeNumber(v.messages, '--messages'),
     runs: wholeNumber(v.runs, '--runs'),
     listen: listOf(v.listen, ['inet', 'unix'] as const, '--listen'),
+    shapes: listOf(v.shapes, ['per-connection', 'kept-open'] as const, '--shapes'),
     ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: wholeNumber(v['rspamd-workers'], '--rspamd-workers') }),
   };
 }
@@ -88,13 +94,13 @@ interface RunRow {
   load: string;
 }
 
-async function oneRun(s: System, a: Args, messages: number): Promise<RunRow> {
+async function oneRun(s: System, a: Args, messages: number, kept: boolean): Promise<RunRow> {
   const l = load();
   const sent0 = await s.postfix.sentCount();
   const pf0 = procTreeCpuSeconds(s.postfix.pid);
   const c0 = Object.fromEntries(Object.entries(s.cpu).map(([k, f]) => [k, f()] as const));
   const src0 = procCpuSecondsWithReaped(process.pid) ?? 0;
-  const r = await smtpSource(s.postfix.port, { sessions: a.sessions, messages, length: a.size, capMs: 900_000 });
+  const r = await smtpSource(s.postfix.port, { sessions: a.sessions, messages, length: a.size, kept, capMs: 900_000 });
   const src1 = procCpuSecondsWithReaped(process.pid) ?? 0;
   const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
   const sent = (await s.postfix.sentCount()) - sent0;
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
   out(
     `# bench-gateways-milter — ${new Date().toISOString()}\n` +
       `${hostLine()} (other work shares the cores)\n` +
-      `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (a new connection per message) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
+      `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (${a.shapes.join(', then ')}) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
   );
   try {
     const clamd = await startClamd({ maxThreads: Math.max(8, a.sessions * 2) });
@@ -153,35 +159,39 @@ async function main(): Promise<void> {
       );
     }
     out(`clamd pid ${clamd.pid} (TCP ${clamd.host}:${clamd.port}); smtp-sink pid ${sink.pid}\n`);
-    for (const s of systems) await oneRun(s, a, Math.min(200, a.messages)); // warm-up, untimed
+    for (const s of systems) await oneRun(s, a, Math.min(200, a.messages), false); // warm-up, untimed
 
-    const rows: Record<string, RunRow[]> = Object.fromEntries(systems.map((s) => [s.key, [] as RunRow[]]));
-    for (let r = 0; r < a.runs; r++) {
-      // Alternate the order each round, so neither milter always runs right after the other.
-      const order = r % 2 === 0 ? systems : [systems[0] as System, ...systems.slice(1).reverse()];
-      for (const s of order) {
-        const row = await oneRun(s, a, a.messages);
-        rows[s.key]?.push(row);
-        const cpu = Object.entries(row.cpuPerMsg)
-          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-          .join(', ');
-        out(`  round ${r + 1}  ${s.label.padEnd(32)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
+    for (const shape of a.shapes) {
+      const kept = shape === 'kept-open';
+      out(`\n## ${shape} (smtp-source${kept ? ' -d' : ''} -s ${a.sessions})\n`);
+      const rows: Record<string, RunRow[]> = Object.fromEntries(systems.map((s) => [s.key, [] as RunRow[]]));
+      for (let r = 0; r < a.runs; r++) {
+        // Alternate the order each round, so neither milter always runs right after the other.
+        const order = r % 2 === 0 ? systems : [systems[0] as System, ...systems.slice(1).reverse()];
+        for (const s of order) {
+          const row = await oneRun(s, a, a.messages, kept);
+          rows[s.key]?.push(row);
+          const cpu = Object.entries(row.cpuPerMsg)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ');
+          out(`  round ${r + 1}  ${s.label.padEnd(32)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
+        }
       }
+      const med = (k: string): number => median((rows[k] ?? []).map((x) => x.msgsPerSec));
+      const cpuMed = (k: string, part: string): string => (rows[k]?.[0]?.cpuPerMsg[part] === undefined ? '–' : median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2));
+      const allOk = Object.values(rows).every((rs2) => rs2.every((x) => x.ok));
+      out(`\n### Summary, ${shape} (median of ${a.runs} rounds; a ratio is taken within each round, then the median; target ours ≥ 1.5x rspamd)\n`);
+      out(`| system | msg/s [rounds] | CPU ms/msg milter · clamd · Postfix |\n|---|---|---|\n`);
+      for (const s of systems) out(`| ${s.label} | ${fmt(med(s.key))} [${(rows[s.key] ?? []).map((x) => fmt(x.msgsPerSec)).join(', ')}] | ${cpuMed(s.key, 'milter')} · ${cpuMed(s.key, 'clamd')} · ${cpuMed(s.key, 'postfix')} |\n`);
+      out('\n');
+      const ratio = (x: string, y: string): string => {
+        const rs2 = (rows[x] ?? []).map((o, i) => o.msgsPerSec / (rows[y]?.[i]?.msgsPerSec ?? Number.NaN));
+        return `**${median(rs2).toFixed(2)}x** (rounds: ${rs2.map((v) => v.toFixed(2)).join(' / ')})`;
+      };
+      for (const how of a.listen) out(`ratio ours / rspamd, both on ${how}: ${ratio(`ours-${how}`, `rspamd-${how}`)}\n`);
+      if (a.listen.length === 2) out(`ratio ours (inet) / rspamd (unix): ${ratio('ours-inet', 'rspamd-unix')}; ours (unix) / rspamd (inet): ${ratio('ours-unix', 'rspamd-inet')}\n`);
+      out(`every message sent: ${allOk ? 'yes' : 'NO'}; load average ${load()}\n`);
     }
-    const med = (k: string): number => median((rows[k] ?? []).map((x) => x.msgsPerSec));
-    const cpuMed = (k: string, part: string): string => (rows[k]?.[0]?.cpuPerMsg[part] === undefined ? '–' : median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2));
-    const allOk = Object.values(rows).every((rs2) => rs2.every((x) => x.ok));
-    out(`\n## Summary (median of ${a.runs} rounds; a ratio is taken within each round, then the median; target ours ≥ 1.5x rspamd)\n`);
-    out(`| system | msg/s [rounds] | CPU ms/msg milter · clamd · Postfix |\n|---|---|---|\n`);
-    for (const s of systems) out(`| ${s.label} | ${fmt(med(s.key))} [${(rows[s.key] ?? []).map((x) => fmt(x.msgsPerSec)).join(', ')}] | ${cpuMed(s.key, 'milter')} · ${cpuMed(s.key, 'clamd')} · ${cpuMed(s.key, 'postfix')} |\n`);
-    out('\n');
-    const ratio = (x: string, y: string): string => {
-      const rs2 = (rows[x] ?? []).map((o, i) => o.msgsPerSec / (rows[y]?.[i]?.msgsPerSec ?? Number.NaN));
-      return `**${median(rs2).toFixed(2)}x** (rounds: ${rs2.map((v) => v.toFixed(2)).join(' / ')})`;
-    };
-    for (const how of a.listen) out(`ratio ours / rspamd, both on ${how}: ${ratio(`ours-${how}`, `rspamd-${how}`)}\n`);
-    if (a.listen.length === 2) out(`ratio ours (inet) / rspamd (unix): ${ratio('ours-inet', 'rspamd-unix')}; ours (unix) / rspamd (inet): ${ratio('ours-unix', 'rspamd-inet')}\n`);
-    out(`every message sent: ${allOk ? 'yes' : 'NO'}; load average at the end ${load()}\n`);
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
