@@ -34,8 +34,9 @@ import { startClamd } from '../src/lab/clamd.js';
 import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
 import { startRspamd } from '../src/lab/rspamd.js';
 import { startSmtpSink } from '../src/lab/smtp-sink.js';
-import { listOf, parseOptions, wholeNumber } from './lib/args.js';
+import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
+import { runMain, stopAll } from './lib/run.js';
 import { smtpSource } from './lib/smtp.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
@@ -50,24 +51,15 @@ interface Args {
 }
 
 function args(argv: string[]): Args {
-  const v = parseOptions('bench-gateways-milter', argv, {
-    sessions: { type: 'string', default: '8' },
-    size: { type: 'string', default: '1000' },
-    messages: { type: 'string', default: '1000' },
-    runs: { type: 'string', default: '3' },
-    listen: { type: 'string', default: 'inet,unix' },
-    shapes: { type: 'string', default: 'per-connection,kept-open' },
-    'rspamd-workers': { type: 'string' },
+  return readOptions('bench-gateways-milter', argv, {
+    sessions: opt.whole(8),
+    size: opt.whole(1000),
+    messages: opt.whole(1000),
+    runs: opt.whole(3),
+    listen: opt.list(['inet', 'unix'], ['inet', 'unix'] as const),
+    shapes: opt.list(['per-connection', 'kept-open'], ['per-connection', 'kept-open'] as const),
+    'rspamd-workers': opt.optionalWhole(),
   });
-  return {
-    sessions: wholeNumber(v.sessions, '--sessions'),
-    size: wholeNumber(v.size, '--size'),
-    messages: wholeNumber(v.messages, '--messages'),
-    runs: wholeNumber(v.runs, '--runs'),
-    listen: listOf(v.listen, ['inet', 'unix'] as const, '--listen'),
-    shapes: listOf(v.shapes, ['per-connection', 'kept-open'] as const, '--shapes'),
-    ...(v['rspamd-workers'] === undefined ? {} : { rspamdWorkers: wholeNumber(v['rspamd-workers'], '--rspamd-workers') }),
-  };
 }
 
 const out = (s: string): void => {
@@ -193,12 +185,9 @@ async function main(): Promise<void> {
       out(`every message sent: ${allOk ? 'yes' : 'NO'}; load average ${load()}\n`);
     }
   } finally {
-    for (const s of stops.reverse()) await s().catch(() => undefined);
+    await stopAll(stops);
     await rm(work, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench-gateways-milter: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('bench-gateways-milter', main);
