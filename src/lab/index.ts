@@ -9,6 +9,7 @@ export { startClamavMilter, clamavMilterConfig } from './clamav-milter.js';
 export { startClamsmtpd } from './clamsmtpd.js';
 export { startRspamd, rspamdConfig, type LabRspamd, type StartRspamdOptions } from './rspamd.js';
 export { startHaraka, findHaraka, harakaConfig, type LabHaraka, type StartHarakaOptions } from './haraka.js';
+export { startExim, findExim, eximConfig, type LabExim, type StartEximOptions } from './exim.js';
 export { startSmtpSink } from './smtp-sink.js';
 export { startPostfix, countSent } from './postfix.js';
 export { createProcmailSut, procmailRc } from './procmail.js';

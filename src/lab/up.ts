@@ -1,6 +1,6 @@
 /**
  * `avbench lab up|down|status`: the real third-party daemons — clamd, c-icap (virus_scan),
- * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed) and Postfix's smtp-sink — on loopback with generated configs,
+ * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed), Exim with its malware ACL (when scripts/install-exim.sh unpacked it) and Postfix's smtp-sink — on loopback with generated configs,
  * each in its own private folder, all owned by one supervisor process. The lab writes
  * `avbench.config.json` (scanners pointing at its daemons) and `state.json` (PIDs,
  * endpoints, the `--sut` URLs of the third-party front ends) into the lab folder.
@@ -17,6 +17,7 @@ import { startClamsmtpd, type LabClamsmtpd } from './clamsmtpd.js';
 import { startRspamd, type LabRspamd } from './rspamd.js';
 import { which } from '../core/exec.js';
 import { findHaraka, startHaraka, type LabHaraka } from './haraka.js';
+import { findExim, startExim, type LabExim } from './exim.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
 
 /** Default lab folder: `.avbench-lab` in the working folder. */
@@ -115,6 +116,11 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     const haraka: LabHaraka | undefined =
       (await findHaraka()) === undefined ? undefined : await startHaraka({ clamd: clamd.socket, forwardPort: harakaSinkPort, logLevel: 'warn' });
     if (haraka !== undefined) stops.push(() => haraka.stop());
+    // Exim (exim4-daemon-heavy unpacked by scripts/install-exim.sh: started when found): malware ACL
+    // → this clamd's unix socket, a manualroute router → the bench driver's sink (`?sink=PORT`).
+    const eximSinkPort = await freePort();
+    const exim: LabExim | undefined = (await findExim()) === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: eximSinkPort });
+    if (exim !== undefined) stops.push(() => exim.stop());
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
@@ -146,6 +152,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         { name: 'smtp-sink', pid: sink.pid, endpoint: sink.url },
         ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
+        ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
       ],
       suts: {
         // pid=: the bench reads these processes' CPU and memory from /proc.
@@ -153,6 +160,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         'clamav-milter': `${milter.url}?name=clamav-milter&pid=${milter.pid},${clamd.pid}`,
         ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
+        ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
       },
     };
     await writeState(dir, state);

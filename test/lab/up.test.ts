@@ -39,7 +39,9 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     state = JSON.parse(st.stdout) as LabState;
     // Haraka (npm devDependencies) is part of the lab when installed, as in this tree.
     // rspamd (apt, issue 15.4) likewise: its milter --sut with the PIDs of its main process, workers and clamd.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka']);
+    // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim']);
+    expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
     expect(state.suts['rspamd']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=rspamd&pid=\d+(,\d+){3,}$/);
     expect(state.suts['haraka']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=haraka&pid=\d+,\d+$/);
     for (const d of state.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, true]);
