@@ -27,7 +27,6 @@
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
@@ -37,7 +36,7 @@ import { startSmtpSink } from '../src/lab/smtp-sink.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { runMain, stopAll } from './lib/run.js';
-import { smtpSource } from './lib/smtp.js';
+import { cpuMs, postfixRun, treeCpuMs, type PostfixRun } from './lib/postfix.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
 interface Args {
@@ -77,33 +76,8 @@ interface System {
   cpu: Record<string, () => number>;
 }
 
-interface RunRow {
-  msgsPerSec: number;
-  sent: number;
-  ok: boolean;
-  note: string;
-  cpuPerMsg: Record<string, number>;
-  load: string;
-}
-
-async function oneRun(s: System, a: Args, messages: number, kept: boolean): Promise<RunRow> {
-  const l = load();
-  const sent0 = await s.postfix.sentCount();
-  const pf0 = procTreeCpuSeconds(s.postfix.pid);
-  const c0 = Object.fromEntries(Object.entries(s.cpu).map(([k, f]) => [k, f()] as const));
-  const src0 = procCpuSecondsWithReaped(process.pid) ?? 0;
-  const r = await smtpSource(s.postfix.port, { sessions: a.sessions, messages, length: a.size, kept, capMs: 900_000 });
-  const src1 = procCpuSecondsWithReaped(process.pid) ?? 0;
-  const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
-  const sent = (await s.postfix.sentCount()) - sent0;
-  const cpuPerMsg: Record<string, number> = { postfix: ((procTreeCpuSeconds(s.postfix.pid) - pf0) * 1000) / messages };
-  for (const [k, f] of Object.entries(s.cpu)) cpuPerMsg[k] = (f() - (c0[k] ?? 0)) / messages;
-  cpuPerMsg['smtp-source'] = ((src1 - src0) * 1000) / messages;
-  const notes = [
-    r.why,
-    drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`,
-  ].filter((x) => x !== '');
-  return { msgsPerSec: (messages * 1000) / r.ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
+function oneRun(s: System, a: Args, messages: number, kept: boolean): Promise<PostfixRun> {
+  return postfixRun(s.postfix, s.cpu, { sessions: a.sessions, messages, length: a.size, kept });
 }
 
 async function main(): Promise<void> {
@@ -122,8 +96,8 @@ async function main(): Promise<void> {
     stops.push(() => clamd.stop());
     const sink = await startSmtpSink({ backlog: 1024, dir: work });
     stops.push(() => sink.stop());
-    const ms = (pid: number) => (): number => (procCpuSeconds(pid) ?? 0) * 1000;
-    const treeMs = (pid: number) => (): number => procTreeCpuSeconds(pid) * 1000;
+    const ms = (pid: number) => (): number => cpuMs(pid);
+    const treeMs = (pid: number) => (): number => treeCpuMs(pid);
 
     const alone = await startPostfix({ relayPort: sink.port, dir: work });
     stops.push(() => alone.stop());
@@ -156,7 +130,7 @@ async function main(): Promise<void> {
     for (const shape of a.shapes) {
       const kept = shape === 'kept-open';
       out(`\n## ${shape} (smtp-source${kept ? ' -d' : ''} -s ${a.sessions})\n`);
-      const rows: Record<string, RunRow[]> = Object.fromEntries(systems.map((s) => [s.key, [] as RunRow[]]));
+      const rows: Record<string, PostfixRun[]> = Object.fromEntries(systems.map((s) => [s.key, [] as PostfixRun[]]));
       for (let r = 0; r < a.runs; r++) {
         // Alternate the order each round, so neither milter always runs right after the other.
         const order = r % 2 === 0 ? systems : [systems[0] as System, ...systems.slice(1).reverse()];

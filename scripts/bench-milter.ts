@@ -36,7 +36,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClamdAdapter } from '../adapters/clamd.js';
-import { hostInfo, procCpuSeconds, procCpuSecondsWithReaped, procTreeCpuSeconds } from '../src/bench/host.js';
+import { hostInfo } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import type { Daemon } from '../src/core/exec.js';
 import { freePort } from '../src/core/net.js';
@@ -54,7 +54,7 @@ import type { Fate } from '../src/modes/types.js';
 import { listOf, opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { runMain, stopAll, type Stops } from './lib/run.js';
-import { smtpSource } from './lib/smtp.js';
+import { cpuMs, postfixRun, type PostfixRun } from './lib/postfix.js';
 import { startNodeServer, startServe, writeClamdConfig } from './lib/sut.js';
 
 type Part = 'postfix' | 'driver';
@@ -106,19 +106,9 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6} MB` : n >= 1e3 ? `${n / 1e3} KB` : `${n} B`);
 const load = (): string => loadAverage();
 
-/** CPU time (user + system, ms) a process has used so far (0 when unreadable); with `reaped`, plus its waited-for children. */
-function cpuMs(pid: number, reaped = false): number {
-  return ((reaped ? procCpuSecondsWithReaped(pid) : procCpuSeconds(pid)) ?? 0) * 1000;
-}
-
 /** Where a milter listen spec (`inet:PORT@HOST`, `unix:PATH`) accepts connections. */
 function endpointOf(spec: string): ReturnType<typeof milterEndpoint> {
   return milterEndpoint(parseMilterSocket(spec));
-}
-
-/** CPU ms of a Postfix instance: master, the children it has reaped, and its live children. */
-function postfixCpuMs(master: number): number {
-  return procTreeCpuSeconds(master) * 1000;
 }
 
 // ───────────────────────────── part 1: Postfix + smtp-source ─────────────────────────────
@@ -134,35 +124,10 @@ interface PfSystem {
   pids: Record<string, number>;
 }
 
-interface PfRun {
-  msgsPerSec: number;
-  messages: number;
-  ms: number;
-  /** ` status=sent ` lines the run added to the maillog (must equal messages). */
-  sent: number;
-  ok: boolean;
-  note: string;
-  cpuPerMsg: Record<string, number>;
-  load: string;
-}
 
 /** A timed run: smtp-source, then wait until the maillog shows every message sent to the sink. */
-async function pfRun(s: PfSystem, sessions: number, length: number, messages: number): Promise<PfRun> {
-  const l = load();
-  const sent0 = await s.postfix.sentCount();
-  const pf0 = postfixCpuMs(s.postfix.pid);
-  const c0 = Object.fromEntries(Object.entries(s.pids).map(([k, p]) => [k, cpuMs(p)] as const));
-  const src0 = cpuMs(process.pid, true);
-  const r = await smtpSource(s.postfix.port, { sessions, length, messages, capMs: 900_000 });
-  const src1 = cpuMs(process.pid, true);
-  const drained = await s.postfix.waitForSent(sent0 + messages, Date.now() + 120_000);
-  const cpuPerMsg: Record<string, number> = { postfix: (postfixCpuMs(s.postfix.pid) - pf0) / messages };
-  for (const [k, p] of Object.entries(s.pids)) cpuPerMsg[k] = (cpuMs(p) - (c0[k] ?? 0)) / messages;
-  // smtp-source (a reaped child of this process) + this process while it waited
-  cpuPerMsg['smtp-source'] = (src1 - src0) / messages;
-  const sent = (await s.postfix.sentCount()) - sent0;
-  const notes = [r.why, drained && sent === messages ? '' : `ACCOUNTING: ${sent} of ${messages} status=sent`].filter((x) => x !== '');
-  return { msgsPerSec: (messages * 1000) / r.ms, messages, ms: r.ms, sent, ok: notes.length === 0, note: notes.join('; '), cpuPerMsg, load: l };
+function pfRun(s: PfSystem, sessions: number, length: number, messages: number): Promise<PostfixRun> {
+  return postfixRun(s.postfix, Object.fromEntries(Object.entries(s.pids).map(([k, p]) => [k, () => cpuMs(p)])), { sessions, length, messages });
 }
 
 function messagesFor(a: Args, sessions: number, length: number): number {
@@ -175,7 +140,7 @@ interface CellReport {
   size: number;
   sessions: number;
   messages: number;
-  runs: Record<string, PfRun[]>;
+  runs: Record<string, PostfixRun[]>;
 }
 
 async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: Stops, report: Record<string, unknown>): Promise<void> {
@@ -233,7 +198,7 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: Stops,
   for (const length of a.sizes) {
     for (const sessions of a.sessions) {
       const messages = messagesFor(a, sessions, length);
-      const cell: CellReport = { size: length, sessions, messages, runs: Object.fromEntries(systems.map((s) => [s.key, [] as PfRun[]])) };
+      const cell: CellReport = { size: length, sessions, messages, runs: Object.fromEntries(systems.map((s) => [s.key, [] as PostfixRun[]])) };
       out(`\n### ${sizeName(length)}, ${sessions} session${sessions === 1 ? '' : 's'}, ${messages} messages per run\n`);
       for (let r = 0; r < a.runs; r++) {
         for (const s of systems) {
@@ -267,9 +232,9 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: Stops,
       const allOk = [...aloneRuns, ...ours, ...theirs, ...nul].every((r) => r.ok);
       // All CPU per message on the path (Postfix, sink, smtp-source, milter, clamd): alone ÷ ours, the
       // ratio a machine saturated by this path alone would show (independent of other load).
-      const total = (rs: PfRun[]): number => median(rs.map((r) => Object.values(r.cpuPerMsg).reduce((x, y) => x + y, 0)));
+      const total = (rs: PostfixRun[]): number => median(rs.map((r) => Object.values(r.cpuPerMsg).reduce((x, y) => x + y, 0)));
       const cpuRatio = ours.length === 0 || aloneRuns.length === 0 ? Number.NaN : total(aloneRuns) / total(ours);
-      const med = (rs: PfRun[]): string => (rs.length === 0 ? '–' : fmt(median(rs.map((r) => r.msgsPerSec))));
+      const med = (rs: PostfixRun[]): string => (rs.length === 0 ? '–' : fmt(median(rs.map((r) => r.msgsPerSec))));
       out(
         `| ${sizeName(c.size)} | ${c.sessions} | ${how} | ${med(aloneRuns)} | ${med(ours)} | **${ours.length === 0 ? '–' : median(ratios).toFixed(2)}x** (${ratios.map((x) => x.toFixed(2)).join(' / ')}) | ${med(theirs)} | ${theirs.length === 0 ? '–' : `${median(vsTheirs).toFixed(2)}x`} | ${nul.length === 0 ? '–' : `${median(nullRatios).toFixed(2)}x`} | ${cpu('milter')} · ${cpu('clamd')} · ${cpu('postfix')} | ${Number.isNaN(cpuRatio) ? '–' : `${cpuRatio.toFixed(2)}x`} | ${allOk ? 'yes' : 'NO'} |\n`,
       );
