@@ -200,9 +200,12 @@ export function rewriteHeader(raw: Buffer, prepend: readonly string[], remove: r
   const head = Buffer.from(prepend.map((l) => l + eol).join(''), 'latin1');
   const pieces: Buffer[] = [raw.subarray(0, from), head];
   let kept = from;
-  if (remove.length > 0) {
+  const end = remove.length > 0 ? headerBlockLength(raw) : 0;
+  // Tokenize only when a name to remove occurs at all (most messages carry none).
+  const lower = end > from ? raw.toString('latin1', from, end).toLowerCase() : '';
+  if (remove.some((r) => lower.includes(r.toLowerCase()))) {
     const names = new Set(remove.map((r) => r.toLowerCase()));
-    for (const f of headerFieldRanges(raw, from, headerBlockLength(raw))) {
+    for (const f of headerFieldRanges(raw, from, end)) {
       if (!names.has(f.name.toLowerCase())) continue;
       pieces.push(raw.subarray(kept, f.start));
       kept = f.end;
