@@ -383,3 +383,82 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
     throw e;
   }
 }
+
+/** Options of {@link startPostfixAfterQueue}. */
+export interface StartPostfixAfterQueueOptions extends Omit<StartPostfixOptions, 'milter' | 'milterDefaultAction' | 'proxyFilter' | 'reinjectPort'> {
+  /** The after-queue content filter's SMTP/LMTP listener on 127.0.0.1 (amavisd's `$inet_socket_port`, or our `serve smtp`). */
+  filterPort: number;
+  /** Parallel deliveries to the filter (the feeding transport's maxproc; match the filter's own process count). Default 8. */
+  filterConcurrency?: number;
+  /** Port of the re-injection smtpd the filter forwards to (default a free port). */
+  reinjectPort?: number;
+}
+
+/**
+ * master.cf lines of an after-queue content filter (docs/smtp-proxy.md): the feeding `smtp`
+ * transport `avbench-filter` (XFORWARD on, no MIME conversion, one recipient list per
+ * message) and the re-injection smtpd on 127.0.0.1:reinjectPort, whose `-o content_filter=`
+ * keeps filtered mail from looping back to the filter.
+ */
+export function postfixAfterQueueMasterCf(o: { filterConcurrency: number; reinjectPort: number }): string {
+  return [
+    '# after-queue content filter (avbench lab): the transport to the filter and the listener it forwards to',
+    `avbench-filter unix -    -       n       -       ${o.filterConcurrency}       smtp`,
+    '  -o smtp_send_xforward_command=yes',
+    '  -o disable_mime_output_conversion=yes',
+    '  -o smtp_data_done_timeout=1200',
+    '  -o max_use=20',
+    `127.0.0.1:${o.reinjectPort} inet n - n - - smtpd`,
+    '  -o content_filter=',
+    '  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters',
+    '  -o smtpd_authorized_xforward_hosts=127.0.0.0/8',
+    '  -o smtpd_client_restrictions=',
+    '  -o smtpd_helo_restrictions=',
+    '  -o smtpd_sender_restrictions=',
+    '  -o smtpd_recipient_restrictions=permit_mynetworks,reject',
+    '  -o smtpd_relay_restrictions=permit_mynetworks,reject',
+    '  -o mynetworks=127.0.0.0/8',
+    '  -o smtpd_error_sleep_time=0',
+    '  -o smtpd_client_connection_count_limit=0',
+    '  -o smtpd_client_connection_rate_limit=0',
+    '',
+  ].join('\n');
+}
+
+/**
+ * A private Postfix with an after-queue content filter (point A after the queue: amavisd-new's
+ * classic place): the public smtpd queues each message with
+ * `-o content_filter=avbench-filter:[127.0.0.1]:FILTERPORT` (on that listener only, so Postfix's
+ * own bounces are not sent through the filter), the queue manager hands it to the filter, and
+ * the filter forwards what passes to the re-injection smtpd, which relays it to `relayPort`.
+ * A message the filter refuses with 5xx is bounced by Postfix (a DSN to the envelope sender,
+ * relayed to `relayPort` like any mail); the SMTP client had already been told 250.
+ *
+ * Built on {@link startPostfix}: the instance is started, its master.cf gains the filter's
+ * lines, and `postfix reload` makes them live (no mail has been accepted before that).
+ */
+export async function startPostfixAfterQueue(opts: StartPostfixAfterQueueOptions): Promise<LabPostfix & { reinjectPort: number }> {
+  const pf = await startPostfix(opts);
+  try {
+    const reinjectPort = opts.reinjectPort ?? (await freePort());
+    const masterCf = join(pf.configDir, 'master.cf');
+    const public_ = `127.0.0.1:${pf.port} inet n - n - - smtpd`;
+    const text = await readFile(masterCf, 'utf8');
+    if (!text.includes(`${public_}\n`)) throw new Error(`startPostfixAfterQueue: no public smtpd line in ${masterCf}`);
+    const filtered = text.replace(`${public_}\n`, `${public_}\n  -o content_filter=avbench-filter:[127.0.0.1]:${opts.filterPort}\n`);
+    await writeFile(masterCf, filtered + postfixAfterQueueMasterCf({ filterConcurrency: opts.filterConcurrency ?? 8, reinjectPort }), { mode: 0o644 });
+    const postfix = (await which('postfix'))!;
+    const r = await run(postfix, ['-c', pf.configDir, 'reload'], { deadline: Date.now() + 30_000 });
+    if (!r.ok || r.exitCode !== 0) throw new Error(`postfix -c ${pf.configDir} reload failed: ${r.ok ? `exit ${r.exitCode}` : r.message}: ${r.stderr}${r.stdout}`);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
+    // master re-creates its listeners on reload: both must greet again.
+    while (!((await greets(reinjectPort, Math.min(deadline, Date.now() + 2_000))) && (await greets(pf.port, Math.min(deadline, Date.now() + 2_000))))) {
+      if (Date.now() >= deadline) throw new Error(`postfix: the re-injection listener 127.0.0.1:${reinjectPort} did not greet after reload: ${(await pf.log()).slice(-2_000)}`);
+      await delay(100);
+    }
+    return { ...pf, reinjectPort };
+  } catch (e) {
+    await pf.stop();
+    throw e;
+  }
+}
