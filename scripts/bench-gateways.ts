@@ -1,13 +1,19 @@
 /**
  * Benchmark: our SMTP proxy against the third-party SMTP gateways of issue 15, measured the
  * way a mail administrator would — whole processes, Postfix's `smtp-source` with its
- * defaults, the same lab clamd, the same next hop. Today: Haraka + haraka-plugin-clamd.
+ * defaults, the same lab clamd, the same next hop. Today: Haraka + haraka-plugin-clamd, and
+ * Exim's malware ACL when scripts/install-exim.sh unpacked it.
  *
  *   ours   = `node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE --quiet`
  *            (a private copy of dist/: others may rebuild the shared tree meanwhile)
  *   haraka = Haraka (npm devDependency) from src/lab/haraka.ts: clamd plugin → the same
  *            clamd's unix socket, reject on virus, queue/smtp_forward → the same sink;
  *            log level warn (no line per message, like ours with --quiet)
+ *   exim   = Exim (exim4-daemon-heavy) from src/lab/exim.ts: `deny malware = *` → the same
+ *            clamd's unix socket (clamd reads Exim's spool file), manualroute → the same sink.
+ *            Store-and-forward: its 250 comes after spooling, before delivery, so each run
+ *            also waits for every message at the sink (msg/s delivered: smtp-source's start
+ *            to the last arrival); its CPU is the daemon's tree (reaped and live children)
  *   both   → smtp-sink dumping every message to tmpfs; each run checks that as many
  *            arrived as smtp-source sent, each Message-Id once.
  *
@@ -23,11 +29,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { procCpuSeconds } from '../src/bench/host.js';
+import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
+import { findExim, startExim } from '../src/lab/exim.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
@@ -36,9 +43,10 @@ import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceRes
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
-type System = 'ours' | 'haraka';
+type System = 'ours' | 'haraka' | 'exim';
 const SHAPES = ['per-conn', 'kept'] as const;
-const SYSTEMS: readonly System[] = ['ours', 'haraka'];
+/** Exim joins when installed (main). */
+const SYSTEMS: System[] = ['ours', 'haraka'];
 /** Issue 15's target: our serve smtp ≥ 2x Haraka + clamd. */
 const TARGET = 2;
 const FROM = 'avbench@sender.localhost';
@@ -88,17 +96,31 @@ interface RunFigure {
   load1: string;
   note: string;
   ok: boolean;
+  /** Messages per second from smtp-source's start to the last arrival at the sink. */
+  deliveredPerSec: number;
 }
+
+/** CPU seconds of a measured process (`exim`: the daemon's tree, its reception and delivery processes). */
+const cpuOf = (k: string, p: number): number => (k === 'exim' ? procTreeCpuSeconds(p) : (procCpuSeconds(p) ?? 0));
 
 async function timedRun(port: number, pids: Record<string, number>, sink: DumpSink, shape: Shape, sessions: number, length: number, m: number): Promise<RunFigure> {
   const load1 = (loadavg()[0] ?? 0).toFixed(1);
-  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, procCpuSeconds(p) ?? 0]));
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuOf(k, p)]));
+  const t0 = performance.now();
   const r = await source(port, shape, sessions, length, m);
-  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, (((procCpuSeconds(p) ?? 0) - (cpu0[k] ?? 0)) * 1e6) / m]));
   await new Promise((res) => setTimeout(res, 100)); // the last dump file is closed after the final 250
+  // A store-and-forward MTA (Exim) may still be delivering: wait (up to 60 s) for every message.
   const got = await arrivals(sink);
+  for (const until = Date.now() + 60_000; got.files < m && Date.now() < until; ) {
+    await new Promise((res) => setTimeout(res, 50));
+    const more = await arrivals(sink);
+    got.files += more.files;
+    for (const id of more.ids) got.ids.add(id);
+  }
+  const lastArrivalMs = performance.now() - t0;
+  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuOf(k, p) - (cpu0[k] ?? 0)) * 1e6) / m]));
   const problems = [...(r.why === '' ? [] : [r.why]), ...(got.files !== m ? [`arrived ${got.files} of ${m}`] : []), ...(got.ids.size !== got.files ? [`${got.files - got.ids.size} without or with a repeated Message-Id`] : [])];
-  return { msgsPerSec: (m / r.ms) * 1000, cpu, load1, note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '), ok: problems.length === 0 };
+  return { msgsPerSec: (m / r.ms) * 1000, deliveredPerSec: (m / Math.max(r.ms, lastArrivalMs - 100)) * 1000, cpu, load1, note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '), ok: problems.length === 0 };
 }
 
 async function main(): Promise<void> {
@@ -106,10 +128,13 @@ async function main(): Promise<void> {
   const started = performance.now();
   const install = await findHaraka();
   if (install === undefined) throw new Error('Haraka is not installed (npm ci installs the devDependencies Haraka and haraka-plugin-clamd)');
+  const exim = await findExim();
+  if (exim !== undefined) SYSTEMS.push('exim');
   out(
     `# bench-gateways — ${new Date().toISOString()}\n` +
       `${hostLine()} (other work on the machine shares its cores)\n` +
       `Haraka ${install.version} + haraka-plugin-clamd ${install.clamdPluginVersion} (one process, log level ${a.logs ? 'info' : 'warn'}) vs avbench serve smtp (${a.logs ? 'per-message log lines on, to a file' : '--quiet'}); same clamd (unix socket), same smtp-sink\n` +
+      `${exim === undefined ? 'Exim: not installed (scripts/install-exim.sh)' : `Exim ${exim.version} (exim4-daemon-heavy, ${exim.bin}): deny malware = * (clamd, same unix socket), manualroute to the same smtp-sink`}\n` +
       `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
   );
   const base = join('/dev/shm', `avbench-bench-gateways-${process.pid}`);
@@ -130,11 +155,14 @@ async function main(): Promise<void> {
     stops.push(() => proxy.stop(5_000));
     const haraka = await startHaraka({ clamd: clamd.socket, forwardPort: sink.port, logLevel: a.logs ? 'info' : 'warn', dir: base });
     stops.push(() => haraka.stop());
+    const eximLab = exim === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: sink.port, dir: base });
+    if (eximLab !== undefined) stops.push(() => eximLab.stop());
     await sink.collect();
-    out(`lab: clamd pid ${clamd.pid} (MaxThreads ${a.clamdThreads}), smtp-sink pid ${sink.pid}, serve smtp pid ${proxy.pid}, Haraka pid ${haraka.pid}\n\n`);
-    const systems: Record<System, { port: number; pids: Record<string, number> }> = {
+    out(`lab: clamd pid ${clamd.pid} (MaxThreads ${a.clamdThreads}), smtp-sink pid ${sink.pid}, serve smtp pid ${proxy.pid}, Haraka pid ${haraka.pid}${eximLab === undefined ? '' : `, Exim pid ${eximLab.pid}`}\n\n`);
+    const systems: Partial<Record<System, { port: number; pids: Record<string, number> }>> = {
       ours: { port: oursPort, pids: { 'serve smtp': proxy.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } },
       haraka: { port: haraka.port, pids: { haraka: haraka.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } },
+      ...(eximLab === undefined ? {} : { exim: { port: eximLab.port, pids: { exim: eximLab.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } } }),
     };
     const summary: string[] = [];
     for (const length of a.sizes) {
@@ -142,20 +170,20 @@ async function main(): Promise<void> {
         for (const sessions of a.sessionsList) {
           out(`## ${shape} · ${sessions} sessions · ${sizeName(length)}\n`);
           for (const sys of SYSTEMS) {
-            const w = await source(systems[sys].port, shape, sessions, length, Math.max(100, 4 * sessions));
-            await new Promise((res) => setTimeout(res, 100));
+            const w = await source(systems[sys]!.port, shape, sessions, length, Math.max(100, 4 * sessions));
+            await new Promise((res) => setTimeout(res, sys === 'exim' ? 3_000 : 100)); // Exim delivers after its 250
             await sink.collect();
             if (w.why !== '') out(`  warm-up ${sys}: ${w.why}\n`);
           }
-          const runs: Record<System, RunFigure[]> = { ours: [], haraka: [] };
+          const runs: Record<System, RunFigure[]> = { ours: [], haraka: [], exim: [] };
           for (let r = 0; r < a.repeats; r++) {
             for (const sys of SYSTEMS) {
-              const f = await timedRun(systems[sys].port, systems[sys].pids, sink, shape, sessions, length, a.messages);
+              const f = await timedRun(systems[sys]!.port, systems[sys]!.pids, sink, shape, sessions, length, a.messages);
               runs[sys].push(f);
               const cpu = Object.entries(f.cpu)
                 .map(([k, v]) => `${k} ${v.toFixed(0)}`)
                 .join(', ');
-              out(`  run ${r + 1} ${sys.padEnd(6)} ${fmt(f.msgsPerSec).padStart(6)} msg/s · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+              out(`  run ${r + 1} ${sys.padEnd(6)} ${fmt(f.msgsPerSec).padStart(6)} msg/s${sys === 'exim' ? ` (${fmt(f.deliveredPerSec)} delivered)` : ''} · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
             }
           }
           const med = (sys: System): number => median(runs[sys].map((f) => f.msgsPerSec));
@@ -166,6 +194,9 @@ async function main(): Promise<void> {
             `${shape.padEnd(8)} s${sessions} ${sizeName(length).padEnd(5)}: ours ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.msgsPerSec)).join(', ')}] · ` +
             `Haraka ${fmt(med('haraka'))} msg/s [${runs.haraka.map((f) => fmt(f.msgsPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET}x: ${ratio >= TARGET ? 'met' : 'NOT met'}) · ` +
             `front end's own CPU µs/msg: ours ${medCpu('ours', 'serve smtp').toFixed(0)}, Haraka ${medCpu('haraka', 'haraka').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('haraka', 'clamd').toFixed(0)} · ` +
+            (SYSTEMS.includes('exim')
+              ? `Exim ${fmt(med('exim'))} msg/s accepted [${runs.exim.map((f) => fmt(f.msgsPerSec)).join(', ')}], ${fmt(median(runs.exim.map((f) => f.deliveredPerSec)))} delivered · ratio ours/Exim ${(med('ours') / median(runs.exim.map((f) => f.deliveredPerSec))).toFixed(2)}x (delivered; no target) · Exim tree CPU µs/msg ${medCpu('exim', 'exim').toFixed(0)}, clamd ${medCpu('exim', 'clamd').toFixed(0)} · `
+              : '') +
             `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
           out(`  ${line}\n\n`);
           summary.push(line);
