@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
+import { startPostfixAfterQueue, type LabPostfix } from './postfix.js';
 import { delay, discard, logTail, stopOnce } from './util.js';
 
 /** What amavisd does with a message clamd calls infected (`$final_virus_destiny`). */
@@ -292,4 +293,47 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
     await discard(daemon, [folder], 5_000);
     throw e;
   }
+}
+
+/** A whole after-queue gateway: a private Postfix in front, amavisd-new as its content filter. */
+export interface LabAmavisGateway {
+  amavis: LabAmavis;
+  postfix: LabPostfix & { reinjectPort: number };
+  /** `--sut` URL: `smtp://127.0.0.1:PORT?sink=SINKPORT&name=amavisd-new&pid=POSTFIX,AMAVISD[,CLAMD]`. */
+  sut: string;
+  /** Stops Postfix, then amavisd (safe to call twice). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start amavisd-new and a private Postfix whose public smtpd hands every queued message to
+ * it (`content_filter`), whose re-injection listener takes amavisd's output, and whose
+ * relayhost is 127.0.0.1:sinkPort (the bench driver's sink). `clamdPid` is added to the
+ * `--sut` URL's pid list. Needs root and the postfix and amavisd-new packages.
+ */
+export async function startAmavisGateway(opts: { clamdSocket: string; sinkPort: number; clamdPid?: number; maxServers?: number; dir?: string }): Promise<LabAmavisGateway> {
+  const reinjectPort = await freePort();
+  const maxServers = opts.maxServers ?? 8;
+  const amavis = await startAmavis({ clamdSocket: opts.clamdSocket, reinjectPort, maxServers, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
+  let postfix: LabPostfix & { reinjectPort: number };
+  try {
+    postfix = await startPostfixAfterQueue({ relayPort: opts.sinkPort, filterPort: amavis.port, filterConcurrency: maxServers, reinjectPort, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
+  } catch (e) {
+    await amavis.stop();
+    throw e;
+  }
+  const pids = [postfix.pid, amavis.pid, ...(opts.clamdPid === undefined ? [] : [opts.clamdPid])];
+  let stopped: Promise<void> | undefined;
+  return {
+    amavis,
+    postfix,
+    sut: `smtp://127.0.0.1:${postfix.port}?sink=${opts.sinkPort}&name=amavisd-new&pid=${pids.join(',')}`,
+    stop() {
+      stopped ??= (async () => {
+        await postfix.stop();
+        await amavis.stop();
+      })();
+      return stopped;
+    },
+  };
 }

@@ -18,6 +18,7 @@ import { startRspamd, type LabRspamd } from './rspamd.js';
 import { which } from '../core/exec.js';
 import { findHaraka, startHaraka, type LabHaraka } from './haraka.js';
 import { findExim, startExim, type LabExim } from './exim.js';
+import { findAmavisd, startAmavisGateway, type LabAmavisGateway } from './amavis.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
 
 /** Default lab folder: `.avbench-lab` in the working folder. */
@@ -121,6 +122,14 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     const eximSinkPort = await freePort();
     const exim: LabExim | undefined = (await findExim()) === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: eximSinkPort });
     if (exim !== undefined) stops.push(() => exim.stop());
+    // amavisd-new after the queue (Debian amavisd-new, root, postfix: started when installed): a
+    // private Postfix → amavisd (ClamAV-clamd → this clamd) → Postfix re-injection → the driver's sink.
+    const amavisSinkPort = await freePort();
+    const amavis: LabAmavisGateway | undefined =
+      (await findAmavisd()) === undefined || (await which('postfix')) === undefined || process.getuid?.() !== 0
+        ? undefined
+        : await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid });
+    if (amavis !== undefined) stops.push(() => amavis.stop());
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
@@ -153,6 +162,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
+        ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }]),
       ],
       suts: {
         // pid=: the bench reads these processes' CPU and memory from /proc.
@@ -161,6 +171,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
+        ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut }),
       },
     };
     await writeState(dir, state);

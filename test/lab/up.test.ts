@@ -40,7 +40,9 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     // Haraka (npm devDependencies) is part of the lab when installed, as in this tree.
     // rspamd (apt, issue 15.4) likewise: its milter --sut with the PIDs of its main process, workers and clamd.
     // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim']);
+    // amavisd-new (issue 15.1, apt) after the queue of its own private Postfix, likewise.
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'amavisd-new', 'postfix (amavisd-new)']);
+    expect(state.suts['amavisd-new']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=amavisd-new&pid=\d+,\d+,\d+$/);
     expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
     expect(state.suts['rspamd']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=rspamd&pid=\d+(,\d+){3,}$/);
     expect(state.suts['haraka']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=haraka&pid=\d+,\d+$/);
