@@ -1,0 +1,195 @@
+/**
+ * Benchmark (issue 15): a Postfix after-queue content filter, amavisd-new against our SMTP
+ * proxy, as an administrator deploys each — whole processes, Postfix's `smtp-source` with its
+ * defaults, the same lab clamd, the same next hop.
+ *
+ *   amavisd-new = a private Postfix (src/lab/postfix.ts startPostfixAfterQueue) whose public
+ *                 smtpd queues with `content_filter` → amavisd-new (src/lab/amavis.ts:
+ *                 @av_scanners = ClamAV-clamd CONTSCAN over the clamd's unix socket,
+ *                 $max_servers = --filter-procs, spam checks off, log level 0) → the Postfix's
+ *                 re-injection smtpd → smtp-sink
+ *   ours        = an identical private Postfix whose content filter is
+ *                 `node dist/src/cli/bin.js serve smtp --scanner clamd --quiet` (a private copy of
+ *                 dist/) forwarding to that Postfix's re-injection smtpd → the same smtp-sink
+ *
+ * After the queue the sender's 250 comes at queueing time, so the figure is msg/s DELIVERED:
+ * smtp-source's start to the last of its messages at the sink (every message must arrive,
+ * each Message-Id once). smtp-source's own msg/s (accepted into the queue) is printed beside
+ * it. The two systems alternate --repeats times after one untimed warm-up each; medians,
+ * every run, the ratio ours / amavisd-new against the issue's target (≥ 2x), CPU µs per
+ * message of each process (Postfix's whole tree, amavisd's tree, clamd, serve smtp) and the
+ * load average at each run are printed.
+ *
+ *   node dist/scripts/bench-amavis.js [--shapes per-conn,kept] [--sessions 8] [--sizes 1K]
+ *        [--messages 500] [--repeats 3] [--filter-procs 8] [--clamd-threads 8]
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
+import { median } from '../src/bench/stats.js';
+import { freePort } from '../src/core/net.js';
+import { findAmavisd, startAmavisGateway } from '../src/lab/amavis.js';
+import { startClamd } from '../src/lab/clamd.js';
+import { startPostfixAfterQueue } from '../src/lab/postfix.js';
+import { opt, readOptions } from './lib/args.js';
+import { hostLine } from './lib/host.js';
+import { loopback } from './lib/listen.js';
+import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
+import { parseDump, smtpSource, startDumpSink, type DumpSink } from './lib/smtp.js';
+import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
+
+type Shape = 'per-conn' | 'kept';
+type System = 'ours' | 'amavisd-new';
+const SHAPES = ['per-conn', 'kept'] as const;
+const SYSTEMS: System[] = ['ours', 'amavisd-new'];
+/** Issue 15's target: our proxy in front of Postfix ≥ 2x amavisd-new as content filter. */
+const TARGET = 2;
+const FROM = 'avbench@sender.localhost';
+const TO = 'sink@recipient.localhost';
+
+function parseArgs(argv: string[]) {
+  return readOptions('bench-amavis', argv, {
+    shapes: opt.list(['per-conn'], SHAPES),
+    sessions: opt.whole(8),
+    sizes: opt.sizes('1K'),
+    messages: opt.whole(500),
+    repeats: opt.whole(3),
+    'filter-procs': opt.whole(8),
+    'clamd-threads': opt.whole(8),
+  });
+}
+
+const out = (s: string): void => {
+  process.stdout.write(s);
+};
+const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
+
+interface RunFigure {
+  /** Messages per second from smtp-source's start to the last arrival at the sink. */
+  deliveredPerSec: number;
+  /** smtp-source's own: accepted into Postfix's queue. */
+  acceptedPerSec: number;
+  cpu: Record<string, number>;
+  load1: string;
+  ok: boolean;
+  note: string;
+}
+
+/** CPU seconds of a measured process: Postfix and amavisd fork workers (their tree), others themselves. */
+const cpuOf = (k: string, p: number): number => (k === 'postfix' || k === 'amavisd' ? procTreeCpuSeconds(p) : (procCpuSeconds(p) ?? 0));
+
+/** Wait (up to 120 s) until `m` messages arrived at the sink; their count and distinct Message-Ids. */
+async function drain(sink: DumpSink, m: number): Promise<{ files: number; ids: Set<string>; at: number }> {
+  const got = { files: 0, ids: new Set<string>(), at: performance.now() };
+  for (const until = Date.now() + 120_000; got.files < m && Date.now() < until; ) {
+    const files = await sink.collect();
+    if (files.length > 0) got.at = performance.now();
+    got.files += files.length;
+    for (const f of files) {
+      const id = parseDump(f).id;
+      if (id !== undefined) got.ids.add(id);
+    }
+    if (got.files < m) await new Promise((res) => setTimeout(res, 20));
+  }
+  return got;
+}
+
+async function timedRun(port: number, pids: Record<string, number>, sink: DumpSink, shape: Shape, sessions: number, length: number, m: number): Promise<RunFigure> {
+  const load1 = (loadavg()[0] ?? 0).toFixed(1);
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuOf(k, p)]));
+  const t0 = performance.now();
+  const r = await smtpSource(port, { kept: shape === 'kept', sessions, messages: m, length, from: FROM, to: TO, capMs: 600_000 });
+  const got = await drain(sink, m);
+  const cpu = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuOf(k, p) - (cpu0[k] ?? 0)) * 1e6) / m]));
+  const problems = [...(r.why === '' ? [] : [r.why]), ...(got.files !== m ? [`arrived ${got.files} of ${m}`] : []), ...(got.ids.size !== got.files ? [`${got.files - got.ids.size} without or with a repeated Message-Id`] : [])];
+  return {
+    deliveredPerSec: (m * 1000) / (got.at - t0),
+    acceptedPerSec: (m * 1000) / r.ms,
+    cpu,
+    load1,
+    ok: problems.length === 0,
+    note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '),
+  };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  if ((await findAmavisd()) === undefined) throw new Error('amavisd-new is not installed (apt-get install amavisd-new)');
+  if (process.getuid?.() !== 0) throw new Error('bench-amavis runs private Postfix instances and amavisd: run it as root');
+  out(
+    `# bench-amavis — ${new Date().toISOString()}\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
+      `Postfix after-queue content_filter → amavisd-new ($max_servers ${a.filterProcs}, ClamAV-clamd CONTSCAN, log level 0) vs → avbench serve smtp (--quiet); each behind its own identical private Postfix (feeding transport maxproc ${a.filterProcs}); same clamd (unix socket, MaxThreads ${a.clamdThreads}), same smtp-sink\n` +
+      `smtp-source -f ${FROM} -t ${TO} [-d] -s ${a.sessions} -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system after one untimed warm-up each; msg/s delivered = smtp-source's start to the last arrival at the sink\n`,
+  );
+  const base = join('/dev/shm', `avbench-bench-amavis-${process.pid}`);
+  await mkdir(base, { recursive: true, mode: 0o711 });
+  const stops: Stops = [];
+  try {
+    const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
+    stops.push(() => clamd.stop());
+    const sink = await startDumpSink(base);
+    stops.push(() => sink.stop());
+    const amavis = await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: sink.port, maxServers: a.filterProcs, dir: base });
+    stops.push(() => amavis.stop());
+    const app = await privateDist(base);
+    const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
+    const oursPort = await freePort();
+    const oursPostfix = await startPostfixAfterQueue({ relayPort: sink.port, filterPort: oursPort, filterConcurrency: a.filterProcs, dir: base });
+    stops.push(() => oursPostfix.stop());
+    const proxy = await startNodeServer(
+      [join(app, 'dist/src/cli/bin.js'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${oursPostfix.reinjectPort}`, '--scanner', 'clamd', '--config', cfg, '--quiet'],
+      { ready: loopback(oursPort), expect: 'smtp', logFile: join(base, 'serve-smtp.log'), cwd: app, what: 'avbench serve smtp' },
+    );
+    stops.push(() => proxy.stop(5_000));
+    await sink.collect();
+    out(`lab: clamd pid ${clamd.pid}, smtp-sink pid ${sink.pid}; amavisd-new pid ${amavis.amavis.pid} behind Postfix master ${amavis.postfix.pid}; serve smtp pid ${proxy.pid} behind Postfix master ${oursPostfix.pid}\n\n`);
+    const systems: Record<System, { port: number; pids: Record<string, number> }> = {
+      ours: { port: oursPostfix.port, pids: { postfix: oursPostfix.pid, 'serve smtp': proxy.pid, clamd: clamd.pid } },
+      'amavisd-new': { port: amavis.postfix.port, pids: { postfix: amavis.postfix.pid, amavisd: amavis.amavis.pid, clamd: clamd.pid } },
+    };
+    const summary: string[] = [];
+    for (const length of a.sizes) {
+      for (const shape of a.shapes) {
+        out(`## ${shape} · ${a.sessions} sessions · ${sizeName(length)}\n`);
+        for (const sys of SYSTEMS) {
+          const w = Math.max(100, 4 * a.sessions);
+          const r = await smtpSource(systems[sys].port, { kept: shape === 'kept', sessions: a.sessions, messages: w, length, from: FROM, to: TO, capMs: 300_000 });
+          const got = await drain(sink, w);
+          if (r.why !== '' || got.files !== w) out(`  warm-up ${sys}: ${r.why} arrived ${got.files} of ${w}\n`);
+        }
+        const runs: Record<System, RunFigure[]> = { ours: [], 'amavisd-new': [] };
+        for (let r = 0; r < a.repeats; r++) {
+          for (const sys of SYSTEMS) {
+            const f = await timedRun(systems[sys].port, systems[sys].pids, sink, shape, a.sessions, length, a.messages);
+            runs[sys].push(f);
+            const cpu = Object.entries(f.cpu)
+              .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+              .join(', ');
+            out(`  run ${r + 1} ${sys.padEnd(11)} ${fmt(f.deliveredPerSec).padStart(6)} msg/s delivered (${fmt(f.acceptedPerSec)} accepted) · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+          }
+        }
+        const med = (sys: System): number => median(runs[sys].map((f) => f.deliveredPerSec));
+        const medCpu = (sys: System, k: string): number => median(runs[sys].map((f) => f.cpu[k] ?? 0));
+        const ratio = med('ours') / med('amavisd-new');
+        const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
+        const line =
+          `${shape.padEnd(8)} s${a.sessions} ${sizeName(length).padEnd(5)}: Postfix+ours ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ` +
+          `Postfix+amavisd-new ${fmt(med('amavisd-new'))} msg/s [${runs['amavisd-new'].map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET}x: ${ratio >= TARGET ? 'met' : 'NOT met'}) · ` +
+          `filter's own CPU µs/msg: serve smtp ${medCpu('ours', 'serve smtp').toFixed(0)}, amavisd ${medCpu('amavisd-new', 'amavisd').toFixed(0)}; Postfix ${medCpu('ours', 'postfix').toFixed(0)} / ${medCpu('amavisd-new', 'postfix').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('amavisd-new', 'clamd').toFixed(0)} · ` +
+          `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
+        summary.push(line);
+        out('\n');
+      }
+    }
+    out(`## summary (medians; ${wallTime(started)})\n${summary.join('\n')}\n`);
+  } finally {
+    await stopAll(stops);
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+runMain('bench-amavis', main);
