@@ -23,7 +23,7 @@
  *   node dist/scripts/bench-amavis.js [--shapes per-conn,kept] [--sessions 8] [--sizes 1K]
  *        [--messages 500] [--repeats 3] [--filter-procs 8] [--clamd-threads 8]
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
@@ -80,20 +80,28 @@ interface RunFigure {
 /** CPU seconds of a measured process: Postfix and amavisd fork workers (their tree), others themselves. */
 const cpuOf = (k: string, p: number): number => (k === 'postfix' || k === 'amavisd' ? procTreeCpuSeconds(p) : (procCpuSeconds(p) ?? 0));
 
-/** Wait (up to 120 s) until `m` messages arrived at the sink; their count and distinct Message-Ids. */
+/**
+ * Wait (up to 120 s) until `m` messages arrived at the sink, then read them: their count and
+ * distinct Message-Ids, and when the m-th file appeared. Files are read only once all are
+ * there and smtp-sink had 300 ms to close the last (a file read while it is written lacks
+ * its end, or its Message-Id).
+ */
 async function drain(sink: DumpSink, m: number): Promise<{ files: number; ids: Set<string>; at: number }> {
-  const got = { files: 0, ids: new Set<string>(), at: performance.now() };
-  for (const until = Date.now() + 120_000; got.files < m && Date.now() < until; ) {
-    const files = await sink.collect();
-    if (files.length > 0) got.at = performance.now();
-    got.files += files.length;
-    for (const f of files) {
-      const id = parseDump(f).id;
-      if (id !== undefined) got.ids.add(id);
-    }
-    if (got.files < m) await new Promise((res) => setTimeout(res, 20));
+  let at = performance.now();
+  for (const until = Date.now() + 120_000; Date.now() < until; ) {
+    const n = (await readdir(sink.dir)).length;
+    at = performance.now();
+    if (n >= m) break;
+    await new Promise((res) => setTimeout(res, 20));
   }
-  return got;
+  await new Promise((res) => setTimeout(res, 300));
+  const files = await sink.collect();
+  const ids = new Set<string>();
+  for (const f of files) {
+    const id = parseDump(f).id;
+    if (id !== undefined) ids.add(id);
+  }
+  return { files: files.length, ids, at };
 }
 
 async function timedRun(port: number, pids: Record<string, number>, sink: DumpSink, shape: Shape, sessions: number, length: number, m: number): Promise<RunFigure> {
@@ -128,6 +136,14 @@ async function main(): Promise<void> {
   const base = join('/dev/shm', `avbench-bench-amavis-${process.pid}`);
   await mkdir(base, { recursive: true, mode: 0o711 });
   const stops: Stops = [];
+  // Postfix instances are daemons of their own (`postfix start`): stop everything on Ctrl-C / SIGTERM too.
+  const onSignal = (): void => {
+    void stopAll(stops)
+      .then(() => rm(base, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
     stops.push(() => clamd.stop());
