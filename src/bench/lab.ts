@@ -5,12 +5,13 @@
  * clamdscan, clamscan, icap and yara at them (yara gets a generated EICAR rule). The config
  * is written to a private temp file so `avbench deliver` children (lda mode) see it too.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AvbenchConfig, ScannerConfig } from '../config/config.js';
 import { startCicap, type LabCicap } from '../lab/cicap.js';
-import { startClamd, type LabClamd } from '../lab/clamd.js';
+import { startClamd, waitForClamd, type LabClamd } from '../lab/clamd.js';
+import { connect } from '../core/net.js';
 import { eicar } from '../lab/signatures.js';
 
 /** The running lab, its config, and the daemon PIDs per scanner name. */
@@ -20,7 +21,46 @@ export interface BenchLab {
   pids: Record<string, number[]>;
   /** What could not be started (the scanner then stays unavailable and is skipped). */
   notes: string[];
+  /**
+   * Empty the lab clamd's caches before a cold pass: RELOAD, then wait until its log says the
+   * new engine is active (clamd keeps its clean-file cache in the engine: a new engine starts
+   * with an empty cache). `scanners` are the names that scan through this clamd.
+   */
+  coldReset: { scanners: string[]; reset(): Promise<void> };
+  /** The lab clamd's log file (where its reloads show). */
+  clamdLogFile: string;
   stop(): Promise<void>;
+}
+
+const ACTIVATED = 'Activating the newly loaded database';
+
+function countOf(text: string, needle: string): number {
+  let n = 0;
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
+  return n;
+}
+
+/**
+ * RELOAD a clamd whose log we can read and wait (up to `timeoutMs`) until it has activated the
+ * newly loaded database, then until it answers PING. Throws when it does not in time.
+ */
+export async function reloadClamd(socket: string, logFile: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const before = countOf(await readFile(logFile, 'utf8').catch(() => ''), ACTIVATED);
+  const c = await connect({ path: socket }, { deadline });
+  try {
+    await c.write(Buffer.from('zRELOAD\0', 'latin1'));
+    const reply = (await c.readUntil('\0')).toString('utf8').replace(/\0$/, '').trim();
+    if (reply !== 'RELOADING') throw new Error(`clamd answered RELOAD with ${JSON.stringify(reply)}`);
+  } finally {
+    c.destroy();
+  }
+  for (;;) {
+    if (countOf(await readFile(logFile, 'utf8').catch(() => ''), ACTIVATED) > before) break;
+    if (Date.now() > deadline) throw new Error(`clamd did not activate its reloaded database within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!(await waitForClamd({ path: socket }, deadline))) throw new Error('clamd did not answer PING after RELOAD');
 }
 
 /** A YARA rule matching EICAR, as a hex string (no EICAR text in the source tree). */
@@ -67,7 +107,9 @@ export async function startBenchLab(base: AvbenchConfig = { scanners: {} }): Pro
     const config: AvbenchConfig = { ...base, scanners };
     const configPath = join(folder, 'avbench.config.json');
     await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-    return { config, configPath, pids, notes, stop };
+    const lab = clamd;
+    const coldReset = { scanners: Object.keys(pids), reset: () => reloadClamd(lab.socket, lab.logFile) };
+    return { config, configPath, pids, notes, coldReset, clamdLogFile: lab.logFile, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -18,9 +18,9 @@ import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../corpus/read.
 import type { ModeName } from '../modes/types.js';
 import { startFrontEnd, startSut, type BenchOutcome, type Target } from './frontends.js';
 import { hostInfo, LoadSampler } from './host.js';
-import { SCHEMA_VERSION, type LoadShape, type MessageResult, type ResourceUse, type Results, type Run, type ScannerInfo } from '../results/types.js';
+import { SCHEMA_VERSION, type ColdSummary, type Interval, type LoadShape, type MessageResult, type RepeatFigures, type ResourceUse, type Results, type Run, type ScannerInfo } from '../results/types.js';
 import { countRecords, hitDeadline } from '../results/counts.js';
-import { computeDetection, countFates, latencySummary, medianIndex, round3 } from './stats.js';
+import { computeDetection, countFates, latencySummary, meanInterval, medianIndex, percentile, round3 } from './stats.js';
 import { parseSut, type SutSpec } from './sut.js';
 import { CorpusHasher, describeAdapter, describeCommand, describeProcesses, withDescription, type ScannerOptionsSeen } from './versions.js';
 
@@ -30,8 +30,8 @@ export const MODES: readonly ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
 /** What the runner tells while it works (for progress lines). */
 export type BenchEvent =
   | { type: 'skip'; name: string; reason: string }
-  | { type: 'run-start'; id: string; index: number; total: number; passes: number; messages: number }
-  | { type: 'pass'; id: string; pass: number; passes: number; warmup: boolean; done: number; messages: number }
+  | { type: 'run-start'; id: string; index: number; total: number; passes: number; messages: number; round?: number; rounds?: number }
+  | { type: 'pass'; id: string; pass: number; passes: number; warmup: boolean; cold?: boolean; done: number; messages: number }
   | { type: 'run-end'; run: Run }
   | { type: 'run-failed'; id: string; reason: string };
 
@@ -53,8 +53,16 @@ export interface RunBenchOptions {
   limit?: number;
   /** Per mode, bench only the first N messages (e.g. `{ lda: 30 }`: a process per message is slow). */
   modeLimits?: Partial<Record<ModeName, number>>;
-  /** Warm-up passes per run, not measured (default 1). */
+  /** Warm-up passes before each measured warm pass, not measured (default 1). */
   warmup?: number;
+  /**
+   * A cold pass per round before the warm-up (default true): every message carries a unique
+   * `X-Avbench-Pass` header line (new whole-message bytes), and a scanner named in
+   * `coldReset.scanners` has its caches emptied first.
+   */
+  cold?: boolean;
+  /** Where the bench owns the scanner daemon (`--lab`): the scanners behind it and how to empty its caches (clamd RELOAD). */
+  coldReset?: { scanners: readonly string[]; reset(): Promise<void> };
   /** The no-scan baseline per mode and concurrency (default true). */
   baseline?: boolean;
   /** Loaded config (scanner definitions, limits). */
@@ -150,8 +158,50 @@ function internalFailure(file: string, err: unknown): MessageResult {
   return { file, verdict: 'error', names: [], errorCode: 'INTERNAL', ms: 0, fate: 'lost', smtpReply: `avbench: ${err instanceof Error ? err.message : String(err)}` };
 }
 
+/** The header line that makes a cold pass's bytes new (unique per message and pass). */
+export const PASS_HEADER = 'X-Avbench-Pass';
+
+/**
+ * `raw` with an `X-Avbench-Pass: <value>` line on top (after an mbox `From ` line, in the
+ * message's own line ending): new bytes for whole-message caches, the same parts inside.
+ */
+export function withPassHeader(raw: Buffer, value: string): Buffer {
+  const nl = raw.indexOf(0x0a);
+  const eol = nl > 0 && raw[nl - 1] === 0x0d ? '\r\n' : '\n';
+  const at = nl >= 0 && raw.subarray(0, 5).toString('latin1') === 'From ' ? nl + 1 : 0;
+  return Buffer.concat([raw.subarray(0, at), Buffer.from(`${PASS_HEADER}: ${value}${eol}`, 'latin1'), raw.subarray(at)]);
+}
+
+/** One step of the bench's schedule. */
+export interface Step {
+  /** 1-based round: every cell's round 1 runs before any cell's round 2. */
+  round: number;
+  /** Index into the cells. */
+  cell: number;
+  /** `cold` (measured, first sight of the bytes), `warmup` (not measured), `warm` (measured). */
+  kind: 'cold' | 'warmup' | 'warm';
+}
+
+/**
+ * The order of every pass: rounds outermost (repeat 1 of every cell, then repeat 2...), so
+ * drift in the machine's load spreads over all cells instead of favouring the first; within
+ * a round each cell gets its cold pass (when asked), its warm-up passes, then its measured
+ * warm pass — every cell is warmed right before it is measured.
+ */
+export function planSchedule(cells: number, repeat: number, warmup: number, cold: boolean): Step[] {
+  const steps: Step[] = [];
+  for (let round = 1; round <= repeat; round++) {
+    for (let cell = 0; cell < cells; cell++) {
+      if (cold) steps.push({ round, cell, kind: 'cold' });
+      for (let k = 0; k < warmup; k++) steps.push({ round, cell, kind: 'warmup' });
+      steps.push({ round, cell, kind: 'warm' });
+    }
+  }
+  return steps;
+}
+
 /** Drive every corpus message through `target` once, `target.concurrency` at a time. */
-async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number) => void, limit = Infinity): Promise<Pass> {
+async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number) => void, limit = Infinity, nonce?: string): Promise<Pass> {
   const syncRead = corpus.info.kind !== 'mbox';
   const base = corpus.info.path.endsWith(sep) ? corpus.info.path : corpus.info.path + sep;
   const records: MessageResult[] = [];
@@ -174,6 +224,7 @@ async function runPass(corpus: OpenedCorpus, target: Target, tick: (done: number
       // Synchronous reads of small files are several times cheaper than fs/promises here,
       // and the pass is about the system under test, not the harness.
       raw = syncRead ? readFileSync(entry.file) : await entry.read();
+      if (nonce !== undefined) raw = withPassHeader(raw, `${nonce}.${i}`);
     } catch (err) {
       records[i] = {
         file,
@@ -318,13 +369,36 @@ function figures(p: Pass, concurrency = 1): Figures & { completed: { messages: n
   };
 }
 
-function repeatOf(f: ReturnType<typeof figures>): Run['repeats'][number] {
-  const r: Run['repeats'][number] = { msgsPerSec: f.msgsPerSec, mbPerSec: f.mbPerSec, durationMs: f.durationMs };
+function repeatOf(f: ReturnType<typeof figures>, p: Pass, pass?: 'cold' | 'warm', round?: number): RepeatFigures {
+  const r: RepeatFigures = { msgsPerSec: f.msgsPerSec, mbPerSec: f.mbPerSec, durationMs: f.durationMs };
   if (f.timeouts > 0) {
     r.completedMsgsPerSec = f.completed.msgsPerSec;
     r.timeouts = f.timeouts;
   }
+  if (pass !== undefined) {
+    r.pass = pass;
+    if (round !== undefined) r.round = round;
+    const ms = Float64Array.from(p.records.map((m) => m.ms)).sort();
+    r.p50Ms = round3(percentile(ms, 50));
+  }
   return r;
+}
+
+/** The 95 % interval (Student's t) of the mean completed msgs/s over repeats; undefined for fewer than two. */
+export function throughputInterval(repeats: readonly RepeatFigures[]): Interval | undefined {
+  const ci = meanInterval(repeats.map((r) => r.completedMsgsPerSec ?? r.msgsPerSec));
+  if (ci === null) return undefined;
+  return { low: round3(ci.low), high: round3(ci.high), level: ci.level, method: 't', n: ci.n };
+}
+
+/** What {@link buildRun} adds when the bench told passes apart. */
+export interface PassKinds {
+  /** The cold passes, in round order. */
+  cold?: readonly Pass[];
+  /** How the cold passes emptied the caches. */
+  coldReset?: ColdSummary['reset'];
+  /** Mark repeats warm and with their round (the bench's interleaved schedule). */
+  rounds?: boolean;
 }
 
 /** The run record from its measured passes (figures of the median repeat). */
@@ -339,10 +413,12 @@ export function buildRun(
   resources?: ResourceUse,
   shape?: LoadShape,
   sutDeadlineMs?: number,
+  kinds: PassKinds = {},
 ): Run {
   for (const p of passes) markDeadlines(p.records, sutDeadlineMs);
   const all = passes.map((p) => figures(p, concurrency));
-  const repeats = all.map(repeatOf);
+  const marked = kinds.rounds === true || kinds.cold !== undefined;
+  const repeats = all.map((f, i) => repeatOf(f, passes[i] as Pass, marked ? 'warm' : undefined, marked ? i + 1 : undefined));
   const m = medianIndex(repeats, (r) => r.msgsPerSec);
   const med = passes[m] as Pass;
   const medFig = all[m] as (typeof all)[number];
@@ -373,8 +449,46 @@ export function buildRun(
     counts,
     results: med.records,
   };
+  const ci = throughputInterval(repeats);
+  if (ci !== undefined) run.throughputCi = ci;
+  if (kinds.cold !== undefined && kinds.cold.length > 0) run.cold = coldSummary(kinds.cold, concurrency, sutDeadlineMs, kinds.coldReset ?? 'unique-bytes');
   if (resources !== undefined) run.resources = resources;
   return run;
+}
+
+function coldSummary(passes: readonly Pass[], concurrency: number, sutDeadlineMs: number | undefined, reset: ColdSummary['reset']): ColdSummary {
+  for (const p of passes) markDeadlines(p.records, sutDeadlineMs);
+  const all = passes.map((p) => figures(p, concurrency));
+  const repeats = all.map((f, i) => repeatOf(f, passes[i] as Pass, 'cold', i + 1));
+  const m = medianIndex(repeats, (r) => r.completedMsgsPerSec ?? r.msgsPerSec);
+  const med = all[m] as (typeof all)[number];
+  const out: ColdSummary = {
+    repeats,
+    msgsPerSec: med.completed.msgsPerSec,
+    mbPerSec: med.completed.mbPerSec,
+    latencyMs: latencySummary((passes[m] as Pass).records.map((r) => r.ms)),
+    reset,
+  };
+  const ci = throughputInterval(repeats);
+  if (ci !== undefined) out.throughputCi = ci;
+  return out;
+}
+
+/** Resource use over several sampled passes: CPU seconds added up, the highest peaks. */
+export function sumUse(uses: readonly ResourceUse[]): ResourceUse {
+  const out: ResourceUse = { avbench: { cpuSeconds: 0, peakRssBytes: 0 } };
+  for (const u of uses) {
+    out.avbench.cpuSeconds += u.avbench.cpuSeconds;
+    out.avbench.peakRssBytes = Math.max(out.avbench.peakRssBytes, u.avbench.peakRssBytes);
+    if (u.scanner !== undefined) {
+      const s = (out.scanner ??= { cpuSeconds: 0, peakRssBytes: 0, pids: [] });
+      s.cpuSeconds += u.scanner.cpuSeconds;
+      s.peakRssBytes = Math.max(s.peakRssBytes, u.scanner.peakRssBytes);
+      for (const pid of u.scanner.pids) if (!s.pids.includes(pid)) s.pids.push(pid);
+    }
+    if (u.children !== undefined) (out.children ??= { cpuSeconds: 0 }).cpuSeconds += u.children.cpuSeconds;
+  }
+  return out;
 }
 
 /** Scale the sampler's totals over N repeats to one pass. */
@@ -514,7 +628,9 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
         if (p.kind === 'adapter') for (const m of p.modes) inPlay.add(m);
         else inPlay.add(p.spec.kind);
       }
-      const noop = createNoopAdapter();
+      // The transport alone: granularity message, so the core hands the raw message to the
+      // no-op scanner and never walks its MIME tree (a message the walker would refuse passes).
+      const noop = createNoopAdapter({ granularity: 'message' });
       adapters.push(noop);
       plans.unshift({ kind: 'adapter', adapter: noop, info: scannerInfo(noop, await noop.probe()), modes: MODES.filter((m) => inPlay.has(m)), baseline: true, pids: [] });
     }
@@ -536,58 +652,102 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
     const contentSha256 = await hashCorpus(corpus, limit);
     const runs: Run[] = [];
     let benchedBytes = 0;
-    const passes = warmup + repeat;
-    for (const [index, cell] of cells.entries()) {
+    const cold = o.cold !== false;
+    const passes = (cold ? 1 : 0) + warmup + 1;
+    const nonceBase = `${Date.now().toString(36)}.${process.pid}`;
+    // Per cell: its measured passes so far, its resource use, and why it stopped (a start failure ends it).
+    type CellState = { warm: Pass[]; cold: Pass[]; use: ResourceUse[]; target?: Target | undefined; sut?: string; shape?: LoadShape; failed?: string; reset: 'reload' | 'unique-bytes' };
+    const states: CellState[] = cells.map(() => ({ warm: [], cold: [], use: [], reset: 'unique-bytes' }));
+    const resets = new Set(o.coldReset?.scanners ?? []);
+    for (const step of planSchedule(cells.length, repeat, warmup, cold)) {
+      const cell = cells[step.cell] as Cell;
+      const st = states[step.cell] as CellState;
+      if (st.failed !== undefined) continue;
       const { plan, mode, concurrency, id } = cell;
       const cellLimit = Math.min(limit, o.modeLimits?.[mode] ?? Infinity);
-      emit({ type: 'run-start', id, index, total: cells.length, passes, messages: Math.min(corpus.info.messages, cellLimit) });
-      let target: Target;
+      const messages = Math.min(corpus.info.messages, cellLimit);
+      if (st.target === undefined) {
+        emit({ type: 'run-start', id, index: step.cell, total: cells.length, passes, messages, round: step.round, rounds: repeat });
+        try {
+          st.target =
+            plan.kind === 'adapter'
+              ? await startFrontEnd({
+                  adapter: plan.adapter,
+                  mode,
+                  concurrency,
+                  ...(config.limits === undefined ? {} : { limits: config.limits }),
+                  ...(o.deliverCommand === undefined ? {} : { deliverCommand: o.deliverCommand }),
+                  ...(o.configPath === undefined ? {} : { configPath: o.configPath }),
+                  ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+                  shape,
+                })
+              : await startSut(plan.spec, concurrency, o.timeoutMs, shape);
+        } catch (err) {
+          st.failed = `could not start: ${(err as Error).message}`;
+          skip(id, st.failed);
+          emit({ type: 'run-failed', id, reason: st.failed });
+          continue;
+        }
+      }
+      const target = st.target;
+      st.sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
+      if (target.shape !== undefined) st.shape = target.shape;
+      const stepNo = (step.kind === 'cold' ? 0 : (cold ? 1 : 0) + (step.kind === 'warmup' ? 0 : warmup)) + 1;
+      // Progress every 16 messages (and the last): no event per message on the fast path.
+      const tick = (done: number): void => {
+        if ((done & 15) === 0 || done === messages) emit({ type: 'pass', id, pass: stepNo, passes, warmup: step.kind === 'warmup', cold: step.kind === 'cold', done, messages });
+      };
       try {
-        target =
-          plan.kind === 'adapter'
-            ? await startFrontEnd({
-                adapter: plan.adapter,
-                mode,
-                concurrency,
-                ...(config.limits === undefined ? {} : { limits: config.limits }),
-                ...(o.deliverCommand === undefined ? {} : { deliverCommand: o.deliverCommand }),
-                ...(o.configPath === undefined ? {} : { configPath: o.configPath }),
-                ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-                shape,
-              })
-            : await startSut(plan.spec, concurrency, o.timeoutMs, shape);
+        if (step.kind === 'cold') {
+          if (plan.kind === 'adapter' && !plan.baseline && resets.has(plan.info.name) && o.coldReset !== undefined) {
+            await o.coldReset.reset();
+            st.reset = 'reload';
+          }
+          st.cold.push(await runPass(corpus, target, tick, cellLimit, `${nonceBase}.${id}.${step.round}`));
+        } else if (step.kind === 'warmup') {
+          await runPass(corpus, target, tick, cellLimit);
+        } else {
+          const sampler = new LoadSampler([...(plan.kind === 'adapter' ? plan.pids : []), ...target.pids]);
+          sampler.start();
+          st.warm.push(await runPass(corpus, target, tick, cellLimit));
+          st.use.push(sampler.stop());
+        }
       } catch (err) {
-        const reason = `could not start: ${(err as Error).message}`;
-        skip(id, reason);
-        emit({ type: 'run-failed', id, reason });
+        st.failed = `failed: ${(err as Error).message}`;
+        await target.close();
+        st.target = undefined;
+        skip(id, st.failed);
+        emit({ type: 'run-failed', id, reason: st.failed });
         continue;
       }
-      const messages = Math.min(corpus.info.messages, cellLimit);
-      // Progress every 16 messages (and the last): no event per message on the fast path.
-      const ticker =
-        (pass: number, warm: boolean) =>
-        (done: number): void => {
-          if ((done & 15) === 0 || done === messages) emit({ type: 'pass', id, pass, passes, warmup: warm, done, messages });
-        };
-      const pids = [...(plan.kind === 'adapter' ? plan.pids : []), ...target.pids];
-      const measured: Pass[] = [];
-      let resources: ResourceUse | undefined;
-      try {
-        for (let k = 0; k < warmup; k++) {
-          await runPass(corpus, target, ticker(k + 1, true), cellLimit);
-        }
-        const sampler = new LoadSampler(pids);
-        sampler.start();
-        for (let k = 0; k < repeat; k++) {
-          measured.push(await runPass(corpus, target, ticker(warmup + k + 1, false), cellLimit));
-        }
-        resources = perPass(sampler.stop(), repeat);
-      } finally {
+      // The front end lives for one round of a cell: each round starts it afresh and warms it.
+      if (step.kind === 'warm') {
         await target.close();
+        st.target = undefined;
       }
-      const sut = plan.kind === 'sut' ? plan.spec.url : target.sut;
-      if (cellLimit === limit) benchedBytes = measured[0]?.bytes ?? benchedBytes;
-      const run = buildRun(id, plan.info, mode, sut, concurrency, plan.kind === 'adapter' && plan.baseline, measured, resources, target.shape, plan.kind === 'sut' ? plan.deadlineMs : undefined);
+    }
+    for (const [index, cell] of cells.entries()) {
+      const st = states[index] as CellState;
+      if (st.target !== undefined) await st.target.close();
+      if (st.failed !== undefined || st.warm.length === 0) continue;
+      const { plan, mode, concurrency, id } = cell;
+      const cellLimit = Math.min(limit, o.modeLimits?.[mode] ?? Infinity);
+      if (cellLimit === limit) benchedBytes = st.warm[0]?.bytes ?? benchedBytes;
+      const resources = perPass(sumUse(st.use), st.use.length);
+      const sut = st.sut ?? (plan.kind === 'sut' ? plan.spec.url : 'ours');
+      const run = buildRun(
+        id,
+        plan.info,
+        mode,
+        sut,
+        concurrency,
+        plan.kind === 'adapter' && plan.baseline,
+        st.warm,
+        resources,
+        st.shape,
+        plan.kind === 'sut' ? plan.deadlineMs : undefined,
+        { rounds: true, ...(cold ? { cold: st.cold, coldReset: st.reset } : {}) },
+      );
       runs.push(run);
       emit({ type: 'run-end', run });
     }
@@ -609,7 +769,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
         ...(contentSha256 === undefined ? {} : { contentSha256 }),
       },
       ...(o.command === undefined ? {} : { command: o.command }),
-      settings: { repeats: repeat, warmup },
+      settings: { repeats: repeat, warmup, cold, order: 'interleaved' },
       ...(skipped.length > 0 ? { skipped } : {}),
       runs,
     };

@@ -145,3 +145,84 @@ export function countFates(records: Iterable<{ fate: Fate }>, expectedTotal?: nu
 export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+
+/** A confidence interval of a mean (or of a difference of means) over repeats. */
+export interface MeanInterval {
+  /** The mean of the values (or the difference of the two means). */
+  mean: number;
+  low: number;
+  high: number;
+  /** Confidence level, e.g. 0.95. */
+  level: number;
+  /** Student's t over the repeats (Welch's for a difference). */
+  method: 't' | 'welch-t';
+  /** Values it rests on (for a difference: the smaller of the two counts). */
+  n: number;
+}
+
+/** Two-sided 95 % quantiles of Student's t (0.975) for 1..30 degrees of freedom; beyond 30 the table's tail is used. */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06,
+  2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/**
+ * The 0.975 quantile of Student's t with `df` degrees of freedom (a fractional df, as Welch's
+ * gives, is rounded down: the wider, safer interval). Only the 95 % level is tabulated.
+ */
+export function tQuantile975(df: number): number {
+  if (!(df >= 1)) throw new RangeError(`degrees of freedom must be ≥ 1, got ${df}`);
+  const k = Math.floor(df);
+  if (k <= T975.length) return T975[k - 1] as number;
+  if (k <= 60) return 2.042 - ((k - 30) / 30) * (2.042 - 2.0);
+  if (k <= 120) return 2.0 - ((k - 60) / 60) * (2.0 - 1.98);
+  return 1.96;
+}
+
+function meanVar(xs: readonly number[]): { mean: number; variance: number } {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const variance = xs.length < 2 ? 0 : xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, variance };
+}
+
+/**
+ * The 95 % confidence interval of the mean of `values` (repeats of one figure): mean ± t ·
+ * s / √n. Null for fewer than two finite values (no spread to judge from).
+ */
+export function meanInterval(values: readonly number[]): MeanInterval | null {
+  const xs = values.filter((x) => Number.isFinite(x));
+  if (xs.length < 2) return null;
+  const { mean, variance } = meanVar(xs);
+  const half = tQuantile975(xs.length - 1) * Math.sqrt(variance / xs.length);
+  return { mean, low: mean - half, high: mean + half, level: 0.95, method: 't', n: xs.length };
+}
+
+/**
+ * The 95 % confidence interval of mean(a) − mean(b) (Welch's t: unequal variances). Null when
+ * either side has fewer than two finite values. When both sides have no spread at all the
+ * interval is the single difference.
+ */
+export function differenceInterval(a: readonly number[], b: readonly number[]): MeanInterval | null {
+  const xa = a.filter((x) => Number.isFinite(x));
+  const xb = b.filter((x) => Number.isFinite(x));
+  if (xa.length < 2 || xb.length < 2) return null;
+  const A = meanVar(xa);
+  const B = meanVar(xb);
+  const va = A.variance / xa.length;
+  const vb = B.variance / xb.length;
+  const se = Math.sqrt(va + vb);
+  const mean = A.mean - B.mean;
+  if (se === 0) return { mean, low: mean, high: mean, level: 0.95, method: 'welch-t', n: Math.min(xa.length, xb.length) };
+  const df = (va + vb) ** 2 / ((va * va) / (xa.length - 1) + (vb * vb) / (xb.length - 1));
+  const half = tQuantile975(Math.max(1, df)) * se;
+  return { mean, low: mean - half, high: mean + half, level: 0.95, method: 'welch-t', n: Math.min(xa.length, xb.length) };
+}
+
+/**
+ * Whether a difference is measurable: its interval does not hold 0. Null when there is no
+ * interval (fewer than two repeats on a side): the report then says nothing either way.
+ */
+export function measurable(ci: MeanInterval | null): boolean | null {
+  if (ci === null) return null;
+  return !(ci.low <= 0 && ci.high >= 0);
+}

@@ -9,6 +9,7 @@ import { chartHasData, chartSet, CHART_SIZE, type ChartSpec } from './charts.js'
 import { html, type SafeHtml } from './escape.js';
 import { fmtAuto, fmtBytes, fmtNumber, fmtRate } from './format.js';
 import {
+  coldWarmRows,
   approachRows,
   categoryMatrix,
   cpuSeconds,
@@ -51,7 +52,7 @@ function bestCell(row: RankRow, key: ColumnKey, text: string | SafeHtml, title?:
 export function rankingTable(results: Results): SafeHtml {
   const rows = rankRuns(results);
   if (rows.length === 0) return html`<p class="note">No scanning runs in this file.</p>`;
-  const body = rows.map((row, i) => {
+  const body = rows.map((row) => {
     const r = row.run;
     const cpu = cpuSeconds(r);
     const rss = peakRss(r);
@@ -61,10 +62,12 @@ export function rankingTable(results: Results): SafeHtml {
         : `scanner ${fmtNumber(r.resources.scanner?.cpuSeconds ?? 0, 2)} s + avbench ${fmtNumber(r.resources.avbench.cpuSeconds, 2)} s${r.resources.children !== undefined ? ` + child processes ${fmtNumber(r.resources.children.cpuSeconds, 2)} s` : ''}`;
     const rssTitle = r.resources === undefined ? undefined : `scanner ${fmtBytes(r.resources.scanner?.peakRssBytes ?? 0)} + avbench ${fmtBytes(r.resources.avbench.peakRssBytes)}`;
     const spread = row.spread.n > 1 ? html`<br><span class="muted">${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)} (${row.spread.n} runs)</span>` : '';
+    const ci = row.ci === null ? '' : html`<br><span class="muted" data-ci="yes">95 % CI ${fmtAuto(row.ci.low)}–${fmtAuto(row.ci.high)}</span>`;
+    const tie = row.tiedWithAbove ? html`<br><span class="muted" data-tie="yes">no measurable difference from the row above</span>` : '';
     const c = countsOf(r);
     const done = completedThroughput(r);
     return html`<tr data-run="${r.id}">
-<td class="num">${i + 1}</td>
+<td class="num">${row.tiedWithAbove ? `${row.rank}=` : `${row.rank}`}</td>
 <td class="d">${r.scanner.name}</td>
 <td>${r.mode}${r.sut !== 'direct' && r.sut !== 'ours' ? html`<br><span class="d muted">${r.sut}</span>` : ''}</td>
 <td class="num">${r.concurrency}</td>
@@ -73,7 +76,7 @@ ${bestCell(row, 'fp', `${c.falsePositives}`, `false-positive rate ${fmtRate(c.fa
 ${bestCell(row, 'errors', `${c.errors}`, `${c.errorsLabelled} on messages labelled infected or clean, ${c.errors - c.errorsLabelled} on messages labelled any or unlabelled`)}
 ${bestCell(row, 'timeouts', c.timeouts === 0 ? '0' : html`${c.timeouts}<br><span class="muted">${fmtNumber(c.timeoutSeconds, 1)} s</span>`, timeoutsTitle(r))}
 ${bestCell(row, 'lost', `${c.lost}`)}
-${bestCell(row, 'msgsPerSec', html`${fmtAuto(done.msgsPerSec)}${spread}`, c.timeouts === 0 ? `${fmtAuto(done.mbPerSec)} MB/s` : `${fmtAuto(done.mbPerSec)} MB/s over ${c.messages - c.timeouts} completed messages; ${fmtAuto(r.throughput.msgsPerSec)} msgs/s with the ${c.timeouts} timed-out one(s) counted in`)}
+${bestCell(row, 'msgsPerSec', html`${fmtAuto(done.msgsPerSec)}${spread}${ci}${tie}`, c.timeouts === 0 ? `${fmtAuto(done.mbPerSec)} MB/s` : `${fmtAuto(done.mbPerSec)} MB/s over ${c.messages - c.timeouts} completed messages; ${fmtAuto(r.throughput.msgsPerSec)} msgs/s with the ${c.timeouts} timed-out one(s) counted in`)}
 ${bestCell(row, 'p95', fmtAuto(r.latencyMs.p95), `p50 ${fmtAuto(r.latencyMs.p50)} · p99 ${fmtAuto(r.latencyMs.p99)} · max ${fmtAuto(r.latencyMs.max)} ms`)}
 ${bestCell(row, 'cpu', cpu === null ? 'n/a' : fmtNumber(cpu, 2), cpuTitle)}
 ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
@@ -86,7 +89,7 @@ ${bestCell(row, 'rss', rss === null ? 'n/a' : fmtBytes(rss), rssTitle)}
 ${body}
 </tbody>
 </table>
-<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors (every error verdict, on any message, labelled or not) are counted apart and never as clean. Timeouts: messages that ended at a deadline (the system under test's own, such as clamsmtpd's TimeOut, or the driver's or scanner's), with the seconds they took. msgs/s counts completed messages only — a deadline hit is not throughput: the time when only timed-out messages were in flight is left out (hover for the figure with them) — median over the repeats, with the range. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no error on any message. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
+<p class="note">★ marks the best value of each column (all rows tied for it). Ordered by detection, then false positives, errors, lost messages and speed. Detection = found / infected messages; errors (every error verdict, on any message, labelled or not) are counted apart and never as clean. Timeouts: messages that ended at a deadline (the system under test's own, such as clamsmtpd's TimeOut, or the driver's or scanner's), with the seconds they took. msgs/s counts completed messages only — a deadline hit is not throughput: the time when only timed-out messages were in flight is left out (hover for the figure with them) — median over the repeats, with the range and the 95 % confidence interval of the mean (Student's t over the repeats). Two rows with the same counts whose speeds are within each other's uncertainty (the interval of their difference holds 0) share a place (“2=”) and are marked “no measurable difference” instead of being ranked on speed; the ★ for speed goes to every row not measurably slower than the fastest. CPU s (per pass over the corpus) adds the scanner processes (where /proc showed them), avbench itself and the child processes it ran; peak RSS adds the scanner's and avbench's peaks; hover a cell for the split. All caught, no FP: every message labelled infected found, no clean message flagged, no error on any message. On a self-made EICAR corpus this checks the plumbing (the scanner is called, its verdict reaches the MTA), not detection quality: it is no certification such as Virus Bulletin's VB100, which needs a set of real in-the-wild samples.</p>`;
 }
 
 function timeoutsTitle(r: Run): string | undefined {
@@ -129,18 +132,42 @@ ${rows.map(
 <p class="note">The points where a Unix mail gateway can call a virus scanner: A an SMTP proxy before the MTA, B a milter inside it, C the local delivery agent; direct is the scanner alone, with no mail transport. Measured columns come from this run: the fastest scanning run of the mode, its lowest p95 latency, the range of detection rates over its scanners, and messages lost over all its runs (baselines included).</p>`;
 }
 
+/** A difference with its interval, or "no measurable difference" when the interval holds 0. */
+function diffCell(value: number | null, ci: { low: number; high: number } | null, measurable: boolean | null): SafeHtml {
+  if (value === null) return html`n/a`;
+  const range = ci === null ? '' : html`<br><span class="muted">${fmtAuto(ci.low)} … ${fmtAuto(ci.high)}</span>`;
+  if (measurable === false) return html`<span data-nmd="yes">no measurable difference</span><br><span class="muted">${fmtAuto(value)}</span>${range}`;
+  return html`${fmtAuto(value)}${range}`;
+}
+
+/** Cold passes (first sight of the bytes) against warm ones, per run. */
+function coldWarmTable(results: Results): SafeHtml {
+  const rows = coldWarmRows(results);
+  if (rows.length === 0) return html`<p class="note">No cold passes in this file (made with --no-cold, or before the bench measured them): every figure is a warm pass.</p>`;
+  const ci = (c: { low: number; high: number } | null): SafeHtml | string => (c === null ? '' : html`<br><span class="muted">${fmtAuto(c.low)}–${fmtAuto(c.high)}</span>`);
+  return html`<table class="coldwarm">
+<thead><tr><th>Run</th><th class="num">cold msgs/s (95 % CI)</th><th class="num">warm msgs/s (95 % CI)</th><th class="num">warm ÷ cold</th><th class="num">cold p50 ms</th><th class="num">warm p50 ms</th><th>Cache emptied by</th></tr></thead>
+<tbody>
+${rows.map(
+  (r) => html`<tr data-coldwarm-run="${r.run.id}"><td class="d">${r.label}</td><td class="num" data-pass="cold">${fmtAuto(r.coldMsgsPerSec)}${ci(r.coldCi)}</td><td class="num" data-pass="warm">${fmtAuto(r.warmMsgsPerSec)}${ci(r.warmCi)}</td><td class="num">${r.measurable === false ? html`<span data-nmd="yes">no measurable difference</span>` : r.ratio === null ? 'n/a' : `${fmtNumber(r.ratio, 2)}×`}</td><td class="num">${fmtAuto(r.coldP50)}</td><td class="num">${fmtAuto(r.warmP50)}</td><td>${r.reset === 'reload' ? 'clamd RELOAD + unique bytes' : 'unique bytes only'}</td></tr>\n`,
+)}
+</tbody>
+</table>
+<p class="note">Cold: the first sight of the bytes — each message carries a unique <code>X-Avbench-Pass</code> header line, and where the bench owns clamd (<code>--lab</code>) clamd is RELOADed first, which gives it a new engine with an empty cache. “Unique bytes only” empties whole-message caches; a scanner that caches per part (clamd caches clean results by MD5 of every file it scans, attachments and decoded parts included) still hits for parts it saw before. Warm: after a warm-up pass over the same bytes; every other figure of this report is warm. Rounds are interleaved: round 1 of every run, then round 2, so load drift spreads over all runs.</p>`;
+}
+
 function overheadTable(results: Results): SafeHtml {
   const rows = overheadRows(results);
   if (rows.length === 0) return html`<p class="note">Only direct runs: no transport to compare.</p>`;
   return html`<table class="overhead">
-<thead><tr><th>Run</th><th class="num">ms per message</th><th>Compared with</th><th class="num">direct ms per message</th><th class="num">extra ms</th><th class="num">slower than direct</th></tr></thead>
+<thead><tr><th>Run</th><th class="num">ms per message</th><th>Compared with</th><th class="num">direct ms per message</th><th class="num">extra ms (95 % CI)</th><th class="num">slower than direct</th><th class="num">over no scan, ms (95 % CI)</th></tr></thead>
 <tbody>
 ${rows.map(
-  (o) => html`<tr><td class="d">${o.label}</td><td class="num">${fmtAuto(o.msPerMsg)}</td><td class="d">${o.direct === undefined ? 'no direct run' : runLabel(o.direct, results)}</td><td class="num">${o.directMsPerMsg === null ? 'n/a' : fmtAuto(o.directMsPerMsg)}</td><td class="num">${o.extraMs === null ? 'n/a' : fmtAuto(o.extraMs)}</td><td class="num">${o.slowerPct === null ? 'n/a' : `${fmtNumber(o.slowerPct, 1)} %`}</td></tr>\n`,
+  (o) => html`<tr data-overhead-run="${o.run.id}"><td class="d">${o.label}</td><td class="num">${fmtAuto(o.msPerMsg)}</td><td class="d">${o.direct === undefined ? 'no direct run' : runLabel(o.direct, results)}</td><td class="num">${o.directMsPerMsg === null ? 'n/a' : fmtAuto(o.directMsPerMsg)}</td><td class="num">${diffCell(o.extraMs, o.extraCi, o.extraMeasurable)}</td><td class="num">${o.slowerPct === null ? 'n/a' : `${fmtNumber(o.slowerPct, 1)} %`}</td><td class="num">${o.run.baseline === true ? '–' : diffCell(o.overBaselineMs, o.overBaselineCi, o.overBaselineMeasurable)}</td></tr>\n`,
 )}
 </tbody>
 </table>
-<p class="note">ms per message = 1000 / msgs/s at the run's concurrency (gateway time per message). No-scan baseline runs show what the transport alone costs.</p>`;
+<p class="note">ms per message = 1000 / msgs/s at the run's concurrency (gateway time per message). No-scan baseline runs show what the transport alone costs (the front end with a no-op scanner that is handed the raw message: no MIME walk). “Over no scan” is what scanning adds in the same mode. The 95 % interval is Welch's t over the repeats' ms per message; a difference whose interval holds 0 reads “no measurable difference” and should not be read as a cost or a gain.</p>`;
 }
 
 function modeOf(s: RunSaid, results: Results): string {
@@ -192,7 +219,7 @@ export function environmentSection(results: Results): SafeHtml {
 <dt>Host</dt><dd class="d">${h.hostname !== undefined ? `${h.hostname}: ` : ''}${h.cpuModel}, ${h.cores} cores, ${fmtBytes(h.memoryBytes)} memory${h.loadAverage !== undefined ? `; load average ${h.loadAverage.join(', ')} at start` : ''}</dd>
 <dt>System</dt><dd class="d">${h.os}; Node ${h.node}</dd>
 <dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}${c.contentSha256 !== undefined ? `; content sha256 ${c.contentSha256}` : ''}</dd>
-<dt>Measured</dt><dd>${results.settings !== undefined ? `${results.settings.repeats} measured repeat(s) after ${results.settings.warmup} warm-up pass(es) per run; figures are the median repeat's` : 'repeats per run: see each run\'s range'}</dd>
+<dt>Measured</dt><dd>${results.settings !== undefined ? `${results.settings.repeats} measured warm repeat(s) per run, each after ${results.settings.warmup} warm-up pass(es)${results.settings.cold === true ? ' and a measured cold pass' : ''}${results.settings.order === 'interleaved' ? '; rounds interleaved (round 1 of every run, then round 2…)' : ''}; figures are the median warm repeat's` : 'repeats per run: see each run\'s range'}</dd>
 <dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}</dd>
 </dl>
 ${
@@ -279,6 +306,8 @@ ${chartBlock('latency', charts.latency, 'Latency per message: p50, p95 and p99 (
 <h3>Mode overhead against direct</h3>
 ${chartBlock('overhead', charts.overhead, 'Extra gateway milliseconds per message each mode adds to direct scanning; "no scan" is the transport alone.', 'Only direct runs: no mode overhead to chart.')}
 ${overheadTable(results)}
+<h3 id="coldwarm">Cold and warm passes</h3>
+${coldWarmTable(results)}
 </section>
 <section id="categories"><h2>Detection by category</h2>
 ${categoryTable(results)}

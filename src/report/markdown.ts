@@ -8,7 +8,7 @@ import type { Results } from '../results/types.js';
 import type { Comparison } from './compare.js';
 import { escapeMarkdown as md } from './escape.js';
 import { fmtAuto, fmtBytes, fmtChange, fmtNumber, fmtRate } from './format.js';
-import { problemMessages, rankRuns, saidText, type ColumnKey, type RankRow } from './model.js';
+import { coldWarmRows, problemMessages, rankRuns, saidText, type ColumnKey, type RankRow } from './model.js';
 
 /** Options of {@link renderMarkdown}. */
 export interface MarkdownOptions {
@@ -26,17 +26,34 @@ export function markdownRanking(results: Results): string {
     '| # | Scanner | Mode | Conc. | Detection | False pos. | Errors | Timeouts | Lost | msgs/s (range) | p95 ms | CPU s | Peak RSS | All caught, no FP |',
     '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
-  rows.forEach((row, i) => {
+  rows.forEach((row) => {
     const r = row.run;
     const sut = r.sut !== 'direct' && r.sut !== 'ours' ? ` (${md(r.sut)})` : '';
     const range = row.spread.n > 1 ? ` (${fmtAuto(row.spread.min)}–${fmtAuto(row.spread.max)})` : '';
+    const ci = row.ci === null ? '' : ` CI ${fmtAuto(row.ci.low)}–${fmtAuto(row.ci.high)}`;
+    const tie = row.tiedWithAbove ? ' ≈ above: no measurable difference' : '';
     const c = runCounts(r);
     const timeouts = c.timeouts === 0 ? '0' : `${c.timeouts} (${fmtNumber(c.timeoutSeconds, 1)} s)`;
     lines.push(
-      `| ${i + 1} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(c.detectionRate))} | ${cell(row, 'fp', String(c.falsePositives))} | ${cell(row, 'errors', String(c.errors))} | ${cell(row, 'timeouts', timeouts)} | ${cell(row, 'lost', String(c.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(completedThroughput(r).msgsPerSec))}${range} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${allCaughtNoFalsePositive(r) ? 'yes' : 'no'} |`,
+      `| ${row.tiedWithAbove ? `${row.rank}=` : row.rank} | ${md(r.scanner.name)} | ${md(r.mode)}${sut} | ${r.concurrency} | ${cell(row, 'detection', fmtRate(c.detectionRate))} | ${cell(row, 'fp', String(c.falsePositives))} | ${cell(row, 'errors', String(c.errors))} | ${cell(row, 'timeouts', timeouts)} | ${cell(row, 'lost', String(c.lost))} | ${cell(row, 'msgsPerSec', fmtAuto(completedThroughput(r).msgsPerSec))}${range}${ci}${tie} | ${cell(row, 'p95', fmtAuto(r.latencyMs.p95))} | ${cell(row, 'cpu', row.values.cpu === null ? 'n/a' : fmtNumber(row.values.cpu, 2))} | ${cell(row, 'rss', row.values.rss === null ? 'n/a' : fmtBytes(row.values.rss))} | ${allCaughtNoFalsePositive(r) ? 'yes' : 'no'} |`,
     );
   });
-  return `${lines.join('\n')}\n\n★ best in its column. Errors: every error verdict, labelled or not. Timeouts: messages that ended at a deadline (the SUT's, the driver's or the scanner's), with the seconds they took; msgs/s counts completed messages only.\n`;
+  return `${lines.join('\n')}\n\n★ best in its column. Errors: every error verdict, labelled or not. Timeouts: messages that ended at a deadline (the SUT's, the driver's or the scanner's), with the seconds they took; msgs/s counts completed messages only; median of the warm repeats (range), CI = 95 % interval of the mean (Student's t). A place such as “2=” is shared with the row above: same counts, and no measurable difference in speed (the interval of the difference holds 0).\n`;
+}
+
+/** Cold against warm passes in Markdown (empty when the file has no cold passes). */
+export function markdownColdWarm(results: Results): string {
+  const rows = coldWarmRows(results);
+  if (rows.length === 0) return '';
+  const ci = (c: { low: number; high: number } | null): string => (c === null ? '' : ` (${fmtAuto(c.low)}–${fmtAuto(c.high)})`);
+  const lines = ['| Run | cold msgs/s | warm msgs/s | warm ÷ cold | cold p50 ms | warm p50 ms | cache emptied by |', '|---|--:|--:|--:|--:|--:|---|'];
+  for (const r of rows) {
+    const ratio = r.measurable === false ? 'no measurable difference' : r.ratio === null ? 'n/a' : `${fmtNumber(r.ratio, 2)}×`;
+    lines.push(
+      `| ${md(r.label)} | ${fmtAuto(r.coldMsgsPerSec)}${ci(r.coldCi)} | ${fmtAuto(r.warmMsgsPerSec)}${ci(r.warmCi)} | ${ratio} | ${fmtAuto(r.coldP50)} | ${fmtAuto(r.warmP50)} | ${r.reset === 'reload' ? 'clamd RELOAD + unique bytes' : 'unique bytes only'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n\nCold: first sight of the bytes (a unique X-Avbench-Pass header per message; clamd RELOADed first where the bench owns it). Warm: after a warm-up over the same bytes; every other figure is warm.\n`;
 }
 
 /** The environment in one line. */
@@ -56,6 +73,8 @@ export function markdownEnvironment(results: Results): string {
  */
 export function renderMarkdown(results: Results, opts: MarkdownOptions = {}): string {
   const out: string[] = ['## avbench results', '', markdownRanking(results)];
+  const coldWarm = markdownColdWarm(results);
+  if (coldWarm !== '') out.push('### Cold and warm passes', '', coldWarm);
   const { scanners, messages } = problemMessages(results);
   out.push('### Missed, false positives and errors', '');
   if (messages.length === 0) {

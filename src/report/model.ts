@@ -6,7 +6,8 @@
 import type { ManifestEntry } from '../corpus/manifest.js';
 import type { ModeName } from '../modes/types.js';
 import { completedThroughput, detectionCounts, problemOf, runCounts } from '../results/counts.js';
-import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
+import type { DetectionCounts, Interval, MessageResult, Results, Run } from '../results/types.js';
+import { differenceInterval, meanInterval, measurable } from '../bench/stats.js';
 
 /** The ranking table's columns that get a "best" mark. */
 export type ColumnKey = 'detection' | 'fp' | 'errors' | 'timeouts' | 'lost' | 'msgsPerSec' | 'p95' | 'cpu' | 'rss';
@@ -32,8 +33,38 @@ export interface RankRow {
   values: Record<ColumnKey, number | null>;
   /** Repeats' msgs/s range. */
   spread: { min: number; max: number; n: number };
+  /** 95 % interval of the mean msgs/s over the warm repeats (null for fewer than two). */
+  ci: Interval | null;
+  /**
+   * Place in the ranking (1-based). A row that ties the one above on every count and whose
+   * msgs/s is not measurably different from it (the interval of the difference holds 0)
+   * shares its place: it is not ranked below it on speed.
+   */
+  rank: number;
+  /** True when this row shares the place of the row above (no measurable difference in speed). */
+  tiedWithAbove: boolean;
   /** Columns where this row holds the best value (ties all marked; only with ≥ 2 values that differ). */
   best: ColumnKey[];
+}
+
+/** Completed msgs/s of each warm repeat of a run. */
+export function repeatRates(run: Run): number[] {
+  return run.repeats.filter((r) => r.pass !== 'cold').map((r) => r.completedMsgsPerSec ?? r.msgsPerSec).filter((x) => Number.isFinite(x));
+}
+
+/** The run's msgs/s interval: as results.json recorded it, else computed from its repeats (null for fewer than two). */
+export function throughputInterval(run: Run): Interval | null {
+  if (run.throughputCi !== undefined) return run.throughputCi;
+  const ci = meanInterval(repeatRates(run));
+  return ci === null ? null : { low: ci.low, high: ci.high, level: ci.level, method: 't', n: ci.n };
+}
+
+/**
+ * Whether two runs' msgs/s differ measurably: the 95 % interval (Welch's t) of the difference
+ * of their mean repeat rates does not hold 0. Null with fewer than two repeats on a side.
+ */
+export function speedDiffers(a: Run, b: Run): boolean | null {
+  return measurable(differenceInterval(repeatRates(a), repeatRates(b)));
 }
 
 /** Human label of a run: "clamd · smtp", with the SUT, the SMTP load shape, and concurrency when they tell runs apart. */
@@ -99,11 +130,22 @@ export function rankRuns(results: Results): RankRow[] {
       rss: peakRss(run),
     },
     spread: spreadOf(run),
+    ci: throughputInterval(run),
+    rank: 0,
+    tiedWithAbove: false,
     best: [],
   }));
   markBest(rows);
+  // Rows as fast as the fastest within the uncertainty share its ★.
+  const fastest = rows.filter((r) => r.best.includes('msgsPerSec'));
+  if (fastest.length > 0) {
+    for (const r of rows) {
+      if (r.best.includes('msgsPerSec') || r.values.msgsPerSec === null) continue;
+      if (fastest.some((f) => speedDiffers(f.run, r.run) === false)) r.best.push('msgsPerSec');
+    }
+  }
   const idx = new Map(rows.map((r, i) => [r, i]));
-  return rows.sort(
+  const sorted = rows.sort(
     (a, b) =>
       (b.values.detection ?? -1) - (a.values.detection ?? -1) ||
       (a.values.fp ?? 0) - (b.values.fp ?? 0) ||
@@ -112,6 +154,15 @@ export function rankRuns(results: Results): RankRow[] {
       (b.values.msgsPerSec ?? 0) - (a.values.msgsPerSec ?? 0) ||
       (idx.get(a) ?? 0) - (idx.get(b) ?? 0),
   );
+  sorted.forEach((row, i) => {
+    const above = sorted[i - 1];
+    const sameCounts =
+      above !== undefined &&
+      (['detection', 'fp', 'errors', 'lost'] as const).every((k) => (above.values[k] ?? null) === (row.values[k] ?? null));
+    row.tiedWithAbove = above !== undefined && sameCounts && speedDiffers(above.run, row.run) === false;
+    row.rank = above !== undefined && row.tiedWithAbove ? above.rank : i + 1;
+  });
+  return sorted;
 }
 
 /** Mark, per column, every row tied for the best value (when at least two rows have one and they are not all equal). */
@@ -204,6 +255,37 @@ export interface OverheadRow {
   extraMs: number | null;
   /** How much slower than direct, in % of direct's msgs/s. */
   slowerPct: number | null;
+  /** 95 % interval (Welch's t over the repeats' ms per message) of extraMs; null with fewer than two repeats a side. */
+  extraCi: { low: number; high: number } | null;
+  /** False when extraMs's interval holds 0: no measurable difference from direct. Null without an interval. */
+  extraMeasurable: boolean | null;
+  /** The no-scan baseline of the same mode (same concurrency when there is one), for a scanning run. */
+  baseline: Run | undefined;
+  /** msPerMsg − the baseline's: what scanning adds in this mode. */
+  overBaselineMs: number | null;
+  /** 95 % interval of overBaselineMs (Welch's t); null with fewer than two repeats a side. */
+  overBaselineCi: { low: number; high: number } | null;
+  /** False when overBaselineMs's interval holds 0: no measurable difference from the transport alone. */
+  overBaselineMeasurable: boolean | null;
+}
+
+/** ms of gateway time per message of each warm repeat (1000 / completed msgs/s). */
+function repeatMs(run: Run): number[] {
+  return repeatRates(run)
+    .filter((x) => x > 0)
+    .map((x) => 1000 / x);
+}
+
+function baselinePartner(run: Run, results: Results): Run | undefined {
+  if (run.baseline === true) return undefined;
+  const candidates = results.runs.filter((r) => r.baseline === true && r.mode === run.mode);
+  return candidates.find((r) => r.concurrency === run.concurrency) ?? candidates.find((r) => r.concurrency === 1) ?? candidates[0];
+}
+
+function interval(a: Run, b: Run | undefined): { ci: { low: number; high: number } | null; measurable: boolean | null } {
+  if (b === undefined) return { ci: null, measurable: null };
+  const d = differenceInterval(repeatMs(a), repeatMs(b));
+  return { ci: d === null ? null : { low: d.low, high: d.high }, measurable: measurable(d) };
 }
 
 const msPer = (r: Run): number => (completedThroughput(r).msgsPerSec > 0 ? 1000 / completedThroughput(r).msgsPerSec : Number.POSITIVE_INFINITY);
@@ -229,6 +311,10 @@ export function overheadRows(results: Results): OverheadRow[] {
       let extra: number | null = dms === null ? null : ms - dms;
       if (extra === null && run.baseline === true) extra = ms;
       const slower = direct === undefined || completedThroughput(run).msgsPerSec <= 0 ? null : (completedThroughput(direct).msgsPerSec / completedThroughput(run).msgsPerSec - 1) * 100;
+      const vsDirect = interval(run, direct);
+      const base = baselinePartner(run, results);
+      const vsBase = interval(run, base);
+      const over = base === undefined ? null : ms - msPer(base);
       return {
         run,
         label: runLabel(run, results),
@@ -237,6 +323,12 @@ export function overheadRows(results: Results): OverheadRow[] {
         directMsPerMsg: dms,
         extraMs: extra !== null && Number.isFinite(extra) ? extra : null,
         slowerPct: slower !== null && Number.isFinite(slower) ? slower : null,
+        extraCi: vsDirect.ci,
+        extraMeasurable: vsDirect.measurable,
+        baseline: base,
+        overBaselineMs: over !== null && Number.isFinite(over) ? over : null,
+        overBaselineCi: vsBase.ci,
+        overBaselineMeasurable: vsBase.measurable,
       };
     });
 }
@@ -431,4 +523,50 @@ export function modesOf(results: Results): ModeName[] {
   const order: ModeName[] = ['direct', 'smtp', 'milter', 'lda'];
   const present = new Set(results.runs.map((r) => r.mode));
   return order.filter((m) => present.has(m));
+}
+
+/** A run's cold and warm passes side by side (issue 14.1). */
+export interface ColdWarmRow {
+  run: Run;
+  label: string;
+  /** Completed msgs/s: warm = the run's figure (median warm repeat), cold = the median cold pass. */
+  warmMsgsPerSec: number;
+  coldMsgsPerSec: number;
+  warmCi: Interval | null;
+  coldCi: Interval | null;
+  /** Median latency, ms. */
+  warmP50: number;
+  coldP50: number;
+  /** warm / cold msgs/s (how much the caches and warm-up give); null when cold is 0. */
+  ratio: number | null;
+  /** False when the interval of the difference holds 0: no measurable difference between cold and warm. */
+  measurable: boolean | null;
+  /** How the cold passes emptied caches: clamd RELOADed, or only new whole-message bytes. */
+  reset: 'reload' | 'unique-bytes';
+}
+
+/** Every run with cold passes: cold against warm. */
+export function coldWarmRows(results: Results): ColdWarmRow[] {
+  return results.runs.flatMap((run) => {
+    const cold = run.cold;
+    if (cold === undefined) return [];
+    const coldRates = cold.repeats.map((r) => r.completedMsgsPerSec ?? r.msgsPerSec);
+    const ci = meanInterval(coldRates);
+    const warm = completedThroughput(run).msgsPerSec;
+    return [
+      {
+        run,
+        label: runLabel(run, results),
+        warmMsgsPerSec: warm,
+        coldMsgsPerSec: cold.msgsPerSec,
+        warmCi: throughputInterval(run),
+        coldCi: cold.throughputCi ?? (ci === null ? null : { low: ci.low, high: ci.high, level: ci.level, method: 't' as const, n: ci.n }),
+        warmP50: run.latencyMs.p50,
+        coldP50: cold.latencyMs.p50,
+        ratio: cold.msgsPerSec > 0 ? warm / cold.msgsPerSec : null,
+        measurable: measurable(differenceInterval(repeatRates(run), coldRates)),
+        reset: cold.reset,
+      },
+    ];
+  });
 }

@@ -228,6 +228,56 @@ export interface CompletedThroughput {
   mbPerSec: number;
 }
 
+/** A 95 % confidence interval of a mean over repeats. */
+export interface Interval {
+  low: number;
+  high: number;
+  /** Confidence level (0.95). */
+  level: number;
+  /** `t`: Student's t over the repeats. */
+  method: 't';
+  /** Repeats it rests on. */
+  n: number;
+}
+
+/** One measured pass's figures. */
+export interface RepeatFigures {
+  msgsPerSec: number;
+  mbPerSec: number;
+  durationMs: number;
+  completedMsgsPerSec?: number;
+  timeouts?: number;
+  /**
+   * `cold`: the first sight of these bytes (unique per pass; clamd RELOADed before it where the
+   * bench owns clamd); `warm`: bytes the system under test has just seen in a warm-up pass
+   * (caches filled). Absent in files written before the bench told them apart (warm then).
+   */
+  pass?: 'cold' | 'warm';
+  /** The round it was measured in (1-based): the bench runs round 1 of every cell, then round 2... */
+  round?: number;
+  /** Median latency of the pass's messages, ms. */
+  p50Ms?: number;
+}
+
+/** The cold passes of a run: figures of the median one, every one listed. */
+export interface ColdSummary {
+  /** Each cold pass's figures (pass `cold`). */
+  repeats: RepeatFigures[];
+  /** Completed msgs/s of the median cold pass. */
+  msgsPerSec: number;
+  mbPerSec: number;
+  /** Latency of the median cold pass. */
+  latencyMs: Latency;
+  /** 95 % interval of the mean completed msgs/s over the cold passes (absent for fewer than two). */
+  throughputCi?: Interval;
+  /**
+   * How the caches were emptied: `reload` (clamd RELOADed before the pass, unique bytes too)
+   * or `unique-bytes` (only the whole message is new: a scanner that caches per part may
+   * still hit its cache for attachments it saw before).
+   */
+  reset: 'reload' | 'unique-bytes';
+}
+
 /** One cell of the matrix: scanner × mode × concurrency. */
 export interface Run {
   /** Stable id, e.g. "embedded/direct/c1". */
@@ -247,8 +297,23 @@ export interface Run {
   latencyMs: Latency;
   detection: Detection;
   fates: Fates;
-  /** Each measured repeat's throughput, so spread is visible (the run's figures are the median). */
-  repeats: { msgsPerSec: number; mbPerSec: number; durationMs: number; completedMsgsPerSec?: number; timeouts?: number }[];
+  /**
+   * Each measured warm repeat's throughput, so spread is visible (the run's figures are the
+   * median). Cold passes are listed apart, in `cold.repeats`.
+   */
+  repeats: RepeatFigures[];
+  /**
+   * 95 % confidence interval of the mean completed msgs/s over the warm repeats (Student's t);
+   * absent with fewer than two repeats or in files written before it existed.
+   */
+  throughputCi?: Interval;
+  /**
+   * The cold passes (issue 14.1): each the cell's first sight of the bytes in its round — every
+   * message carries a unique `X-Avbench-Pass` header line, and where the bench owns the clamd
+   * (`--lab`) clamd is RELOADed first (an empty cache). Absent with `--no-cold` and in files
+   * written before it existed: the run's figures are then warm passes only.
+   */
+  cold?: ColdSummary;
   /**
    * Throughput over completed messages (median repeat): equal to `throughput` when no message
    * hit a deadline. Absent in files written before it existed: read `throughput` then.
@@ -271,8 +336,12 @@ export interface Results {
   corpus: CorpusSummary;
   /** The command line that made it (for "how to reproduce"). */
   command?: string;
-  /** Measured repeats and warm-up passes per run, as asked. */
-  settings?: { repeats: number; warmup: number };
+  /**
+   * Measured repeats and warm-up passes per run, as asked; `cold`: a cold pass per round;
+   * `order`: `interleaved` when round 1 of every cell ran before round 2 of any (absent:
+   * written before, each cell's repeats back to back).
+   */
+  settings?: { repeats: number; warmup: number; cold?: boolean; order?: 'interleaved' | 'sequential' };
   /** Scanners or SUTs that were asked for (or found) but could not be benched, and why. */
   skipped?: { name: string; reason: string }[];
   runs: Run[];

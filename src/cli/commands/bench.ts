@@ -30,6 +30,8 @@ export interface BenchArgs {
   concurrency?: number[];
   repeat: number;
   warmup: number;
+  /** A cold pass per round (default true; `--no-cold` to skip). */
+  cold?: boolean;
   limit?: number;
   modeLimit?: string[];
   out?: string;
@@ -58,12 +60,13 @@ function progressPrinter(): (e: BenchEvent) => void {
         process.stderr.write(`avbench: skipping ${e.name}: ${e.reason}\n`);
         break;
       case 'run-start':
+        bar?.done();
         bar = undefined;
         break;
       case 'pass':
         if (e.done <= 16 || bar === undefined) {
           bar?.done();
-          bar = progress(`[${e.id}] ${e.warmup ? 'warm-up' : `repeat ${e.pass}`}/${e.passes}`, e.messages);
+          bar = progress(`[${e.id}] ${e.cold === true ? 'cold' : e.warmup ? 'warm-up' : 'warm'} ${e.pass}/${e.passes}`, e.messages);
         }
         bar.tick(e.done);
         break;
@@ -102,7 +105,12 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
             'smtp runs: messages per second across all sessions, sent on a fixed open-loop schedule (message k is due k/N s after the start, late ones go out at once; at most --concurrency at a time); 0 = flat out. msgs/s then shows what was achieved, latency what the SUT costs at that load',
         })
         .option('repeat', { alias: 'r', type: 'number', default: 3, describe: 'measured repeats per run (the median is reported)' })
-        .option('warmup', { type: 'number', default: 1, describe: 'unmeasured warm-up passes per run' })
+        .option('warmup', { type: 'number', default: 1, describe: 'unmeasured warm-up passes before each measured warm pass' })
+        .option('cold', {
+          type: 'boolean',
+          default: true,
+          describe: 'a measured cold pass per round before the warm-up: unique bytes per message (X-Avbench-Pass header) and, with --lab, clamd RELOADed first (--no-cold to skip)',
+        })
         .option('limit', { type: 'number', describe: 'bench only the first N messages of the corpus' })
         .option('mode-limit', { type: 'string', array: true, nargs: 1, describe: 'MODE=N: bench only the first N messages in that mode (e.g. lda=30)' })
         .option('lab', { type: 'boolean', default: false, describe: 'start a lab clamd (+ c-icap) on loopback for the bench and point clamd, clamdscan, clamscan, icap and yara at it' })
@@ -145,6 +153,7 @@ export function commandLine(args: BenchArgs): string {
   const smtpRuns = args.mode === undefined || args.mode.includes('smtp') || (args.sut ?? []).some((u) => /^(smtp|lmtp):/.test(u));
   if (smtpRuns) words.push('--connection', args.connection ?? 'per-message');
   if (smtpRuns && args.rate !== undefined && args.rate > 0) words.push('--rate', String(args.rate));
+  if (args.cold === false) words.push('--no-cold');
   if (!args.baseline) words.push('--no-baseline');
   if (args.lab) words.push('--lab');
   if (args.config !== undefined) words.push('--config', args.config);
@@ -222,6 +231,8 @@ async function bench(args: BenchArgs): Promise<number> {
       ...(args.concurrency === undefined ? {} : { concurrency: args.concurrency }),
       repeat: args.repeat,
       warmup: args.warmup,
+      cold: args.cold !== false,
+      ...(lab === undefined ? {} : { coldReset: lab.coldReset }),
       ...(args.limit === undefined ? {} : { limit: args.limit }),
       timeoutMs: args.timeout * 1000,
       connection: args.connection ?? 'per-message',
