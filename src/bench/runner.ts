@@ -8,7 +8,9 @@
  * the per-message records of the current run's repeats are kept.
  */
 import { readFileSync } from 'node:fs';
-import { sep } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
 import { adapterByName, listScanners, resolveScanner } from '../../adapters/index.js';
 import { createNoopAdapter } from '../../adapters/noop.js';
 import type { AvbenchConfig } from '../config/config.js';
@@ -589,6 +591,10 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
   const names = o.scanners !== undefined && o.scanners.length > 0 ? [...new Set(o.scanners)] : suts.length > 0 ? [] : defaultScannerNames(config);
   const plans: Plan[] = [];
   const adapters: Adapter[] = [];
+  // lda baseline: `avbench deliver` in a child builds its scanner from a config; this one names
+  // noop with granularity message (the transport alone), the rest as given.
+  let baselineConfigDir: string | undefined;
+  let baselineConfigPath: string | undefined;
   try {
     for (const name of names) {
       let adapter: Adapter;
@@ -631,6 +637,12 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       // The transport alone: granularity message, so the core hands the raw message to the
       // no-op scanner and never walks its MIME tree (a message the walker would refuse passes).
       const noop = createNoopAdapter({ granularity: 'message' });
+      if (inPlay.has('lda')) {
+        baselineConfigDir = await mkdtemp(join(tmpdir(), 'avbench-baseline-'));
+        baselineConfigPath = join(baselineConfigDir, 'avbench.config.json');
+        const withNoop: AvbenchConfig = { ...config, scanners: { ...config.scanners, [noop.name]: { type: 'noop', granularity: 'message' } } };
+        await writeFile(baselineConfigPath, JSON.stringify(withNoop, null, 2), { mode: 0o600 });
+      }
       adapters.push(noop);
       plans.unshift({ kind: 'adapter', adapter: noop, info: scannerInfo(noop, await noop.probe()), modes: MODES.filter((m) => inPlay.has(m)), baseline: true, pids: [] });
     }
@@ -677,7 +689,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
                   concurrency,
                   ...(config.limits === undefined ? {} : { limits: config.limits }),
                   ...(o.deliverCommand === undefined ? {} : { deliverCommand: o.deliverCommand }),
-                  ...(o.configPath === undefined ? {} : { configPath: o.configPath }),
+                  ...(plan.baseline && baselineConfigPath !== undefined ? { configPath: baselineConfigPath } : o.configPath === undefined ? {} : { configPath: o.configPath }),
                   ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
                   shape,
                 })
@@ -776,5 +788,6 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
     return results;
   } finally {
     await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
+    if (baselineConfigDir !== undefined) await rm(baselineConfigDir, { recursive: true, force: true });
   }
 }

@@ -187,6 +187,18 @@ describe('avbench bench on the quick corpus', () => {
       expect(base.fates.delivered).toBe(12);
       expect(validateResults(await roundTrip(results))).toEqual([]);
     }, 600_000);
+
+    it('the lda baseline is the transport alone: a message the MIME walker refuses is delivered by it, tempfailed by embedded', async () => {
+      const lines = ['From: a@example.org', 'To: b@example.org', 'Subject: deep', 'MIME-Version: 1.0'];
+      for (let i = 0; i < 30; i++) lines.push(`Content-Type: multipart/mixed; boundary="b${i}"`, '', `--b${i}`);
+      lines.push('Content-Type: text/plain', '', 'innermost');
+      for (let i = 29; i >= 0; i--) lines.push(`--b${i}--`);
+      const file = join(dir, 'deep-lda.eml');
+      await writeFile(file, `${lines.join('\n')}\n`);
+      const results = await runBench({ corpus: file, scanners: ['embedded'], modes: ['lda'], repeat: 1, warmup: 0, cold: false, deliverCommand: build.deliver });
+      expect(results.runs.find((r) => r.id === 'baseline/lda/c1')!.results[0]).toMatchObject({ verdict: 'clean', fate: 'delivered' });
+      expect(results.runs.find((r) => r.id === 'embedded/lda/c1')!.results[0]).toMatchObject({ verdict: 'error', fate: 'tempfailed' });
+    }, 300_000);
   });
 
   it('unusable input is a BenchInputError (CLI exit 2)', async () => {
