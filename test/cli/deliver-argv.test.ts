@@ -56,7 +56,6 @@ describe('parseDeliverArgv (lean deliver) against the yargs command module', () 
     ['--scanner=clamd', '-c', '/etc/avbench.json', '--on-fail', 'deliver-tagged', '--timeout', '30', '--', 'cat'],
     ['-s', 'x', '--config=/c.json', '--on-infected=quarantine', '--quarantine=/q', '--reject-code=077', '--timeout=1.5', '--fsync', '--no-defang', '--maildir', '/m'],
     ['-s', 'embedded', '--', 'cmd', '0755', '1e3', '0x10', '-5', '--', '--help', '$(id)', 'a b'],
-    ['-s', 'embedded', '--'],
     ['-s', 'embedded', '--maildir', '123'],
     ['-s', 'embedded', '--on-infected', 'tag', '--on-fail', 'accept', '--timeout', '90s', '--', 'cat'],
     ['-s', 'embedded', '--on-infected=drop', '--on-fail=tempfail', '--timeout=500ms', '--maildir', '/m'],
@@ -76,6 +75,7 @@ describe('parseDeliverArgv (lean deliver) against the yargs command module', () 
     ['-h'],
     ['--version'],
     ['--maildir', '/m'], // no scanner: yargs' "Missing required argument"
+    ['-s', 'embedded', '--'], // no COMMAND and no --maildir: a usage error (64)
     ['-s'],
     ['-s', '--', 'cat'],
     ['-s', 'embedded', 'cat'], // stray positional: yargs' strict mode

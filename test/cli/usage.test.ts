@@ -3,11 +3,13 @@
  * each case asserts the exit code, a message that says what is wrong, and that nothing
  * happened (no output on stdout, no folder written).
  */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli, usageExitCode } from '../../src/cli/main.js';
+import { run } from '../../src/core/exec.js';
 import { captureOutput } from '../helpers/capture.js';
 
 let dir: string;
@@ -78,6 +80,25 @@ describe('usage errors stop a command before it does anything', () => {
     expect(r.result).toBe(0);
     expect(printed.match(/same seed, same bytes/g)?.length).toBe(1);
     await expect(readdir(join(dir, 'help-not-written'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('deliver as the MTA runs it (whole process, message on stdin): a usage error exits 64 and delivers nothing', async () => {
+    const bin = fileURLToPath(new URL('../../dist/src/cli/bin.js', import.meta.url));
+    const maildir = join(dir, 'Maildir-usage');
+    const msg = await readFile(join(dir, 'm.eml'));
+    const cases: [string[], RegExp][] = [
+      [['deliver', '-s', 'embedded', '--bogus', '--maildir', maildir], /Unknown argument: bogus/],
+      [['deliver', '-s', 'embedded'], /name a delivery COMMAND after -- or give --maildir DIR/],
+      [['deliver', '-s', 'embedded', '--on-infected', 'quarantine', '--maildir', maildir], /needs --quarantine DIR/],
+      [['deliver', '-s', 'embedded', '--timeout', 'soon', '--maildir', maildir], /timeout/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(process.execPath, [bin, ...argv], { input: msg, deadline: Date.now() + 30_000 });
+      expect(r.exitCode, argv.join(' ')).toBe(64);
+      expect(r.stderr, argv.join(' ')).toMatch(message);
+      expect(r.stdout).toBe('');
+      await expect(readdir(maildir)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('deliver (run by an MTA) exits 64 EX_USAGE on a usage error, the others 2', () => {

@@ -85,6 +85,8 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
             throw new Error((err as Error).message);
           }
           if (a['onInfected'] === 'quarantine' && a['quarantine'] === undefined) throw new Error('--on-infected quarantine needs --quarantine DIR');
+          const rest = a['--'];
+          if ((!Array.isArray(rest) || rest.length === 0) && a['maildir'] === undefined) throw new Error('name a delivery COMMAND after -- or give --maildir DIR');
           return true;
         })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync Maildir/quarantine files (--no-fsync for benchmarks only)' })
@@ -232,8 +234,9 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
     }
   }
   if (scanner.length === 0) return undefined;
-  // A usage error for yargs to report (exit 64).
+  // Usage errors for yargs to report (exit 64).
   if (out.onInfected === 'quarantine' && out.quarantine === undefined) return undefined;
+  if ((command === undefined || command.length === 0) && out.maildir === undefined) return undefined;
   if (defangExt.length > 0) out.defangExt = defangExt;
   if (command !== undefined && command.length > 0) out['--'] = command;
   return out;
