@@ -137,7 +137,7 @@ describe('hostile input through our SMTP proxy (embedded scanner) to our sink', 
       const fates = [];
       for (const raw of cases) fates.push((await driver.send({ file: 'h', raw })).fate);
       expect(fates.slice(0, 3)).toEqual(['delivered', 'delivered', 'delivered']);
-      expect(fates[3]).toBe('tempfailed'); // LIMIT_EXCEEDED → 451 4.7.1
+      expect(fates[3]).toBe('tempfailed'); // LIMIT_EXCEEDED → 451 4.3.0
       const after = await driver.send({ file: 'e', raw: withAttachments([{ name: 'e.com', data: eicar() }]) });
       expect(after).toMatchObject({ fate: 'rejected', verdict: 'infected' });
     } finally {
