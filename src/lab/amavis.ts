@@ -58,6 +58,11 @@ export interface StartAmavisOptions {
   user?: string;
   /** How long to wait for the 220 greeting (ms, default 60 000: amavisd loads many Perl modules). */
   readyTimeoutMs?: number;
+  /**
+   * Also listen on a unix socket `$MYHOME/amavisd.sock` speaking AM.PDP (the policy bank
+   * amavisd-milter talks to; see {@link startAmavisdMilter}). Default false.
+   */
+  pdpSocket?: boolean;
 }
 
 /** A running lab amavisd-new. */
@@ -72,6 +77,13 @@ export interface LabAmavis {
   /** The private folder (config, `home/` = $MYHOME). */
   folder: string;
   logFile: string;
+  /** With `pdpSocket`: the AM.PDP unix socket (amavisd-milter's `-S PATH`). */
+  pdpSocket?: string;
+  /**
+   * With `pdpSocket`: `$MYHOME/milter`, owned by amavis — amavisd-milter's `-w` working folder
+   * (amavisd accepts AM.PDP message folders only below its $MYHOME or $TEMPBASE).
+   */
+  pdpWorkDir?: string;
   /** SIGTERM, SIGKILL after a grace period; removes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -84,7 +96,7 @@ function perlString(s: string): string {
 }
 
 /** The generated amavisd.conf (Perl). */
-export function amavisConfig(o: { home: string; port: number; reinjectPort: number; clamdSocket: string; maxServers?: number; virusDestiny?: AmavisVirusDestiny; logLevel?: number; user?: string }): string {
+export function amavisConfig(o: { home: string; port: number; reinjectPort: number; clamdSocket: string; maxServers?: number; virusDestiny?: AmavisVirusDestiny; logLevel?: number; user?: string; pdpSocket?: boolean }): string {
   const home = perlString(o.home);
   const forward = perlString(`smtp:[127.0.0.1]:${o.reinjectPort}`);
   const user = perlString(o.user ?? 'amavis');
@@ -102,7 +114,14 @@ $QUARANTINEDIR  = "$MYHOME/quarantine";
 $pid_file       = "$MYHOME/amavisd.pid";
 $lock_file      = "$MYHOME/amavisd.lock";
 $daemon_chroot_dir = undef;
-$unix_socketname = undef;
+${
+    o.pdpSocket === true
+      ? `$unix_socketname = "$MYHOME/amavisd.sock";
+$unix_socket_mode = 0660;
+$interface_policy{'SOCK'} = 'AM.PDP-SOCK';
+$policy_bank{'AM.PDP-SOCK'} = { protocol => 'AM.PDP', auth_required_release => 0 };`
+      : '$unix_socketname = undef;'
+  }
 $inet_socket_bind = '127.0.0.1';
 $inet_socket_port = ${o.port};
 @inet_acl = qw(127.0.0.1);
@@ -252,7 +271,7 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
     // amavisd (user amavis) connects to clamd's socket (mode 666): its folder must be traversable.
     await chmod(dirname(opts.clamdSocket), 0o711);
     const home = join(folder, 'home');
-    for (const d of [home, join(home, 'tmp'), join(home, 'db'), join(home, 'quarantine')]) {
+    for (const d of [home, join(home, 'tmp'), join(home, 'db'), join(home, 'quarantine'), ...(opts.pdpSocket === true ? [join(home, 'milter')] : [])]) {
       await mkdir(d, { mode: 0o750 });
       await chown(d, owner.uid, owner.gid);
     }
@@ -269,6 +288,7 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
         ...(opts.maxServers === undefined ? {} : { maxServers: opts.maxServers }),
         ...(opts.virusDestiny === undefined ? {} : { virusDestiny: opts.virusDestiny }),
         ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
+        ...(opts.pdpSocket === true ? { pdpSocket: true } : {}),
       }),
       { mode: 0o644 },
     );
@@ -287,6 +307,7 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
       configFile,
       folder,
       logFile,
+      ...(opts.pdpSocket === true ? { pdpSocket: join(home, 'amavisd.sock'), pdpWorkDir: join(home, 'milter') } : {}),
       stop: stopWithChildren(d.pid, stopOnce(d, [folder], 10_000)),
     };
   } catch (e) {
@@ -301,6 +322,10 @@ export interface LabAmavisGateway {
   postfix: LabPostfix & { reinjectPort: number };
   /** `--sut` URL: `smtp://127.0.0.1:PORT?sink=SINKPORT&name=amavisd-new&pid=POSTFIX,AMAVISD[,CLAMD]`. */
   sut: string;
+  /** With `milter: true`: amavisd-milter in front of the same amavisd (before the queue). */
+  milter?: LabAmavisdMilter;
+  /** With `milter: true`: `milter://127.0.0.1:PORT?name=amavisd-milter&pid=MILTER,AMAVISD[,CLAMD]`. */
+  milterSut?: string;
   /** Stops Postfix, then amavisd (safe to call twice). */
   stop(): Promise<void>;
 }
@@ -311,29 +336,134 @@ export interface LabAmavisGateway {
  * relayhost is 127.0.0.1:sinkPort (the bench driver's sink). `clamdPid` is added to the
  * `--sut` URL's pid list. Needs root and the postfix and amavisd-new packages.
  */
-export async function startAmavisGateway(opts: { clamdSocket: string; sinkPort: number; clamdPid?: number; maxServers?: number; dir?: string }): Promise<LabAmavisGateway> {
+export async function startAmavisGateway(opts: { clamdSocket: string; sinkPort: number; clamdPid?: number; maxServers?: number; dir?: string; milter?: boolean }): Promise<LabAmavisGateway> {
   const reinjectPort = await freePort();
   const maxServers = opts.maxServers ?? 8;
-  const amavis = await startAmavis({ clamdSocket: opts.clamdSocket, reinjectPort, maxServers, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
-  let postfix: LabPostfix & { reinjectPort: number };
+  const amavis = await startAmavis({ clamdSocket: opts.clamdSocket, reinjectPort, maxServers, pdpSocket: opts.milter === true, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
+  let postfix: (LabPostfix & { reinjectPort: number }) | undefined;
+  let milter: LabAmavisdMilter | undefined;
   try {
     postfix = await startPostfixAfterQueue({ relayPort: opts.sinkPort, filterPort: amavis.port, filterConcurrency: maxServers, reinjectPort, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
+    if (opts.milter === true) milter = await startAmavisdMilter({ amavisSocket: amavis.pdpSocket!, workDir: amavis.pdpWorkDir!, maxConns: maxServers, ...(opts.dir === undefined ? {} : { dir: opts.dir }) });
   } catch (e) {
+    await postfix?.stop();
     await amavis.stop();
     throw e;
   }
-  const pids = [postfix.pid, amavis.pid, ...(opts.clamdPid === undefined ? [] : [opts.clamdPid])];
+  const pf = postfix;
+  const clamd = opts.clamdPid === undefined ? [] : [opts.clamdPid];
   let stopped: Promise<void> | undefined;
   return {
     amavis,
-    postfix,
-    sut: `smtp://127.0.0.1:${postfix.port}?sink=${opts.sinkPort}&name=amavisd-new&pid=${pids.join(',')}`,
+    postfix: pf,
+    sut: `smtp://127.0.0.1:${pf.port}?sink=${opts.sinkPort}&name=amavisd-new&pid=${[pf.pid, amavis.pid, ...clamd].join(',')}`,
+    ...(milter === undefined ? {} : { milter, milterSut: `${milter.url}?name=amavisd-milter&pid=${[milter.pid, amavis.pid, ...clamd].join(',')}` }),
     stop() {
       stopped ??= (async () => {
-        await postfix.stop();
+        await milter?.stop();
+        await pf.stop();
         await amavis.stop();
       })();
       return stopped;
     },
   };
+}
+
+/** Options of {@link startAmavisdMilter}. */
+export interface StartAmavisdMilterOptions {
+  /** amavisd's AM.PDP unix socket ({@link LabAmavis.pdpSocket}: start amavisd with `pdpSocket: true`). */
+  amavisSocket: string;
+  /** `-w`: where it writes each message for amavisd ({@link LabAmavis.pdpWorkDir}: below amavisd's $MYHOME, owned by amavis). */
+  workDir: string;
+  /** Milter port on 127.0.0.1 (default a free one). */
+  port?: number;
+  /** `-m`: concurrent amavisd connections; must equal amavisd's `$max_servers` (default 8). */
+  maxConns?: number;
+  /** `-T` / `-M`: amavisd connection and message timeouts in seconds (default 120). */
+  timeoutSec?: number;
+  /** Parent folder (default the OS temp folder; traversable by user amavis). */
+  dir?: string;
+  /** Account it runs as (default amavis: amavisd reads the message files it writes). */
+  user?: string;
+  /** How long to wait until it listens (ms, default 20 000). */
+  readyTimeoutMs?: number;
+}
+
+/** A running amavisd-milter. */
+export interface LabAmavisdMilter {
+  /** `milter://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  pid: number;
+  folder: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a real amavisd-milter (Debian `amavisd-milter`): the milter that hands each message
+ * to amavisd-new over AM.PDP (before the queue, point B). It writes every message into its
+ * working folder and amavisd reads it there, so it runs as the amavis account (through
+ * `setpriv`, no shell), in the foreground (`-f`), on 127.0.0.1. Delivery stays with the MTA
+ * (`-D client`, the default): amavisd answers with milter actions — a virus under D_REJECT
+ * is `554 5.7.0 Reject` at end of DATA, before the MTA queues anything.
+ */
+export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promise<LabAmavisdMilter> {
+  const bin = await which('amavisd-milter');
+  if (bin === undefined) throw new Error('amavisd-milter is not installed (apt-get install amavisd-milter; see docs/gateways.md)');
+  const setpriv = await which('setpriv');
+  if (setpriv === undefined) throw new Error('setpriv (util-linux) is needed to run amavisd-milter as user amavis');
+  if (process.getuid?.() !== 0) throw new Error('amavisd-milter is started as root and runs as user amavis (run as root)');
+  const user = opts.user ?? 'amavis';
+  const owner = await account(user);
+  if (owner === undefined) throw new Error(`no ${user} account (the amavisd-new package creates it)`);
+  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-amavisd-milter-'));
+  let daemon: Daemon | undefined;
+  try {
+    await chmod(folder, 0o750);
+    await chown(folder, owner.uid, owner.gid);
+    const work = opts.workDir;
+    const port = opts.port ?? (await freePort());
+    const t = String(opts.timeoutSec ?? 120);
+    const outFile = join(folder, 'amavisd-milter.out');
+    const args = [
+      `--reuid=${owner.uid}`,
+      `--regid=${owner.gid}`,
+      '--init-groups',
+      '--',
+      bin,
+      '-f',
+      ...(process.env['AVBENCH_AMAVISD_MILTER_DEBUG'] === undefined ? [] : ['-d', process.env['AVBENCH_AMAVISD_MILTER_DEBUG']]),
+      '-s',
+      `inet:${port}@127.0.0.1`,
+      '-S',
+      opts.amavisSocket,
+      '-w',
+      work,
+      '-p',
+      join(folder, 'amavisd-milter.pid'),
+      '-m',
+      String(opts.maxConns ?? 8),
+      '-T',
+      t,
+      '-M',
+      t,
+    ];
+    daemon = await spawnDaemon(setpriv, args, { cwd: folder, logFile: outFile });
+    const d = daemon;
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+    let ready = false;
+    while (!ready && Date.now() < deadline && d.running()) {
+      try {
+        (await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) })).destroy();
+        ready = true;
+      } catch {
+        await delay(50);
+      }
+    }
+    if (!ready) throw new Error(`amavisd-milter ${d.running() ? 'did not listen in time' : 'exited'}: ${await logTail(outFile)}`);
+    return { url: `milter://127.0.0.1:${port}`, port, pid: d.pid, folder, stop: stopOnce(d, [folder], 5_000) };
+  } catch (e) {
+    await discard(daemon, [folder], 2_000);
+    throw e;
+  }
 }

@@ -123,12 +123,13 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     const exim: LabExim | undefined = (await findExim()) === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: eximSinkPort });
     if (exim !== undefined) stops.push(() => exim.stop());
     // amavisd-new after the queue (Debian amavisd-new, root, postfix: started when installed): a
-    // private Postfix → amavisd (ClamAV-clamd → this clamd) → Postfix re-injection → the driver's sink.
+    // private Postfix → amavisd (ClamAV-clamd → this clamd) → Postfix re-injection → the driver's sink;
+    // and before the queue, amavisd-milter (Debian amavisd-milter, when installed) → the same amavisd.
     const amavisSinkPort = await freePort();
     const amavis: LabAmavisGateway | undefined =
       (await findAmavisd()) === undefined || (await which('postfix')) === undefined || process.getuid?.() !== 0
         ? undefined
-        : await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid });
+        : await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid, milter: (await which('amavisd-milter')) !== undefined });
     if (amavis !== undefined) stops.push(() => amavis.stop());
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
@@ -162,7 +163,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
-        ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }]),
+        ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }, ...(amavis.milter === undefined ? [] : [{ name: 'amavisd-milter', pid: amavis.milter.pid, endpoint: amavis.milter.url }])]),
       ],
       suts: {
         // pid=: the bench reads these processes' CPU and memory from /proc.
@@ -171,7 +172,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
-        ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut }),
+        ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut, ...(amavis.milterSut === undefined ? {} : { 'amavisd-milter': amavis.milterSut }) }),
       },
     };
     await writeState(dir, state);

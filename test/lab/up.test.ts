@@ -41,7 +41,8 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     // rspamd (apt, issue 15.4) likewise: its milter --sut with the PIDs of its main process, workers and clamd.
     // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
     // amavisd-new (issue 15.1, apt) after the queue of its own private Postfix, likewise.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'amavisd-new', 'postfix (amavisd-new)']);
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
+    expect(state.suts['amavisd-milter']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=amavisd-milter&pid=\d+,\d+,\d+$/);
     expect(state.suts['amavisd-new']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=amavisd-new&pid=\d+,\d+,\d+$/);
     expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
     expect(state.suts['rspamd']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=rspamd&pid=\d+(,\d+){3,}$/);
