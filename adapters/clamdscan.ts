@@ -13,7 +13,7 @@
 import { run } from '../src/core/exec.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { asksInfectedOnly, clamavVerdicts, failedRunVerdicts, parseClamavRun, parseClamavVersion } from './clamscan.js';
-import { deadlineFor, errorVerdict, excerpt, runBatch } from './cli/process.js';
+import { deadlineFor, errorVerdict, excerpt, runBatch } from './process-kit.js';
 
 /** How clamdscan hands files to clamd. */
 export type ClamdscanMode = 'stream' | 'fdpass' | 'multiscan-fdpass' | 'plain';

@@ -19,7 +19,7 @@ import {
   infectedVerdict,
   runBatch,
   type UnitFindings,
-} from './cli/process.js';
+} from './process-kit.js';
 import type { UnitFiles } from './tempdir.js';
 
 /** Options of `createClamscanAdapter`. */

@@ -9,7 +9,7 @@ import { run, which } from '../src/core/exec.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { parseCliEntry, type CliScannerEntry } from './cli/entry.js';
 import { compileCliEntry, interpretCliRun } from './cli/output.js';
-import { deadlineFor, excerpt, runBatch } from './cli/process.js';
+import { deadlineFor, excerpt, runBatch } from './process-kit.js';
 import { expandArgs, templateMode } from './cli/template.js';
 
 export { parseCliEntry, type CliScannerEntry } from './cli/entry.js';

@@ -13,7 +13,7 @@ import { access, constants, writeFile } from 'node:fs/promises';
 import { run } from '../src/core/exec.js';
 import { eicar } from '../src/corpus/eicar.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
-import { CLEAN, deadlineFor, emptyFindings, errorVerdict, excerpt, infectedVerdict, runBatch } from './cli/process.js';
+import { CLEAN, deadlineFor, emptyFindings, errorVerdict, excerpt, infectedVerdict, runBatch } from './process-kit.js';
 
 /** Options of `createYaraAdapter`: one of `rules` and `compiled` (with neither, the adapter reports itself not available). */
 export interface YaraOptions {

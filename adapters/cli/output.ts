@@ -13,7 +13,7 @@
  */
 import type { RunResult } from '../../src/core/exec.js';
 import type { ScanUnit, Verdict } from '../../src/core/types.js';
-import { CLEAN, errorVerdict, excerpt, infectedVerdict } from './process.js';
+import { CLEAN, errorVerdict, excerpt, infectedVerdict } from '../process-kit.js';
 import type { CliScannerEntry } from './entry.js';
 
 /** An entry with its regexes compiled and defaults filled in. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCliEntry } from '../../adapters/cli/entry.js';
 import { compileCliEntry, findVirusNames, interpretCliRun } from '../../adapters/cli/output.js';
-import { runBatch } from '../../adapters/cli/process.js';
+import { runBatch } from '../../adapters/process-kit.js';
 import { expandArgs, templateMode } from '../../adapters/cli/template.js';
 import { unitFileName, withUnitFiles, writeUnitFiles } from '../../adapters/tempdir.js';
 import type { RunResult } from '../../src/core/exec.js';

@@ -4,10 +4,10 @@
  * private temp folder, removal on every path). Processes still go only through
  * src/core/exec.ts `run()`.
  */
-import type { RunResult } from '../../src/core/exec.js';
-import type { Detection, ErrorCode, ScanContext, ScanUnit, Verdict } from '../../src/core/types.js';
-import { CLEAN, errorVerdict, infected } from '../../src/core/verdict.js';
-import { writeUnitFiles, type UnitFileOptions, type UnitFiles } from '../tempdir.js';
+import type { RunResult } from '../src/core/exec.js';
+import type { Detection, ErrorCode, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
+import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
+import { writeUnitFiles, type UnitFileOptions, type UnitFiles } from './tempdir.js';
 
 /** Absolute deadline for one run: the caller's deadline, shortened by the adapter's own `timeoutMs`. */
 export function deadlineFor(ctx: ScanContext, timeoutMs?: number): number {
