@@ -20,8 +20,12 @@
  * message of each process (Postfix's whole tree, amavisd's tree, clamd, serve smtp) and the
  * load average at each run are printed.
  *
- *   node dist/scripts/bench-amavis.js [--shapes per-conn,kept] [--sessions 8] [--sizes 1K]
- *        [--messages 500] [--repeats 3] [--filter-procs 8] [--clamd-threads 8]
+ * `--places milter` (default: both places) does the same before the queue: Postfix with
+ * `smtpd_milters` = amavisd-milter (→ the same amavisd over AM.PDP, `-m` = --filter-procs)
+ * against Postfix with `smtpd_milters` = our `serve milter`; issue 15's target there is ≥ 3x.
+ *
+ *   node dist/scripts/bench-amavis.js [--places after-queue,milter] [--shapes per-conn,kept]
+ *        [--sessions 8] [--sizes 1K] [--messages 500] [--repeats 3] [--filter-procs 8] [--clamd-threads 8]
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -31,7 +35,7 @@ import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { findAmavisd, startAmavisGateway } from '../src/lab/amavis.js';
 import { startClamd } from '../src/lab/clamd.js';
-import { startPostfixAfterQueue } from '../src/lab/postfix.js';
+import { startPostfix, startPostfixAfterQueue } from '../src/lab/postfix.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine } from './lib/host.js';
 import { loopback } from './lib/listen.js';
@@ -40,16 +44,23 @@ import { parseDump, smtpSource, startDumpSink, type DumpSink } from './lib/smtp.
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
+type Place = 'after-queue' | 'milter';
 type System = 'ours' | 'amavisd-new';
 const SHAPES = ['per-conn', 'kept'] as const;
+const PLACES = ['after-queue', 'milter'] as const;
 const SYSTEMS: System[] = ['ours', 'amavisd-new'];
-/** Issue 15's target: our proxy in front of Postfix ≥ 2x amavisd-new as content filter. */
-const TARGET = 2;
+/** Issue 15's targets: our proxy in front of Postfix ≥ 2x amavisd-new as content filter; our milter ≥ 3x amavisd-milter behind the same Postfix. */
+const TARGET: Record<Place, number> = { 'after-queue': 2, milter: 3 };
+const LABEL: Record<Place, Record<System, string>> = {
+  'after-queue': { ours: 'Postfix+ours', 'amavisd-new': 'Postfix+amavisd-new' },
+  milter: { ours: 'Postfix+serve milter', 'amavisd-new': 'Postfix+amavisd-milter' },
+};
 const FROM = 'avbench@sender.localhost';
 const TO = 'sink@recipient.localhost';
 
 function parseArgs(argv: string[]) {
   return readOptions('bench-amavis', argv, {
+    places: opt.list(PLACES, PLACES),
     shapes: opt.list(['per-conn'], SHAPES),
     sessions: opt.whole(8),
     sizes: opt.sizes('1K'),
@@ -79,6 +90,7 @@ interface RunFigure {
 
 /** CPU seconds of a measured process: Postfix and amavisd fork workers (their tree), others themselves. */
 const cpuOf = (k: string, p: number): number => (k === 'postfix' || k === 'amavisd' ? procTreeCpuSeconds(p) : (procCpuSeconds(p) ?? 0));
+
 
 /**
  * Wait (up to 120 s) until `m` messages arrived at the sink, then read them: their count and
@@ -149,7 +161,7 @@ async function main(): Promise<void> {
     stops.push(() => clamd.stop());
     const sink = await startDumpSink(base);
     stops.push(() => sink.stop());
-    const amavis = await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: sink.port, maxServers: a.filterProcs, dir: base });
+    const amavis = await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: sink.port, maxServers: a.filterProcs, dir: base, milter: a.places.includes('milter') });
     stops.push(() => amavis.stop());
     const app = await privateDist(base);
     const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
@@ -161,16 +173,39 @@ async function main(): Promise<void> {
       { ready: loopback(oursPort), expect: 'smtp', logFile: join(base, 'serve-smtp.log'), cwd: app, what: 'avbench serve smtp' },
     );
     stops.push(() => proxy.stop(5_000));
-    await sink.collect();
-    out(`lab: clamd pid ${clamd.pid}, smtp-sink pid ${sink.pid}; amavisd-new pid ${amavis.amavis.pid} behind Postfix master ${amavis.postfix.pid}; serve smtp pid ${proxy.pid} behind Postfix master ${oursPostfix.pid}\n\n`);
-    const systems: Record<System, { port: number; pids: Record<string, number> }> = {
-      ours: { port: oursPostfix.port, pids: { postfix: oursPostfix.pid, 'serve smtp': proxy.pid, clamd: clamd.pid } },
-      'amavisd-new': { port: amavis.postfix.port, pids: { postfix: amavis.postfix.pid, amavisd: amavis.amavis.pid, clamd: clamd.pid } },
+    const places: Record<Place, Record<System, { port: number; pids: Record<string, number> }>> = {
+      'after-queue': {
+        ours: { port: oursPostfix.port, pids: { postfix: oursPostfix.pid, 'serve smtp': proxy.pid, clamd: clamd.pid } },
+        'amavisd-new': { port: amavis.postfix.port, pids: { postfix: amavis.postfix.pid, amavisd: amavis.amavis.pid, clamd: clamd.pid } },
+      },
+      milter: { ours: { port: 0, pids: {} }, 'amavisd-new': { port: 0, pids: {} } },
     };
+    out(`lab: clamd pid ${clamd.pid}, smtp-sink pid ${sink.pid}; amavisd-new pid ${amavis.amavis.pid} behind Postfix master ${amavis.postfix.pid}; serve smtp pid ${proxy.pid} behind Postfix master ${oursPostfix.pid}\n`);
+    if (amavis.milter !== undefined) {
+      const milterPort = await freePort();
+      const ourMilter = await startNodeServer(
+        [join(app, 'dist/src/cli/bin.js'), 'serve', 'milter', '--listen', `inet:${milterPort}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg],
+        { ready: loopback(milterPort), logFile: join(base, 'serve-milter.log'), cwd: app, what: 'avbench serve milter' },
+      );
+      stops.push(() => ourMilter.stop(5_000));
+      const pfOurs = await startPostfix({ relayPort: sink.port, milter: `inet:127.0.0.1:${milterPort}`, dir: base });
+      stops.push(() => pfOurs.stop());
+      const pfAmavis = await startPostfix({ relayPort: sink.port, milter: `inet:127.0.0.1:${amavis.milter.port}`, dir: base });
+      stops.push(() => pfAmavis.stop());
+      places.milter = {
+        ours: { port: pfOurs.port, pids: { postfix: pfOurs.pid, 'serve milter': ourMilter.pid, clamd: clamd.pid } },
+        'amavisd-new': { port: pfAmavis.port, pids: { postfix: pfAmavis.pid, 'amavisd-milter': amavis.milter.pid, amavisd: amavis.amavis.pid, clamd: clamd.pid } },
+      };
+      out(`     serve milter pid ${ourMilter.pid} behind Postfix master ${pfOurs.pid}; amavisd-milter pid ${amavis.milter.pid} (→ the same amavisd) behind Postfix master ${pfAmavis.pid}\n`);
+    }
+    out('\n');
+    await sink.collect();
     const summary: string[] = [];
+    for (const place of a.places) {
+    const systems = places[place];
     for (const length of a.sizes) {
       for (const shape of a.shapes) {
-        out(`## ${shape} · ${a.sessions} sessions · ${sizeName(length)}\n`);
+        out(`## ${place} · ${shape} · ${a.sessions} sessions · ${sizeName(length)}\n`);
         for (const sys of SYSTEMS) {
           const w = Math.max(100, 4 * a.sessions);
           const r = await smtpSource(systems[sys].port, { kept: shape === 'kept', sessions: a.sessions, messages: w, length, from: FROM, to: TO, capMs: 300_000 });
@@ -185,21 +220,27 @@ async function main(): Promise<void> {
             const cpu = Object.entries(f.cpu)
               .map(([k, v]) => `${k} ${v.toFixed(0)}`)
               .join(', ');
-            out(`  run ${r + 1} ${sys.padEnd(11)} ${fmt(f.deliveredPerSec).padStart(6)} msg/s delivered (${fmt(f.acceptedPerSec)} accepted) · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+            out(`  run ${r + 1} ${LABEL[place][sys].padEnd(22)} ${fmt(f.deliveredPerSec).padStart(6)} msg/s delivered (${fmt(f.acceptedPerSec)} accepted) · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
           }
         }
         const med = (sys: System): number => median(runs[sys].map((f) => f.deliveredPerSec));
         const medCpu = (sys: System, k: string): number => median(runs[sys].map((f) => f.cpu[k] ?? 0));
         const ratio = med('ours') / med('amavisd-new');
         const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
+        const ownCpu = (sys: System): string =>
+          Object.keys(systems[sys].pids)
+            .filter((k) => k !== 'postfix' && k !== 'clamd')
+            .map((k) => `${k} ${medCpu(sys, k).toFixed(0)}`)
+            .join(' + ');
         const line =
-          `${shape.padEnd(8)} s${a.sessions} ${sizeName(length).padEnd(5)}: Postfix+ours ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ` +
-          `Postfix+amavisd-new ${fmt(med('amavisd-new'))} msg/s [${runs['amavisd-new'].map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET}x: ${ratio >= TARGET ? 'met' : 'NOT met'}) · ` +
-          `filter's own CPU µs/msg: serve smtp ${medCpu('ours', 'serve smtp').toFixed(0)}, amavisd ${medCpu('amavisd-new', 'amavisd').toFixed(0)}; Postfix ${medCpu('ours', 'postfix').toFixed(0)} / ${medCpu('amavisd-new', 'postfix').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('amavisd-new', 'clamd').toFixed(0)} · ` +
+          `${place.padEnd(11)} ${shape.padEnd(8)} s${a.sessions} ${sizeName(length).padEnd(5)}: ${LABEL[place].ours} ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ` +
+          `${LABEL[place]['amavisd-new']} ${fmt(med('amavisd-new'))} msg/s [${runs['amavisd-new'].map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET[place]}x: ${ratio >= TARGET[place] ? 'met' : 'NOT met'}) · ` +
+          `filter's own CPU µs/msg: ${ownCpu('ours')}; ${ownCpu('amavisd-new')}; Postfix ${medCpu('ours', 'postfix').toFixed(0)} / ${medCpu('amavisd-new', 'postfix').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('amavisd-new', 'clamd').toFixed(0)} · ` +
           `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
         summary.push(line);
         out('\n');
       }
+    }
     }
     out(`## summary (medians; ${wallTime(started)})\n${summary.join('\n')}\n`);
   } finally {
