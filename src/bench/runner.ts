@@ -386,11 +386,12 @@ function repeatOf(f: ReturnType<typeof figures>, p: Pass, pass?: 'cold' | 'warm'
   return r;
 }
 
-/** The 95 % interval (Student's t) of the mean completed msgs/s over repeats; undefined for fewer than two. */
+/** The 95 % interval (Student's t) of the mean completed msgs/s over repeats, cut at 0; undefined for fewer than two. */
 export function throughputInterval(repeats: readonly RepeatFigures[]): Interval | undefined {
   const ci = meanInterval(repeats.map((r) => r.completedMsgsPerSec ?? r.msgsPerSec));
   if (ci === null) return undefined;
-  return { low: round3(ci.low), high: round3(ci.high), level: ci.level, method: 't', n: ci.n };
+  // A rate is never negative: a wide interval over few noisy repeats is cut at 0.
+  return { low: round3(Math.max(0, ci.low)), high: round3(ci.high), level: ci.level, method: 't', n: ci.n };
 }
 
 /** What {@link buildRun} adds when the bench told passes apart. */

@@ -34,8 +34,9 @@ export function modeCell(run: Run): string {
 
 /** The table as text (no colours). */
 export function formatTable(results: Results): string {
+  const cold = results.runs.some((r) => r.cold !== undefined);
   const t = new Table({
-    head: ['scanner', 'mode', 'conc', 'detection', 'FP', 'errors', 'msgs/s', 'p95 ms', 'timeouts', 'lost'],
+    head: ['scanner', 'mode', 'conc', 'detection', 'FP', 'errors', cold ? 'warm msgs/s' : 'msgs/s', ...(cold ? ['cold msgs/s'] : []), 'p95 ms', 'timeouts', 'lost'],
     style: { head: [], border: [] },
   });
   for (const run of results.runs) {
@@ -48,12 +49,13 @@ export function formatTable(results: Results): string {
       run.baseline === true || d.fp + d.tn === 0 ? '–' : `${d.fp}/${d.fp + d.tn}`,
       d.errors,
       rate(run),
+      ...(cold ? [run.cold === undefined ? '–' : `${run.cold.msgsPerSec >= 100 ? run.cold.msgsPerSec.toFixed(0) : run.cold.msgsPerSec.toFixed(1)}${run.cold.reset === 'reload' ? ' (reload)' : ''}`] : []),
       run.latencyMs.p95.toFixed(1),
       timeoutsCell(run),
       d.lost,
     ]);
   }
   const of = results.corpus.totalMessages === undefined ? '' : ` (the first of ${results.corpus.totalMessages})`;
-  const foot = `${results.corpus.messages} messages${of}, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es); ± is half the range over repeats; msgs/s counts completed messages only: timeouts (messages that ended at a deadline, and the seconds they took) are apart; errors count every error verdict, labelled or not`;
+  const foot = `${results.corpus.messages} messages${of}, ${(results.corpus.bytes / 1e6).toFixed(1)} MB; median of ${results.settings?.repeats ?? '?'} repeat(s) after ${results.settings?.warmup ?? '?'} warm-up pass(es)${results.settings?.order === 'interleaved' ? ', rounds interleaved across runs' : ''}; ± is half the range over repeats;${cold ? ' cold: median of the cold passes (first sight of the bytes: unique X-Avbench-Pass header; (reload): clamd RELOADed first);' : ''} msgs/s counts completed messages only: timeouts (messages that ended at a deadline, and the seconds they took) are apart; errors count every error verdict, labelled or not`;
   return `${t.toString()}\n${foot}`;
 }

@@ -56,7 +56,7 @@ export function repeatRates(run: Run): number[] {
 export function throughputInterval(run: Run): Interval | null {
   if (run.throughputCi !== undefined) return run.throughputCi;
   const ci = meanInterval(repeatRates(run));
-  return ci === null ? null : { low: ci.low, high: ci.high, level: ci.level, method: 't', n: ci.n };
+  return ci === null ? null : { low: Math.max(0, ci.low), high: ci.high, level: ci.level, method: 't', n: ci.n };
 }
 
 /**
@@ -560,7 +560,7 @@ export function coldWarmRows(results: Results): ColdWarmRow[] {
         warmMsgsPerSec: warm,
         coldMsgsPerSec: cold.msgsPerSec,
         warmCi: throughputInterval(run),
-        coldCi: cold.throughputCi ?? (ci === null ? null : { low: ci.low, high: ci.high, level: ci.level, method: 't' as const, n: ci.n }),
+        coldCi: cold.throughputCi ?? (ci === null ? null : { low: Math.max(0, ci.low), high: ci.high, level: ci.level, method: 't' as const, n: ci.n }),
         warmP50: run.latencyMs.p50,
         coldP50: cold.latencyMs.p50,
         ratio: cold.msgsPerSec > 0 ? warm / cold.msgsPerSec : null,
