@@ -26,6 +26,10 @@
  * the envelope sender (through the relayhost: the sink sees it as a message with a null
  * sender and no `X-Avbench-Id`). The sender of the infected message got `250` for it;
  * the message never arrives. No quarantine, no notices to the sender or to an admin.
+ *
+ * Before the queue: {@link startAmavisdMilter} (Debian `amavisd-milter`) talks AM.PDP to the
+ * same amavisd (`pdpSocket: true`), and D_REJECT is a real 554 at the end of DATA.
+ * {@link startAmavisGateway} starts amavisd, the Postfix in front and, when asked, the milter.
  */
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -387,6 +391,8 @@ export interface StartAmavisdMilterOptions {
   user?: string;
   /** How long to wait until it listens (ms, default 20 000). */
   readyTimeoutMs?: number;
+  /** `-d`: debug level 1..9, traces to its `amavisd-milter.out` in the private folder (default none). */
+  debugLevel?: number;
 }
 
 /** A running amavisd-milter. */
@@ -432,7 +438,7 @@ export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promi
       '--',
       bin,
       '-f',
-      ...(process.env['AVBENCH_AMAVISD_MILTER_DEBUG'] === undefined ? [] : ['-d', process.env['AVBENCH_AMAVISD_MILTER_DEBUG']]),
+      ...(opts.debugLevel === undefined ? [] : ['-d', String(opts.debugLevel)]),
       '-s',
       `inet:${port}@127.0.0.1`,
       '-S',
