@@ -264,7 +264,7 @@ function highlights(results: Results): SafeHtml {
   const top = rows[0] as RankRow;
   const items: SafeHtml[] = [html`<li>Top of the ranking: <strong class="d">${top.label}</strong> — detection ${fmtRate(countsOf(top.run).detectionRate)}, ${countsOf(top.run).falsePositives} false positives, ${fmtAuto(completedThroughput(top.run).msgsPerSec)} msgs/s.</li>`];
   const fastest = pick('msgsPerSec');
-  if (fastest.length > 0) items.push(html`<li>Fastest: <span class="d">${fastest.join(', ')}</span>.</li>`);
+  if (fastest.length > 0) items.push(html`<li>Fastest${fastest.length > 1 ? ' (no measurable difference between them)' : ''}: <span class="d">${fastest.join(', ')}</span>.</li>`);
   const lowP95 = pick('p95');
   if (lowP95.length > 0) items.push(html`<li>Lowest p95 latency: <span class="d">${lowP95.join(', ')}</span>.</li>`);
   const lost = results.runs.reduce((s, r) => s + countsOf(r).lost, 0);

@@ -84,6 +84,8 @@ describe('avbench bench (command module)', () => {
       'avbench bench --corpus c --mode smtp --repeat 1 --warmup 0 --connection kept-open --rate 25',
     );
     expect(commandLine({ corpus: 'c', mode: ['direct'], repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 60, connection: 'kept-open', rate: 25 })).toBe('avbench bench --corpus c --mode direct --repeat 1 --warmup 0');
+    // Cold passes are the default; --no-cold is written out when asked.
+    expect(commandLine({ corpus: 'c', mode: ['direct'], repeat: 1, warmup: 0, baseline: true, lab: false, timeout: 60, cold: false })).toBe('avbench bench --corpus c --mode direct --repeat 1 --warmup 0 --no-cold');
     expect(parseModeLimits(['lda=20', 'smtp=5'])).toEqual({ lda: 20, smtp: 5 });
     expect(defaultOutDir(new Date('2026-01-02T03:04:05.678Z'))).toBe(join('out', 'bench-20260102T030405Z'));
   });
