@@ -1,9 +1,16 @@
 /**
  * One adapter lifecycle for every command (issue 13.4): names → adapters (an unknown name
  * is a ConfigError, found before anything else happens), each probed with a deadline (a
- * probe that hangs is "not available", never a hang of the command), then either required
- * (`scan`, `deliver`: a missing scanner is an error) or reported and kept (the daemons:
- * mail tempfails until the scanner is back, as clamav-milter's OnFail does).
+ * probe that hangs is "not available", never a hang of the command), then `require`:
+ *
+ * - required — `scan`: a scanner not available is a ConfigError (one line, exit 2) before
+ *   any path is read;
+ * - reported and kept — `serve smtp`, `serve milter` (logged; mail tempfails, or is tagged
+ *   with --on-fail accept, until the scanner is back, as clamav-milter's OnFail does) and
+ *   `deliver` (its scan fails and --on-fail decides: exit 75, or delivered Unchecked);
+ * - reported and skipped — `bench` (a skip line) and `scanners` (a row saying why).
+ *
+ * Every place that turns scanner names into adapters goes through {@link openScanners}.
  */
 import type { AvbenchConfig } from '../src/config/config.js';
 import { ConfigError } from '../src/config/config.js';

@@ -11,7 +11,7 @@
  * bounce because the filter is misconfigured. One line on stderr says what happened.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { adapterByName } from '../../../adapters/index.js';
+import { openScanners } from '../../../adapters/open.js';
 import { loadConfig } from '../../config/config.js';
 import type { Adapter } from '../../core/types.js';
 import { DEFAULT_DEFANG_EXTENSIONS } from '../../modes/lda/defang.js';
@@ -116,7 +116,11 @@ export async function runDeliver(args: DeliverArgs, io: DeliverIo = defaultIo): 
     );
     const commandTimeoutMs = parseTimeout(args.timeout, '--timeout');
     if (command.length === 0 && args.maildir === undefined) throw new TypeError('name a delivery COMMAND after -- or give --maildir DIR');
-    adapters = [...new Set(args.scanner)].map((n) => adapterByName(n, config));
+    // One lifecycle (adapters/open.ts): an unknown name is bad configuration (75 below,
+    // before stdin is read); each scanner is probed with a deadline, and one not available
+    // is kept, as the daemons keep it: its scan fails and --on-fail decides (75, or
+    // delivered Unchecked), so the code in the tempfail line stays the scanner's own.
+    adapters = (await openScanners(args.scanner, config, { require: false })).adapters;
     const exts = args.defangExt?.flatMap((e) => e.split(/[,\s]+/)).filter((e) => e !== '');
     const opts: DeliverOptions = {
       scanners: adapters,

@@ -17,7 +17,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { adapterByName } from '../../../adapters/index.js';
+import { openScanners } from '../../../adapters/open.js';
 import { loadConfig } from '../../config/config.js';
 import { resolveLimits, type Limits } from '../../core/limits.js';
 import { fileMessageUnit, scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
@@ -265,7 +265,8 @@ function stdinCorpus(path: string, data: Buffer): OpenedCorpus {
 
 /**
  * Run `avbench scan` with parsed options; resolves to the exit code (0 clean, 1 infected,
- * 2 error). Throws ConfigError for an unusable config or scanner name (the caller says so).
+ * 2 error). Throws ConfigError for an unusable config, an unknown scanner name or a scanner that is
+ * not available (probed with a deadline; the caller says so: one line, exit 2).
  * Every path is opened (and `-` read) before anything is scanned or printed: paths that yield
  * no message at all are an error (one line on stderr, exit 2, nothing on stdout).
  */
@@ -276,8 +277,10 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
     return 2;
   }
   const { config } = await loadConfig(args.config);
-  const names = [...new Set(args.scanner)];
-  const adapters: Adapter[] = names.map((n) => adapterByName(n, config));
+  // One lifecycle (adapters/open.ts): every scanner probed with a deadline; one not
+  // available is a ConfigError (one line, exit 2) before any path is opened or read.
+  const scanners = await openScanners(args.scanner, config, { require: true });
+  const adapters: Adapter[] = scanners.adapters;
   const clamdStyle = args.clamdStyle === true;
   try {
     const startedAt = Date.now();
@@ -322,13 +325,6 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
         );
       }
       return 2;
-    }
-    const probes = await Promise.all(adapters.map((a) => a.probe()));
-    for (const [i, p] of probes.entries()) {
-      if (!p.available) {
-        io.stderr.write(`avbench: scanner ${(adapters[i] as Adapter).name} is not available: ${p.reason ?? 'no reason given'}\n`);
-        return 2;
-      }
     }
     const limits = resolveLimits(config.limits);
     const jobs = args.jobs ?? DEFAULT_JOBS;
@@ -397,7 +393,7 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
     out.flush();
     return worst;
   } finally {
-    await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
+    await scanners.close();
   }
 }
 

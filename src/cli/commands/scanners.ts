@@ -6,9 +6,10 @@
  */
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { createAdapter, listScanners } from '../../../adapters/index.js';
-import { loadConfig } from '../../config/config.js';
-import type { ProbeResult } from '../../core/types.js';
+import { listScanners } from '../../../adapters/index.js';
+import { openScanners, type OpenedScanners } from '../../../adapters/open.js';
+import { loadConfig, type AvbenchConfig } from '../../config/config.js';
+import type { Adapter, ProbeResult } from '../../core/types.js';
 import { describeAdapter, withDescription, type ScannerOptionsSeen } from '../../bench/versions.js';
 import type { ProgramVersion, SignatureDatabase } from '../../results/types.js';
 import type { CliState } from '../main.js';
@@ -30,8 +31,6 @@ export interface ScannerRow extends ProbeResult {
   databases?: SignatureDatabase[];
 }
 
-const PROBE_MS = 10_000;
-
 export function scannersCommand(state: CliState): CommandModule<object, ScannersArgs> {
   return {
     command: 'scanners',
@@ -42,7 +41,7 @@ export function scannersCommand(state: CliState): CommandModule<object, Scanners
         .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' }) as unknown as Argv<ScannersArgs>,
     handler: async (args: ArgumentsCamelCase<ScannersArgs>) => {
       const { config } = await loadConfig(args.config);
-      const rows = await Promise.all(listScanners(config).map(probeRow));
+      const rows = await Promise.all(listScanners(config).map((e) => probeRow(e, config)));
       if (args.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       } else {
@@ -57,19 +56,19 @@ export function scannersCommand(state: CliState): CommandModule<object, Scanners
   };
 }
 
-async function probeRow(entry: ReturnType<typeof listScanners>[number]): Promise<ScannerRow> {
+async function probeRow(entry: ReturnType<typeof listScanners>[number], config: AvbenchConfig): Promise<ScannerRow> {
   const base = { name: entry.name, type: entry.type, source: entry.source };
-  let adapter;
+  // One lifecycle (adapters/open.ts): built by name, probed with a deadline, not required
+  // (a scanner not available is a row saying why).
+  let opened: OpenedScanners;
   try {
-    adapter = createAdapter(entry);
+    opened = await openScanners([entry.name], config, { require: false });
   } catch (err) {
     return { ...base, available: false, reason: `bad configuration: ${(err as Error).message}` };
   }
   try {
-    const timeout = new Promise<ProbeResult>((resolve) => {
-      setTimeout(() => resolve({ available: false, reason: `probe did not answer within ${PROBE_MS / 1000} s` }), PROBE_MS).unref();
-    });
-    const p = await Promise.race([adapter.probe(), timeout]);
+    const adapter = opened.adapters[0] as Adapter;
+    const p = (opened.probes[0] as OpenedScanners['probes'][number]).probe;
     const needsPrefix = entry.source === 'preset' && !p.available && !(p.reason ?? '').startsWith('preset');
     const pre = needsPrefix ? { reason: `preset, ${p.reason ?? 'binary not found'}` } : {};
     const row: ScannerRow = { ...base, granularity: adapter.granularity, ...p, ...pre };
@@ -84,9 +83,7 @@ async function probeRow(entry: ReturnType<typeof listScanners>[number]): Promise
       /* the probe's answer stands */
     }
     return row;
-  } catch (err) {
-    return { ...base, available: false, reason: `probe failed: ${(err as Error).message}` };
   } finally {
-    await adapter.close().catch(() => undefined);
+    await opened.close();
   }
 }
