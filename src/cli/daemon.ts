@@ -12,8 +12,7 @@
  *   5. served until SIGTERM/SIGINT (drained within --drain), SIGHUP reloads.
  */
 import type { Argv, Options } from 'yargs';
-import { openScanners, probeWithin } from '../../adapters/open.js';
-import { adapterByName } from '../../adapters/index.js';
+import { openScanners } from '../../adapters/open.js';
 import { ConfigError, type AvbenchConfig } from '../config/config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Adapter } from '../core/types.js';
@@ -155,13 +154,10 @@ export async function runDaemon<A extends DaemonArgs>(spec: DaemonSpec<A>): Prom
     {
       reload: async () => {
         const config = await spec.reloadConfig();
-        const adapters = names.map((n) => adapterByName(n, config));
-        const probes = await Promise.all(adapters.map((a) => probeWithin(a, 10_000)));
-        const bad = probes.map((p, i) => (p.available ? undefined : `scanner ${adapters[i]?.name} is not available: ${p.reason ?? 'no reason given'}`)).filter((x) => x !== undefined);
-        if (bad.length > 0) {
-          await Promise.all(adapters.map((a) => a.close().catch(() => undefined)));
-          throw new Error(bad.join('; '));
-        }
+        // A reload requires its scanners (a failed one keeps the old set running).
+        const next = await openScanners(names, config, { require: true });
+        const adapters = next.adapters;
+        const probes = next.probes.map((p) => p.probe);
         running.setScanners(adapters);
         // Messages already being scanned finish with the old set: close it when they are done.
         const old = current.adapters;
