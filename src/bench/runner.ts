@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
-import { adapterByName, listScanners, resolveScanner } from '../../adapters/index.js';
+import { listScanners, resolveScanner } from '../../adapters/index.js';
+import { openScanners, type OpenedScanners } from '../../adapters/open.js';
 import { createNoopAdapter } from '../../adapters/noop.js';
 import type { AvbenchConfig } from '../config/config.js';
 import type { Limits } from '../core/limits.js';
@@ -99,21 +100,6 @@ export class BenchInputError extends Error {
 type Plan =
   | { kind: 'adapter'; adapter: Adapter; info: ScannerInfo; modes: readonly ModeName[]; baseline: boolean; pids: readonly number[] }
   | { kind: 'sut'; spec: SutSpec; info: ScannerInfo; deadlineMs?: number };
-
-const PROBE_MS = 10_000;
-
-async function probe(a: Adapter): Promise<ProbeResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<ProbeResult>((resolve) => {
-    timer = setTimeout(() => resolve({ available: false, reason: `probe did not answer within ${PROBE_MS / 1000} s` }), PROBE_MS);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([a.probe().catch((err: unknown) => ({ available: false, reason: `probe failed: ${(err as Error).message}` })), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function scannerInfo(a: Adapter, p: ProbeResult): ScannerInfo {
   return {
@@ -601,16 +587,18 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
   let baselineConfigPath: string | undefined;
   try {
     for (const name of names) {
-      let adapter: Adapter;
+      // One lifecycle (adapters/open.ts): built by name, probed with a deadline, not required.
+      let opened: OpenedScanners;
       try {
-        adapter = adapterByName(name, config);
+        opened = await openScanners([name], config, { require: false });
       } catch (err) {
         if (o.scanners !== undefined && o.scanners.length > 0) throw new BenchInputError((err as Error).message);
         skip(name, `bad configuration: ${(err as Error).message}`);
         continue;
       }
+      const adapter = opened.adapters[0] as Adapter;
       adapters.push(adapter);
-      const p = await probe(adapter);
+      const p = (opened.probes[0] as OpenedScanners['probes'][number]).probe;
       if (!p.available) {
         skip(name, p.reason ?? 'not available');
         continue;
@@ -672,7 +660,7 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
     const passes = (cold ? 1 : 0) + warmup + 1;
     const nonceBase = `${Date.now().toString(36)}.${process.pid}`;
     // Per cell: its measured passes so far, its resource use, and why it stopped (a start failure ends it).
-    type CellState = { warm: Pass[]; cold: Pass[]; use: ResourceUse[]; target?: Target | undefined; sut?: string; shape?: LoadShape; failed?: string; reset: 'reload' | 'unique-bytes' };
+    type CellState = { warm: Pass[]; cold: Pass[]; use: ResourceUse[]; target?: Target | undefined; sut?: string; shape?: LoadShape; failed?: string; reset: 'reload' | 'unique-bytes'; resetFailed?: boolean };
     const states: CellState[] = cells.map(() => ({ warm: [], cold: [], use: [], reset: 'unique-bytes' }));
     const resets = new Set(o.coldReset?.scanners ?? []);
     for (const step of planSchedule(cells.length, repeat, warmup, cold)) {
@@ -715,9 +703,16 @@ export async function runBench(o: RunBenchOptions): Promise<Results> {
       };
       try {
         if (step.kind === 'cold') {
-          if (plan.kind === 'adapter' && !plan.baseline && resets.has(plan.info.name) && o.coldReset !== undefined) {
-            await o.coldReset.reset();
-            st.reset = 'reload';
+          if (plan.kind === 'adapter' && !plan.baseline && resets.has(plan.info.name) && o.coldReset !== undefined && st.resetFailed !== true) {
+            try {
+              await o.coldReset.reset();
+              st.reset = 'reload';
+            } catch (err) {
+              // The pass still runs on new bytes; the cell says only that (conservative label).
+              st.resetFailed = true;
+              st.reset = 'unique-bytes';
+              skip(`${id} (cold reset)`, `clamd RELOAD failed, cold passes on unique bytes only: ${(err as Error).message}`);
+            }
           }
           st.cold.push(await runPass(corpus, target, tick, cellLimit, `${nonceBase}.${id}.${step.round}`));
         } else if (step.kind === 'warmup') {

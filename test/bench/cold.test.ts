@@ -100,6 +100,26 @@ describe('cold and warm passes with a real clamd', () => {
   }, 120_000);
 });
 
+describe('a cache reset that fails', () => {
+  it('does not end the run: its cold passes are labelled unique-bytes and the reason is listed', async () => {
+    let calls = 0;
+    const results = await runBench({
+      corpus: quick,
+      limit: 10,
+      scanners: ['embedded'],
+      modes: ['direct'],
+      repeat: 2,
+      warmup: 0,
+      baseline: false,
+      coldReset: { scanners: ['embedded'], reset: () => Promise.reject(new Error(`no clamd (${++calls})`)) },
+    });
+    expect(calls).toBe(1); // not tried again after it failed
+    expect(results.runs[0]!.cold).toMatchObject({ reset: 'unique-bytes' });
+    expect(results.runs[0]!.cold!.repeats).toHaveLength(2);
+    expect(results.skipped?.[0]?.reason).toMatch(/RELOAD failed.*no clamd \(1\)/);
+  }, 120_000);
+});
+
 describe('the smtp no-scan baseline is the transport alone', () => {
   it('a message nested deeper than the walker allows is tempfailed by a scanner and delivered by the baseline', async () => {
     const depth = 30; // > maxDepth 20
