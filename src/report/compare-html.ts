@@ -33,7 +33,7 @@ ${c.pairs.map((p) => {
 <td class="num">${b ? runCounts(b).falsePositives : '–'} → ${a ? runCounts(a).falsePositives : '–'}</td>
 <td class="num">${b ? runCounts(b).errors : '–'} → ${a ? runCounts(a).errors : '–'}</td>
 <td class="num">${b ? fmtAuto(completedThroughput(b).msgsPerSec) : '–'}</td><td class="num">${a ? fmtAuto(completedThroughput(a).msgsPerSec) : '–'}</td>
-<td class="num ${tone(p.msgsPerSecChangePct, true)}">${fmtChange(p.msgsPerSecChangePct)}</td>
+${p.msgsPerSecMeasurable === false ? html`<td class="num" data-nmd="yes">no measurable difference<br><span class="muted">${fmtChange(p.msgsPerSecChangePct)}</span></td>` : html`<td class="num ${tone(p.msgsPerSecChangePct, true)}">${fmtChange(p.msgsPerSecChangePct)}</td>`}
 <td class="num">${b ? fmtAuto(b.latencyMs.p95) : '–'} → ${a ? fmtAuto(a.latencyMs.p95) : '–'}</td>
 <td class="num ${tone(p.p95ChangePct, false)}">${fmtChange(p.p95ChangePct)}</td></tr>\n`;
 })}

@@ -7,7 +7,7 @@
 import { CHANGE_ORDER, classifyChange, pairMessages, pairRuns, type ChangeKind } from '../results/pairing.js';
 import { completedThroughput } from '../results/counts.js';
 import type { MessageResult, Results, Run } from '../results/types.js';
-import { compareStrings } from './model.js';
+import { compareStrings, speedDiffers } from './model.js';
 
 export { CHANGE_ORDER, runKey, type ChangeKind } from '../results/pairing.js';
 
@@ -44,6 +44,12 @@ export interface RunPair {
   shapeDiffers: boolean;
   /** Change of msgs/s in % of before; null unless both exist and were loaded alike. */
   msgsPerSecChangePct: number | null;
+  /**
+   * False when the change is within the uncertainty (the 95 % Welch interval of the
+   * difference of the two runs' mean repeat rates holds 0): no measurable difference. Null
+   * without a change or with fewer than two repeats on a side.
+   */
+  msgsPerSecMeasurable: boolean | null;
   /** Change of p95 latency in % of before. */
   p95ChangePct: number | null;
   detectionDeltaPoints: number | null;
@@ -100,6 +106,7 @@ export function compareResults(a: Results, b: Results): Comparison {
       after,
       shapeDiffers,
       msgsPerSecChangePct: timed ? pct(completedThroughput(before).msgsPerSec, completedThroughput(after).msgsPerSec) : null,
+      msgsPerSecMeasurable: timed ? speedDiffers(after, before) : null,
       p95ChangePct: timed ? pct(before.latencyMs.p95, after.latencyMs.p95) : null,
       detectionDeltaPoints: db !== null && da !== null ? (da - db) * 100 : null,
       byCategory,

@@ -115,7 +115,7 @@ export function renderCompareMarkdown(c: Comparison, opts: MarkdownOptions = {})
     const b = p.before;
     const a = p.after;
     out.push(
-      `| ${md(p.label)} | ${b ? fmtRate(b.detection.detectionRate) : 'absent'} → ${a ? fmtRate(a.detection.detectionRate) : 'absent'} | ${p.detectionDeltaPoints === null ? 'n/a' : fmtNumber(p.detectionDeltaPoints, 1)} | ${b ? b.detection.fp : '–'} → ${a ? a.detection.fp : '–'} | ${b ? fmtAuto(b.throughput.msgsPerSec) : '–'} → ${a ? fmtAuto(a.throughput.msgsPerSec) : '–'} | ${fmtChange(p.msgsPerSecChangePct)} |`,
+      `| ${md(p.label)} | ${b ? fmtRate(b.detection.detectionRate) : 'absent'} → ${a ? fmtRate(a.detection.detectionRate) : 'absent'} | ${p.detectionDeltaPoints === null ? 'n/a' : fmtNumber(p.detectionDeltaPoints, 1)} | ${b ? b.detection.fp : '–'} → ${a ? a.detection.fp : '–'} | ${b ? fmtAuto(b.throughput.msgsPerSec) : '–'} → ${a ? fmtAuto(a.throughput.msgsPerSec) : '–'} | ${p.msgsPerSecMeasurable === false ? `no measurable difference (${fmtChange(p.msgsPerSecChangePct)})` : fmtChange(p.msgsPerSecChangePct)} |`,
     );
   }
   out.push('', '### Messages whose verdict changed', '');
