@@ -9,9 +9,8 @@
  * detection named after the rule; `error scanning PATH: ...` on stderr → that unit's
  * error; a non-zero exit → SCANNER_EXIT with stderr.
  */
-import { access, constants, writeFile } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import { run } from '../src/core/exec.js';
-import { eicar } from '../src/corpus/eicar.js';
 import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { CLEAN, deadlineFor, emptyFindings, errorVerdict, excerpt, infectedVerdict, runBatch } from './process-kit.js';
 
@@ -31,19 +30,6 @@ export interface YaraOptions {
   tempDir?: string;
   /** Extra arguments placed before the rules (e.g. `['-d', 'x=1']`). */
   extraArgs?: string[];
-}
-
-/** Source of a YARA rule `EICAR_Test_File` matching the EICAR bytes anywhere (as a hex string). */
-export function eicarYaraRuleSource(ruleName = 'EICAR_Test_File'): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(ruleName)) throw new TypeError(`not a YARA rule identifier: ${JSON.stringify(ruleName)}`);
-  const hex = eicar().toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
-  return `rule ${ruleName}\n{\n  meta:\n    description = "EICAR anti-virus test file, anywhere in the data"\n  strings:\n    $eicar = { ${hex} }\n  condition:\n    $eicar\n}\n`;
-}
-
-/** Write the default EICAR rule file to `path` (mode 0600) for tests and the lab; returns `path`. */
-export async function writeEicarYaraRules(path: string, ruleName?: string): Promise<string> {
-  await writeFile(path, eicarYaraRuleSource(ruleName), { mode: 0o600 });
-  return path;
 }
 
 /** Parse yara's stdout and stderr into per-unit rule names and errors. */

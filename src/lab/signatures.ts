@@ -1,7 +1,7 @@
 /**
  * The test signature database: ClamAV has no official signatures on this machine, so the
  * lab writes its own (RUNBOOK.md): EICAR anywhere in a file (.ndb) and clam.exe of the
- * clamav-testfiles package (.hdb). EICAR is assembled at run time from two halves, never
+ * clamav-testfiles package (.hdb); for yara, a rule matching EICAR anywhere (.yar). EICAR is assembled at run time from two halves, never
  * written literally in a source file.
  */
 import { writeFile } from 'node:fs/promises';
@@ -27,6 +27,19 @@ export function eicarNdbLine(): string {
 
 /** The .hdb line for clam.exe (md5:size:name), which finds all files of clamav-testfiles. */
 export const CLAM_EXE_HDB_LINE = 'aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File';
+
+/** Source of a YARA rule `EICAR_Test_File` matching the EICAR bytes anywhere (as a hex string). */
+export function eicarYaraRuleSource(ruleName = 'EICAR_Test_File'): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(ruleName)) throw new TypeError(`not a YARA rule identifier: ${JSON.stringify(ruleName)}`);
+  const hex = eicar().toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ');
+  return `rule ${ruleName}\n{\n  meta:\n    description = "EICAR anti-virus test file, anywhere in the data"\n  strings:\n    $eicar = { ${hex} }\n  condition:\n    $eicar\n}\n`;
+}
+
+/** Write the default EICAR rule file to `path` (mode 0600) for the lab and tests (the yara adapter itself ships no rules); returns `path`. */
+export async function writeEicarYaraRules(path: string, ruleName?: string): Promise<string> {
+  await writeFile(path, eicarYaraRuleSource(ruleName), { mode: 0o600 });
+  return path;
+}
 
 /**
  * Write the lab's signature database into `dir` (which must exist): `avbench.ndb` and

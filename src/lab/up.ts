@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeEicarYaraRules } from '../../adapters/yara.js';
+import { writeEicarYaraRules } from './signatures.js';
 import { freePort } from '../core/net.js';
 import { startCicap, type LabCicap } from './cicap.js';
 import { startClamavMilter, type LabClamavMilter } from './clamav-milter.js';

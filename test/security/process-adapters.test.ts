@@ -16,11 +16,10 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PRESETS, createClamdscanAdapter, createClamscanAdapter, createCliAdapter, createYaraAdapter } from '../../adapters/index.js';
 import { parseCliEntry } from '../../adapters/cli.js';
-import { writeEicarYaraRules } from '../../adapters/yara.js';
 import { scanMessage } from '../../src/core/scan.js';
 import type { Adapter, Verdict } from '../../src/core/types.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
-import { eicar, writeSignatureDb } from '../../src/lab/signatures.js';
+import { eicar, writeEicarYaraRules, writeSignatureDb } from '../../src/lab/signatures.js';
 import { describeReal } from '../helpers/real.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/cli-scanners');
