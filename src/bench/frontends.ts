@@ -202,7 +202,7 @@ export async function startSut(spec: SutSpec, concurrency: number, timeoutMs = 6
     case 'smtp': {
       const { recorded, ...shape } = smtpShape(loadShape);
       const sink = spec.sinkPort === undefined ? undefined : await createSmtpSink({ port: spec.sinkPort });
-      const driver = createSmtpDriver({ url: spec.driverUrl, sink: sink ?? false, sessions: concurrency, timeoutMs, ...shape });
+      const driver = createSmtpDriver({ url: spec.driverUrl, sink: sink ?? false, sessions: concurrency, timeoutMs, ...shape, ...(spec.graceMs === undefined ? {} : { graceMs: spec.graceMs }) });
       try {
         await driver.open();
       } catch (err) {

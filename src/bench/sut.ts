@@ -12,7 +12,8 @@
  * processes whose CPU and RSS are sampled during the run (e.g. clamsmtpd and its clamd), and
  * whose programs, versions and databases are recorded (src/bench/versions.ts); `deadline=S`
  * is the SUT's own deadline in seconds (clamsmtpd's TimeOut; read from its config when its
- * pid is given): an error after it is a deadline hit, kept out of completed throughput.
+ * pid is given): an error after it is a deadline hit, kept out of completed throughput;
+ * `grace=S` (smtp) how long an accepted message may take to reach the sink (default 5 s).
  */
 import { basename } from 'node:path';
 import { parseLdaSut } from '../modes/lda/driver.js';
@@ -21,7 +22,7 @@ import { parseSmtpUrl } from '../modes/smtp/driver.js';
 
 /** A parsed `--sut`. */
 export type SutSpec =
-  | { kind: 'smtp'; url: string; driverUrl: string; name: string; sinkPort?: number; pids: number[]; deadlineMs?: number }
+  | { kind: 'smtp'; url: string; driverUrl: string; name: string; sinkPort?: number; pids: number[]; deadlineMs?: number; graceMs?: number }
   | { kind: 'milter'; url: string; driverUrl: string; name: string; pids: number[]; deadlineMs?: number }
   | { kind: 'lda'; url: string; command: string[]; name: string; pids: number[]; deadlineMs?: number };
 
@@ -78,7 +79,7 @@ export function parseSut(url: string): SutSpec {
   const name = params.get('name') ?? undefined;
   if (name !== undefined && !/^[\w.:@/+-]{1,80}$/.test(name)) throw new SutError(`--sut ${url}: name may hold letters, digits and . : @ / + - _ (at most 80)`);
   if (/^(smtp|lmtp):\/\//.test(base)) {
-    checkParams(params, ['sink', 'name', 'pid', 'deadline'], url);
+    checkParams(params, ['sink', 'name', 'pid', 'deadline', 'grace'], url);
     try {
       parseSmtpUrl(base);
     } catch (err) {
@@ -90,7 +91,16 @@ export function parseSut(url: string): SutSpec {
       sinkPort = Number(sink);
       if (!Number.isInteger(sinkPort) || sinkPort < 1 || sinkPort > 65535) throw new SutError(`--sut ${url}: sink must be a port number`);
     }
-    return { kind: 'smtp', url, driverUrl: base, name: name ?? base.replace(/\/$/, ''), ...(sinkPort === undefined ? {} : { sinkPort }), pids: pidsOf(params, url), ...deadlineOf(params, url) };
+    // grace=S: how long after its 250 a message may take to reach the sink (default 5 s). An
+    // after-queue filter's blocked messages never arrive: each holds a session that long.
+    const grace = params.get('grace');
+    let graceMs: number | undefined;
+    if (grace !== null) {
+      const g = Number(grace);
+      if (!Number.isFinite(g) || g <= 0) throw new SutError(`--sut ${url}: grace must be seconds > 0, got ${JSON.stringify(grace)}`);
+      graceMs = g * 1000;
+    }
+    return { kind: 'smtp', url, driverUrl: base, name: name ?? base.replace(/\/$/, ''), ...(sinkPort === undefined ? {} : { sinkPort }), pids: pidsOf(params, url), ...deadlineOf(params, url), ...(graceMs === undefined ? {} : { graceMs }) };
   }
   if (/^milter(\+unix)?:\/\//.test(base)) {
     checkParams(params, ['name', 'pid', 'deadline'], url);

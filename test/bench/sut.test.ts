@@ -31,6 +31,7 @@ describe('parseSut', () => {
       pids: [12, 34],
     });
     expect(parseSut('smtp://127.0.0.1:10025')).toMatchObject({ kind: 'smtp', name: 'smtp://127.0.0.1:10025', pids: [] });
+    expect(parseSut('smtp://127.0.0.1:10025?grace=1.5')).toMatchObject({ kind: 'smtp', graceMs: 1500 });
     expect(parseSut('smtp://127.0.0.1:10025').kind === 'smtp' && 'sinkPort' in parseSut('smtp://127.0.0.1:10025')).toBe(false);
     expect(parseSut('milter+unix:///run/m.sock?name=cm')).toMatchObject({ kind: 'milter', driverUrl: 'milter+unix:///run/m.sock', name: 'cm' });
     expect(parseSut('lda:/usr/bin/procmail -m /etc/rc')).toMatchObject({ kind: 'lda', command: ['/usr/bin/procmail', '-m', '/etc/rc'], name: 'lda:procmail' });
@@ -39,6 +40,7 @@ describe('parseSut', () => {
     expect(() => parseSut('http://x')).toThrow(/expected smtp:\/\/HOST:PORT/);
     expect(() => parseSut('smtp://127.0.0.1:25?sink=0')).toThrow(/sink must be a port/);
     expect(() => parseSut('smtp://127.0.0.1:25?color=red')).toThrow(/unknown parameter "color"/);
+    expect(() => parseSut('smtp://127.0.0.1:25?grace=0')).toThrow(/grace must be seconds > 0/);
     expect(() => parseSut('milter://h:1?pid=-3')).toThrow(/pid must be a positive integer/);
     expect(() => parseSut('lda:')).toThrow(/names no command/);
     expect(() => parseSut('smtp://127.0.0.1:25?name=<script>')).toThrow(/name may hold/);

@@ -89,7 +89,7 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('corpus', { type: 'string', demandOption: true, describe: 'corpus folder (manifest.json for detection figures), mbox or Maildir' })
         .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, describe: 'scanner name (repeatable); default: every available scanner' })
         .option('mode', { alias: 'm', type: 'string', array: true, nargs: 1, choices: [...MODES], describe: 'interception mode (repeatable); default: all' })
-        .option('sut', { type: 'string', array: true, nargs: 1, describe: 'third-party system under test: smtp://HOST:PORT[?sink=PORT], milter://HOST:PORT, milter+unix:///PATH, lda:COMMAND; URL options: name=LABEL, pid=PID,PID (its processes: CPU, RSS, versions), deadline=S (its own time limit: errors near it are counted as timeouts, apart from throughput)' })
+        .option('sut', { type: 'string', array: true, nargs: 1, describe: 'third-party system under test: smtp://HOST:PORT[?sink=PORT], milter://HOST:PORT, milter+unix:///PATH, lda:COMMAND; URL options: name=LABEL, pid=PID,PID (its processes: CPU, RSS, versions), deadline=S (its own time limit: errors near it are counted as timeouts, apart from throughput), grace=S (smtp: how long an accepted message may take to reach the sink; default 5)' })
         .option('concurrency', { alias: 'n', type: 'number', array: true, nargs: 1, describe: 'messages in flight (repeatable); default 1' })
         .option('connection', {
           type: 'string',
