@@ -37,7 +37,7 @@ import { dirname, join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
 import { startPostfixAfterQueue, type LabPostfix } from './postfix.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { delay, discard, logTail, stopOnce, waitForSmtpGreeting } from './util.js';
 
 /** What amavisd does with a message clamd calls infected (`$final_virus_destiny`). */
 export type AmavisVirusDestiny = 'reject' | 'bounce' | 'discard' | 'pass';
@@ -187,28 +187,6 @@ async function account(name: string): Promise<{ uid: number; gid: number } | und
   return undefined;
 }
 
-/** Wait for amavisd's `220` at 127.0.0.1:port. */
-async function waitForGreeting(port: number, deadline: number, alive: () => boolean): Promise<boolean> {
-  while (Date.now() < deadline && alive()) {
-    try {
-      const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 2_000) });
-      try {
-        const line = (await c.readUntil('\n')).toString('latin1');
-        if (line.startsWith('220')) {
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-          return true;
-        }
-      } finally {
-        c.destroy();
-      }
-    } catch {
-      /* not yet */
-    }
-    await delay(100);
-  }
-  return false;
-}
-
 /** PIDs whose parent is `ppid` (from /proc). */
 async function childrenOf(ppid: number): Promise<number[]> {
   const out: number[] = [];
@@ -300,7 +278,7 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
     const outFile = join(folder, 'amavisd.out');
     daemon = await spawnDaemon(bin, ['-c', configFile, 'foreground'], { cwd: folder, logFile: outFile });
     const d = daemon;
-    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 60_000), d.running))) {
+    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 60_000), d.running))) {
       throw new Error(`amavisd ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(outFile)}${await logTail(logFile)}`);
     }
     return {

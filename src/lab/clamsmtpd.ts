@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { freePort } from '../core/net.js';
+import { discard, logTail, stopOnce, waitForSmtpGreeting } from './util.js';
 
 /** Options of {@link startClamsmtpd}. */
 export interface StartClamsmtpdOptions {
@@ -60,32 +60,6 @@ export interface LabClamsmtpd {
   stop(): Promise<void>;
 }
 
-/** Wait for an SMTP 220 greeting at 127.0.0.1:port. */
-async function waitForGreeting(port: number, deadline: number, alive: () => boolean, greeting = true): Promise<boolean> {
-  while (Date.now() < deadline && alive()) {
-    try {
-      const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
-      if (!greeting) {
-        c.destroy();
-        return true;
-      }
-      try {
-        const line = (await c.readUntil('\n')).toString('latin1');
-        if (line.startsWith('220')) {
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-          return true;
-        }
-      } finally {
-        c.destroy();
-      }
-    } catch {
-      /* not yet */
-    }
-    await delay(50);
-  }
-  return false;
-}
-
 /** Start clamsmtpd (throws, with its log's tail, if it cannot start). */
 export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabClamsmtpd> {
   const bin = await which('clamsmtpd');
@@ -113,7 +87,7 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
     daemon = await spawnDaemon(bin, ['-d', String(opts.debugLevel ?? 3), '-f', configFile], { cwd: folder, logFile });
     await writeFile(join(folder, 'clamsmtpd.pid'), `${daemon.pid}\n`, { mode: 0o600 });
     const d = daemon;
-    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 10_000), d.running, opts.readyWhen !== 'listen'))) {
+    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 10_000), d.running, opts.readyWhen !== 'listen'))) {
       throw new Error(`clamsmtpd ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
     }
     return {

@@ -21,8 +21,8 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { run, spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
-import { delay, discard, logTail } from './util.js';
+import { freePort } from '../core/net.js';
+import { delay, discard, logTail, waitForSmtpGreeting } from './util.js';
 
 /** Default prefix scripts/install-exim.sh unpacks Exim into. */
 export const DEFAULT_EXIM_PREFIX = '/opt/avbench/exim';
@@ -178,28 +178,6 @@ export function eximConfig(opts: StartEximOptions & { port: number; folder: stri
   ].join('\n');
 }
 
-/** Wait for Exim's 220 greeting at 127.0.0.1:port. */
-async function waitForGreeting(port: number, deadline: number, alive: () => boolean): Promise<boolean> {
-  while (Date.now() < deadline && alive()) {
-    try {
-      const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
-      try {
-        const line = (await c.readUntil('\n')).toString('latin1');
-        if (line.startsWith('220')) {
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-          return true;
-        }
-      } finally {
-        c.destroy();
-      }
-    } catch {
-      /* not yet */
-    }
-    await delay(100);
-  }
-  return false;
-}
-
 /** PIDs of the processes running with this config (`-C FILE` in their command line): the daemon's children. */
 export async function eximProcesses(configFile: string): Promise<number[]> {
   const pids: number[] = [];
@@ -278,7 +256,7 @@ export async function startExim(opts: StartEximOptions): Promise<LabExim> {
     const logFile = join(folder, 'exim.out');
     daemon = await spawnDaemon(install.bin, ['-C', configFile, '-bdf', '-oX', `${port}`, '-oP', join(folder, 'exim.pid')], { cwd: folder, logFile });
     const d = daemon;
-    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
+    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
       throw new Error(`Exim ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)} ${await logTail(join(folder, 'log', 'paniclog'))} ${await logTail(mainLog)}`);
     }
     let stopped: Promise<void> | undefined;

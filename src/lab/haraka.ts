@@ -25,8 +25,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawnDaemon, type Daemon } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { freePort } from '../core/net.js';
+import { discard, logTail, stopOnce, waitForSmtpGreeting } from './util.js';
 
 /** Where Haraka is installed: its package folder, `bin/haraka` and version. */
 export interface HarakaInstall {
@@ -145,28 +145,6 @@ export function harakaConfig(opts: StartHarakaOptions & { port: number }): Recor
   };
 }
 
-/** Wait for Haraka's 220 greeting at 127.0.0.1:port. */
-async function waitForGreeting(port: number, deadline: number, alive: () => boolean): Promise<boolean> {
-  while (Date.now() < deadline && alive()) {
-    try {
-      const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
-      try {
-        const line = (await c.readUntil('\n')).toString('latin1');
-        if (line.startsWith('220')) {
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-          return true;
-        }
-      } finally {
-        c.destroy();
-      }
-    } catch {
-      /* not yet */
-    }
-    await delay(100);
-  }
-  return false;
-}
-
 /** Start Haraka (throws, with its log's tail, if it is not installed or cannot start). */
 export async function startHaraka(opts: StartHarakaOptions): Promise<LabHaraka> {
   const install = await findHaraka();
@@ -186,7 +164,7 @@ export async function startHaraka(opts: StartHarakaOptions): Promise<LabHaraka> 
     daemon = await spawnDaemon(process.execPath, [install.bin, '-c', folder], { cwd: folder, logFile });
     await writeFile(join(folder, 'haraka.pid'), `${daemon.pid}\n`, { mode: 0o600 });
     const d = daemon;
-    if (!(await waitForGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
+    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
       throw new Error(`Haraka ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
     }
     return {

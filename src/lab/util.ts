@@ -1,6 +1,7 @@
 /** Small helpers shared by the lab's daemon starters. */
 import { readFile, rm } from 'node:fs/promises';
 import type { Daemon } from '../core/exec.js';
+import { connect } from '../core/net.js';
 
 /** Last `n` bytes of a log file ('' when it cannot be read), for error messages. */
 export async function logTail(file: string, n = 2_000): Promise<string> {
@@ -33,4 +34,35 @@ export function stopOnce(daemon: Daemon, folders: readonly string[], graceMs: nu
 export async function discard(daemon: Daemon | undefined, folders: readonly string[], graceMs: number): Promise<void> {
   await daemon?.stop(graceMs);
   for (const f of folders) await rm(f, { recursive: true, force: true });
+}
+
+/**
+ * Wait until an SMTP server at 127.0.0.1:port greets with `220` (then QUIT), polling every
+ * 100 ms, while `alive()`; false at the deadline or when the process died. With
+ * `greeting: false`, an accepted connection is enough (a server that greets only once its
+ * own next hop answers, as clamsmtpd does).
+ */
+export async function waitForSmtpGreeting(port: number, deadline: number, alive: () => boolean, greeting = true): Promise<boolean> {
+  while (Date.now() < deadline && alive()) {
+    try {
+      const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
+      if (!greeting) {
+        c.destroy();
+        return true;
+      }
+      try {
+        const line = (await c.readUntil('\n')).toString('latin1');
+        if (line.startsWith('220')) {
+          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
+          return true;
+        }
+      } finally {
+        c.destroy();
+      }
+    } catch {
+      /* not yet */
+    }
+    await delay(100);
+  }
+  return false;
 }
