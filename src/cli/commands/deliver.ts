@@ -18,6 +18,7 @@ import { DEFAULT_DEFANG_EXTENSIONS } from '../../modes/lda/defang.js';
 import { deliverMessage, EX_NOPERM, EX_TEMPFAIL, type DeliverOptions } from '../../modes/lda/deliver.js';
 import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
 import type { CliState } from '../main.js';
+import { readLeanArgv } from '../lean-argv.js';
 
 /** The options of `avbench deliver` as yargs hands them to the handler. */
 export interface DeliverArgs {
@@ -192,51 +193,39 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
   const seen = new Set<string>();
   const out: DeliverArgs = { scanner, defang: false, rejectCode: EX_NOPERM, timeout: '120', fsync: true };
   let command: string[] | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      command = argv.slice(i + 1);
-      break;
-    }
-    const flag = FLAGS[a];
-    if (flag !== undefined) {
-      if (seen.has(flag[0])) return undefined;
-      seen.add(flag[0]);
-      out[flag[0]] = flag[1];
-      continue;
-    }
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const key = VALUE_OPTIONS[name];
-    if (key === undefined) return undefined;
-    let value: string | undefined;
-    if (eq > 0) value = a.slice(eq + 1);
-    else {
-      value = argv[++i];
-      // A value that looks like an option (or is --) is read differently by yargs: leave it to yargs.
-      if (value === undefined || value.startsWith('-')) return undefined;
-    }
-    if (value === '') return undefined;
-    if (key === 'scanner') scanner.push(value);
-    else if (key === 'defangExt') defangExt.push(value);
-    else {
-      if (seen.has(key)) return undefined;
-      seen.add(key);
-      if (key === 'rejectCode') {
-        if (!PLAIN_NUMBER.test(value)) return undefined;
-        out[key] = Number(value);
-      } else if (key === 'timeout') {
-        if (!DURATION.test(value)) return undefined;
-        out.timeout = value;
-      } else if (key === 'onInfected') {
-        if (!INFECTED_CHOICES.includes(value)) return undefined;
-        out.onInfected = value;
-      } else if (key === 'onFail') {
-        if (!FAIL_CHOICES.includes(value)) return undefined;
-        out.onFail = value;
-      } else out[key] = value;
-    }
-  }
+  const ok = readLeanArgv(argv, {
+    flags: FLAGS,
+    values: VALUE_OPTIONS,
+    flag: (option, value) => {
+      out[option] = value;
+    },
+    rest: (args) => {
+      command = args;
+    },
+    value: (key, value) => {
+      if (key === 'scanner') scanner.push(value);
+      else if (key === 'defangExt') defangExt.push(value);
+      else {
+        if (seen.has(key)) return false;
+        seen.add(key);
+        if (key === 'rejectCode') {
+          if (!PLAIN_NUMBER.test(value)) return false;
+          out[key] = Number(value);
+        } else if (key === 'timeout') {
+          if (!DURATION.test(value)) return false;
+          out.timeout = value;
+        } else if (key === 'onInfected') {
+          if (!INFECTED_CHOICES.includes(value)) return false;
+          out.onInfected = value;
+        } else if (key === 'onFail') {
+          if (!FAIL_CHOICES.includes(value)) return false;
+          out.onFail = value;
+        } else out[key] = value;
+      }
+      return true;
+    },
+  });
+  if (!ok) return undefined;
   if (scanner.length === 0) return undefined;
   // Usage errors for yargs to report (exit 64).
   if (out.onInfected === 'quarantine' && out.quarantine === undefined) return undefined;

@@ -25,6 +25,7 @@ import type { Adapter, ScanUnit, Verdict } from '../../core/types.js';
 import { errorVerdict } from '../../core/verdict.js';
 import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../../corpus/read.js';
 import type { CliState } from '../main.js';
+import { readLeanArgv } from '../lean-argv.js';
 import { orderedPool } from '../pool.js';
 import { progress } from '../progress.js';
 
@@ -164,43 +165,33 @@ export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
   const paths: string[] = [];
   const seen = new Set<string>();
   const out: ScanArgs = { paths, scanner, json: false, infected: false, jobs: DEFAULT_JOBS, summary: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('-') || a === '-') {
+  const ok = readLeanArgv(argv, {
+    flags: SCAN_FLAGS,
+    values: SCAN_VALUE_OPTIONS,
+    flag: (option, value) => {
+      out[option] = value;
+    },
+    positional: (a) => {
       // A boolean flag takes a following `true`/`false` as its value in yargs.
-      if (a === '' || a === 'true' || a === 'false' || NUMBER_LIKE.test(a)) return undefined;
+      if (a === '' || a === 'true' || a === 'false' || NUMBER_LIKE.test(a)) return false;
       paths.push(a);
-      continue;
-    }
-    const flag = SCAN_FLAGS[a];
-    if (flag !== undefined) {
-      if (seen.has(flag[0])) return undefined;
-      seen.add(flag[0]);
-      out[flag[0]] = flag[1];
-      continue;
-    }
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const key = SCAN_VALUE_OPTIONS[name];
-    if (key === undefined) return undefined;
-    let value: string | undefined;
-    if (eq > 0) value = a.slice(eq + 1);
-    else {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('-')) return undefined;
-    }
-    if (value === '') return undefined;
-    if (key === 'scanner') {
-      scanner.push(value);
-      continue;
-    }
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    if (key === 'jobs') {
-      if (!PLAIN_COUNT.test(value)) return undefined;
-      out.jobs = Number(value);
-    } else out.config = value;
-  }
+      return true;
+    },
+    value: (key, value) => {
+      if (key === 'scanner') {
+        scanner.push(value);
+        return true;
+      }
+      if (seen.has(key)) return false;
+      seen.add(key);
+      if (key === 'jobs') {
+        if (!PLAIN_COUNT.test(value)) return false;
+        out.jobs = Number(value);
+      } else out.config = value;
+      return true;
+    },
+  });
+  if (!ok) return undefined;
   if (paths.length === 0) return undefined;
   if (scanner.length === 0) scanner.push('embedded');
   if (scanUsageProblem(out) !== undefined) return undefined;
