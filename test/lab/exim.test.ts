@@ -10,10 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../src/bench/runner.js';
 import { connect, freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
-import { readManifest } from '../../src/corpus/manifest.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { eximConfig, eximProcesses, findExim, startExim, type LabExim } from '../../src/lab/exim.js';
 import { alive } from '../../src/lab/up.js';
@@ -21,6 +19,7 @@ import { virusNamesIn } from '../../src/modes/policy.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { lineEnding } from '../../src/modes/smtp/wire.js';
 import { validateResults } from '../../src/results/schema.js';
+import { benchGatewayAgainstDirect } from './gateway-helpers.js';
 import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
 
 describe('eximConfig', () => {
@@ -101,33 +100,7 @@ await describeReal('Exim + clamd (malware ACL) through bench --sut', ['clamd'], 
   }, 60_000);
 
   it('detects what clamd direct detects, message by message; EICAR rejected 550; every message accounted for, none lost', async () => {
-    const manifest = await readManifest(corpus);
-    const results = await runBench({
-      corpus,
-      scanners: ['clamd'],
-      modes: ['direct'],
-      config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
-      suts: [`${exim.url}?sink=${sinkPort}&name=exim&pid=${exim.pid},${clamd.pid}`],
-      concurrency: [2],
-      repeat: 1,
-      warmup: 0,
-      baseline: false,
-      timeoutMs: 15_000,
-    });
-    expect(results.runs.map((r) => r.id)).toEqual(['clamd/direct/c2', 'exim/smtp/c2']);
-    const [direct, gw] = results.runs as [(typeof results.runs)[0], (typeof results.runs)[0]];
-    expect(gw.messages).toBe(manifest.length);
-    expect(gw.results).toHaveLength(manifest.length);
-    expect(gw.fates.lost).toBe(0);
-    const fateSum = Object.values(gw.fates).reduce((a, b) => a + b, 0);
-    expect(fateSum).toBe(manifest.length);
-
-    const byFile = new Map(direct.results.map((r) => [r.file, r]));
-    const differences: string[] = [];
-    for (const r of gw.results) {
-      const d = byFile.get(r.file)!;
-      if (r.verdict !== d.verdict || r.names.join(',') !== d.names.join(',')) differences.push(`${r.file}: direct ${d.verdict} ${d.names.join(',')} · exim ${r.fate} ${r.verdict} ${r.errorCode ?? ''} ${r.smtpReply ?? ''}`);
-    }
+    const { manifest, results, byFile, direct, gw, differences } = await benchGatewayAgainstDirect(corpus, clamd, `${exim.url}?sink=${sinkPort}&name=exim&pid=${exim.pid},${clamd.pid}`, 'exim');
     // Exim's own behaviour, reproduced by hand in the next test — not a detection difference:
     // every such message was scanned by Exim and passed (250), as clamd direct found it clean.
     //  - changed in transit (the driver's ALTERED): a NUL in a header field becomes '?', a bare

@@ -9,16 +9,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../src/bench/runner.js';
 import { connect, freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
-import { readManifest } from '../../src/corpus/manifest.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { findHaraka, harakaConfig, startHaraka, type LabHaraka } from '../../src/lab/haraka.js';
 import { alive } from '../../src/lab/up.js';
 import { virusNamesIn } from '../../src/modes/policy.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { validateResults } from '../../src/results/schema.js';
+import { benchGatewayAgainstDirect } from './gateway-helpers.js';
 import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
 
 describe('harakaConfig', () => {
@@ -82,34 +81,8 @@ await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
   }, 60_000);
 
   it('detects what clamd direct detects, message by message; EICAR rejected; every message accounted for, none lost', async () => {
-    const manifest = await readManifest(corpus);
-    const results = await runBench({
-      corpus,
-      scanners: ['clamd'],
-      modes: ['direct'],
-      config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
-      suts: [`${haraka.url}?sink=${sinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}`],
-      concurrency: [2],
-      repeat: 1,
-      warmup: 0,
-      baseline: false,
-      timeoutMs: 15_000,
-    });
-    expect(results.runs.map((r) => r.id)).toEqual(['clamd/direct/c2', 'haraka/smtp/c2']);
-    const [direct, gw] = results.runs as [(typeof results.runs)[0], (typeof results.runs)[0]];
-    expect(gw.messages).toBe(manifest.length);
-    expect(gw.results).toHaveLength(manifest.length);
-    expect(gw.fates.lost).toBe(0);
-    const fateSum = Object.values(gw.fates).reduce((a, b) => a + b, 0);
-    expect(fateSum).toBe(manifest.length);
-
+    const { manifest, results, gw, differences } = await benchGatewayAgainstDirect(corpus, clamd, `${haraka.url}?sink=${sinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}`, 'haraka');
     // Message by message: Haraka's verdict is clamd direct's verdict.
-    const byFile = new Map(direct.results.map((r) => [r.file, r]));
-    const differences: string[] = [];
-    for (const r of gw.results) {
-      const d = byFile.get(r.file)!;
-      if (r.verdict !== d.verdict || r.names.join(',') !== d.names.join(',')) differences.push(`${r.file}: direct ${d.verdict} ${d.names.join(',')} · haraka ${r.fate} ${r.verdict} ${r.errorCode ?? ''} ${r.smtpReply ?? ''}`);
-    }
     // Haraka's own behaviour: a bare LF anywhere in DATA is answered `451 Bare line-feed` and the
     // connection closed (its defence against SMTP smuggling, https://haraka.github.io/barelf/).
     // The driver sends each file's bytes as they are, so exactly the corpus's messages with a

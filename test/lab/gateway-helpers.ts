@@ -1,0 +1,58 @@
+/**
+ * Shared by the tests of third-party SMTP gateways (Haraka, Exim): the quick corpus through
+ * `bench --sut` next to clamd direct, the accounting every such test asserts (every message
+ * counted, none lost), and the per-message differences from clamd direct, for each test to
+ * explain as the gateway's own behaviour.
+ */
+import { expect } from 'vitest';
+import { runBench } from '../../src/bench/runner.js';
+import { readManifest, type ManifestEntry } from '../../src/corpus/manifest.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
+
+type Run = Awaited<ReturnType<typeof runBench>>['runs'][number];
+
+/** What a gateway did to the corpus, beside clamd direct. */
+export interface GatewayRun {
+  manifest: ManifestEntry[];
+  results: Awaited<ReturnType<typeof runBench>>;
+  /** clamd direct's result of each file. */
+  byFile: Map<string, Run['results'][number]>;
+  direct: Run;
+  gw: Run;
+  /** One line per message whose verdict or names differ from clamd direct's. */
+  differences: string[];
+}
+
+/**
+ * Bench `sut` (an smtp:// URL with sink=, name=NAME, pid=) and clamd direct over `corpus`
+ * at concurrency 2, assert the accounting, and list the differences from clamd direct.
+ */
+export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd, sut: string, name: string): Promise<GatewayRun> {
+  const manifest = await readManifest(corpus);
+  const results = await runBench({
+    corpus,
+    scanners: ['clamd'],
+    modes: ['direct'],
+    config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
+    suts: [sut],
+    concurrency: [2],
+    repeat: 1,
+    warmup: 0,
+    baseline: false,
+    timeoutMs: 15_000,
+  });
+  expect(results.runs.map((r) => r.id)).toEqual(['clamd/direct/c2', `${name}/smtp/c2`]);
+  const [direct, gw] = results.runs as [Run, Run];
+  expect(gw.messages).toBe(manifest.length);
+  expect(gw.results).toHaveLength(manifest.length);
+  expect(gw.fates.lost).toBe(0);
+  const fateSum = Object.values(gw.fates).reduce((a, b) => a + b, 0);
+  expect(fateSum).toBe(manifest.length);
+  const byFile = new Map(direct.results.map((r) => [r.file, r]));
+  const differences: string[] = [];
+  for (const r of gw.results) {
+    const d = byFile.get(r.file)!;
+    if (r.verdict !== d.verdict || r.names.join(',') !== d.names.join(',')) differences.push(`${r.file}: direct ${d.verdict} ${d.names.join(',')} · ${name} ${r.fate} ${r.verdict} ${r.errorCode ?? ''} ${r.smtpReply ?? ''}`);
+  }
+  return { manifest, results, byFile, direct, gw, differences };
+}
