@@ -220,7 +220,7 @@ export function environmentSection(results: Results): SafeHtml {
 <dt>System</dt><dd class="d">${h.os}; Node ${h.node}</dd>
 <dt>Corpus</dt><dd class="d">${c.path} — ${fmtNumber(c.messages)} messages, ${fmtBytes(c.bytes)}${c.manifestSha256 !== undefined ? `; manifest sha256 ${c.manifestSha256}` : '; no manifest (no detection figures)'}${c.contentSha256 !== undefined ? `; content sha256 ${c.contentSha256}` : ''}</dd>
 <dt>Measured</dt><dd>${results.settings !== undefined ? `${results.settings.repeats} measured warm repeat(s) per run, each after ${results.settings.warmup} warm-up pass(es)${results.settings.cold === true ? ' and a measured cold pass' : ''}${results.settings.order === 'interleaved' ? '; rounds interleaved (round 1 of every run, then round 2…)' : ''}; figures are the median warm repeat's` : 'repeats per run: see each run\'s range'}</dd>
-<dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}</dd>
+<dt>Schema</dt><dd>results.json schema version ${results.schemaVersion}${results.schemaVersion === 1 ? ' (written before cold passes, intervals and deadlines were recorded: every figure is a warm pass, intervals and counts are computed here from its repeats and message records)' : ''}</dd>
 </dl>
 ${
   results.skipped !== undefined && results.skipped.length > 0

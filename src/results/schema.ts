@@ -2,11 +2,13 @@
  * Validating a results.json document against schema/results.schema.json (JSON Schema
  * 2020-12, strict) plus the rules a schema cannot say: every run's fates add up to its
  * messages, and it holds one record per message. `avbench check` and `avbench report` use it.
+ * Schema versions 1 and 2 are read (types.ts SCHEMA_VERSION says what each holds).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { packageRoot } from '../core/package-root.js';
+import { READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION } from './types.js';
 
 /** One problem: a JSON Pointer to where (`/runs/0/fates`), and what is wrong. */
 export interface SchemaProblem {
@@ -32,8 +34,16 @@ function validator(): ValidateFunction {
   return compiled;
 }
 
-/** Every problem with `doc` as a results.json (empty when it is valid). */
+/**
+ * Every problem with `doc` as a results.json (empty when it is valid). Both readable schema
+ * versions validate: 2 (what `bench` writes now) and 1 (older files, where what version 2
+ * always writes may be absent); a later version is named as such.
+ */
 export function validateResults(doc: unknown): SchemaProblem[] {
+  const version = typeof doc === 'object' && doc !== null ? (doc as { schemaVersion?: unknown }).schemaVersion : undefined;
+  if (typeof version === 'number' && Number.isInteger(version) && version > SCHEMA_VERSION) {
+    return [{ path: '/schemaVersion', message: `schema version ${version} is newer than this avbench reads (${READABLE_SCHEMA_VERSIONS.join(', ')}): written by a later avbench` }];
+  }
   const validate = validator();
   if (!validate(doc)) {
     return (validate.errors ?? []).map((e) => ({

@@ -5,7 +5,19 @@
  */
 import type { Fate, ModeName } from '../modes/types.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version `avbench bench` writes. 2 (issue 14): what version 1 had as optional
+ * additions is always written — `settings` with `cold` and `order`, every run's `completed`,
+ * `timeouts` and `counts`, `detection.allCaughtNoFalsePositive`, and every repeat's `pass`
+ * and `round`. Nothing was removed or renamed: a v2 file is a v1 file with those present.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** Every schema version the report and `check` read: 1 (before issue 14) and {@link SCHEMA_VERSION}. */
+export const READABLE_SCHEMA_VERSIONS = [1, SCHEMA_VERSION] as const;
+
+/** A schema version this avbench reads. */
+export type SchemaVersion = (typeof READABLE_SCHEMA_VERSIONS)[number];
 
 /** Where the run was made. */
 export interface HostInfo {
@@ -329,7 +341,11 @@ export interface Run {
 
 /** The whole file. */
 export interface Results {
-  schemaVersion: typeof SCHEMA_VERSION;
+  /**
+   * 2 for what this avbench writes; 1 for files written before issue 14, where the fields
+   * version 2 always writes may be absent (see {@link SCHEMA_VERSION} and docs/results.md).
+   */
+  schemaVersion: SchemaVersion;
   startedAt: string;
   finishedAt?: string;
   host: HostInfo;

@@ -63,14 +63,14 @@ function sutPass(): Pass {
 }
 
 function sample(): Results {
-  const direct = buildRun('embedded/direct/c1', { name: 'embedded', type: 'embedded' }, 'direct', 'direct', 1, false, [{ records: directRecords(), durationMs: 22, bytes: 11_000 }]);
-  const sut = buildRun('clamsmtpd/smtp/c2', { name: 'clamsmtpd', type: 'sut' }, 'smtp', 'smtp://127.0.0.1:10025?name=clamsmtpd', 2, false, [sutPass()], undefined, { connection: 'per-message' }, 3_000);
+  const direct = buildRun('embedded/direct/c1', { name: 'embedded', type: 'embedded' }, 'direct', 'direct', 1, false, [{ records: directRecords(), durationMs: 22, bytes: 11_000 }], undefined, undefined, undefined, { rounds: true });
+  const sut = buildRun('clamsmtpd/smtp/c2', { name: 'clamsmtpd', type: 'sut' }, 'smtp', 'smtp://127.0.0.1:10025?name=clamsmtpd', 2, false, [sutPass()], undefined, { connection: 'per-message' }, 3_000, { rounds: true });
   return {
     schemaVersion: SCHEMA_VERSION,
     startedAt: '2026-12-04T10:00:00.000Z',
     host: { cpuModel: 'Test CPU', cores: 2, memoryBytes: 4 * 1024 ** 3, os: 'Linux', node: 'v20.20.2', loadAverage: [1, 1, 1] },
     corpus: { path: '/tmp/c', messages: 11, bytes: 11_000 },
-    settings: { repeats: 1, warmup: 0 },
+    settings: { repeats: 1, warmup: 0, cold: false, order: 'interleaved' },
     runs: [direct, sut],
   };
 }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Results } from '../../src/results/types.js';
+import { SCHEMA_VERSION, type Results } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
 import { validateResults } from '../../src/results/schema.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
@@ -32,13 +32,48 @@ function broken(f: (d: any) => void): unknown {
 }
 
 describe('results.json schema', () => {
-  it('accepts real bench output', () => {
+  it('accepts real bench output, written as schema version 2', () => {
+    expect(good.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe(2);
     expect(good.runs.some((r) => r.results.some((m) => m.verdict === 'infected'))).toBe(true);
     expect(validateResults(JSON.parse(JSON.stringify(good)))).toEqual([]);
   });
 
+  it('names a later schema version as such', () => {
+    expect(validateResults(broken((d) => (d.schemaVersion = 3)))).toEqual([{ path: '/schemaVersion', message: expect.stringMatching(/schema version 3 is newer than this avbench reads \(1, 2\)/) }]);
+  });
+
+  it('accepts a version 1 file without what version 2 always writes (v1 made them optional)', () => {
+    const v1 = broken((d) => {
+      d.schemaVersion = 1;
+      delete d.settings;
+      for (const r of d.runs) {
+        delete r.completed;
+        delete r.timeouts;
+        delete r.counts;
+        delete r.cold;
+        delete r.throughputCi;
+        delete r.detection.allCaughtNoFalsePositive;
+        for (const x of r.repeats) {
+          delete x.pass;
+          delete x.round;
+        }
+      }
+    });
+    expect(validateResults(v1)).toEqual([]);
+  });
+
   it.each([
-    ['wrong schema version', (d: any) => (d.schemaVersion = 2), '/schemaVersion'],
+    ['schema version 0', (d: any) => (d.schemaVersion = 0), '/schemaVersion'],
+    ['a later schema version', (d: any) => (d.schemaVersion = 3), '/schemaVersion'],
+    ['schema version as a string', (d: any) => (d.schemaVersion = '2'), '/schemaVersion'],
+    ['v2 without settings', (d: any) => delete d.settings, '/'],
+    ['v2 settings without cold', (d: any) => delete d.settings.cold, '/settings'],
+    ['v2 run without completed', (d: any) => delete d.runs[0].completed, '/runs/0'],
+    ['v2 run without timeouts', (d: any) => delete d.runs[0].timeouts, '/runs/0'],
+    ['v2 run without counts', (d: any) => delete d.runs[0].counts, '/runs/0'],
+    ['v2 detection without allCaughtNoFalsePositive', (d: any) => delete d.runs[0].detection.allCaughtNoFalsePositive, '/runs/0/detection'],
+    ['v2 repeat without pass', (d: any) => delete d.runs[0].repeats[0].pass, '/runs/0/repeats/0'],
     ['missing host', (d: any) => delete d.host, '/'],
     ['unknown top-level key', (d: any) => (d.extra = 1), '/'],
     ['bad date', (d: any) => (d.startedAt = 'yesterday'), '/startedAt'],
