@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install Debian's Sendmail (sendmail-bin) into a private prefix, next to the Postfix the lab needs.
+#
+# Debian's MTAs conflict as packages (postfix and sendmail-bin both provide mail-transport-agent),
+# so Sendmail is not installed with apt-get: its .deb is fetched with `apt-get download` and
+# unpacked with `dpkg -x` into PREFIX (no maintainer scripts run, no /etc/mail, no service, no
+# /usr/sbin/sendmail of its own: that one stays Postfix's). Only its shared libraries are
+# installed normally (every `lib*` Depends of sendmail-bin that is missing). Its sendmail.cf is
+# made by src/lab/sendmail.ts with m4 from sendmail-cf (installed by .ci/run's apt list).
+# The daemon binary is PREFIX/usr/libexec/sendmail/sendmail (the Debian package links /usr/sbin/sendmail-mta to it).
+#
+# Usage: scripts/install-sendmail.sh [PREFIX]   (default: $AVBENCH_SENDMAIL_PREFIX or /opt/avbench/sendmail)
+# Idempotent: does nothing when PREFIX/usr/libexec/sendmail/sendmail runs (`sendmail -d0.1 -bt`).
+set -euo pipefail
+
+PREFIX="${1:-${AVBENCH_SENDMAIL_PREFIX:-/opt/avbench/sendmail}}"
+PKG=sendmail-bin
+SENDMAIL="$PREFIX/usr/libexec/sendmail/sendmail"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+# Wait for another apt/dpkg (up to 10 minutes) rather than fail on its lock.
+APT=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+
+version() { "$SENDMAIL" -C /dev/null -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \(.*\)$/\1/p' | head -1; }
+works() { [ -x "$SENDMAIL" ] && [ -n "$(version)" ]; }
+if works; then
+  echo "install-sendmail: Sendmail $(version) already in $PREFIX"
+  exit 0
+fi
+
+# Its libraries, installed normally (they conflict with nothing).
+libs=()
+while read -r dep; do
+  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q 'install ok installed' || libs+=("$dep")
+done < <(apt-cache depends "$PKG" | sed -n 's/^ *|\{0,1\}Depends: \(lib[^ <>]*\)$/\1/p' | sort -u)
+if [ "${#libs[@]}" -gt 0 ]; then
+  echo "install-sendmail: installing libraries ${libs[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}" ||
+    { $SUDO "${APT[@]}" update && $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}"; }
+fi
+
+# The .deb, unpacked (not installed) into PREFIX.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# Downloaded as the caller (apt's _apt sandbox user cannot write into a private temp folder).
+DL=(apt-get -qq -o APT::Sandbox::User="$(id -un)" download "$PKG")
+( cd "$work" && { "${DL[@]}" || { $SUDO "${APT[@]}" update && "${DL[@]}"; }; } )
+$SUDO mkdir -p "$PREFIX"
+$SUDO dpkg -x "$work"/"$PKG"_*.deb "$PREFIX"
+
+missing="$(ldd "$SENDMAIL" | grep 'not found' || true)"
+if [ -n "$missing" ]; then
+  echo "install-sendmail: $SENDMAIL still misses libraries:" >&2
+  echo "$missing" >&2
+  exit 1
+fi
+
+works || { echo "install-sendmail: $SENDMAIL -d0.1 -bt fails:" >&2; "$SENDMAIL" -C /dev/null -d0.1 -bt </dev/null >&2 || true; exit 1; }
+echo "install-sendmail: Sendmail $(version) in $PREFIX"
