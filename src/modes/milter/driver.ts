@@ -71,17 +71,6 @@ export interface MilterDriver extends ModeDriver {
   send(msg: OutgoingMessage): Promise<MilterOutcome>;
 }
 
-interface Session {
-  conn: Connection;
-  protocol: number;
-  actions: number;
-  messages: number;
-  usable: boolean;
-  /** Bytes waiting to be written with the next step that needs a reply. */
-  pending: Buffer[];
-  pendingBytes: number;
-}
-
 /** Steps of a message: their skip flag and no-reply flag. */
 const STEP = {
   connect: { skip: SMFIP.NOCONNECT, noReply: SMFIP.NR_CONN },
@@ -156,82 +145,86 @@ export function namesFromText(text: string, pattern?: RegExp): string[] {
   return [...new Set(list.split(/[,\s]+/).map((s) => s.trim()).filter((s) => s !== '' && s !== 'FOUND' && s !== '...'))];
 }
 
-/** Create a milter driver (mode 'milter'); see the module comment. */
-export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
-  const spec: MilterSocketSpec = parseMilterUrl(opts.url);
-  const endpoint = milterEndpoint(spec);
-  const concurrency = opts.concurrency ?? 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer');
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const perConnection = opts.messagesPerConnection ?? 100;
-  const sender = opts.sender ?? '<sender@avbench.test>';
-  const recipient = opts.recipient ?? '<rcpt@avbench.test>';
-  const maxPacket = opts.maxPacket ?? DEFAULT_MAX_PACKET;
-  const sut = milterUrl(spec);
+/** What a session needs from its driver's options. */
+interface SessionConfig {
+  maxPacket: number;
+  sender: string;
+  recipient: string;
+}
 
-  const idle: Session[] = [];
-  const all = new Set<Session>();
-  const waiters: ((s: Session | undefined) => void)[] = [];
-  let opening = 0;
-  let closed = false;
-  let queueCounter = 0;
-  const runTag = randomBytes(3).toString('hex').toUpperCase();
+/**
+ * One connection to the milter, as the MTA side: option negotiation, connect and helo once,
+ * then one message after another (an abort between them). Small commands are queued and
+ * written together with the next step that needs a reply.
+ */
+class MilterSession {
+  private protocol = 0;
+  /** Actions the milter asked for at negotiation. */
+  actions = 0;
+  /** Messages begun on this connection. */
+  messages = 0;
+  /** False once the connection cannot carry another message. */
+  usable = true;
+  /** Bytes waiting to be written with the next step that needs a reply. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
-  /** A free session, or undefined meaning "open a new one yourself". */
-  function acquire(): Promise<Session | undefined> {
-    const s = idle.pop();
-    if (s !== undefined) return Promise.resolve(s);
-    if (all.size + opening < concurrency) {
-      opening++;
-      return Promise.resolve(undefined);
-    }
-    return new Promise((resolve) => waiters.push(resolve));
+  constructor(
+    readonly conn: Connection,
+    private readonly cfg: SessionConfig,
+  ) {}
+
+  /** Negotiate options, then send connect (from `port`) and helo; a Final here is connection-level. */
+  async negotiate(port: number): Promise<void> {
+    await this.conn.write(encodeCommand({ type: 'optneg', version: SMFI_VERSION, actions: SMFIF_ALL, protocol: SMFIP_ALL }));
+    const r = await this.readReply();
+    if (r.type !== 'optneg') throw new MilterProtocolError(`expected an option negotiation reply, got ${r.type}`);
+    if (r.version < 2) throw new MilterProtocolError(`milter speaks protocol version ${r.version}`);
+    this.protocol = r.protocol & SMFIP_ALL;
+    this.actions = r.actions;
+    this.queue({
+      type: 'macro',
+      stage: 'C',
+      macros: [
+        ['j', 'avbench.localhost'],
+        ['_', 'localhost [127.0.0.1]'],
+        ['{daemon_name}', 'avbench'],
+        ['v', 'avbench milter driver'],
+        ['{client_addr}', '127.0.0.1'],
+        ['{client_name}', 'localhost'],
+      ],
+    });
+    await this.step({ type: 'connect', hostname: 'localhost', family: '4', port, address: '127.0.0.1' }, 'connect', true);
+    this.queue({ type: 'macro', stage: 'H', macros: [['{tls_version}', '']] });
+    await this.step({ type: 'helo', name: 'avbench.localhost' }, 'helo', true);
   }
 
-  function release(s: Session | undefined, wasOpening: boolean): void {
-    if (wasOpening) opening--;
-    if (s !== undefined && s.usable && !s.conn.closed && !closed && s.messages < perConnection) {
-      const w = waiters.shift();
-      if (w !== undefined) w(s);
-      else idle.push(s);
-      return;
-    }
-    if (s !== undefined) {
-      all.delete(s);
-      quit(s);
-    }
-    const w = waiters.shift();
-    if (w !== undefined) {
-      opening++;
-      w(undefined);
+  /** Say quit and close (once). */
+  quit(): void {
+    if (!this.conn.closed) {
+      void this.conn.write(encodeCommand({ type: 'quit' })).catch(() => undefined);
+      this.conn.close();
     }
   }
 
-  function quit(s: Session): void {
-    if (!s.conn.closed) {
-      void s.conn.write(encodeCommand({ type: 'quit' })).catch(() => undefined);
-      s.conn.close();
-    }
-  }
-
-  function queue(s: Session, c: MilterCommand): void {
+  private queue(c: MilterCommand): void {
     if (c.type === 'body' && c.chunk.length > 4096) {
       // Header + the chunk itself: no copy of the body.
-      s.pending.push(packetHeader(SMFIC.BODY, c.chunk.length), c.chunk);
-      s.pendingBytes += 5 + c.chunk.length;
+      this.pending.push(packetHeader(SMFIC.BODY, c.chunk.length), c.chunk);
+      this.pendingBytes += 5 + c.chunk.length;
       return;
     }
     const b = encodeCommand(c);
-    s.pending.push(b);
-    s.pendingBytes += b.length;
+    this.pending.push(b);
+    this.pendingBytes += b.length;
   }
 
   /** Write what is queued: small pieces joined, large body chunks as they are, in one corked write. */
-  async function flush(s: Session): Promise<void> {
-    if (s.pending.length === 0) return;
-    const pieces = s.pending;
-    s.pending = [];
-    s.pendingBytes = 0;
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const pieces = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
     const out: Buffer[] = [];
     let small: Buffer[] = [];
     for (const p of pieces) {
@@ -242,29 +235,30 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
       } else small.push(p);
     }
     if (small.length > 0) out.push(small.length === 1 ? (small[0] as Buffer) : Buffer.concat(small));
-    await s.conn.write(...out);
+    await this.conn.write(...out);
   }
 
-  async function readReply(s: Session): Promise<MilterReply> {
-    const head = await s.conn.readExactly(4);
+  private async readReply(): Promise<MilterReply> {
+    const head = await this.conn.readExactly(4);
     const len = head.readUInt32BE(0);
+    const { maxPacket } = this.cfg;
     if (len === 0 || len > maxPacket) throw new MilterProtocolError(`milter reply of ${len} bytes (limit ${maxPacket})`);
-    const rest = await s.conn.readExactly(len);
+    const rest = await this.conn.readExactly(len);
     return parseReply({ cmd: String.fromCharCode(rest[0] as number), data: rest.subarray(1) });
   }
 
   /** Send a step; when it expects an answer, flush and read it; a non-continue ends the message. */
-  async function step(s: Session, c: MilterCommand, kind: keyof typeof STEP, connectionLevel = false): Promise<'sent' | 'skipped' | 'skip-rest'> {
+  private async step(c: MilterCommand, kind: keyof typeof STEP, connectionLevel = false): Promise<'sent' | 'skipped' | 'skip-rest'> {
     const f = STEP[kind];
-    if ((s.protocol & f.skip) !== 0) return 'skipped';
-    queue(s, c);
-    if ((s.protocol & f.noReply) !== 0) {
-      if (s.pendingBytes >= 256 * 1024) await flush(s);
+    if ((this.protocol & f.skip) !== 0) return 'skipped';
+    this.queue(c);
+    if ((this.protocol & f.noReply) !== 0) {
+      if (this.pendingBytes >= 256 * 1024) await this.flush();
       return 'sent';
     }
-    await flush(s);
+    await this.flush();
     for (;;) {
-      const r = await readReply(s);
+      const r = await this.readReply();
       if (r.type === 'continue') return 'sent';
       if (r.type === 'progress') continue;
       if (r.type === 'skip' && kind === 'body') return 'skip-rest';
@@ -275,66 +269,32 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
     }
   }
 
-  async function openSession(deadline: number): Promise<Session> {
-    const conn = await connect(endpoint, { deadline });
-    const s: Session = { conn, protocol: 0, actions: 0, messages: 0, usable: true, pending: [], pendingBytes: 0 };
-    all.add(s);
-    try {
-      await conn.write(encodeCommand({ type: 'optneg', version: SMFI_VERSION, actions: SMFIF_ALL, protocol: SMFIP_ALL }));
-      const r = await readReply(s);
-      if (r.type !== 'optneg') throw new MilterProtocolError(`expected an option negotiation reply, got ${r.type}`);
-      if (r.version < 2) throw new MilterProtocolError(`milter speaks protocol version ${r.version}`);
-      s.protocol = r.protocol & SMFIP_ALL;
-      s.actions = r.actions;
-      queue(s, {
-        type: 'macro',
-        stage: 'C',
-        macros: [
-          ['j', 'avbench.localhost'],
-          ['_', 'localhost [127.0.0.1]'],
-          ['{daemon_name}', 'avbench'],
-          ['v', 'avbench milter driver'],
-          ['{client_addr}', '127.0.0.1'],
-          ['{client_name}', 'localhost'],
-        ],
-      });
-      await step(s, { type: 'connect', hostname: 'localhost', family: '4', port: 25000 + (all.size % 1000), address: '127.0.0.1' }, 'connect', true);
-      queue(s, { type: 'macro', stage: 'H', macros: [['{tls_version}', '']] });
-      await step(s, { type: 'helo', name: 'avbench.localhost' }, 'helo', true);
-      return s;
-    } catch (err) {
-      s.usable = false;
-      all.delete(s);
-      quit(s);
-      throw err;
-    }
-  }
-
-  async function transact(s: Session, raw: Buffer, outcome: { mods: MilterModification[] }): Promise<MilterReply> {
-    if (s.messages > 0) queue(s, { type: 'abort' });
-    s.messages++;
-    const queueId = `${runTag}${(++queueCounter).toString(16).toUpperCase().padStart(6, '0')}`;
-    queue(s, { type: 'macro', stage: 'M', macros: [['i', queueId], ['{mail_addr}', sender.replace(/^<|>$/g, '')]] });
-    await step(s, { type: 'mail', args: [sender] }, 'mail');
-    queue(s, { type: 'macro', stage: 'R', macros: [['{rcpt_addr}', recipient.replace(/^<|>$/g, '')]] });
-    await step(s, { type: 'rcpt', args: [recipient] }, 'rcpt');
-    await step(s, { type: 'data' }, 'data');
+  /** One message (queue id `queueId`) up to the final action; modifications are pushed to `mods` as they come. */
+  async transact(raw: Buffer, queueId: string, mods: MilterModification[]): Promise<MilterReply> {
+    const { sender, recipient } = this.cfg;
+    if (this.messages > 0) this.queue({ type: 'abort' });
+    this.messages++;
+    this.queue({ type: 'macro', stage: 'M', macros: [['i', queueId], ['{mail_addr}', sender.replace(/^<|>$/g, '')]] });
+    await this.step({ type: 'mail', args: [sender] }, 'mail');
+    this.queue({ type: 'macro', stage: 'R', macros: [['{rcpt_addr}', recipient.replace(/^<|>$/g, '')]] });
+    await this.step({ type: 'rcpt', args: [recipient] }, 'rcpt');
+    await this.step({ type: 'data' }, 'data');
     const { headers, body } = splitMessage(raw);
-    const leadSpace = (s.protocol & SMFIP.HDR_LEADSPC) !== 0;
+    const leadSpace = (this.protocol & SMFIP.HDR_LEADSPC) !== 0;
     for (const h of headers) {
-      await step(s, { type: 'header', name: h.name, value: leadSpace ? h.value : h.value.replace(/^[ \t]+/, '') }, 'header');
+      await this.step({ type: 'header', name: h.name, value: leadSpace ? h.value : h.value.replace(/^[ \t]+/, '') }, 'header');
     }
-    await step(s, { type: 'eoh' }, 'eoh');
-    if ((s.protocol & SMFIP.NOBODY) === 0) {
+    await this.step({ type: 'eoh' }, 'eoh');
+    if ((this.protocol & SMFIP.NOBODY) === 0) {
       for (const chunk of bodyChunks(body)) {
-        if ((await step(s, { type: 'body', chunk }, 'body')) === 'skip-rest') break;
+        if ((await this.step({ type: 'body', chunk }, 'body')) === 'skip-rest') break;
       }
     }
-    queue(s, { type: 'macro', stage: 'E', macros: [] });
-    queue(s, { type: 'eom', chunk: Buffer.alloc(0) });
-    await flush(s);
+    this.queue({ type: 'macro', stage: 'E', macros: [] });
+    this.queue({ type: 'eom', chunk: Buffer.alloc(0) });
+    await this.flush();
     for (;;) {
-      const r = await readReply(s);
+      const r = await this.readReply();
       switch (r.type) {
         case 'progress':
           continue;
@@ -343,23 +303,23 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
         case 'changeHeader':
           // With SMFIP_HDR_LEADSPC the milter sends values with their leading space (the MTA
           // writes them verbatim after the colon); record the value as a header reader sees it.
-          outcome.mods.push(leadSpace && r.value.startsWith(' ') ? { ...r, value: r.value.slice(1) } : r);
+          mods.push(leadSpace && r.value.startsWith(' ') ? { ...r, value: r.value.slice(1) } : r);
           continue;
         case 'quarantine':
-          outcome.mods.push(r);
+          mods.push(r);
           continue;
         case 'replaceBody':
-          outcome.mods.push({ type: 'replaceBody', bytes: r.chunk.length });
+          mods.push({ type: 'replaceBody', bytes: r.chunk.length });
           continue;
         case 'addRcpt':
         case 'delRcpt':
-          outcome.mods.push({ type: r.type, value: r.rcpt });
+          mods.push({ type: r.type, value: r.rcpt });
           continue;
         case 'addRcptPar':
-          outcome.mods.push({ type: 'addRcpt', value: r.rcpt });
+          mods.push({ type: 'addRcpt', value: r.rcpt });
           continue;
         case 'changeFrom':
-          outcome.mods.push({ type: 'changeFrom', value: r.from });
+          mods.push({ type: 'changeFrom', value: r.from });
           continue;
         case 'setSymList':
           continue;
@@ -372,98 +332,187 @@ export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
           return r;
         case 'connFail':
         case 'shutdown':
-          s.usable = false;
+          this.usable = false;
           return r;
         default:
           throw new MilterProtocolError(`unexpected milter reply ${r.type} at end of message`);
       }
     }
   }
+}
 
-  function outcomeOf(r: MilterReply, mods: MilterModification[], ms: number): MilterOutcome {
-    const quarantine = mods.find((m): m is Extract<MilterModification, { type: 'quarantine' }> => m.type === 'quarantine');
-    const base = { ms, modifications: mods };
-    const pattern = opts.namePattern;
-    if (r.type === 'replycode') {
-      const text = r.text;
-      const code = /^\s*(\d)/.exec(text)?.[1];
-      if (code === '5') return { ...base, fate: 'rejected', verdict: 'infected', names: namesFromText(text, pattern), milterAction: `replycode ${text}` };
-      if (code === '4') return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: `replycode ${text}` };
-      return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'PROTOCOL', milterAction: `replycode ${text}` };
-    }
-    switch (r.type) {
-      case 'reject':
-        return { ...base, fate: 'rejected', verdict: 'infected', names: [], milterAction: 'reject' };
-      case 'tempfail':
-        return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: 'tempfail' };
-      case 'connFail':
-      case 'shutdown':
-        return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: r.type };
-      case 'discard':
-        return { ...base, fate: 'dropped', verdict: 'infected', names: quarantine === undefined ? [] : namesFromText(quarantine.reason, pattern), milterAction: 'discard' };
-      default:
-        break;
-    }
-    // accept / continue
-    if (quarantine !== undefined) {
-      return { ...base, fate: 'dropped', verdict: 'infected', names: namesFromText(quarantine.reason, pattern), milterAction: 'quarantine' };
-    }
-    const status = [...mods]
-      .reverse()
-      .find((m): m is Extract<MilterModification, { name: string }> => 'name' in m && m.name.toLowerCase() === 'x-virus-status' && m.value !== '');
-    const action = r.type;
-    const said = status === undefined ? undefined : parseVirusStatus(status.value);
-    if (status !== undefined && /^\s*infected/i.test(status.value)) {
-      // `Infected (A, B)` through the policy's parser; clamav-milter's other forms through namesFromText.
-      return { ...base, fate: 'tagged', verdict: 'infected', names: said?.verdict === 'infected' && said.names.length > 0 ? said.names : namesFromText(status.value.trim(), undefined), milterAction: action };
-    }
-    if (said?.verdict === 'error') {
-      return { ...base, fate: 'delivered', verdict: 'error', names: [], errorCode: said.errorCode ?? 'UNCHECKED', milterAction: action };
-    }
-    return { ...base, fate: 'delivered', verdict: 'clean', names: [], milterAction: action };
+/** A message's outcome from the milter's final reply and its modifications (names read with `pattern`). */
+function outcomeOf(r: MilterReply, mods: MilterModification[], ms: number, pattern: RegExp | undefined): MilterOutcome {
+  const quarantine = mods.find((m): m is Extract<MilterModification, { type: 'quarantine' }> => m.type === 'quarantine');
+  const base = { ms, modifications: mods };
+  if (r.type === 'replycode') {
+    const text = r.text;
+    const code = /^\s*(\d)/.exec(text)?.[1];
+    if (code === '5') return { ...base, fate: 'rejected', verdict: 'infected', names: namesFromText(text, pattern), milterAction: `replycode ${text}` };
+    if (code === '4') return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: `replycode ${text}` };
+    return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'PROTOCOL', milterAction: `replycode ${text}` };
+  }
+  switch (r.type) {
+    case 'reject':
+      return { ...base, fate: 'rejected', verdict: 'infected', names: [], milterAction: 'reject' };
+    case 'tempfail':
+      return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: 'tempfail' };
+    case 'connFail':
+    case 'shutdown':
+      return { ...base, fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'TEMPFAIL', milterAction: r.type };
+    case 'discard':
+      return { ...base, fate: 'dropped', verdict: 'infected', names: quarantine === undefined ? [] : namesFromText(quarantine.reason, pattern), milterAction: 'discard' };
+    default:
+      break;
+  }
+  // accept / continue
+  if (quarantine !== undefined) {
+    return { ...base, fate: 'dropped', verdict: 'infected', names: namesFromText(quarantine.reason, pattern), milterAction: 'quarantine' };
+  }
+  const status = [...mods]
+    .reverse()
+    .find((m): m is Extract<MilterModification, { name: string }> => 'name' in m && m.name.toLowerCase() === 'x-virus-status' && m.value !== '');
+  const action = r.type;
+  const said = status === undefined ? undefined : parseVirusStatus(status.value);
+  if (status !== undefined && /^\s*infected/i.test(status.value)) {
+    // `Infected (A, B)` through the policy's parser; clamav-milter's other forms through namesFromText.
+    return { ...base, fate: 'tagged', verdict: 'infected', names: said?.verdict === 'infected' && said.names.length > 0 ? said.names : namesFromText(status.value.trim(), undefined), milterAction: action };
+  }
+  if (said?.verdict === 'error') {
+    return { ...base, fate: 'delivered', verdict: 'error', names: [], errorCode: said.errorCode ?? 'UNCHECKED', milterAction: action };
+  }
+  return { ...base, fate: 'delivered', verdict: 'clean', names: [], milterAction: action };
+}
+
+/** What `send` answers when the driver is closed. */
+function closedOutcome(): MilterOutcome {
+  return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
+}
+
+/**
+ * The driver: up to `concurrency` sessions, reused for `messagesPerConnection` messages
+ * each; a `send` beyond them waits for a free one.
+ */
+class MilterClientDriver implements MilterDriver {
+  readonly mode = 'milter' as const;
+  readonly sut: string;
+  private readonly endpoint: ReturnType<typeof milterEndpoint>;
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly perConnection: number;
+  private readonly cfg: SessionConfig;
+  private readonly namePattern: RegExp | undefined;
+  private readonly idle: MilterSession[] = [];
+  private readonly all = new Set<MilterSession>();
+  private readonly waiters: ((s: MilterSession | undefined) => void)[] = [];
+  /** Sessions being opened (counted against the concurrency). */
+  private opening = 0;
+  private closed = false;
+  private queueCounter = 0;
+  private readonly runTag = randomBytes(3).toString('hex').toUpperCase();
+
+  constructor(opts: MilterDriverOptions) {
+    const spec: MilterSocketSpec = parseMilterUrl(opts.url);
+    this.endpoint = milterEndpoint(spec);
+    this.concurrency = opts.concurrency ?? 8;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new TypeError('concurrency must be a positive integer');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.perConnection = opts.messagesPerConnection ?? 100;
+    this.cfg = { sender: opts.sender ?? '<sender@avbench.test>', recipient: opts.recipient ?? '<rcpt@avbench.test>', maxPacket: opts.maxPacket ?? DEFAULT_MAX_PACKET };
+    this.namePattern = opts.namePattern;
+    this.sut = milterUrl(spec);
   }
 
-  return {
-    mode: 'milter',
-    sut,
-    async open() {
-      closed = false;
-    },
-    async send(msg: OutgoingMessage): Promise<MilterOutcome> {
-      if (closed) return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
-      let s = await acquire();
-      const wasOpening = s === undefined;
-      if (closed) {
-        release(s, wasOpening);
-        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: 'CONNECT_FAILED', ms: 0, milterAction: 'none', modifications: [] };
+  /** A free session, or undefined meaning "open a new one yourself". */
+  private acquire(): Promise<MilterSession | undefined> {
+    const s = this.idle.pop();
+    if (s !== undefined) return Promise.resolve(s);
+    if (this.all.size + this.opening < this.concurrency) {
+      this.opening++;
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(s: MilterSession | undefined, wasOpening: boolean): void {
+    if (wasOpening) this.opening--;
+    if (s !== undefined && s.usable && !s.conn.closed && !this.closed && s.messages < this.perConnection) {
+      const w = this.waiters.shift();
+      if (w !== undefined) w(s);
+      else this.idle.push(s);
+      return;
+    }
+    if (s !== undefined) {
+      this.all.delete(s);
+      s.quit();
+    }
+    const w = this.waiters.shift();
+    if (w !== undefined) {
+      this.opening++;
+      w(undefined);
+    }
+  }
+
+  private async openSession(deadline: number): Promise<MilterSession> {
+    const conn = await connect(this.endpoint, { deadline });
+    const s = new MilterSession(conn, this.cfg);
+    this.all.add(s);
+    try {
+      await s.negotiate(25000 + (this.all.size % 1000));
+      return s;
+    } catch (err) {
+      s.usable = false;
+      this.all.delete(s);
+      s.quit();
+      throw err;
+    }
+  }
+
+  async open(): Promise<void> {
+    this.closed = false;
+  }
+
+  async send(msg: OutgoingMessage): Promise<MilterOutcome> {
+    if (this.closed) return closedOutcome();
+    let s = await this.acquire();
+    const wasOpening = s === undefined;
+    if (this.closed) {
+      this.release(s, wasOpening);
+      return closedOutcome();
+    }
+    const started = performance.now();
+    const deadline = Date.now() + this.timeoutMs;
+    const mods: MilterModification[] = [];
+    try {
+      if (s === undefined) s = await this.openSession(deadline);
+      else s.conn.setDeadline(deadline);
+      const queueId = `${this.runTag}${(++this.queueCounter).toString(16).toUpperCase().padStart(6, '0')}`;
+      const final = await s.transact(msg.raw, queueId, mods);
+      return outcomeOf(final, mods, performance.now() - started, this.namePattern);
+    } catch (err) {
+      const ms = performance.now() - started;
+      if (err instanceof Final) {
+        if (err.connectionLevel && s !== undefined) s.usable = false;
+        return outcomeOf(err.reply, mods, ms, this.namePattern);
       }
-      const started = performance.now();
-      const deadline = Date.now() + timeoutMs;
-      const mods: MilterModification[] = [];
-      try {
-        if (s === undefined) s = await openSession(deadline);
-        else s.conn.setDeadline(deadline);
-        const final = await transact(s, msg.raw, { mods });
-        return outcomeOf(final, mods, performance.now() - started);
-      } catch (err) {
-        const ms = performance.now() - started;
-        if (err instanceof Final) {
-          if (err.connectionLevel && s !== undefined) s.usable = false;
-          return outcomeOf(err.reply, mods, ms);
-        }
-        if (s !== undefined) s.usable = false;
-        const code = err instanceof MilterProtocolError ? 'PROTOCOL' : asNetError(err).code;
-        return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: code === 'ABORTED' ? 'CONNECT_FAILED' : code, ms, milterAction: 'none', modifications: mods };
-      } finally {
-        release(s, wasOpening);
-      }
-    },
-    async close() {
-      closed = true;
-      for (const s of all) quit(s);
-      all.clear();
-      idle.length = 0;
-      for (const w of waiters.splice(0)) w(undefined);
-    },
-  };
+      if (s !== undefined) s.usable = false;
+      const code = err instanceof MilterProtocolError ? 'PROTOCOL' : asNetError(err).code;
+      return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: code === 'ABORTED' ? 'CONNECT_FAILED' : code, ms, milterAction: 'none', modifications: mods };
+    } finally {
+      this.release(s, wasOpening);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.all) s.quit();
+    this.all.clear();
+    this.idle.length = 0;
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+}
+
+/** Create a milter driver (mode 'milter'); see the module comment. */
+export function createMilterDriver(opts: MilterDriverOptions): MilterDriver {
+  return new MilterClientDriver(opts);
 }
