@@ -58,22 +58,66 @@ export function procCpuSecondsWithReaped(pid: number): number | undefined {
 }
 
 /**
- * CPU seconds of a daemon that forks workers (Postfix's master): the process, the children
- * it has reaped, and its live children (their own CPU); 0 when it is gone.
+ * The given processes and every live descendant of them (a daemon's forked workers and
+ * their children: Postfix's master and its smtpd, amavisd's and Exim's children), each PID
+ * once, read from /proc's parent links.
  */
-export function procTreeCpuSeconds(pid: number): number {
-  let total = procCpuSecondsWithReaped(pid) ?? 0;
-  let entries: string[];
+export function procTree(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return total;
+    // No /proc: the roots alone.
   }
   for (const d of entries) {
     if (!/^\d+$/.test(d)) continue;
     const f = statFields(Number(d));
-    if (f === undefined || Number(f[4 - 3]) !== pid) continue; // field 4: ppid
-    total += seconds(f, 14, 15) ?? 0;
+    if (f === undefined) continue;
+    const ppid = Number(f[4 - 3]); // field 4: ppid
+    let list = children.get(ppid);
+    if (list === undefined) children.set(ppid, (list = []));
+    list.push(Number(d));
+  }
+  const seen = new Set<number>();
+  const todo = [...roots];
+  while (todo.length > 0) {
+    const pid = todo.pop() as number;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    for (const c of children.get(pid) ?? []) todo.push(c);
+  }
+  return [...seen];
+}
+
+/**
+ * CPU seconds of a daemon that forks workers, its whole tree: for each live process of
+ * {@link procTree}, its own CPU plus that of the children it has reaped (a child that has
+ * ended counts in its waiting parent's cutime, a grandchild in that child's, and so on);
+ * 0 when it is gone. A worker that ended and was not reaped by the tree (double fork) is missed.
+ */
+export function procTreeCpuSeconds(...roots: number[]): number {
+  let total = 0;
+  for (const pid of procTree(roots)) total += procCpuSecondsWithReaped(pid) ?? 0;
+  return total;
+}
+
+/**
+ * Memory of a process tree in bytes: the sum of each process's proportional set size
+ * (/proc/PID/smaps_rollup Pss: a page shared by n processes counts 1/n in each, so forked
+ * workers are not counted n times), VmRSS where Pss cannot be read.
+ */
+export function procTreeMemoryBytes(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    let pss: number | undefined;
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+      if (m !== null) pss = Number(m[1]) * 1024;
+    } catch {
+      // Not readable (gone, or another user's without privilege): VmRSS below.
+    }
+    total += pss ?? procRss(pid)?.rss ?? 0;
   }
   return total;
 }
@@ -100,13 +144,17 @@ export function procRss(pid: number): { rss: number; hwm: number } | undefined {
 const CLOCK_TICKS = 100;
 
 /**
- * Samples the load of a run: `start()` notes CPU counters, a timer samples RSS every
- * `intervalMs`, `stop()` returns the deltas and peaks. The scanner part appears only when
+ * Samples the load of a run: `start()` notes CPU counters, a timer samples memory every
+ * `intervalMs`, `stop()` returns the deltas and peaks. The scanner part (the given PIDs with
+ * every process they forked: CPU of the trees, peak of their summed PSS, read every fifth
+ * sample; a lone process's VmRSS every sample) appears only when
  * PIDs were given and at least one could be read.
  */
 export class LoadSampler {
   private readonly cpu0 = new Map<number, number>();
-  private readonly peak = new Map<number, number>();
+  private peakTree = 0;
+  private tree: number[] = [];
+  private ticks = 0;
   private selfCpu0 = process.cpuUsage();
   private children0 = 0;
   private selfPeak = 0;
@@ -120,7 +168,7 @@ export class LoadSampler {
   start(): void {
     for (const pid of this.pids) {
       const c = procCpuSeconds(pid);
-      if (c !== undefined) this.cpu0.set(pid, c);
+      if (c !== undefined) this.cpu0.set(pid, procTreeCpuSeconds(pid));
     }
     this.selfCpu0 = process.cpuUsage();
     this.children0 = childrenCpuSeconds();
@@ -132,33 +180,34 @@ export class LoadSampler {
 
   private sample(): void {
     this.selfPeak = Math.max(this.selfPeak, process.memoryUsage.rss());
-    for (const pid of this.pids) {
-      const r = procRss(pid);
-      if (r !== undefined) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, r.rss));
-    }
+    if (this.pids.length === 0) return;
+    // Walking /proc for the tree and reading PSS cost milliseconds: every fifth sample. A
+    // lone process (no workers) is read every time, by its VmRSS (PSS of one process is
+    // its RSS less shared libraries' other users: close, and 50x cheaper).
+    const full = this.ticks++ % 5 === 0;
+    if (full) this.tree = procTree(this.pids);
+    if (this.tree.length === 1) this.peakTree = Math.max(this.peakTree, procRss(this.tree[0] as number)?.rss ?? 0);
+    else if (full) this.peakTree = Math.max(this.peakTree, procTreeMemoryBytes(this.tree));
   }
 
   /** Stop sampling; CPU seconds spent since start() and the peak RSS seen. */
   stop(): ResourceUse {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.ticks = 0;
     this.sample();
     const cpu = process.cpuUsage(this.selfCpu0);
     const use: ResourceUse = { avbench: { cpuSeconds: round(cpu.user / 1e6 + cpu.system / 1e6), peakRssBytes: this.selfPeak } };
     const childCpu = childrenCpuSeconds() - this.children0;
     if (childCpu > 0) use.children = { cpuSeconds: round(childCpu) };
+    // Each listed process with its whole tree (its forked workers too); one listed under
+    // another (rspamd's main and its workers) is already in that one's tree.
     let cpuSum = 0;
-    let rssSum = 0;
-    const seen: number[] = [];
-    for (const pid of this.pids) {
-      const c0 = this.cpu0.get(pid);
-      const c1 = procCpuSeconds(pid);
-      if (c0 === undefined || c1 === undefined) continue;
-      seen.push(pid);
-      cpuSum += c1 - c0;
-      rssSum += this.peak.get(pid) ?? 0;
-    }
-    if (seen.length > 0) use.scanner = { cpuSeconds: round(cpuSum), peakRssBytes: rssSum, pids: seen };
+    const seen = this.pids.filter((pid) => this.cpu0.has(pid) && procCpuSeconds(pid) !== undefined);
+    const below = new Set<number>();
+    for (const pid of seen) for (const p of procTree([pid])) if (p !== pid) below.add(p);
+    for (const pid of seen) if (!below.has(pid)) cpuSum += procTreeCpuSeconds(pid) - (this.cpu0.get(pid) as number);
+    if (seen.length > 0) use.scanner = { cpuSeconds: round(Math.max(0, cpuSum)), peakRssBytes: this.peakTree, pids: seen };
     return use;
   }
 }
