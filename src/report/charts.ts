@@ -5,14 +5,31 @@
  */
 import type { Results, Run } from '../results/types.js';
 import { completedThroughput } from '../results/counts.js';
-import { compareStrings, modesOf, overheadRows, runLabel } from './model.js';
+import { compareStrings, modesOf, overheadRows, runLabel, throughputInterval } from './model.js';
+
+/** A 95 % interval drawn as a whisker over bar i (null: none, e.g. fewer than two repeats). */
+export type ErrorBar = { low: number; high: number } | null;
+
+/** One dataset of a bar chart. */
+export interface ChartDataset {
+  label: string;
+  data: (number | null)[];
+  backgroundColor: string;
+  borderColor: string;
+  borderWidth: number;
+  /**
+   * The 95 % interval of each bar (same index as `data`), drawn as a whisker by the error-bar
+   * plugin (src/report/errorbars.ts); Chart.js itself ignores the key.
+   */
+  errorBars?: ErrorBar[];
+}
 
 /** A Chart.js bar-chart configuration that survives JSON.stringify. */
 export interface ChartSpec {
   type: 'bar';
   data: {
     labels: string[];
-    datasets: { label: string; data: (number | null)[]; backgroundColor: string; borderColor: string; borderWidth: number }[];
+    datasets: ChartDataset[];
   };
   options: Record<string, unknown>;
 }
@@ -32,9 +49,37 @@ const PALETTE = ['#2f6db5', '#e08a1e', '#3a9a5b', '#b8413c', '#7b5ea7', '#8a6d3b
 /** Width and height the charts are drawn at (PNG pixels, canvas attributes). */
 export const CHART_SIZE = { width: 960, height: 420 } as const;
 
-function dataset(label: string, data: (number | null)[], i: number): ChartSpec['data']['datasets'][number] {
+function dataset(label: string, data: (number | null)[], i: number, errorBars?: ErrorBar[]): ChartDataset {
   const c = PALETTE[i % PALETTE.length] ?? '#2f6db5';
-  return { label, data: data.map((v) => (v === null || !Number.isFinite(v) ? null : round(v))), backgroundColor: c, borderColor: c, borderWidth: 1 };
+  const out: ChartDataset = { label, data: data.map((v) => (v === null || !Number.isFinite(v) ? null : round(v))), backgroundColor: c, borderColor: c, borderWidth: 1 };
+  if (errorBars !== undefined && errorBars.some((b) => b !== null)) {
+    out.errorBars = errorBars.map((b) => (b === null || !Number.isFinite(b.low) || !Number.isFinite(b.high) ? null : { low: round(b.low), high: round(b.high) }));
+  }
+  return out;
+}
+
+/**
+ * Widen the y axis so every whisker fits (Chart.js scales to the bars only): `suggestedMax`
+ * at the highest interval end, `suggestedMin` at the lowest when it is below 0.
+ */
+function fitErrorBars(spec: ChartSpec): ChartSpec {
+  const ends = spec.data.datasets.flatMap((d) => (d.errorBars ?? []).flatMap((b) => (b === null ? [] : [b.low, b.high])));
+  if (ends.length === 0) return spec;
+  const y = (spec.options['scales'] as { y: Record<string, unknown> }).y;
+  y['suggestedMax'] = Math.max(...ends);
+  const low = Math.min(...ends);
+  if (low < 0) y['suggestedMin'] = low;
+  return spec;
+}
+
+/** A Run's chosen figure and its interval. */
+interface Bar {
+  value: number;
+  ci: ErrorBar;
+}
+
+function bars(values: (Bar | null)[]): { data: (number | null)[]; errorBars: ErrorBar[] } {
+  return { data: values.map((b) => b?.value ?? null), errorBars: values.map((b) => b?.ci ?? null) };
 }
 
 /** Round to 4 significant digits (smaller JSON, same picture). */
@@ -67,8 +112,10 @@ function concurrencyMatters(results: Results): boolean {
 const scannerOf = (r: Run): string => (r.baseline === true ? 'no scan (baseline)' : r.scanner.name);
 
 /**
- * Throughput (msgs/s, median of repeats) by scanner (x) and mode (datasets). The no-scan
- * baselines are left out (they would dwarf every scanner); the overhead chart shows them.
+ * Throughput (msgs/s, median of repeats) by scanner (x) and mode (datasets), each bar with the
+ * 95 % interval of the mean over the warm repeats as a whisker (the run's `throughputCi`, or
+ * computed from its repeats for older files). The no-scan baselines are left out (they would
+ * dwarf every scanner); the overhead chart shows them.
  */
 export function throughputChart(results: Results): ChartSpec {
   const runsOf = results.runs.filter((r) => r.baseline !== true);
@@ -79,17 +126,19 @@ export function throughputChart(results: Results): ChartSpec {
     const cs = [...new Set(runsOf.filter((r) => r.mode === m).map((r) => r.concurrency))].sort((a, b) => a - b);
     for (const c of cs) series.set(withC ? `${m} · c${c}` : m, runsOf.filter((r) => r.mode === m && r.concurrency === c));
   }
-  const datasets = [...series.entries()].map(([label, runs], i) =>
-    dataset(
-      label,
-      scanners.map((s) => {
+  const datasets = [...series.entries()].map(([label, runs], i) => {
+    const b = bars(
+      scanners.map((s): Bar | null => {
         const hit = runs.filter((r) => scannerOf(r) === s);
-        return hit.length === 0 ? null : Math.max(...hit.map((r) => completedThroughput(r).msgsPerSec));
+        if (hit.length === 0) return null;
+        const best = hit.reduce((x, y) => (completedThroughput(y).msgsPerSec > completedThroughput(x).msgsPerSec ? y : x));
+        const ci = throughputInterval(best);
+        return { value: completedThroughput(best).msgsPerSec, ci: ci === null ? null : { low: ci.low, high: ci.high } };
       }),
-      i,
-    ),
-  ).filter((d) => d.data.some((v) => v !== null));
-  return { type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (completed messages, median of repeats)', 'messages per second', 'scanner') };
+    );
+    return dataset(label, b.data, i, b.errorBars);
+  }).filter((d) => d.data.some((v) => v !== null));
+  return fitErrorBars({ type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (completed messages, median of repeats; whiskers: 95 % interval of the mean)', 'messages per second', 'scanner') });
 }
 
 /** Latency percentiles (p50, p95, p99; ms) per run. */
@@ -102,7 +151,8 @@ export function latencyChart(results: Results): ChartSpec {
 
 /**
  * Mode overhead against direct: extra gateway milliseconds per message (1000 / msgs/s of
- * the mode minus that of direct, same scanner), modes on x, one dataset per scanner.
+ * the mode minus that of direct, same scanner), modes on x, one dataset per scanner, each bar
+ * with the 95 % interval of the difference (Welch's t over the repeats) as a whisker.
  * The baseline dataset ("no scan") is what the transport alone costs.
  */
 export function overheadChart(results: Results): ChartSpec {
@@ -115,20 +165,20 @@ export function overheadChart(results: Results): ChartSpec {
     const bb = b.startsWith('no scan') ? 0 : 1;
     return ba - bb || compareStrings(a, b);
   });
-  const datasets = keys.map((k, i) =>
-    dataset(
-      k,
-      modes.map((m) => {
+  const datasets = keys.map((k, i) => {
+    const b = bars(
+      modes.map((m): Bar | null => {
         const hit = rows.filter((o) => o.run.mode === m && keyOf(o.run) === k && o.extraMs !== null);
         if (hit.length === 0) return null;
-        return Math.min(...hit.map((o) => o.extraMs ?? 0));
+        const best = hit.reduce((x, y) => ((y.extraMs ?? 0) < (x.extraMs ?? 0) ? y : x));
+        return { value: best.extraMs ?? 0, ci: best.extraCi };
       }),
-      i,
-    ),
-  );
-  const opts = options('Mode overhead against direct (extra ms of gateway time per message)', 'extra ms per message (1000 / msgs/s)', 'mode');
+    );
+    return dataset(k, b.data, i, b.errorBars);
+  });
+  const opts = options('Mode overhead against direct (extra ms of gateway time per message; whiskers: 95 % interval)', 'extra ms per message (1000 / msgs/s)', 'mode');
   (opts['scales'] as { y: Record<string, unknown> }).y['beginAtZero'] = true;
-  return { type: 'bar', data: { labels: modes, datasets }, options: opts };
+  return fitErrorBars({ type: 'bar', data: { labels: modes, datasets }, options: opts });
 }
 
 /** Does the chart have anything to draw (a label and at least one value)? */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { html, jsonForScript, rawHtml, type SafeHtml } from './escape.js';
+import { ERROR_BARS_PLUGIN_ID, ERROR_BARS_SOURCE } from './errorbars.js';
 
 let chartJsCache: string | undefined;
 
@@ -29,12 +30,14 @@ export function chartJsSource(): string {
 /**
  * The page's own script: parses the JSON block and draws every `<canvas data-chart=NAME>`
  * from it. It never writes markup: data only reaches the page through Chart.js's canvas
- * drawing and textContent.
+ * drawing and textContent. The error bars (src/report/errorbars.ts) are drawn by the same
+ * source the PNG renderer runs.
  */
 export const PAGE_SCRIPT = `(function () {
   'use strict';
   var block = document.getElementById('avbench-data');
   if (!block || typeof Chart === 'undefined') return;
+  var errorBars = { id: '${ERROR_BARS_PLUGIN_ID}', afterDatasetsDraw: ${ERROR_BARS_SOURCE} };
   var data = JSON.parse(block.textContent || '{}');
   var charts = data.charts || {};
   var nodes = document.querySelectorAll('canvas[data-chart]');
@@ -43,7 +46,9 @@ export const PAGE_SCRIPT = `(function () {
     var name = canvas.getAttribute('data-chart') || '';
     if (!Object.prototype.hasOwnProperty.call(charts, name)) continue;
     try {
-      new Chart(canvas, charts[name]);
+      var config = charts[name];
+      config.plugins = [errorBars];
+      new Chart(canvas, config);
       canvas.setAttribute('data-drawn', 'yes');
     } catch (e) {
       var p = document.createElement('p');

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Results } from '../results/types.js';
 import { chartHasData, chartSet, CHART_NAMES, CHART_SIZE, type ChartSpec } from './charts.js';
+import { errorBarsPlugin } from './errorbars.js';
 
 /** The bits of Chart.js used here (its own types need the DOM lib, which Node code has not). */
 interface ChartCtor {
@@ -36,14 +37,14 @@ const whiteBackground = {
   },
 };
 
-/** Draw one chart spec to PNG bytes. */
+/** Draw one chart spec to PNG bytes (with the whiskers of its datasets' `errorBars`). */
 export async function chartToPng(spec: ChartSpec, size: { width: number; height: number } = CHART_SIZE): Promise<Buffer> {
   const Chart = await loadChart();
   const { createCanvas } = await import('@napi-rs/canvas');
   const canvas = createCanvas(size.width, size.height);
   const ctx = canvas.getContext('2d');
   // A structured clone: Chart.js writes into the config it is given.
-  const config = { ...(JSON.parse(JSON.stringify(spec)) as ChartSpec), plugins: [whiteBackground] };
+  const config = { ...(JSON.parse(JSON.stringify(spec)) as ChartSpec), plugins: [whiteBackground, errorBarsPlugin()] };
   const chart = new Chart(ctx, config);
   try {
     return canvas.toBuffer('image/png');
