@@ -26,6 +26,7 @@ import {
   type RunSaid,
 } from './model.js';
 import { renderPage } from './page.js';
+import { gatewayRows, type GatewayRow } from './gateways.js';
 
 /** Options of {@link renderHtml}. */
 export interface RenderOptions {
@@ -130,6 +131,25 @@ ${rows.map(
 </tbody>
 </table>
 <p class="note">The points where a Unix mail gateway can call a virus scanner: A an SMTP proxy before the MTA, B a milter inside it, C the local delivery agent; direct is the scanner alone, with no mail transport. Measured columns come from this run: the fastest scanning run of the mode, its lowest p95 latency, the range of detection rates over its scanners, and messages lost over all its runs (baselines included).</p>`;
+}
+
+/** The gateways table: each gateway (third-party and avbench's own) beside its scanner alone. */
+function gatewaysTable(results: Results): SafeHtml {
+  const rows = gatewayRows(results);
+  if (rows.length === 0) return html``;
+  const kindText: Record<GatewayRow['kind'], string> = { 'third-party': 'third party', avbench: 'avbench', reference: 'scanner alone (reference)' };
+  return html`<section id="gateways"><h2>Gateways, measured</h2>
+<table class="gateways">
+<thead><tr><th>Gateway</th><th>Point</th><th>Whose</th><th class="num">Conc.</th><th class="num">Detection</th><th class="num">False pos.</th><th class="num">Errors</th><th class="num">cold msgs/s</th><th class="num">warm msgs/s</th><th class="num">p95 ms</th><th class="num">CPU s</th><th class="num">Peak memory</th><th class="num">Lost</th></tr></thead>
+<tbody>
+${rows.map(
+  (g) => html`<tr data-gateway-run="${g.run.id}" data-kind="${g.kind}"><td><strong>${g.gateway}</strong><br><span class="d muted">${g.label}</span></td><td>${g.point}</td><td>${kindText[g.kind]}</td><td class="num">${g.run.concurrency}</td><td class="num">${fmtRate(g.detectionRate)}</td><td class="num">${g.falsePositives}</td><td class="num">${g.errors}</td><td class="num">${g.coldMsgsPerSec === null ? 'n/a' : fmtAuto(g.coldMsgsPerSec)}</td><td class="num">${fmtAuto(g.warmMsgsPerSec)}</td><td class="num">${fmtAuto(g.p95)}</td><td class="num">${g.cpuSeconds === null ? 'n/a' : fmtNumber(g.cpuSeconds, 2)}</td><td class="num">${g.peakMemoryBytes === null ? 'n/a' : fmtBytes(g.peakMemoryBytes)}</td><td class="num">${g.lost}</td></tr>
+`,
+)}
+</tbody>
+</table>
+<p class="note">Every mail gateway of this run with the scanner it calls; the scanner alone (direct) first, as the reference. Point: A SMTP proxy in front of the MTA, B milter, C local delivery. Detection and false positives are over the labelled messages; msgs/s counts completed messages (median warm repeat; cold = first sight of the bytes). CPU s and peak memory: for a third-party gateway, its processes as listed by <code>pid=</code> on its <code>--sut</code> (as <code>avbench lab up</code> writes them: the gateway and its clamd) with every process they forked, memory as summed PSS; for avbench's own front ends, the bench process (front end and driver together) plus the scanner's processes.</p>
+</section>`;
 }
 
 /** A difference with its interval, or "no measurable difference" when the interval holds 0. */
@@ -315,6 +335,7 @@ ${categoryTable(results)}
 <section id="approaches"><h2>Interception approaches (Table 1), measured</h2>
 ${approachesTable(results)}
 </section>
+${gatewaysTable(results)}
 <section id="problems"><h2>Missed, false positives and errors, message by message</h2>
 ${problemsTable(results, opts)}
 </section>

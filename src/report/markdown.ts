@@ -8,6 +8,7 @@ import type { Results } from '../results/types.js';
 import type { Comparison } from './compare.js';
 import { escapeMarkdown as md } from './escape.js';
 import { fmtAuto, fmtBytes, fmtChange, fmtNumber, fmtRate } from './format.js';
+import { gatewayRows } from './gateways.js';
 import { coldWarmRows, problemMessages, rankRuns, saidText, type ColumnKey, type RankRow } from './model.js';
 
 /** Options of {@link renderMarkdown}. */
@@ -56,6 +57,19 @@ export function markdownColdWarm(results: Results): string {
   return `${lines.join('\n')}\n\nCold: first sight of the bytes (a unique X-Avbench-Pass header per message; clamd RELOADed first where the bench owns it). Warm: after a warm-up over the same bytes; every other figure is warm.\n`;
 }
 
+/** The gateways table in Markdown (empty when the file has no third-party system under test). */
+export function markdownGateways(results: Results): string {
+  const rows = gatewayRows(results);
+  if (rows.length === 0) return '';
+  const lines = ['| Gateway | Point | Conc. | Detection | False pos. | Errors | cold msgs/s | warm msgs/s | p95 ms | CPU s | Peak memory | Lost |', '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'];
+  for (const g of rows) {
+    lines.push(
+      `| ${md(g.gateway)}${g.kind === 'reference' ? ' (reference)' : ''} | ${g.point} | ${g.run.concurrency} | ${fmtRate(g.detectionRate)} | ${g.falsePositives} | ${g.errors} | ${g.coldMsgsPerSec === null ? 'n/a' : fmtAuto(g.coldMsgsPerSec)} | ${fmtAuto(g.warmMsgsPerSec)} | ${fmtAuto(g.p95)} | ${g.cpuSeconds === null ? 'n/a' : fmtNumber(g.cpuSeconds, 2)} | ${g.peakMemoryBytes === null ? 'n/a' : fmtBytes(g.peakMemoryBytes)} | ${g.lost} |`,
+    );
+  }
+  return `${lines.join('\n')}\n\nPoint: A SMTP proxy, B milter, C local delivery, – the scanner alone. CPU and memory of a third-party gateway: its processes listed by pid= on --sut (the gateway and its clamd) and all they forked; of avbench's front ends: the bench process plus the scanner's.\n`;
+}
+
 /** The environment in one line. */
 export function markdownEnvironment(results: Results): string {
   const h = results.host;
@@ -75,6 +89,8 @@ export function renderMarkdown(results: Results, opts: MarkdownOptions = {}): st
   const out: string[] = ['## avbench results', '', markdownRanking(results)];
   const coldWarm = markdownColdWarm(results);
   if (coldWarm !== '') out.push('### Cold and warm passes', '', coldWarm);
+  const gateways = markdownGateways(results);
+  if (gateways !== '') out.push('### Gateways', '', gateways);
   const { scanners, messages } = problemMessages(results);
   out.push('### Missed, false positives and errors', '');
   if (messages.length === 0) {

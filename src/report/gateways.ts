@@ -1,0 +1,93 @@
+/**
+ * The gateways table (issue 15): every mail gateway of a run — avbench's own front ends and
+ * the third-party systems under test (`--sut`: clamsmtpd, clamav-milter, Haraka, Exim,
+ * rspamd, amavisd-new, Sendmail...) — side by side with the scanner they call, ideally the
+ * same clamd: detection, false positives, cold and warm msgs/s, p95, the gateway's CPU and
+ * memory, messages lost. Scanner-alone runs of the same scanners (mode direct) are listed
+ * first as the reference the gateways are measured against.
+ */
+import type { ModeName } from '../modes/types.js';
+import { completedThroughput, detectionCounts, runCounts } from '../results/counts.js';
+import type { Results, Run } from '../results/types.js';
+import { runLabel, scanningRuns } from './model.js';
+
+/** One gateway (or reference) run in the gateways table. */
+export interface GatewayRow {
+  run: Run;
+  label: string;
+  /** The gateway as an administrator names it: "clamsmtpd", "avbench serve smtp + clamd", "clamd alone". */
+  gateway: string;
+  /** The interception point: A (SMTP proxy), B (milter), C (local delivery), – (the scanner alone). */
+  point: 'A' | 'B' | 'C' | '–';
+  /** Whose gateway: a third-party program (`--sut`), avbench's own front end, or the scanner alone. */
+  kind: 'third-party' | 'avbench' | 'reference';
+  detectionRate: number | null;
+  falsePositives: number;
+  errors: number;
+  /** Completed msgs/s, median warm repeat. */
+  warmMsgsPerSec: number;
+  /** Completed msgs/s, median cold pass; null without cold passes. */
+  coldMsgsPerSec: number | null;
+  p95: number;
+  /**
+   * CPU seconds and peak memory (bytes) of the gateway's processes: for a third-party gateway
+   * the processes named by `pid=` on its `--sut` with all they forked (as `avbench lab up`
+   * writes them: the gateway and its clamd); for avbench's own front end, the bench process
+   * (front end and driver) plus the scanner's processes when known; null without figures.
+   */
+  cpuSeconds: number | null;
+  peakMemoryBytes: number | null;
+  lost: number;
+}
+
+const POINT: Record<ModeName, GatewayRow['point']> = { smtp: 'A', milter: 'B', lda: 'C', direct: '–' };
+
+const FRONT_END: Record<Exclude<ModeName, 'direct'>, string> = {
+  smtp: 'avbench serve smtp',
+  milter: 'avbench serve milter',
+  lda: 'avbench deliver',
+};
+
+/**
+ * The gateways of a run with, first, the scanner-alone (direct) runs of the scanners the
+ * gateways use. Empty when the results hold no third-party system under test (the table
+ * then adds nothing the ranking does not show).
+ */
+export function gatewayRows(results: Results): GatewayRow[] {
+  const runs = scanningRuns(results);
+  if (!runs.some((r) => isThirdParty(r))) return [];
+  const row = (run: Run): GatewayRow => {
+    const d = detectionCounts(run);
+    const c = runCounts(run);
+    const r = run.resources;
+    const thirdParty = isThirdParty(run);
+    const kind: GatewayRow['kind'] = thirdParty ? 'third-party' : run.mode === 'direct' ? 'reference' : 'avbench';
+    return {
+      run,
+      label: runLabel(run, results),
+      gateway: thirdParty ? run.scanner.name : run.mode === 'direct' ? `${run.scanner.name} alone` : `${FRONT_END[run.mode]} + ${run.scanner.name}`,
+      point: POINT[run.mode],
+      kind,
+      detectionRate: d.detectionRate,
+      falsePositives: d.fp,
+      errors: d.errors,
+      warmMsgsPerSec: completedThroughput(run).msgsPerSec,
+      coldMsgsPerSec: run.cold?.msgsPerSec ?? null,
+      p95: run.latencyMs.p95,
+      cpuSeconds: r === undefined ? null : thirdParty ? (r.scanner?.cpuSeconds ?? null) : r.avbench.cpuSeconds + (r.scanner?.cpuSeconds ?? 0) + (r.children?.cpuSeconds ?? 0),
+      peakMemoryBytes: r === undefined ? null : thirdParty ? (r.scanner?.peakRssBytes ?? null) : r.avbench.peakRssBytes + (r.scanner?.peakRssBytes ?? 0),
+      lost: c.lost,
+    };
+  };
+  // The scanners the gateways call, as far as a run says (a SUT's programs name its clamd).
+  const order: Record<GatewayRow['kind'], number> = { reference: 0, 'third-party': 1, avbench: 1 };
+  return runs
+    .filter((r) => r.mode !== 'direct' || /clam/i.test(r.scanner.type) || /clam/i.test(r.scanner.name))
+    .map(row)
+    .sort((a, b) => order[a.kind] - order[b.kind] || 'ABC–'.indexOf(a.point) - 'ABC–'.indexOf(b.point) || a.run.concurrency - b.run.concurrency || a.gateway.localeCompare(b.gateway));
+}
+
+/** A run of a third-party system under test (a `--sut` URL), not avbench's own front end or a scanner alone. */
+export function isThirdParty(run: Run): boolean {
+  return run.sut !== 'direct' && run.sut !== 'ours';
+}
