@@ -13,6 +13,8 @@ export interface LeanArgvHandlers<F extends string, V extends string> {
   flags: Readonly<Record<string, readonly [F, boolean]>>;
   /** Options with a value: spelling → option. */
   values: Readonly<Record<string, V>>;
+  /** Options with a value that may be given several times; any other at most once (a repeat goes to yargs). */
+  repeatable?: readonly NoInfer<V>[];
   flag(option: F, value: boolean): void;
   value(option: V, value: string): boolean;
   /** A positional argument (absent: positionals are not this command's). */
@@ -24,6 +26,7 @@ export interface LeanArgvHandlers<F extends string, V extends string> {
 /** Read `argv` through `h`; false when it must go to yargs instead. */
 export function readLeanArgv<F extends string, V extends string>(argv: readonly string[], h: LeanArgvHandlers<F, V>): boolean {
   const seen = new Set<string>();
+  const seenValues = new Set<V>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--' && h.rest !== undefined) {
@@ -51,7 +54,12 @@ export function readLeanArgv<F extends string, V extends string>(argv: readonly 
       // A value that looks like an option (or is --) is read differently by yargs.
       if (value === undefined || value.startsWith('-')) return false;
     }
-    if (value === '' || !h.value(key, value)) return false;
+    if (value === '') return false;
+    if (h.repeatable?.includes(key) !== true) {
+      if (seenValues.has(key)) return false;
+      seenValues.add(key);
+    }
+    if (!h.value(key, value)) return false;
   }
   return true;
 }

@@ -5,8 +5,9 @@
  */
 import yargs, { type CommandModule } from 'yargs';
 import { ConfigError } from '../config/config.js';
+import type { CliState, CommandFactory } from './types.js';
 
-type CommandFactory = (state: CliState) => CommandModule<object, never>;
+export type { CliState } from './types.js';
 
 /**
  * Command modules, loaded on demand: `avbench deliver` runs once per message under an MTA,
@@ -23,11 +24,6 @@ const COMMANDS: Record<string, () => Promise<CommandFactory>> = {
   lab: async () => (await import('./commands/lab.js')).labCommand as CommandFactory,
   check: async () => (await import('./commands/check.js')).checkCommand as CommandFactory,
 };
-
-/** Shared state a command handler uses to report its exit code. */
-export interface CliState {
-  exitCode: number;
-}
 
 /**
  * Exit code of a usage error: 2, or 64 (EX_USAGE, sysexits) for `avbench deliver`, which an

@@ -19,7 +19,8 @@ import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';
 import type { ModeName } from '../../modes/types.js';
 import { writeReport } from '../../report/index.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION } from '../options.js';
+import type { CliState } from '../types.js';
 import { progress, type Progress } from '../progress.js';
 
 export interface BenchArgs {
@@ -121,7 +122,7 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         })
         .option('baseline', { type: 'boolean', default: true, describe: 'no-scan baseline per mode (--no-baseline to skip)' })
         .option('out', { alias: 'o', type: 'string', describe: 'output folder (default out/bench-<timestamp>/)' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
+        .option('config', CONFIG_OPTION)
         .example('$0 bench --corpus corpora/quick', 'every available scanner in every mode')
         .example('$0 bench --corpus corpora/full -s clamd -m direct -m smtp -n 1 -n 8', 'clamd, two modes, two concurrency levels')
         .example('$0 bench --corpus corpora/quick --sut "smtp://127.0.0.1:10025?sink=10026&name=clamsmtpd"', 'a clamsmtpd whose OutAddress is 127.0.0.1:10026')

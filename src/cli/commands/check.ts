@@ -6,7 +6,7 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { runCheck } from '../../check/run.js';
-import type { CliState } from '../main.js';
+import type { CliState } from '../types.js';
 
 interface CheckArgs {
   results: string;

@@ -3,7 +3,7 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { generateCorpus, type Profile } from '../../corpus/generate.js';
-import type { CliState } from '../main.js';
+import type { CliState } from '../types.js';
 import { progress } from '../progress.js';
 
 interface GenerateArgs {

@@ -17,7 +17,8 @@ import type { Adapter } from '../../core/types.js';
 import { DEFAULT_DEFANG_EXTENSIONS } from '../../modes/lda/defang.js';
 import { deliverMessage, EX_NOPERM, EX_TEMPFAIL, type DeliverOptions } from '../../modes/lda/deliver.js';
 import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION } from '../options.js';
+import type { CliState } from '../types.js';
 import { readLeanArgv } from '../lean-argv.js';
 
 /** The options of `avbench deliver` as yargs hands them to the handler. */
@@ -91,7 +92,7 @@ export function deliverCommand(state: CliState, io: DeliverIo = defaultIo): Comm
           return true;
         })
         .option('fsync', { type: 'boolean', default: true, describe: 'fsync Maildir/quarantine files (--no-fsync for benchmarks only)' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
+        .option('config', CONFIG_OPTION)
         .example('$0 deliver -s clamd --quarantine /var/quarantine -- /usr/bin/procmail -a "$EXTENSION"', 'as Postfix mailbox_command')
         .example('$0 deliver -s embedded --defang --maildir ~/Maildir', 'straight into a Maildir') as unknown as Argv<DeliverArgs>,
     handler: async (args: ArgumentsCamelCase<DeliverArgs>) => {
@@ -190,12 +191,12 @@ const DURATION = /^(?=.*[1-9])[0-9]+(\.[0-9]+)?(ms|s|m|h)?$/i;
 export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefined {
   const scanner: string[] = [];
   const defangExt: string[] = [];
-  const seen = new Set<string>();
   const out: DeliverArgs = { scanner, defang: false, rejectCode: EX_NOPERM, timeout: '120', fsync: true };
   let command: string[] | undefined;
   const ok = readLeanArgv(argv, {
     flags: FLAGS,
     values: VALUE_OPTIONS,
+    repeatable: ['scanner', 'defangExt'],
     flag: (option, value) => {
       out[option] = value;
     },
@@ -206,8 +207,6 @@ export function parseDeliverArgv(argv: readonly string[]): DeliverArgs | undefin
       if (key === 'scanner') scanner.push(value);
       else if (key === 'defangExt') defangExt.push(value);
       else {
-        if (seen.has(key)) return false;
-        seen.add(key);
         if (key === 'rejectCode') {
           if (!PLAIN_NUMBER.test(value)) return false;
           out[key] = Number(value);

@@ -8,7 +8,7 @@ import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { spawnDaemon } from '../../core/exec.js';
 import { alive, DEFAULT_LAB_DIR, labDown, labUp, readLabState, type LabState } from '../../lab/up.js';
-import type { CliState } from '../main.js';
+import type { CliState } from '../types.js';
 
 interface LabArgs {
   action: 'up' | 'down' | 'status';

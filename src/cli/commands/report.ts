@@ -8,7 +8,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { ManifestEntry } from '../../corpus/manifest.js';
 import { writeComparison, writeReport } from '../../report/index.js';
 import { loadResultsFile, matchingManifest, readManifestFile } from '../../report/load.js';
-import type { CliState } from '../main.js';
+import type { CliState } from '../types.js';
 
 interface ReportArgs {
   results: string[];

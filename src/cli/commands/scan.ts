@@ -24,7 +24,8 @@ import { fileMessageUnit, scanMessageDetailed, type ScannerResult } from '../../
 import type { Adapter, ScanUnit, Verdict } from '../../core/types.js';
 import { errorVerdict } from '../../core/verdict.js';
 import { openCorpus, type CorpusEntry, type OpenedCorpus } from '../../corpus/read.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION } from '../options.js';
+import type { CliState } from '../types.js';
 import { readLeanArgv } from '../lean-argv.js';
 import { orderedPool } from '../pool.js';
 import { progress } from '../progress.js';
@@ -75,7 +76,7 @@ export function scanCommand(state: CliState): CommandModule<object, ScanArgs> {
         .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'files, folders, mbox files or Maildirs; - reads one message from standard input' })
         .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable); `avbench scanners` lists them' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON array: an element per message and scanner' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
+        .option('config', CONFIG_OPTION)
         .option('infected', { alias: 'i', type: 'boolean', default: false, describe: 'print only infected and error messages' })
         .option('jobs', { alias: 'j', type: 'number', default: DEFAULT_JOBS, describe: 'messages scanned at once by scanners given one message at a time (clamd, clamscan and clamdscan get batches)' })
         .option('summary', { type: 'boolean', default: true, describe: 'print a per-category table when the corpus is labelled, the SCAN SUMMARY block with --clamd-style (--no-summary to skip)' })
@@ -163,11 +164,11 @@ const NUMBER_LIKE = /^(0x[0-9a-f]+|-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?)$/i;
 export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
   const scanner: string[] = [];
   const paths: string[] = [];
-  const seen = new Set<string>();
   const out: ScanArgs = { paths, scanner, json: false, infected: false, jobs: DEFAULT_JOBS, summary: true };
   const ok = readLeanArgv(argv, {
     flags: SCAN_FLAGS,
     values: SCAN_VALUE_OPTIONS,
+    repeatable: ['scanner'],
     flag: (option, value) => {
       out[option] = value;
     },
@@ -182,8 +183,6 @@ export function parseScanArgv(argv: readonly string[]): ScanArgs | undefined {
         scanner.push(value);
         return true;
       }
-      if (seen.has(key)) return false;
-      seen.add(key);
       if (key === 'jobs') {
         if (!PLAIN_COUNT.test(value)) return false;
         out.jobs = Number(value);

@@ -12,7 +12,8 @@ import { loadConfig, type AvbenchConfig } from '../../config/config.js';
 import type { Adapter, ProbeResult } from '../../core/types.js';
 import { describeAdapter, withDescription, type ScannerOptionsSeen } from '../../bench/versions.js';
 import type { ProgramVersion, SignatureDatabase } from '../../results/types.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION } from '../options.js';
+import type { CliState } from '../types.js';
 
 interface ScannersArgs {
   json: boolean;
@@ -38,7 +39,7 @@ export function scannersCommand(state: CliState): CommandModule<object, Scanners
     builder: (y: Argv) =>
       y
         .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' }) as unknown as Argv<ScannersArgs>,
+        .option('config', CONFIG_OPTION) as unknown as Argv<ScannersArgs>,
     handler: async (args: ArgumentsCamelCase<ScannersArgs>) => {
       const { config } = await loadConfig(args.config);
       const rows = await Promise.all(listScanners(config).map((e) => probeRow(e, config)));

@@ -13,10 +13,11 @@ import { ConfigError, loadConfig } from '../../config/config.js';
 import { ownerOf } from '../../daemon/privileges.js';
 import { parseSocketMode, resolveSocketOwner } from '../../daemon/unix-socket.js';
 import { createMilterServer, REPLY_STEPS, type MilterMessageEvent, type ReplySteps } from '../../modes/milter/server.js';
-import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom, virusNames } from '../../modes/policy.js';
+import { parseTimeout, policyFrom, virusNames } from '../../modes/policy.js';
 import { parseMilterSocket } from '../../modes/milter/socket.js';
 import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION, frontEndOptions } from '../options.js';
+import type { CliState } from '../types.js';
 
 /** Options of `serve milter` (the parsed command line). */
 export interface ServeMilterArgs extends DaemonArgs {
@@ -96,9 +97,12 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
     builder: (y: Argv) =>
       y
         .option('listen', { alias: 'l', type: 'string', default: 'inet:7357@127.0.0.1', describe: 'inet:PORT@HOST or unix:PATH' })
-        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
-        .option('on-infected', { type: 'string', choices: INFECTED_CHOICES as string[], describe: 'infected: reject = 550 5.7.1 (default); tempfail; drop = discard; tag = accept with X-Virus-Status: Infected; quarantine (discard/accept: old spellings of drop/tag)' })
-        .option('on-fail', { type: 'string', choices: FAIL_CHOICES as string[], describe: 'scan failed: tempfail = 451 4.3.0 (default), or accept = fail open, marked Unchecked' })
+        .options(
+          frontEndOptions({
+            onInfected: 'infected: reject = 550 5.7.1 (default); tempfail; drop = discard; tag = accept with X-Virus-Status: Infected; quarantine (discard/accept: old spellings of drop/tag)',
+            onFail: 'scan failed: tempfail = 451 4.3.0 (default), or accept = fail open, marked Unchecked',
+          }),
+        )
         .option('reject-message', { type: 'string', default: 'Virus found: %v', describe: 'text after "550 5.7.1 "; %v = virus names' })
         .option('add-header', { type: 'boolean', default: true, describe: 'add X-Virus-Scanned / X-Virus-Status (--no-add-header to skip)' })
         .option('reply-steps', { type: 'string', choices: REPLY_STEPS as string[], default: 'auto', describe: 'steps the MTA waits for an answer to: auto = fewest on unix, data on TCP (docs/milter.md)' })
@@ -110,7 +114,7 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
           return true;
         })
         .option('timeout', { type: 'string', default: '30s', describe: 'scan time limit per message: seconds, or 500ms, 2m (a bare number of 1000 or more: old milliseconds, deprecated)' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
+        .option('config', CONFIG_OPTION)
         .options(daemonOptions)
         .example('$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357')
         .example('$0 serve milter -l unix:/run/avbench/milter.sock -s clamd --user avbench --socket-group postfix --socket-mode 660', 'as the systemd unit of docs/daemons.md runs it (smtpd_milters = unix:/run/avbench/milter.sock)')

@@ -8,10 +8,11 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ConfigError, loadConfig } from '../../config/config.js';
-import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../modes/policy.js';
+import { parseTimeout, policyFrom } from '../../modes/policy.js';
 import { createSmtpProxy, type ProxyEvent } from '../../modes/smtp/proxy.js';
 import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
-import type { CliState } from '../main.js';
+import { CONFIG_OPTION, frontEndOptions } from '../options.js';
+import type { CliState } from '../types.js';
 
 interface ServeSmtpArgs {
   listen: string;
@@ -82,15 +83,18 @@ export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSm
       y
         .option('listen', { alias: 'l', type: 'string', default: '127.0.0.1:10025', describe: 'HOST:PORT to listen on (loopback by default)' })
         .option('forward', { alias: 'f', type: 'string', demandOption: true, describe: 'HOST:PORT of the one next hop (the MTA)' })
-        .option('scanner', { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' })
-        .option('on-infected', { type: 'string', choices: INFECTED_CHOICES as string[], describe: 'reject: 550 5.7.1 (default); tempfail: 451 4.7.1; drop: 250 and discard; tag: forward with X-Virus-Status: Infected; quarantine: keep in --quarantine, 250' })
-        .option('on-fail', { type: 'string', choices: FAIL_CHOICES as string[], describe: 'scanner error: tempfail = 451 4.3.0 (default), or accept = forward tagged Unchecked (accept-tagged: old spelling)' })
+        .options(
+          frontEndOptions({
+            onInfected: 'reject: 550 5.7.1 (default); tempfail: 451 4.7.1; drop: 250 and discard; tag: forward with X-Virus-Status: Infected; quarantine: keep in --quarantine, 250',
+            onFail: 'scanner error: tempfail = 451 4.3.0 (default), or accept = forward tagged Unchecked (accept-tagged: old spelling)',
+          }),
+        )
         .option('max-size', { type: 'string', default: '25M', describe: 'message size limit (bytes, or 512K / 25M), enforced while receiving: 552' })
         .option('max-clients', { type: 'number', default: 100, describe: 'concurrent client connections' })
         .option('max-recipients', { type: 'number', default: 1000, describe: 'RCPT TO per message; past it: 452 (as Postfix)' })
         .option('quarantine', { alias: 'q', type: 'string', describe: 'quarantine folder (with --on-infected quarantine)' })
         .option('lmtp', { type: 'boolean', default: false, describe: 'speak LMTP on both sides (one reply per recipient)' })
-        .option('config', { alias: 'c', type: 'string', describe: 'config file (default: ./avbench.config.json when present)' })
+        .option('config', CONFIG_OPTION)
         .option('next-hop-timeout', { type: 'string', default: '30s', describe: 'time for the next hop to take a message (seconds, or 500ms, 2m); past it: 451' })
         .option('socket-timeout', { type: 'string', default: '60s', describe: 'client inactivity before the connection is closed (seconds, or 500ms, 2m)' })
         .option('quiet', { type: 'boolean', default: false, describe: 'no per-message log lines' })

@@ -2,7 +2,7 @@
  * `avbench serve smtp|milter`: our front ends (interception points A and B) around any adapter.
  */
 import type { Argv, CommandModule } from 'yargs';
-import type { CliState } from '../main.js';
+import type { CliState } from '../types.js';
 import { serveMilterCommand } from './serve-milter.js';
 import { serveSmtpCommand } from './serve-smtp.js';
 
