@@ -1,7 +1,7 @@
 /**
  * clamd adapter: our own client of clamd's INSTREAM protocol (no CLI, no temp files).
  * Unix socket or TCP, several servers with failover (next server on CONNECT_FAILED only),
- * an absolute deadline per scan, a pool of IDSESSION connections reused across scans,
+ * an absolute deadline per scan, IDSESSION connections reused across scans (core/net.ts's IdlePool),
  * StreamMaxLength overflow reported as SIZE_LIMIT, `... ERROR` replies as errors.
  *
  * In-place scanning: a unit with a `path` (an unmodified file on the local disk, named by
@@ -13,7 +13,7 @@
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import type { Adapter, Detection, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
-import { NetError, asNetError, connect, describeEndpoint, type Connection, type Endpoint } from '../src/core/net.js';
+import { IdlePool, NetError, asNetError, connect, describeEndpoint, type Connection, type Endpoint } from '../src/core/net.js';
 import { DEFAULT_CLAMD_CONF, readClamdConf } from './clamd/config.js';
 import { ScanSession } from './clamd/session.js';
 import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseScanReply, parseVersion, scanCommand, type ClamdReply } from './clamd/protocol.js';
@@ -60,19 +60,21 @@ export interface ClamdAdapterOptions {
 
 type Resolved = { endpoints: Endpoint[]; streamMaxLength?: number } | { error: string };
 
-/** A connection inside an IDSESSION, with its command counter. */
+/** A connection inside an IDSESSION (a plain one with poolSize 0), with its command counter. */
 interface SessionConn {
   conn: Connection;
   /** Number of commands sent in this session. */
   commands: number;
 }
 
-/** How one attempt against one server ended. */
-type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean };
+/** How one attempt against one server ended (`retryable`: a reused session clamd had dropped, worth one fresh try). */
+type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean; retryable?: boolean };
 
 const WRITE_GROUP_BYTES = 1024 * 1024;
 /** Commands a shared SCAN session keeps in flight (ScanSession's default). */
 const SCAN_SESSION_IN_FLIGHT = 32;
+const IDSESSION = Buffer.from('zIDSESSION\0', 'latin1');
+const END = Buffer.from('zEND\0', 'latin1');
 
 function toEndpoint(s: ClamdServer): Endpoint {
   return 'socket' in s ? { path: s.socket } : { host: s.host, port: s.port };
@@ -83,21 +85,53 @@ function toEndpoint(s: ClamdServer): Endpoint {
  * an unreachable clamd is reported by probe() and as error verdicts.
  */
 export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
-  const name = opts.name ?? 'clamd';
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const poolSize = opts.poolSize ?? 8;
-  const chunkSize = opts.chunkSize ?? 64 * 1024;
-  if (!(timeoutMs > 0)) throw new TypeError(`clamd ${name}: timeoutMs must be positive`);
-  if (!(chunkSize > 0 && chunkSize < 2 ** 31)) throw new TypeError(`clamd ${name}: chunkSize out of range`);
-  if (!(poolSize >= 0)) throw new TypeError(`clamd ${name}: poolSize must be >= 0`);
-  if ((opts.host === undefined) !== (opts.port === undefined)) throw new TypeError(`clamd ${name}: host and port go together`);
-  if (opts.servers !== undefined && opts.servers.length === 0) throw new TypeError(`clamd ${name}: servers is empty`);
-  const inPlace = opts.inPlace ?? 'auto';
-  if (inPlace !== 'auto' && inPlace !== 'never' && inPlace !== 'always') throw new TypeError(`clamd ${name}: inPlace is auto, never or always`);
+  return new ClamdAdapter(opts);
+}
 
-  let resolved: Promise<Resolved> | undefined;
-  const resolve = (): Promise<Resolved> => {
-    resolved ??= (async (): Promise<Resolved> => {
+/**
+ * The clamd adapter's state: the servers (resolved once), the idle IDSESSION connections
+ * per server (an {@link IdlePool}), and per server the shared pipelined session of in-place
+ * SCANs.
+ */
+class ClamdAdapter implements Adapter {
+  readonly name: string;
+  readonly type = 'clamd';
+  readonly granularity: 'message' | 'part';
+  private readonly timeoutMs: number;
+  private readonly poolSize: number;
+  private readonly chunkSize: number;
+  private readonly inPlace: 'auto' | 'never' | 'always';
+  private resolved: Promise<Resolved> | undefined;
+  /** Idle IDSESSION connections per server, reused across scans (poolSize of them at most). */
+  private readonly idle: IdlePool<SessionConn>;
+  /** Per server: the pipelined IDSESSION that in-place SCANs share (poolSize > 0). */
+  private readonly scanSessions = new Map<string, Promise<ScanSession>>();
+  private closed = false;
+
+  constructor(private readonly opts: ClamdAdapterOptions) {
+    const name = (this.name = opts.name ?? 'clamd');
+    this.granularity = opts.granularity ?? 'message';
+    const timeoutMs = (this.timeoutMs = opts.timeoutMs ?? 30_000);
+    const poolSize = (this.poolSize = opts.poolSize ?? 8);
+    const chunkSize = (this.chunkSize = opts.chunkSize ?? 64 * 1024);
+    if (!(timeoutMs > 0)) throw new TypeError(`clamd ${name}: timeoutMs must be positive`);
+    if (!(chunkSize > 0 && chunkSize < 2 ** 31)) throw new TypeError(`clamd ${name}: chunkSize out of range`);
+    if (!(poolSize >= 0)) throw new TypeError(`clamd ${name}: poolSize must be >= 0`);
+    if ((opts.host === undefined) !== (opts.port === undefined)) throw new TypeError(`clamd ${name}: host and port go together`);
+    if (opts.servers !== undefined && opts.servers.length === 0) throw new TypeError(`clamd ${name}: servers is empty`);
+    const inPlace = (this.inPlace = opts.inPlace ?? 'auto');
+    if (inPlace !== 'auto' && inPlace !== 'never' && inPlace !== 'always') throw new TypeError(`clamd ${name}: inPlace is auto, never or always`);
+    this.idle = new IdlePool<SessionConn>({
+      max: poolSize,
+      usable: (s) => !s.conn.closed,
+      dispose: (s, why) => (why === 'unusable' ? s.conn.destroy() : this.endSession(s)),
+    });
+  }
+
+  /** The servers (and StreamMaxLength): from the options, else from clamd.conf; read once. */
+  private resolve(): Promise<Resolved> {
+    const opts = this.opts;
+    this.resolved ??= (async (): Promise<Resolved> => {
       const sml = opts.streamMaxLength === undefined ? {} : { streamMaxLength: opts.streamMaxLength };
       if (opts.servers !== undefined) return { endpoints: opts.servers.map(toEndpoint), ...sml };
       const given: Endpoint[] = [];
@@ -111,39 +145,34 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       const limit = opts.streamMaxLength ?? conf.streamMaxLength;
       return { endpoints: [conf.endpoint], ...(limit === undefined ? {} : { streamMaxLength: limit }) };
     })();
-    return resolved;
-  };
-
-  const idle = new Map<string, SessionConn[]>();
-  /** Per server: the pipelined IDSESSION that in-place SCANs share (poolSize > 0). */
-  const scanSessions = new Map<string, Promise<ScanSession>>();
-  let closed = false;
+    return this.resolved;
+  }
 
   /** The server's shared SCAN session, opened when there is none usable; `fresh` when this call opened it. */
-  async function scanSession(ep: Endpoint, deadline: number): Promise<{ session: ScanSession; fresh: boolean }> {
+  private async scanSession(ep: Endpoint, deadline: number): Promise<{ session: ScanSession; fresh: boolean }> {
     const key = describeEndpoint(ep);
-    const have = scanSessions.get(key);
+    const have = this.scanSessions.get(key);
     if (have !== undefined) {
       const session = await have.catch(() => undefined);
       if (session?.usable === true) return { session, fresh: false };
-      if (scanSessions.get(key) !== have) return scanSession(ep, deadline);
+      if (this.scanSessions.get(key) !== have) return this.scanSession(ep, deadline);
     }
     const opening = ScanSession.open(ep, deadline);
-    scanSessions.set(key, opening);
+    this.scanSessions.set(key, opening);
     try {
       return { session: await opening, fresh: true };
     } catch (e) {
-      if (scanSessions.get(key) === opening) scanSessions.delete(key);
+      if (this.scanSessions.get(key) === opening) this.scanSessions.delete(key);
       throw e;
     }
   }
 
   /** One in-place SCAN on the server's shared pipelined session. */
-  async function attemptShared(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt & { retryable?: boolean }> {
+  private async attemptShared(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt> {
     let session: ScanSession;
     let fresh: boolean;
     try {
-      ({ session, fresh } = await scanSession(ep, deadline));
+      ({ session, fresh } = await this.scanSession(ep, deadline));
     } catch (e) {
       return { ok: false, error: asNetError(e) };
     }
@@ -156,53 +185,56 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
     }
   }
 
-  async function checkout(ep: Endpoint, deadline: number, signal: AbortSignal): Promise<{ s: SessionConn; reused: boolean }> {
-    const list = idle.get(describeEndpoint(ep));
-    while (list !== undefined && list.length > 0) {
-      const s = list.pop() as SessionConn;
-      if (s.conn.closed) {
-        s.conn.destroy();
-        continue;
-      }
-      s.conn.setDeadline(deadline, signal);
-      return { s, reused: true };
-    }
+  /** A new connection to `ep`, in an IDSESSION when sessions are pooled. Throws NetError. */
+  private async openSession(ep: Endpoint, deadline: number, signal: AbortSignal): Promise<SessionConn> {
     const conn = await connect(ep, { deadline, signal });
-    if (poolSize > 0) await conn.write(Buffer.from('zIDSESSION\0', 'latin1'));
-    return { s: { conn, commands: 0 }, reused: false };
-  }
-
-  function checkin(ep: Endpoint, s: SessionConn): void {
-    const key = describeEndpoint(ep);
-    let list = idle.get(key);
-    if (list === undefined) idle.set(key, (list = []));
-    if (closed || poolSize === 0 || list.length >= poolSize || s.conn.closed) {
-      endSession(s);
-      return;
+    if (this.poolSize > 0) {
+      try {
+        await conn.write(IDSESSION);
+      } catch (e) {
+        conn.destroy();
+        throw e;
+      }
     }
-    s.conn.setDeadline(Number.MAX_SAFE_INTEGER);
-    list.push(s);
+    return { conn, commands: 0 };
   }
 
-  function endSession(s: SessionConn): void {
-    if (poolSize > 0 && !s.conn.closed) {
-      s.conn.write(Buffer.from('zEND\0', 'latin1')).then(() => s.conn.close(), () => s.conn.destroy());
+  /**
+   * A session for one more command, its count taken: an idle one (`reused`, moved to this
+   * scan's deadline and signal) or a new one; or the NetError that kept it from opening.
+   */
+  private async lease(ep: Endpoint, deadline: number, signal: AbortSignal): Promise<{ s: SessionConn; reused: boolean } | NetError> {
+    try {
+      const { item: s, reused } = await this.idle.acquire(ep, () => this.openSession(ep, deadline, signal));
+      if (reused) s.conn.setDeadline(deadline, signal);
+      s.commands += 1;
+      return { s, reused };
+    } catch (e) {
+      return asNetError(e);
+    }
+  }
+
+  /** A session whose command was answered cleanly goes back to the pool (or ends, when it has no room). */
+  private checkin(ep: Endpoint, s: SessionConn): void {
+    s.conn.setDeadline(Number.MAX_SAFE_INTEGER);
+    this.idle.put(ep, s);
+  }
+
+  private endSession(s: SessionConn): void {
+    if (this.poolSize > 0 && !s.conn.closed) {
+      s.conn.write(END).then(() => s.conn.close(), () => s.conn.destroy());
     } else {
       s.conn.close();
     }
   }
 
   /** One INSTREAM against one server. */
-  async function attempt(ep: Endpoint, data: Buffer, deadline: number, signal: AbortSignal, streamMaxLength: number | undefined): Promise<Attempt & { retryable?: boolean }> {
-    let s: SessionConn;
-    let reused: boolean;
-    try {
-      ({ s, reused } = await checkout(ep, deadline, signal));
-    } catch (e) {
-      return { ok: false, error: asNetError(e) };
-    }
-    const conn = s.conn;
-    s.commands += 1;
+  private async attempt(ep: Endpoint, data: Buffer, deadline: number, signal: AbortSignal, streamMaxLength: number | undefined): Promise<Attempt> {
+    const lease = await this.lease(ep, deadline, signal);
+    if (lease instanceof NetError) return { ok: false, error: lease };
+    const { s, reused } = lease;
+    const { conn } = s;
+    const chunkSize = this.chunkSize;
     let sent = 0;
     let writeError: NetError | undefined;
     try {
@@ -254,7 +286,7 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
       return { ok: false, error: err, retryable: reused && err.code === 'CONNECT_FAILED' && sent === data.length };
     }
     const reply = parseReply(replyText);
-    if (reply.kind === 'clean' || reply.kind === 'found') checkin(ep, s);
+    if (reply.kind === 'clean' || reply.kind === 'found') this.checkin(ep, s);
     else conn.destroy();
     return { ok: true, reply };
   }
@@ -264,21 +296,16 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
    * session; else a pooled one). A clean or FOUND reply keeps a pooled session; an ERROR
    * reply ends it (clamd may send more lines for the same command).
    */
-  async function attemptScan(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt & { retryable?: boolean }> {
-    let s: SessionConn;
-    let reused: boolean;
-    try {
-      ({ s, reused } = await checkout(ep, deadline, signal));
-    } catch (e) {
-      return { ok: false, error: asNetError(e) };
-    }
-    const conn = s.conn;
-    s.commands += 1;
+  private async attemptScan(ep: Endpoint, cmd: Buffer, path: string, deadline: number, signal: AbortSignal): Promise<Attempt> {
+    const lease = await this.lease(ep, deadline, signal);
+    if (lease instanceof NetError) return { ok: false, error: lease };
+    const { s, reused } = lease;
+    const { conn } = s;
     try {
       await conn.write(cmd);
       const text = (await conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8');
-      const reply = parseScanReply(text, path, poolSize > 0 ? s.commands : undefined);
-      if (reply.kind === 'clean' || reply.kind === 'found') checkin(ep, s);
+      const reply = parseScanReply(text, path, this.poolSize > 0 ? s.commands : undefined);
+      if (reply.kind === 'clean' || reply.kind === 'found') this.checkin(ep, s);
       else conn.destroy();
       return { ok: true, reply };
     } catch (e) {
@@ -290,16 +317,16 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
   }
 
   /** Should units with a path be scanned in place on this server? */
-  function inPlaceOn(ep: Endpoint): boolean {
-    return inPlace === 'always' || (inPlace === 'auto' && 'path' in ep);
+  private inPlaceOn(ep: Endpoint): boolean {
+    return this.inPlace === 'always' || (this.inPlace === 'auto' && 'path' in ep);
   }
 
-  function verdictOf(reply: ClamdReply, unit: ScanUnit): Verdict {
+  private verdictOf(reply: ClamdReply, unit: ScanUnit): Verdict {
     switch (reply.kind) {
       case 'clean':
         return CLEAN;
       case 'found': {
-        const d: Detection = { name: reply.name, scanner: name };
+        const d: Detection = { name: reply.name, scanner: this.name };
         if (unit.kind === 'part') d.part = unit.location;
         return infected([d]);
       }
@@ -312,149 +339,146 @@ export function createClamdAdapter(opts: ClamdAdapterOptions = {}): Adapter {
     }
   }
 
-  const adapter: Adapter = {
-    name,
-    type: 'clamd',
-    granularity: opts.granularity ?? 'message',
+  async probe(): Promise<ProbeResult> {
+    const r = await this.resolve();
+    if ('error' in r) return { available: false, reason: r.error };
+    const why: string[] = [];
+    for (const ep of r.endpoints) {
+      const deadline = Date.now() + Math.min(this.timeoutMs, 5_000);
+      try {
+        const pong = await command(ep, 'PING', deadline);
+        if (pong !== 'PONG') {
+          why.push(`${describeEndpoint(ep)} answered PING with ${JSON.stringify(pong.slice(0, 80))}`);
+          continue;
+        }
+        const v = parseVersion(await command(ep, 'VERSION', deadline));
+        const result: ProbeResult = { available: true };
+        if (v !== undefined) {
+          result.version = v.version;
+          if (v.signatures !== undefined) result.signatures = v.signatures;
+        }
+        return result;
+      } catch (e) {
+        why.push(asNetError(e).message);
+      }
+    }
+    return { available: false, reason: `clamd not reachable (${why.join('; ')}): start clamd or set socket / host+port` };
+  }
 
-    async probe(): Promise<ProbeResult> {
-      const r = await resolve();
-      if ('error' in r) return { available: false, reason: r.error };
-      const why: string[] = [];
-      for (const ep of r.endpoints) {
-        const deadline = Date.now() + Math.min(timeoutMs, 5_000);
+  async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
+    const name = this.name;
+    if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
+    const r = await this.resolve();
+    if ('error' in r) return errorVerdict('NOT_AVAILABLE', `${name}: ${r.error}`);
+    // The same limit whether the bytes are streamed or the file is scanned in place; a unit
+    // scanned in place is measured by its file's size, so its bytes need not be read.
+    const overLimit = (size: number): Verdict | undefined =>
+      r.streamMaxLength !== undefined && size > r.streamMaxLength
+        ? errorVerdict('SIZE_LIMIT', `${name}: ${size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`)
+        : undefined;
+    let local: { cmd: Buffer; path: string; size: number } | undefined | null = null;
+    if (unit.path !== undefined && r.endpoints.some((ep) => this.inPlaceOn(ep))) {
+      local = inPlaceCommand(unit.path);
+      const refused = overLimit(local === undefined ? unit.data.length : local.size);
+      if (refused !== undefined) return refused;
+    } else {
+      const refused = overLimit(unit.data.length);
+      if (refused !== undefined) return refused;
+    }
+    const deadline = Math.min(ctx.deadline, Date.now() + this.timeoutMs);
+    const failures: string[] = [];
+    for (const ep of r.endpoints) {
+      if (unit.path !== undefined && this.inPlaceOn(ep)) {
+        if (local !== undefined && local !== null) {
+          const shared = this.poolSize > 0 && !this.closed;
+          const once = (): Promise<Attempt> =>
+            shared ? this.attemptShared(ep, local.cmd, local.path, deadline, ctx.signal) : this.attemptScan(ep, local.cmd, local.path, deadline, ctx.signal);
+          let a = await once();
+          if (!a.ok && a.retryable === true) a = await once();
+          if (a.ok && a.reply.kind !== 'error') return this.verdictOf(a.reply, unit);
+          if (!a.ok) {
+            if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
+            failures.push(a.error.message);
+            continue;
+          }
+          // clamd could not read the file (another user, file gone...): stream the bytes once.
+        }
+      }
+      let a = await this.attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+      if (!a.ok && a.retryable === true) a = await this.attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+      if (a.ok) return this.verdictOf(a.reply, unit);
+      if (a.sizeLimit === true) {
+        return errorVerdict('SIZE_LIMIT', `${name}: clamd closed the stream after ~${r.streamMaxLength ?? 0} bytes (StreamMaxLength): ${a.error.message}`);
+      }
+      if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
+      failures.push(a.error.message);
+    }
+    return errorVerdict('CONNECT_FAILED', `${name}: ${failures.join('; ')}`);
+  }
+
+  /**
+   * Many units at once, each with the verdict scan() would give it. Units with a `path`
+   * on an in-place server go out together on the shared pipelined session (one timer for
+   * the lot: the adapter's timeout per `maxInFlight` commands, within ctx.deadline); any
+   * of them clamd could not read, or whose session failed, then takes scan()'s own way
+   * (stream the bytes, another server), as do the other units: `poolSize` of them at once.
+   */
+  async scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
+    const name = this.name;
+    const verdicts = new Array<Verdict | undefined>(units.length).fill(undefined);
+    const r = await this.resolve();
+    const ep = 'error' in r ? undefined : r.endpoints[0];
+    if (ep !== undefined && !('error' in r) && this.poolSize > 0 && !this.closed && this.inPlaceOn(ep) && !ctx.signal.aborted) {
+      const batch: Array<{ i: number; cmd: Buffer; path: string }> = [];
+      for (const [i, unit] of units.entries()) {
+        if (unit.path === undefined) continue;
+        const local = inPlaceCommand(unit.path);
+        if (local === undefined) continue;
+        if (r.streamMaxLength !== undefined && local.size > r.streamMaxLength) {
+          verdicts[i] = errorVerdict('SIZE_LIMIT', `${name}: ${local.size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`);
+          continue;
+        }
+        batch.push({ i, cmd: local.cmd, path: local.path });
+      }
+      if (batch.length > 0) {
+        let session: ScanSession | undefined;
         try {
-          const pong = await command(ep, 'PING', deadline);
-          if (pong !== 'PONG') {
-            why.push(`${describeEndpoint(ep)} answered PING with ${JSON.stringify(pong.slice(0, 80))}`);
-            continue;
-          }
-          const v = parseVersion(await command(ep, 'VERSION', deadline));
-          const result: ProbeResult = { available: true };
-          if (v !== undefined) {
-            result.version = v.version;
-            if (v.signatures !== undefined) result.signatures = v.signatures;
-          }
-          return result;
-        } catch (e) {
-          why.push(asNetError(e).message);
+          session = (await this.scanSession(ep, Math.min(ctx.deadline, Date.now() + this.timeoutMs))).session;
+        } catch {
+          session = undefined; // each unit then takes scan()'s way, which reports the failure
         }
-      }
-      return { available: false, reason: `clamd not reachable (${why.join('; ')}): start clamd or set socket / host+port` };
-    },
-
-    async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
-      if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
-      const r = await resolve();
-      if ('error' in r) return errorVerdict('NOT_AVAILABLE', `${name}: ${r.error}`);
-      // The same limit whether the bytes are streamed or the file is scanned in place; a unit
-      // scanned in place is measured by its file's size, so its bytes need not be read.
-      const overLimit = (size: number): Verdict | undefined =>
-        r.streamMaxLength !== undefined && size > r.streamMaxLength
-          ? errorVerdict('SIZE_LIMIT', `${name}: ${size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`)
-          : undefined;
-      let local: { cmd: Buffer; path: string; size: number } | undefined | null = null;
-      if (unit.path !== undefined && r.endpoints.some(inPlaceOn)) {
-        local = inPlaceCommand(unit.path);
-        const refused = overLimit(local === undefined ? unit.data.length : local.size);
-        if (refused !== undefined) return refused;
-      } else {
-        const refused = overLimit(unit.data.length);
-        if (refused !== undefined) return refused;
-      }
-      const deadline = Math.min(ctx.deadline, Date.now() + timeoutMs);
-      const failures: string[] = [];
-      for (const ep of r.endpoints) {
-        if (unit.path !== undefined && inPlaceOn(ep)) {
-          if (local !== undefined && local !== null) {
-            const once = poolSize > 0 && !closed ? attemptShared : attemptScan;
-            let a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
-            if (!a.ok && a.retryable === true) a = await once(ep, local.cmd, local.path, deadline, ctx.signal);
-            if (a.ok && a.reply.kind !== 'error') return verdictOf(a.reply, unit);
-            if (!a.ok) {
-              if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
-              failures.push(a.error.message);
-              continue;
-            }
-            // clamd could not read the file (another user, file gone...): stream the bytes once.
-          }
-        }
-        let a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
-        if (!a.ok && a.retryable === true) a = await attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
-        if (a.ok) return verdictOf(a.reply, unit);
-        if (a.sizeLimit === true) {
-          return errorVerdict('SIZE_LIMIT', `${name}: clamd closed the stream after ~${r.streamMaxLength ?? 0} bytes (StreamMaxLength): ${a.error.message}`);
-        }
-        if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
-        failures.push(a.error.message);
-      }
-      return errorVerdict('CONNECT_FAILED', `${name}: ${failures.join('; ')}`);
-    },
-
-    /**
-     * Many units at once, each with the verdict scan() would give it. Units with a `path`
-     * on an in-place server go out together on the shared pipelined session (one timer for
-     * the lot: the adapter's timeout per `maxInFlight` commands, within ctx.deadline); any
-     * of them clamd could not read, or whose session failed, then takes scan()'s own way
-     * (stream the bytes, another server), as do the other units: `poolSize` of them at once.
-     */
-    async scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
-      const verdicts = new Array<Verdict | undefined>(units.length).fill(undefined);
-      const r = await resolve();
-      const ep = 'error' in r ? undefined : r.endpoints[0];
-      if (ep !== undefined && !('error' in r) && poolSize > 0 && !closed && inPlaceOn(ep) && !ctx.signal.aborted) {
-        const batch: Array<{ i: number; cmd: Buffer; path: string }> = [];
-        for (const [i, unit] of units.entries()) {
-          if (unit.path === undefined) continue;
-          const local = inPlaceCommand(unit.path);
-          if (local === undefined) continue;
-          if (r.streamMaxLength !== undefined && local.size > r.streamMaxLength) {
-            verdicts[i] = errorVerdict('SIZE_LIMIT', `${name}: ${local.size} bytes is over clamd's StreamMaxLength ${r.streamMaxLength}`);
-            continue;
-          }
-          batch.push({ i, cmd: local.cmd, path: local.path });
-        }
-        if (batch.length > 0) {
-          let session: ScanSession | undefined;
-          try {
-            session = (await scanSession(ep, Math.min(ctx.deadline, Date.now() + timeoutMs))).session;
-          } catch {
-            session = undefined; // each unit then takes scan()'s way, which reports the failure
-          }
-          if (session !== undefined) {
-            const rounds = Math.ceil(batch.length / SCAN_SESSION_IN_FLIGHT);
-            const until = Math.min(ctx.deadline, Date.now() + timeoutMs * rounds);
-            const replies = await session.scanAll(batch, until, ctx.signal);
-            for (const [k, reply] of replies.entries()) {
-              const { i } = batch[k] as { i: number };
-              if (reply instanceof NetError) {
-                if (reply.code !== 'CONNECT_FAILED') verdicts[i] = errorVerdict(reply.code, `${name}: ${reply.message}`);
-              } else if (reply.kind !== 'error') {
-                verdicts[i] = verdictOf(reply, units[i] as ScanUnit);
-              }
+        if (session !== undefined) {
+          const rounds = Math.ceil(batch.length / SCAN_SESSION_IN_FLIGHT);
+          const until = Math.min(ctx.deadline, Date.now() + this.timeoutMs * rounds);
+          const replies = await session.scanAll(batch, until, ctx.signal);
+          for (const [k, reply] of replies.entries()) {
+            const { i } = batch[k] as { i: number };
+            if (reply instanceof NetError) {
+              if (reply.code !== 'CONNECT_FAILED') verdicts[i] = errorVerdict(reply.code, `${name}: ${reply.message}`);
+            } else if (reply.kind !== 'error') {
+              verdicts[i] = this.verdictOf(reply, units[i] as ScanUnit);
             }
           }
         }
       }
-      // The rest (streamed, or in place on their own): scan()'s way, a few at once (as many
-      // as the connection pool keeps; one at a time without a pool).
-      const rest = [...verdicts.keys()].filter((i) => verdicts[i] === undefined);
-      const worker = async (): Promise<void> => {
-        for (let i = rest.shift(); i !== undefined; i = rest.shift()) verdicts[i] = await adapter.scan(units[i] as ScanUnit, ctx);
-      };
-      await Promise.all(Array.from({ length: Math.min(rest.length, Math.max(1, poolSize)) }, worker));
-      return verdicts as Verdict[];
-    },
+    }
+    // The rest (streamed, or in place on their own): scan()'s way, a few at once (as many
+    // as the connection pool keeps; one at a time without a pool).
+    const rest = [...verdicts.keys()].filter((i) => verdicts[i] === undefined);
+    const worker = async (): Promise<void> => {
+      for (let i = rest.shift(); i !== undefined; i = rest.shift()) verdicts[i] = await this.scan(units[i] as ScanUnit, ctx);
+    };
+    await Promise.all(Array.from({ length: Math.min(rest.length, Math.max(1, this.poolSize)) }, worker));
+    return verdicts as Verdict[];
+  }
 
-    async close(): Promise<void> {
-      closed = true;
-      for (const list of idle.values()) for (const s of list.splice(0)) endSession(s);
-      const sessions = [...scanSessions.values()];
-      scanSessions.clear();
-      for (const p of sessions) (await p.catch(() => undefined))?.close();
-    },
-  };
-  return adapter;
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle.closeAll();
+    const sessions = [...this.scanSessions.values()];
+    this.scanSessions.clear();
+    for (const p of sessions) (await p.catch(() => undefined))?.close();
+  }
 }
 
 /**

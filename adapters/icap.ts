@@ -3,7 +3,7 @@
  * front ends (and c-icap + virus_scan) are reached. OPTIONS probe (Methods, Preview,
  * Allow: 204, ISTag, Service, Max-Connections), RESPMOD with the unit as an encapsulated HTTP
  * response body (chunked), Preview when the server advertises it, `Allow: 204`, keep-alive
- * connection reuse, an absolute deadline per scan.
+ * connection reuse (core/net.ts's IdlePool), an absolute deadline per scan.
  *
  * Results:
  * - 204 → clean
@@ -16,7 +16,7 @@
  */
 import type { Adapter, Detection, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
 import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
-import { NetError, asNetError, connect, type Connection } from '../src/core/net.js';
+import { IdlePool, NetError, asNetError, connect, type Connection, type Endpoint } from '../src/core/net.js';
 import {
   IcapSyntaxError,
   encodeOptions,
@@ -58,58 +58,73 @@ export interface IcapAdapterOptions {
 /** The outcome of reading one ICAP response. */
 type Final = { head: ResponseHead; httpHead?: ResponseHead; body?: Buffer; keepAlive: boolean };
 
-/** Create an ICAP adapter. Throws for a malformed URL or options (bad configuration). */
-export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
-  const url: IcapUrl = parseIcapUrl(opts.url);
-  const name = opts.name ?? 'icap';
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const poolSize = opts.poolSize ?? 4;
-  if (!(timeoutMs > 0)) throw new TypeError(`icap ${name}: timeoutMs must be positive`);
-  if (!(poolSize >= 0)) throw new TypeError(`icap ${name}: poolSize must be >= 0`);
-  const endpoint = { host: url.host, port: url.port };
-  const idle: Connection[] = [];
-  let closed = false;
-  let options: { value: IcapOptions; until: number } | undefined;
+/** The ICAP adapter's state: the server's OPTIONS (cached for their TTL) and its idle keep-alive connections (an {@link IdlePool}). */
+class IcapAdapter implements Adapter {
+  readonly type = 'icap';
+  readonly name: string;
+  readonly granularity: 'message' | 'part';
+  /** The service, from `opts.url`. */
+  private readonly url: IcapUrl;
+  /** Its host and port. */
+  private readonly endpoint: Endpoint;
+  private readonly timeoutMs: number;
+  private readonly usePreview: boolean;
+  /** Idle keep-alive connections (poolSize of them at most); one with unread bytes is not reused. */
+  private readonly idle: IdlePool<Connection>;
+  private options: { value: IcapOptions; until: number } | undefined;
 
-  async function checkout(deadline: number, signal: AbortSignal): Promise<{ conn: Connection; reused: boolean }> {
-    while (idle.length > 0) {
-      const conn = idle.pop() as Connection;
-      if (conn.closed || conn.buffered().length > 0) {
-        conn.destroy();
-        continue;
-      }
-      conn.setDeadline(deadline, signal);
-      return { conn, reused: true };
-    }
-    return { conn: await connect(endpoint, { deadline, signal }), reused: false };
+  constructor(opts: IcapAdapterOptions) {
+    const url = (this.url = parseIcapUrl(opts.url));
+    const name = (this.name = opts.name ?? 'icap');
+    this.granularity = opts.granularity ?? 'part';
+    const timeoutMs = (this.timeoutMs = opts.timeoutMs ?? 30_000);
+    const poolSize = opts.poolSize ?? 4;
+    if (!(timeoutMs > 0)) throw new TypeError(`icap ${name}: timeoutMs must be positive`);
+    if (!(poolSize >= 0)) throw new TypeError(`icap ${name}: poolSize must be >= 0`);
+    this.usePreview = opts.usePreview ?? true;
+    this.endpoint = { host: url.host, port: url.port };
+    this.idle = new IdlePool<Connection>({
+      max: poolSize,
+      usable: (c) => !c.closed && c.buffered().length === 0,
+      dispose: (c, why) => (why === 'unusable' ? c.destroy() : c.close()),
+    });
   }
 
-  function checkin(conn: Connection, keepAlive: boolean): void {
-    if (!keepAlive || closed || idle.length >= poolSize || conn.closed || conn.buffered().length > 0) {
+  /** A connection: an idle one (`reused`, moved to this deadline and signal) or a new one. Throws NetError. */
+  private async checkout(deadline: number, signal: AbortSignal): Promise<{ conn: Connection; reused: boolean }> {
+    const { item: conn, reused } = await this.idle.acquire(this.endpoint, () => connect(this.endpoint, { deadline, signal }));
+    if (reused) conn.setDeadline(deadline, signal);
+    return { conn, reused };
+  }
+
+  /** After a complete response: back to the pool when the server keeps the connection alive, else closed. */
+  private checkin(conn: Connection, keepAlive: boolean): void {
+    if (!keepAlive) {
       conn.close();
       return;
     }
     conn.setDeadline(Number.MAX_SAFE_INTEGER);
-    idle.push(conn);
+    this.idle.put(this.endpoint, conn);
   }
 
   /** Read a response head; PROTOCOL when it is not ICAP. */
-  async function readHead(conn: Connection): Promise<ResponseHead> {
+  private async readHead(conn: Connection): Promise<ResponseHead> {
     const text = (await conn.readUntil('\r\n\r\n', { maxBytes: 64 * 1024 })).toString('latin1');
     const head = parseResponseHead(text);
     if (head === undefined || !head.version.startsWith('ICAP/')) {
-      throw new NetError('PROTOCOL', `${url.href}: not an ICAP response: ${JSON.stringify(text.slice(0, 120))}`);
+      throw new NetError('PROTOCOL', `${this.url.href}: not an ICAP response: ${JSON.stringify(text.slice(0, 120))}`);
     }
     return head;
   }
 
   /** Read the encapsulated sections after a final head. */
-  async function readFinal(conn: Connection, head: ResponseHead, maxBody: number): Promise<Final> {
+  private async readFinal(conn: Connection, head: ResponseHead, maxBody: number): Promise<Final> {
+    const href = this.url.href;
     const keepAlive = !/\bclose\b/i.test(header(head.headers, 'connection') ?? '');
     const encValue = header(head.headers, 'encapsulated');
     if (encValue === undefined) return { head, keepAlive: keepAlive && head.status === 204 };
     const parts = parseEncapsulated(encValue);
-    if (parts === undefined) throw new NetError('PROTOCOL', `${url.href}: bad Encapsulated header ${JSON.stringify(encValue)}`);
+    if (parts === undefined) throw new NetError('PROTOCOL', `${href}: bad Encapsulated header ${JSON.stringify(encValue)}`);
     const final: Final = { head, keepAlive };
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i] as (typeof parts)[number];
@@ -118,32 +133,33 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
           try {
             final.body = await readChunked(conn, maxBody);
           } catch (e) {
-            if (e instanceof IcapSyntaxError) throw new NetError('PROTOCOL', `${url.href}: ${e.message}`);
+            if (e instanceof IcapSyntaxError) throw new NetError('PROTOCOL', `${href}: ${e.message}`);
             throw e;
           }
         }
         break;
       }
       const next = parts[i + 1];
-      if (next === undefined) throw new NetError('PROTOCOL', `${url.href}: Encapsulated has no body entry`);
+      if (next === undefined) throw new NetError('PROTOCOL', `${href}: Encapsulated has no body entry`);
       const bytes = await conn.readExactly(next.offset - p.offset);
       if (p.name === 'res-hdr') {
         const http = parseResponseHead(bytes.toString('latin1'));
-        if (http === undefined) throw new NetError('PROTOCOL', `${url.href}: bad encapsulated HTTP response head`);
+        if (http === undefined) throw new NetError('PROTOCOL', `${href}: bad encapsulated HTTP response head`);
         final.httpHead = http;
       }
     }
     return final;
   }
 
-  async function getOptions(deadline: number, signal: AbortSignal): Promise<IcapOptions | Verdict> {
-    if (options !== undefined && options.until > Date.now()) return options.value;
+  private async getOptions(deadline: number, signal: AbortSignal): Promise<IcapOptions | Verdict> {
+    const { name, url } = this;
+    if (this.options !== undefined && this.options.until > Date.now()) return this.options.value;
     let conn: Connection | undefined;
     try {
-      ({ conn } = await checkout(deadline, signal));
+      ({ conn } = await this.checkout(deadline, signal));
       await conn.write(encodeOptions(url));
-      const head = await readHead(conn);
-      const final = await readFinal(conn, head, 1024 * 1024);
+      const head = await this.readHead(conn);
+      const final = await this.readFinal(conn, head, 1024 * 1024);
       if (head.status === 404) {
         conn.close();
         return errorVerdict('NOT_AVAILABLE', `${name}: ICAP service not found: ${url.href} (${head.status} ${head.reason})`);
@@ -152,9 +168,9 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
         conn.close();
         return errorVerdict('PROTOCOL', `${name}: OPTIONS ${url.href} answered ${head.status} ${head.reason}`);
       }
-      checkin(conn, final.keepAlive);
+      this.checkin(conn, final.keepAlive);
       const value = parseOptions(head);
-      options = { value, until: Date.now() + 1000 * (value.ttl ?? 3600) };
+      this.options = { value, until: Date.now() + 1000 * (value.ttl ?? 3600) };
       return value;
     } catch (e) {
       conn?.destroy();
@@ -163,7 +179,8 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
     }
   }
 
-  function judge(final: Final, unit: ScanUnit): Verdict {
+  private judge(final: Final, unit: ScanUnit): Verdict {
+    const { name, url } = this;
     const { head } = final;
     const detection = (threat: string): Verdict => {
       const d: Detection = { name: threat, scanner: name };
@@ -185,18 +202,20 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
     );
   }
 
-  async function respmod(unit: ScanUnit, opt: IcapOptions, deadline: number, signal: AbortSignal): Promise<Verdict | 'retry'> {
+  /** One RESPMOD; 'retry' when a reused connection turned out closed before any answer (one fresh try is worth it). */
+  private async respmod(unit: ScanUnit, opt: IcapOptions, deadline: number, signal: AbortSignal): Promise<Verdict | 'retry'> {
+    const { name, url } = this;
     let conn: Connection;
     let reused: boolean;
     try {
-      ({ conn, reused } = await checkout(deadline, signal));
+      ({ conn, reused } = await this.checkout(deadline, signal));
     } catch (e) {
       const err = asNetError(e);
       return errorVerdict(err.code, `${name}: ${err.message}`);
     }
     let gotResponse = false;
     try {
-      const usePreview = (opts.usePreview ?? true) && opt.preview !== undefined;
+      const usePreview = this.usePreview && opt.preview !== undefined;
       const req = encodeRespmod({
         url,
         body: unit.data,
@@ -206,23 +225,23 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
         allow204: true,
       });
       await conn.write(...req.first);
-      let head = await readHead(conn);
+      let head = await this.readHead(conn);
       gotResponse = true;
       if (head.status === 100) {
         if (!req.needsContinue) throw new NetError('PROTOCOL', `${url.href}: 100 Continue after a complete request`);
         await conn.write(...req.rest);
-        head = await readHead(conn);
+        head = await this.readHead(conn);
         if (head.status === 100) throw new NetError('PROTOCOL', `${url.href}: a second 100 Continue`);
       } else if (req.needsContinue && head.status !== 204 && head.status !== 200) {
         // an early error answer: the connection is in an unknown state
         conn.destroy();
-        return judge({ head, keepAlive: false }, unit);
+        return this.judge({ head, keepAlive: false }, unit);
       }
       const maxBody = Math.min(256 * 1024 * 1024, unit.data.length * 2 + 1024 * 1024);
-      const final = await readFinal(conn, head, maxBody);
-      const verdict = judge(final, unit);
+      const final = await this.readFinal(conn, head, maxBody);
+      const verdict = this.judge(final, unit);
       // A final answer on the preview alone (no 100) ends the request too: reusable.
-      checkin(conn, final.keepAlive);
+      this.checkin(conn, final.keepAlive);
       return verdict;
     } catch (e) {
       conn.destroy();
@@ -232,40 +251,40 @@ export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
     }
   }
 
-  return {
-    name,
-    type: 'icap',
-    granularity: opts.granularity ?? 'part',
+  async probe(): Promise<ProbeResult> {
+    const { url } = this;
+    this.options = undefined;
+    const o = await this.getOptions(Date.now() + Math.min(this.timeoutMs, 5_000), new AbortController().signal);
+    if ('status' in o) {
+      const why = o.status === 'error' ? o.error.message : 'unexpected';
+      return { available: false, reason: `${why}: check the ICAP URL and that the server runs` };
+    }
+    if (!o.methods.includes('RESPMOD')) return { available: false, reason: `${url.href} does not offer RESPMOD (Methods: ${o.methods.join(', ')})` };
+    const result: ProbeResult = { available: true };
+    if (o.service !== undefined) result.version = o.service;
+    if (o.istag !== undefined) result.signatures = `ISTag ${o.istag}`;
+    return result;
+  }
 
-    async probe(): Promise<ProbeResult> {
-      options = undefined;
-      const o = await getOptions(Date.now() + Math.min(timeoutMs, 5_000), new AbortController().signal);
-      if ('status' in o) {
-        const why = o.status === 'error' ? o.error.message : 'unexpected';
-        return { available: false, reason: `${why}: check the ICAP URL and that the server runs` };
-      }
-      if (!o.methods.includes('RESPMOD')) return { available: false, reason: `${url.href} does not offer RESPMOD (Methods: ${o.methods.join(', ')})` };
-      const result: ProbeResult = { available: true };
-      if (o.service !== undefined) result.version = o.service;
-      if (o.istag !== undefined) result.signatures = `ISTag ${o.istag}`;
-      return result;
-    },
+  async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
+    const { name, url } = this;
+    if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
+    const deadline = Math.min(ctx.deadline, Date.now() + this.timeoutMs);
+    const o = await this.getOptions(deadline, ctx.signal);
+    if ('status' in o) return o;
+    if (!o.methods.includes('RESPMOD')) return errorVerdict('NOT_AVAILABLE', `${name}: ${url.href} does not offer RESPMOD`);
+    const v = await this.respmod(unit, o, deadline, ctx.signal);
+    if (v !== 'retry') return v;
+    const again = await this.respmod(unit, o, deadline, ctx.signal);
+    return again === 'retry' ? errorVerdict('CONNECT_FAILED', `${name}: ${url.href} closed the connection`) : again;
+  }
 
-    async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
-      if (ctx.signal.aborted) return errorVerdict('ABORTED', `${name}: aborted`);
-      const deadline = Math.min(ctx.deadline, Date.now() + timeoutMs);
-      const o = await getOptions(deadline, ctx.signal);
-      if ('status' in o) return o;
-      if (!o.methods.includes('RESPMOD')) return errorVerdict('NOT_AVAILABLE', `${name}: ${url.href} does not offer RESPMOD`);
-      const v = await respmod(unit, o, deadline, ctx.signal);
-      if (v !== 'retry') return v;
-      const again = await respmod(unit, o, deadline, ctx.signal);
-      return again === 'retry' ? errorVerdict('CONNECT_FAILED', `${name}: ${url.href} closed the connection`) : again;
-    },
+  async close(): Promise<void> {
+    await this.idle.closeAll();
+  }
+}
 
-    async close(): Promise<void> {
-      closed = true;
-      for (const c of idle.splice(0)) c.close();
-    },
-  };
+/** Create an ICAP adapter. Throws for a malformed URL or options (bad configuration). */
+export function createIcapAdapter(opts: IcapAdapterOptions): Adapter {
+  return new IcapAdapter(opts);
 }

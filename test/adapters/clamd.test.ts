@@ -201,6 +201,44 @@ await describeReal('clamd adapter against a real clamd', ['clamd'], () => {
     }
   });
 
+  it('FAKE server that cuts a pooled IDSESSION at its next command: retried once on a new session', async () => {
+    // Answers one INSTREAM per connection, then cuts the connection when the next command
+    // arrives: the race of clamd's IdleTimeout firing just as an idle session is reused.
+    let connections = 0;
+    const fake = await fakeServer((s) => {
+      connections++;
+      let buf = Buffer.alloc(0);
+      let answered = false;
+      s.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          if (buf.subarray(0, 11).toString('latin1') === 'zIDSESSION\0') {
+            buf = buf.subarray(11);
+            continue;
+          }
+          if (buf.subarray(0, 10).toString('latin1') !== 'zINSTREAM\0') return;
+          let at = 10;
+          while (at + 4 <= buf.length && buf.readUInt32BE(at) !== 0) at += 4 + buf.readUInt32BE(at);
+          if (at + 4 > buf.length) return; // the stream is not complete yet
+          buf = buf.subarray(at + 4);
+          if (answered) {
+            s.destroy();
+            return;
+          }
+          answered = true;
+          s.write('1: stream: OK\0');
+        }
+      });
+    });
+    try {
+      const a = make({ host: '127.0.0.1', port: fake.port });
+      for (const n of [1, 2, 3]) expect(codeOf(await a.scan(msg(`message ${n}`), ctx()))).toBe('clean');
+      expect(connections).toBe(3);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('reports an abort as ABORTED', async () => {
     const ac = new AbortController();
     ac.abort();

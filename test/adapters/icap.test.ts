@@ -165,6 +165,26 @@ describe('ICAP adapter against FAKE servers (faults and other vendors\' answer s
     expect(codeOf(await createIcapAdapter({ url: garbage }).scan(part('x'), ctx()))).toBe('PROTOCOL');
   });
 
+  it('a kept-alive connection the server cuts before answering: retried once on a new one', async () => {
+    // FAKE: answers one RESPMOD per connection (204), cuts the connection at the next one:
+    // the race of a server's keep-alive timer firing just as the idle connection is reused.
+    const answered = new Set<net.Socket>();
+    let connections = 0;
+    const url = await fake((s) => {
+      if (answered.has(s)) {
+        s.destroy();
+        return;
+      }
+      answered.add(s);
+      s.write('ICAP/1.0 204 No Content\r\nEncapsulated: null-body=0\r\n\r\n');
+    });
+    const adapter = createIcapAdapter({ url });
+    servers[servers.length - 1]?.on('connection', () => connections++);
+    for (const n of [1, 2, 3]) expect(codeOf(await adapter.scan(part(`unit ${n}`), ctx()))).toBe('clean');
+    await adapter.close();
+    expect(connections).toBe(3);
+  });
+
   it('a server that never answers the RESPMOD → TIMEOUT at the deadline', async () => {
     const silent = await fake(() => undefined);
     const t0 = Date.now();

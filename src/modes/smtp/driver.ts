@@ -25,7 +25,7 @@
  *   no retry)
  */
 import { randomBytes } from 'node:crypto';
-import { asNetError, type Endpoint } from '../../core/net.js';
+import { IdlePool, asNetError, type Endpoint } from '../../core/net.js';
 import type { MessageOutcome, ModeDriver, OutgoingMessage } from '../types.js';
 import { SmtpClient, UnansweredError } from './client.js';
 import { createSmtpSink, ID_HEADER, type Arrival, type SmtpSink } from './sink.js';
@@ -112,10 +112,6 @@ export interface SmtpDriver extends ModeDriver {
   restartSchedule(): void;
 }
 
-interface Session {
-  client: SmtpClient | undefined;
-}
-
 /** Parse `smtp://HOST:PORT` into an endpoint. Throws TypeError for anything else. */
 export function parseSmtpUrl(url: string): { endpoint: Endpoint; lmtp: boolean } {
   const m = /^(smtp|lmtp):\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/.exec(url);
@@ -149,11 +145,14 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
   let sink: SmtpSink | undefined = opts.sink === false ? undefined : opts.sink;
   const ownsSink = opts.sink === undefined;
   const ours = new Set<string>();
-  const idle: Session[] = [];
-  const waiting: Array<(s: Session) => void> = [];
-  let all: Session[] = [];
+  /** Sessions free to take a message (`sessions` once open), and the messages waiting for one, in order. */
+  let free = 0;
+  const waiting: Array<() => void> = [];
+  /** Kept-open: the idle connections (at most one per session). Per message: none kept (max 0). */
+  const newPool = (): IdlePool<SmtpClient> => new IdlePool<SmtpClient>({ max: perMessage ? 0 : sessions, usable: (c) => c.usable, dispose: (c) => c.quit() });
+  let clients = newPool();
   let connections = 0;
-  /** QUITs of per-message connections still under way (each gives its session back when done). */
+  /** QUITs of per-message connections still under way (each frees its session when done). */
   const quitting = new Set<Promise<void>>();
   /** The arrival schedule (with rate): its start (performance.now()) and the next message's index. */
   let scheduleStart: number | undefined;
@@ -177,15 +176,18 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     }
   };
 
-  const take = (): Promise<Session> => {
-    const s = idle.pop();
-    if (s !== undefined) return Promise.resolve(s);
+  /** Wait for a free session (first come, first served). */
+  const take = (): Promise<void> => {
+    if (free > 0) {
+      free--;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => waiting.push(resolve));
   };
-  const give = (s: Session): void => {
+  const give = (): void => {
     const w = waiting.shift();
-    if (w !== undefined) w(s);
-    else idle.push(s);
+    if (w !== undefined) w();
+    else free++;
   };
 
   const outcomeFromReply = async (reply: SmtpReply, id: string, t0: number): Promise<MessageOutcome> => {
@@ -209,49 +211,48 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     return arrivalOutcome(arrival, text, ms());
   };
 
-  /** One message over session `s`: the decisive reply, or the fate when there was none. */
-  const transact = async (s: Session, body: Buffer, t0: number, deadline: number): Promise<SmtpReply | MessageOutcome> => {
+  /**
+   * One message on an idle connection (kept-open) or a new one: the decisive reply, or the
+   * fate when there was none; `client`, the connection to give back (absent when it broke).
+   */
+  const transact = async (body: Buffer, t0: number, deadline: number): Promise<{ answer: SmtpReply | MessageOutcome; client?: SmtpClient }> => {
     for (let attempt = 1; ; attempt++) {
-      const reused = s.client !== undefined && s.client.usable;
-      if (!reused) {
-        s.client?.destroy();
-        s.client = undefined;
-        try {
-          s.client = await openClient(deadline);
-        } catch (err) {
-          const e = asNetError(err);
-          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message };
-        }
+      let client: SmtpClient;
+      let reused: boolean;
+      try {
+        // The retry goes out on a new connection, not on another idle one.
+        ({ item: client, reused } = attempt === 1 ? await clients.acquire(endpoint, () => openClient(deadline)) : { item: await openClient(deadline), reused: false });
+      } catch (err) {
+        const e = asNetError(err);
+        return { answer: { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message } };
       }
-      const client = s.client as SmtpClient;
       if (attempt === 1) sent++;
       try {
-        return (await client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive;
+        return { answer: (await client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive, client };
       } catch (err) {
-        s.client = undefined;
         // A kept-open session the server closed while idle took nothing: one more try on a new one.
         if (err instanceof UnansweredError && err.code === 'CONNECT_FAILED' && reused && attempt === 1) continue;
         const e = asNetError(err);
         // Closed or silent before any answer, body never sent: not taken (a sender keeps it and retries), not lost.
-        if (err instanceof UnansweredError) {
-          return { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
-        }
-        return { fate: 'lost', verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message };
+        const fate = err instanceof UnansweredError ? 'tempfailed' : 'lost';
+        return { answer: { fate, verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message } };
       }
     }
   };
 
-  /** Per message: QUIT and close the connection in the background; the session slot is free once it is closed. */
-  const release = (s: Session): void => {
-    const c = s.client;
-    s.client = undefined;
-    if (c === undefined) {
-      give(s);
+  /**
+   * The session is done with its message. Kept-open: its connection goes back to the pool.
+   * Per message: QUIT and close it in the background; the session is free once it is closed.
+   */
+  const release = (c: SmtpClient | undefined): void => {
+    if (c === undefined || !perMessage) {
+      if (c !== undefined) clients.put(endpoint, c);
+      give();
       return;
     }
     const q = c.quit(Date.now() + Math.min(timeoutMs, 5_000)).finally(() => {
       quitting.delete(q);
-      give(s);
+      give();
     });
     quitting.add(q);
   };
@@ -272,16 +273,16 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     },
     async open() {
       if (ownsSink && sink === undefined) sink = await createSmtpSink();
-      all = Array.from({ length: sessions }, () => ({ client: undefined }));
-      idle.push(...all);
+      if (clients.closed) clients = newPool();
+      free = sessions;
       if (perMessage) return;
       // Open the sessions up front (failures are retried per message).
       await Promise.all(
-        all.map(async (s) => {
+        Array.from({ length: sessions }, async () => {
           try {
-            s.client = await openClient(Date.now() + timeoutMs);
+            clients.put(endpoint, await openClient(Date.now() + timeoutMs));
           } catch {
-            s.client = undefined;
+            /* opened when a message needs it */
           }
         }),
       );
@@ -296,16 +297,16 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
       sink?.expect(id, body);
       try {
         await due();
-        const s = await take();
+        await take();
         // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
         // (Per message, that includes connecting and EHLO, as the SUT's client sees it.)
         const t0 = performance.now();
         let answer: SmtpReply | MessageOutcome;
+        let client: SmtpClient | undefined;
         try {
-          answer = await transact(s, body, t0, Date.now() + timeoutMs);
+          ({ answer, client } = await transact(body, t0, Date.now() + timeoutMs));
         } finally {
-          if (perMessage) release(s);
-          else give(s);
+          release(client);
         }
         return 'fate' in answer ? answer : await outcomeFromReply(answer, id, t0);
       } finally {
@@ -314,10 +315,8 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     },
     async close() {
       await Promise.all([...quitting]);
-      const clients = all.map((s) => s.client).filter((c): c is SmtpClient => c !== undefined);
-      all = [];
-      idle.length = 0;
-      await Promise.all(clients.map((c) => c.quit()));
+      free = 0;
+      await clients.closeAll();
       if (ownsSink && sink !== undefined) {
         await sink.close();
       }

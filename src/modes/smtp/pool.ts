@@ -1,9 +1,10 @@
 /**
- * A pool of SMTP connections to ONE next hop (the proxy's only destination). Idle
- * connections are reused (a transaction after a clean one needs no RSET); a connection
- * that failed is thrown away; idle ones older than `idleMs` are closed.
+ * A pool of SMTP connections to ONE next hop (the proxy's only destination), on
+ * core/net.ts's {@link IdlePool}. Idle connections are reused (a transaction after a clean
+ * one needs no RSET); a connection that failed is thrown away; idle ones older than
+ * `idleMs` are closed.
  */
-import { type Endpoint } from '../../core/net.js';
+import { IdlePool, type Endpoint } from '../../core/net.js';
 import { SmtpClient } from './client.js';
 
 /** Options of {@link NextHopPool}. */
@@ -17,51 +18,42 @@ export interface NextHopPoolOptions {
   idleMs?: number;
 }
 
-interface Idle {
-  client: SmtpClient;
-  since: number;
-}
-
 /** Connections to the next hop, reused across messages. */
 export class NextHopPool {
-  private readonly idle: Idle[] = [];
-  private closed = false;
+  private readonly idle: IdlePool<SmtpClient>;
 
-  constructor(private readonly opts: NextHopPoolOptions) {}
+  constructor(private readonly opts: NextHopPoolOptions) {
+    this.idle = new IdlePool<SmtpClient>({
+      max: opts.maxIdle ?? 16,
+      idleMs: opts.idleMs ?? 20_000,
+      usable: (c) => c.usable,
+      // QUIT when it still can (a stale one found on acquire gets less time), else cut.
+      dispose: (c, why) => (c.usable ? c.quit(Date.now() + (why === 'expired' ? 500 : 1_000)) : c.destroy()),
+    });
+  }
 
   /**
    * A connection: an idle one (`reused: true`) or a new one opened before `deadline`.
    * Rejects with a NetError when the next hop cannot be reached.
    */
   async acquire(deadline: number): Promise<{ client: SmtpClient; reused: boolean }> {
-    const idleMs = this.opts.idleMs ?? 20_000;
-    const now = Date.now();
-    for (let it = this.idle.pop(); it !== undefined; it = this.idle.pop()) {
-      if (it.client.usable && now - it.since < idleMs) return { client: it.client, reused: true };
-      void it.client.quit(now + 500);
-    }
-    const client = await SmtpClient.open(this.opts.endpoint, {
-      deadline,
-      ...(this.opts.lmtp === true ? { lmtp: true } : {}),
-      ...(this.opts.heloName === undefined ? {} : { heloName: this.opts.heloName }),
-    });
-    return { client, reused: false };
+    const { item: client, reused } = await this.idle.acquire(this.opts.endpoint, () =>
+      SmtpClient.open(this.opts.endpoint, {
+        deadline,
+        ...(this.opts.lmtp === true ? { lmtp: true } : {}),
+        ...(this.opts.heloName === undefined ? {} : { heloName: this.opts.heloName }),
+      }),
+    );
+    return { client, reused };
   }
 
   /** Give a connection back (kept when usable and there is room, else closed). */
   release(client: SmtpClient): void {
-    if (this.closed || !client.usable || this.idle.length >= (this.opts.maxIdle ?? 16)) {
-      if (client.usable) void client.quit();
-      else client.destroy();
-      return;
-    }
-    this.idle.push({ client, since: Date.now() });
+    this.idle.put(this.opts.endpoint, client);
   }
 
   /** Close every idle connection; later releases close theirs. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const all = this.idle.splice(0);
-    await Promise.all(all.map((i) => i.client.quit(Date.now() + 1_000)));
+  close(): Promise<void> {
+    return this.idle.closeAll();
   }
 }

@@ -202,6 +202,22 @@ describe('driver fates for faults', () => {
     expect(out.fate).toBe('tempfailed');
     expect(out.smtpReply).toMatch(/^451 4\.4\.1 next hop did not answer in time/);
   });
+
+  it('proxy whose pooled next-hop connection is cut before answering anything: retried once on a new one, 250', async () => {
+    const fake = await fakeOneShotServer();
+    const proxy = createSmtpProxy({ forward: { host: '127.0.0.1', port: fake.port }, scanners: [createEmbeddedAdapter()] });
+    const { port: pport } = await proxy.listen();
+    cleanups.push(() => proxy.close());
+    const driver = createSmtpDriver({ url: `smtp://127.0.0.1:${pport}`, sink: false, timeoutMs: 5_000 });
+    await driver.open();
+    cleanups.push(() => driver.close());
+    for (const n of [1, 2, 3]) {
+      const out = await driver.send({ file: `m${n}`, raw: Buffer.from(`Subject: ${n}\r\n\r\nx\r\n`) });
+      expect(out).toMatchObject({ fate: 'delivered', smtpReply: '250 2.0.0 Ok: scanned clean and delivered' });
+    }
+    // One body per next-hop connection: messages 2 and 3 each met a cut pooled connection first.
+    expect(fake.connections()).toBe(3);
+  });
 });
 
 describe('wire helpers', () => {
