@@ -192,6 +192,37 @@ export interface Daemon {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** What {@link started} needs of an execa child (whatever its options). */
+interface StartingChild extends Promise<{ exitCode?: number | undefined; signal?: string | undefined }> {
+  readonly pid?: number | undefined;
+  once(event: 'spawn' | 'error', listener: (e: Error) => void): unknown;
+}
+
+/**
+ * Wait until a long-running child has started; its pid, a promise of how it ended (never
+ * rejects) and whether it still runs. Throws when it could not start.
+ */
+async function started(sub: StartingChild, file: string): Promise<{ pid: number; exited: Promise<DaemonExit>; running: () => boolean }> {
+  let done = false;
+  const exited: Promise<DaemonExit> = sub.then(
+    (r) => {
+      done = true;
+      return { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal === undefined ? {} : { signal: r.signal }) };
+    },
+    () => {
+      done = true;
+      return {};
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    sub.once('spawn', () => resolve());
+    sub.once('error', (e) => reject(new Error(`${file}: could not start (${e.message})`)));
+  });
+  const pid = sub.pid;
+  if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  return { pid, exited, running: () => !done };
+}
+
 /**
  * Start a daemon that stays in the foreground (no shell, argument array). Unlike
  * {@link run} it does not wait for the exit. The child is killed if this process exits.
@@ -212,33 +243,17 @@ export async function spawnDaemon(file: string, args: readonly string[], opts: D
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
   });
-  let done = false;
-  const exited: Promise<DaemonExit> = sub.then(
-    (r) => {
-      done = true;
-      return { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal === undefined ? {} : { signal: r.signal }) };
-    },
-    () => {
-      done = true;
-      return {};
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    sub.once('spawn', () => resolve());
-    sub.once('error', (e) => reject(new Error(`${file}: could not start (${e.message})`)));
-  });
-  const pid = sub.pid;
-  if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  const { pid, exited, running } = await started(sub, file);
   if (opts.detached === true) sub.unref();
   return {
     pid,
     exited,
-    running: () => !done,
+    running,
     async stop(graceMs = 5_000): Promise<void> {
-      if (done) return;
+      if (!running()) return;
       sub.kill('SIGTERM');
       const timer = setTimeout(() => {
-        if (!done) sub.kill('SIGKILL');
+        if (running()) sub.kill('SIGKILL');
       }, graceMs);
       await exited;
       clearTimeout(timer);
@@ -265,34 +280,18 @@ export interface PipedProcess {
 export async function spawnPiped(file: string, args: readonly string[]): Promise<PipedProcess> {
   const execa = await loadExeca();
   const sub = execa(file, args, { reject: false, shell: false, cleanup: true, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore', windowsHide: true });
-  let done = false;
-  const exited: Promise<DaemonExit> = sub.then(
-    (r) => {
-      done = true;
-      return { ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }), ...(r.signal === undefined ? {} : { signal: r.signal }) };
-    },
-    () => {
-      done = true;
-      return {};
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    sub.once('spawn', () => resolve());
-    sub.once('error', (e) => reject(new Error(`${file}: could not start (${e.message})`)));
-  });
-  const pid = sub.pid;
-  if (pid === undefined) throw new Error(`${file}: could not start (no pid)`);
+  const { pid, exited, running } = await started(sub, file);
   sub.stdin?.on('error', () => undefined);
   return {
     pid,
     write(text) {
-      if (!done && sub.stdin?.writable === true) sub.stdin.write(text);
+      if (running() && sub.stdin?.writable === true) sub.stdin.write(text);
     },
-    running: () => !done,
+    running,
     async end(graceMs = 2_000) {
       sub.stdin?.end();
       const timer = setTimeout(() => {
-        if (!done) sub.kill('SIGKILL');
+        if (running()) sub.kill('SIGKILL');
       }, graceMs);
       const r = await exited;
       clearTimeout(timer);

@@ -21,7 +21,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function readPid(path: string): Promise<number | undefined> {
+/** The PID a pid file names (undefined when it is missing, empty or not a positive integer). */
+export async function readPid(path: string): Promise<number | undefined> {
   try {
     const n = Number((await readFile(path, 'utf8')).trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;

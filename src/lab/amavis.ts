@@ -31,13 +31,13 @@
  * same amavisd (`pdpSocket: true`), and D_REJECT is a real 554 at the end of DATA.
  * {@link startAmavisGateway} starts amavisd, the Postfix in front and, when asked, the milter.
  */
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
+import { which } from '../core/exec.js';
+import { freePort } from '../core/net.js';
+import { requireProgram, smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
 import { startPostfixAfterQueue, type LabPostfix } from './postfix.js';
-import { delay, discard, logTail, stopOnce, waitForSmtpGreeting } from './util.js';
+import { childrenOf, delay, waitForListening, waitForSmtpGreeting } from './util.js';
 
 /** What amavisd does with a message clamd calls infected (`$final_virus_destiny`). */
 export type AmavisVirusDestiny = 'reject' | 'bounce' | 'discard' | 'pass';
@@ -69,17 +69,13 @@ export interface StartAmavisOptions {
   pdpSocket?: boolean;
 }
 
-/** A running lab amavisd-new. */
-export interface LabAmavis {
-  /** `smtp://127.0.0.1:PORT` (amavisd's own listener: speaks SMTP and LMTP). */
-  url: string;
-  host: string;
-  port: number;
-  /** The Net::Server parent (its children end with it). */
-  pid: number;
+/**
+ * A running lab amavisd-new (`url` = `smtp://127.0.0.1:PORT`, amavisd's own listener: speaks
+ * SMTP and LMTP; `pid`: the Net::Server parent, its children end with it; `folder`: config
+ * and `home/` = $MYHOME).
+ */
+export interface LabAmavis extends LabListener, LabProcess {
   configFile: string;
-  /** The private folder (config, `home/` = $MYHOME). */
-  folder: string;
   logFile: string;
   /** With `pdpSocket`: the AM.PDP unix socket (amavisd-milter's `-S PATH`). */
   pdpSocket?: string;
@@ -88,8 +84,6 @@ export interface LabAmavis {
    * (amavisd accepts AM.PDP message folders only below its $MYHOME or $TEMPBASE).
    */
   pdpWorkDir?: string;
-  /** SIGTERM, SIGKILL after a grace period; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 const DESTINY: Record<AmavisVirusDestiny, string> = { reject: 'D_REJECT', bounce: 'D_BOUNCE', discard: 'D_DISCARD', pass: 'D_PASS' };
@@ -177,27 +171,20 @@ $X_HEADER_LINE = "by amavisd-new at $myhostname";
 `;
 }
 
-/** uid and gid of an account, from /etc/passwd (undefined when there is none). */
-async function account(name: string): Promise<{ uid: number; gid: number } | undefined> {
+/**
+ * uid and gid of the account amavisd / amavisd-milter run as (default `amavis`), from
+ * /etc/passwd. Throws when this process is not root (`asRoot` says why it must be) or there
+ * is no such account.
+ */
+async function amavisAccount(name: string | undefined, asRoot: string): Promise<{ uid: number; gid: number }> {
+  if (process.getuid?.() !== 0) throw new Error(asRoot);
+  const user = name ?? 'amavis';
   const passwd = await readFile('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const f = line.split(':');
-    if (f[0] === name && f[2] !== undefined && f[3] !== undefined) return { uid: Number(f[2]), gid: Number(f[3]) };
+    if (f[0] === user && f[2] !== undefined && f[3] !== undefined) return { uid: Number(f[2]), gid: Number(f[3]) };
   }
-  return undefined;
-}
-
-/** PIDs whose parent is `ppid` (from /proc). */
-async function childrenOf(ppid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const e of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(e)) continue;
-    const stat = await readFile(join('/proc', e, 'stat'), 'utf8').catch(() => '');
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === ppid) out.push(Number(e));
-  }
-  return out;
+  throw new Error(`no ${user} account (the amavisd-new package creates it)`);
 }
 
 /**
@@ -242,60 +229,64 @@ export async function findAmavisd(): Promise<string | undefined> {
 export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> {
   const bin = await findAmavisd();
   if (bin === undefined) throw new Error('amavisd-new is not installed (apt-get install amavisd-new; see docs/gateways.md)');
-  if (process.getuid?.() !== 0) throw new Error('amavisd-new is started as root and drops to user amavis (run as root)');
-  const user = opts.user ?? 'amavis';
-  const owner = await account(user);
-  if (owner === undefined) throw new Error(`no ${user} account (the amavisd-new package creates it)`);
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-amavis-'));
-  let daemon: Daemon | undefined;
-  try {
-    await chmod(folder, 0o711);
-    // amavisd (user amavis) connects to clamd's socket (mode 666): its folder must be traversable.
-    await chmod(dirname(opts.clamdSocket), 0o711);
-    const home = join(folder, 'home');
-    for (const d of [home, join(home, 'tmp'), join(home, 'db'), join(home, 'quarantine'), ...(opts.pdpSocket === true ? [join(home, 'milter')] : [])]) {
-      await mkdir(d, { mode: 0o750 });
-      await chown(d, owner.uid, owner.gid);
-    }
-    const port = opts.port ?? (await freePort());
-    const configFile = join(folder, 'amavisd.conf');
-    await writeFile(
-      configFile,
-      amavisConfig({
+  const owner = await amavisAccount(opts.user, 'amavisd-new is started as root and drops to user amavis (run as root)');
+  const port = opts.port ?? (await freePort());
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'amavisd',
+    slug: 'amavis',
+    dir: opts.dir,
+    stopGraceMs: 10_000,
+    failGraceMs: 5_000,
+    async setup(folder) {
+      await chmod(folder, 0o711);
+      // amavisd (user amavis) connects to clamd's socket (mode 666): its folder must be traversable.
+      await chmod(dirname(opts.clamdSocket), 0o711);
+      const home = join(folder, 'home');
+      for (const d of [home, join(home, 'tmp'), join(home, 'db'), join(home, 'quarantine'), ...(opts.pdpSocket === true ? [join(home, 'milter')] : [])]) {
+        await mkdir(d, { mode: 0o750 });
+        await chown(d, owner.uid, owner.gid);
+      }
+      const configFile = join(folder, 'amavisd.conf');
+      await writeFile(
+        configFile,
+        amavisConfig({
+          home,
+          port,
+          reinjectPort: opts.reinjectPort,
+          clamdSocket: opts.clamdSocket,
+          user: opts.user ?? 'amavis',
+          ...(opts.maxServers === undefined ? {} : { maxServers: opts.maxServers }),
+          ...(opts.virusDestiny === undefined ? {} : { virusDestiny: opts.virusDestiny }),
+          ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
+          ...(opts.pdpSocket === true ? { pdpSocket: true } : {}),
+        }),
+        { mode: 0o644 },
+      );
+      const logFile = join(home, 'amavisd.log');
+      const outFile = join(folder, 'amavisd.out');
+      return {
+        bin,
+        args: ['-c', configFile, 'foreground'],
+        outFile,
+        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+        notReady: 'did not greet in time',
+        logs: [outFile, logFile],
         home,
-        port,
-        reinjectPort: opts.reinjectPort,
-        clamdSocket: opts.clamdSocket,
-        user,
-        ...(opts.maxServers === undefined ? {} : { maxServers: opts.maxServers }),
-        ...(opts.virusDestiny === undefined ? {} : { virusDestiny: opts.virusDestiny }),
-        ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
-        ...(opts.pdpSocket === true ? { pdpSocket: true } : {}),
-      }),
-      { mode: 0o644 },
-    );
-    const logFile = join(home, 'amavisd.log');
-    const outFile = join(folder, 'amavisd.out');
-    daemon = await spawnDaemon(bin, ['-c', configFile, 'foreground'], { cwd: folder, logFile: outFile });
-    const d = daemon;
-    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 60_000), d.running))) {
-      throw new Error(`amavisd ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(outFile)}${await logTail(logFile)}`);
-    }
-    return {
-      url: `smtp://127.0.0.1:${port}`,
-      host: '127.0.0.1',
-      port,
-      pid: d.pid,
-      configFile,
-      folder,
-      logFile,
-      ...(opts.pdpSocket === true ? { pdpSocket: join(home, 'amavisd.sock'), pdpWorkDir: join(home, 'milter') } : {}),
-      stop: stopWithChildren(d.pid, stopOnce(d, [folder], 10_000)),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 5_000);
-    throw e;
-  }
+        configFile,
+        logFile,
+      };
+    },
+  });
+  const { home } = launch;
+  return {
+    ...proc,
+    ...smtpListener(port),
+    configFile: launch.configFile,
+    logFile: launch.logFile,
+    ...(opts.pdpSocket === true ? { pdpSocket: join(home, 'amavisd.sock'), pdpWorkDir: join(home, 'milter') } : {}),
+    stop: stopWithChildren(proc.pid, proc.stop),
+  };
 }
 
 /** A whole after-queue gateway: a private Postfix in front, amavisd-new as its content filter. */
@@ -373,15 +364,8 @@ export interface StartAmavisdMilterOptions {
   debugLevel?: number;
 }
 
-/** A running amavisd-milter. */
-export interface LabAmavisdMilter {
-  /** `milter://127.0.0.1:PORT` */
-  url: string;
-  port: number;
-  pid: number;
-  folder: string;
-  stop(): Promise<void>;
-}
+/** A running amavisd-milter (`url` = `milter://127.0.0.1:PORT`). */
+export interface LabAmavisdMilter extends LabListener, LabProcess {}
 
 /**
  * Start a real amavisd-milter (Debian `amavisd-milter`): the milter that hands each message
@@ -392,62 +376,51 @@ export interface LabAmavisdMilter {
  * is `554 5.7.0 Reject` at end of DATA, before the MTA queues anything.
  */
 export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promise<LabAmavisdMilter> {
-  const bin = await which('amavisd-milter');
-  if (bin === undefined) throw new Error('amavisd-milter is not installed (apt-get install amavisd-milter; see docs/gateways.md)');
+  const bin = await requireProgram('amavisd-milter', 'apt-get install amavisd-milter; see docs/gateways.md');
   const setpriv = await which('setpriv');
   if (setpriv === undefined) throw new Error('setpriv (util-linux) is needed to run amavisd-milter as user amavis');
-  if (process.getuid?.() !== 0) throw new Error('amavisd-milter is started as root and runs as user amavis (run as root)');
-  const user = opts.user ?? 'amavis';
-  const owner = await account(user);
-  if (owner === undefined) throw new Error(`no ${user} account (the amavisd-new package creates it)`);
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-amavisd-milter-'));
-  let daemon: Daemon | undefined;
-  try {
-    await chmod(folder, 0o750);
-    await chown(folder, owner.uid, owner.gid);
-    const work = opts.workDir;
-    const port = opts.port ?? (await freePort());
-    const t = String(opts.timeoutSec ?? 120);
-    const outFile = join(folder, 'amavisd-milter.out');
-    const args = [
-      `--reuid=${owner.uid}`,
-      `--regid=${owner.gid}`,
-      '--init-groups',
-      '--',
-      bin,
-      '-f',
-      ...(opts.debugLevel === undefined ? [] : ['-d', String(opts.debugLevel)]),
-      '-s',
-      `inet:${port}@127.0.0.1`,
-      '-S',
-      opts.amavisSocket,
-      '-w',
-      work,
-      '-p',
-      join(folder, 'amavisd-milter.pid'),
-      '-m',
-      String(opts.maxConns ?? 8),
-      '-T',
-      t,
-      '-M',
-      t,
-    ];
-    daemon = await spawnDaemon(setpriv, args, { cwd: folder, logFile: outFile });
-    const d = daemon;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
-    let ready = false;
-    while (!ready && Date.now() < deadline && d.running()) {
-      try {
-        (await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) })).destroy();
-        ready = true;
-      } catch {
-        await delay(50);
-      }
-    }
-    if (!ready) throw new Error(`amavisd-milter ${d.running() ? 'did not listen in time' : 'exited'}: ${await logTail(outFile)}`);
-    return { url: `milter://127.0.0.1:${port}`, port, pid: d.pid, folder, stop: stopOnce(d, [folder], 5_000) };
-  } catch (e) {
-    await discard(daemon, [folder], 2_000);
-    throw e;
-  }
+  const owner = await amavisAccount(opts.user, 'amavisd-milter is started as root and runs as user amavis (run as root)');
+  const port = opts.port ?? (await freePort());
+  const { pid, folder, stop } = await startLabDaemon({
+    name: 'amavisd-milter',
+    dir: opts.dir,
+    stopGraceMs: 5_000,
+    async setup(folder) {
+      await chmod(folder, 0o750);
+      await chown(folder, owner.uid, owner.gid);
+      const t = String(opts.timeoutSec ?? 120);
+      const args = [
+        `--reuid=${owner.uid}`,
+        `--regid=${owner.gid}`,
+        '--init-groups',
+        '--',
+        bin,
+        '-f',
+        ...(opts.debugLevel === undefined ? [] : ['-d', String(opts.debugLevel)]),
+        '-s',
+        `inet:${port}@127.0.0.1`,
+        '-S',
+        opts.amavisSocket,
+        '-w',
+        opts.workDir,
+        '-p',
+        join(folder, 'amavisd-milter.pid'),
+        '-m',
+        String(opts.maxConns ?? 8),
+        '-T',
+        t,
+        '-M',
+        t,
+      ];
+      return {
+        bin: setpriv,
+        args,
+        outFile: join(folder, 'amavisd-milter.out'),
+        ready: (deadline: number, alive: () => boolean) => waitForListening([{ host: '127.0.0.1', port }], deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+        notReady: 'did not listen in time',
+      };
+    },
+  });
+  return { pid, folder, stop, url: `milter://127.0.0.1:${port}`, host: '127.0.0.1', port };
 }

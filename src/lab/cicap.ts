@@ -4,12 +4,11 @@
  * logs in a private temp folder, plus RUNBOOK.md's virus_scan lines. Service alias
  * `avscan`. `stop()` ends it and removes the folder.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawnDaemon, which, type Daemon } from '../core/exec.js';
 import { connect, freePort } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { requireProgram, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
+import { pollUntil } from './util.js';
 
 /** Options of {@link startCicap}. */
 export interface StartCicapOptions {
@@ -25,17 +24,9 @@ export interface StartCicapOptions {
   readyTimeoutMs?: number;
 }
 
-/** A running lab c-icap. */
-export interface LabCicap {
-  /** `icap://127.0.0.1:PORT/avscan` */
-  url: string;
-  host: string;
-  port: number;
-  pid: number;
+/** A running lab c-icap (`url` = `icap://127.0.0.1:PORT/avscan`). */
+export interface LabCicap extends LabListener, LabProcess {
   configFile: string;
-  folder: string;
-  /** SIGTERM, SIGKILL after a grace period; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 /** Keys of the stock config that the lab replaces. */
@@ -88,41 +79,33 @@ export async function icapOptionsOk(host: string, port: number, service: string,
 
 /** Start c-icap (throws, with the log's tail, if it cannot start or never answers OPTIONS). */
 export async function startCicap(opts: StartCicapOptions): Promise<LabCicap> {
-  const bin = await which('c-icap');
-  if (bin === undefined) throw new Error('c-icap is not installed (apt-get install c-icap libc-icap-mod-virus-scan; see docs/install.md)');
+  const bin = await requireProgram('c-icap', 'apt-get install c-icap libc-icap-mod-virus-scan; see docs/install.md');
   const stock = await readFile(opts.baseConfig ?? '/etc/c-icap/c-icap.conf', 'utf8');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-cicap-'));
-  let daemon: Daemon | undefined;
-  try {
-    await mkdir(join(folder, 'tmp'), { mode: 0o700 });
-    const host = '127.0.0.1';
-    const port = await freePort();
-    const configFile = join(folder, 'c-icap.conf');
-    await writeFile(configFile, cicapConfig(stock, { port, folder, clamdSocket: opts.clamdSocket, maxObjectSize: opts.maxObjectSize ?? '5M' }), { mode: 0o600 });
-    const out = join(folder, 'c-icap.out');
-    daemon = await spawnDaemon(bin, ['-N', '-D', '-d', '3', '-f', configFile], { cwd: folder, logFile: out });
-    await writeFile(join(folder, 'avbench.pid'), `${daemon.pid}\n`, { mode: 0o600 });
-    const d = daemon;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
-    let ready = false;
-    while (!ready && Date.now() < deadline && d.running()) {
-      ready = await icapOptionsOk(host, port, 'avscan', Math.min(deadline, Date.now() + 2_000));
-      if (!ready) await delay(100);
-    }
-    if (!ready) {
-      throw new Error(`c-icap ${d.running() ? 'did not answer OPTIONS in time' : 'exited'}: ${await logTail(join(folder, 'server.log'))}${await logTail(out)}`);
-    }
-    return {
-      url: `icap://${host}:${port}/avscan`,
-      host,
-      port,
-      pid: d.pid,
-      configFile,
-      folder,
-      stop: stopOnce(d, [folder], 5_000),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 2_000);
-    throw e;
-  }
+  const host = '127.0.0.1';
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'c-icap',
+    slug: 'cicap',
+    dir: opts.dir,
+    pidFile: 'avbench.pid',
+    stopGraceMs: 5_000,
+    async setup(folder) {
+      await mkdir(join(folder, 'tmp'), { mode: 0o700 });
+      const port = await freePort();
+      const configFile = join(folder, 'c-icap.conf');
+      await writeFile(configFile, cicapConfig(stock, { port, folder, clamdSocket: opts.clamdSocket, maxObjectSize: opts.maxObjectSize ?? '5M' }), { mode: 0o600 });
+      const outFile = join(folder, 'c-icap.out');
+      return {
+        bin,
+        args: ['-N', '-D', '-d', '3', '-f', configFile],
+        outFile,
+        ready: (deadline: number, alive: () => boolean) => pollUntil((d) => icapOptionsOk(host, port, 'avscan', d), deadline, alive, { tryMs: 2_000 }),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+        notReady: 'did not answer OPTIONS in time',
+        logs: [join(folder, 'server.log'), outFile],
+        port,
+        configFile,
+      };
+    },
+  });
+  return { ...proc, url: `icap://${host}:${launch.port}/avscan`, host, port: launch.port, configFile: launch.configFile };
 }

@@ -6,12 +6,11 @@
  * User line, so it keeps running as whoever started it. `stop()` ends it (it takes ~5 s
  * to exit on SIGTERM; SIGKILL after a grace) and removes the folder.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort, type Endpoint } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { freePort, type Endpoint } from '../core/net.js';
+import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
+import { waitForListening } from './util.js';
 
 /** clamav-milter's OnInfected values. */
 export type ClamavMilterOnInfected = 'Reject' | 'Defer' | 'Blackhole' | 'Quarantine' | 'Accept';
@@ -37,17 +36,13 @@ export interface StartClamavMilterOptions {
 }
 
 /** A running lab clamav-milter. */
-export interface LabClamavMilter {
+export interface LabClamavMilter extends LabProcess {
   /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
   url: string;
   /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`). */
   socket: string;
-  pid: number;
   configFile: string;
-  folder: string;
   logFile: string;
-  /** SIGTERM, SIGKILL after the grace; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 /** The generated clamav-milter.conf lines. */
@@ -84,78 +79,58 @@ export function clamavMilterConfig(o: {
   return `${lines.join('\n')}\n`;
 }
 
-/** Does something accept connections at `ep` now? */
-async function accepting(ep: Endpoint): Promise<boolean> {
-  try {
-    const c = await connect(ep, { deadline: Date.now() + 1_000 });
-    c.destroy();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Start clamav-milter (throws, with its log's tail, if it cannot start or never listens). */
 export async function startClamavMilter(opts: StartClamavMilterOptions): Promise<LabClamavMilter> {
-  const bin = await which('clamav-milter');
-  if (bin === undefined) throw new Error('clamav-milter is not installed (apt-get install clamav-milter; see docs/install.md)');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-clamav-milter-'));
-  let daemon: Daemon | undefined;
-  try {
-    let milterSocket: string;
-    let url: string;
-    let ep: Endpoint;
-    if ((opts.listen ?? 'inet') === 'unix') {
-      const path = join(folder, 'clamav-milter.sock');
-      milterSocket = `unix:${path}`;
-      url = `milter+unix://${path}`;
-      ep = { path };
-    } else {
-      const port = await freePort();
-      milterSocket = `inet:${port}@127.0.0.1`;
-      url = `milter://127.0.0.1:${port}`;
-      ep = { host: '127.0.0.1', port };
-    }
-    const configFile = join(folder, 'clamav-milter.conf');
-    const logFile = join(folder, 'clamav-milter.log');
-    await writeFile(
-      configFile,
-      clamavMilterConfig({
-        milterSocket,
-        clamdSocket: opts.clamdSocket,
-        folder,
-        onInfected: opts.onInfected ?? 'Reject',
-        onFail: opts.onFail ?? 'Defer',
-        ...(opts.extraConfig === undefined ? {} : { extra: opts.extraConfig }),
-      }),
-      { mode: 0o600 },
-    );
-    daemon = await spawnDaemon(bin, [`--config-file=${configFile}`], { cwd: folder, logFile: join(folder, 'clamav-milter.out') });
-    const d = daemon;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
-    let ready = false;
-    while (Date.now() < deadline && d.running()) {
-      if (await accepting(ep)) {
-        ready = true;
-        break;
+  const bin = await requireProgram('clamav-milter', 'apt-get install clamav-milter; see docs/install.md');
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'clamav-milter',
+    dir: opts.dir,
+    stopGraceMs: opts.stopGraceMs ?? 2_000,
+    failGraceMs: 1_000,
+    async setup(folder) {
+      let milterSocket: string;
+      let url: string;
+      let ep: Endpoint;
+      if ((opts.listen ?? 'inet') === 'unix') {
+        const path = join(folder, 'clamav-milter.sock');
+        milterSocket = `unix:${path}`;
+        url = `milter+unix://${path}`;
+        ep = { path };
+      } else {
+        const port = await freePort();
+        milterSocket = `inet:${port}@127.0.0.1`;
+        url = `milter://127.0.0.1:${port}`;
+        ep = { host: '127.0.0.1', port };
       }
-      await delay(50);
-    }
-    if (!ready) {
-      const why = d.running() ? 'did not listen in time' : 'exited';
-      throw new Error(`clamav-milter ${why}: ${await logTail(logFile)}${await logTail(join(folder, 'clamav-milter.out'))}`);
-    }
-    return {
-      url,
-      socket: milterSocket,
-      pid: d.pid,
-      configFile,
-      folder,
-      logFile,
-      stop: stopOnce(d, [folder], opts.stopGraceMs ?? 2_000),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 1_000);
-    throw e;
-  }
+      const configFile = join(folder, 'clamav-milter.conf');
+      const logFile = join(folder, 'clamav-milter.log');
+      const outFile = join(folder, 'clamav-milter.out');
+      await writeFile(
+        configFile,
+        clamavMilterConfig({
+          milterSocket,
+          clamdSocket: opts.clamdSocket,
+          folder,
+          onInfected: opts.onInfected ?? 'Reject',
+          onFail: opts.onFail ?? 'Defer',
+          ...(opts.extraConfig === undefined ? {} : { extra: opts.extraConfig }),
+        }),
+        { mode: 0o600 },
+      );
+      return {
+        bin,
+        args: [`--config-file=${configFile}`],
+        outFile,
+        ready: (deadline: number, alive: () => boolean) => waitForListening([ep], deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+        notReady: 'did not listen in time',
+        logs: [logFile, outFile],
+        url,
+        milterSocket,
+        configFile,
+        logFile,
+      };
+    },
+  });
+  return { ...proc, url: launch.url, socket: launch.milterSocket, configFile: launch.configFile, logFile: launch.logFile };
 }

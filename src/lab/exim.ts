@@ -17,12 +17,12 @@
  * connection (running as the Exim user, Debian-exim) and one per delivery. No DNS: no host
  * lookups, no ident, the next hop is an IP address.
  */
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { run, spawnDaemon, which, type Daemon } from '../core/exec.js';
+import { run, which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
-import { delay, discard, logTail, waitForSmtpGreeting } from './util.js';
+import { smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
+import { delay, waitForSmtpGreeting } from './util.js';
 
 /** Default prefix scripts/install-exim.sh unpacks Exim into. */
 export const DEFAULT_EXIM_PREFIX = '/opt/avbench/exim';
@@ -84,23 +84,17 @@ export interface StartEximOptions {
   readyTimeoutMs?: number;
 }
 
-/** A running lab Exim. */
-export interface LabExim {
-  /** `smtp://127.0.0.1:PORT` */
-  url: string;
-  host: string;
-  port: number;
-  /** The listening daemon (`-bdf`). */
-  pid: number;
-  /** The private folder (exim.conf, spool/, log/). */
-  folder: string;
+/**
+ * A running lab Exim (`url` = `smtp://127.0.0.1:PORT`; `pid`: the listening daemon, `-bdf`;
+ * `folder`: exim.conf, spool/, log/). stop() signals the daemon and then every process of
+ * this instance (SIGKILL after a grace period) and removes the folder.
+ */
+export interface LabExim extends LabListener, LabProcess {
   configFile: string;
   /** Exim's main log (one line per message received, delivered, rejected). */
   mainLog: string;
   version: string;
   bin: string;
-  /** SIGTERM to the daemon and to every process of this instance, SIGKILL after a grace period; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 /** The `av_scanner` value for the lab clamd. */
@@ -231,56 +225,48 @@ async function searchable(dir: string): Promise<void> {
 export async function startExim(opts: StartEximOptions): Promise<LabExim> {
   const install = await findExim();
   if (install === undefined) throw new Error('Exim (exim4-daemon-heavy) is not installed: run scripts/install-exim.sh (see docs/gateways.md)');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-exim-'));
-  let daemon: Daemon | undefined;
-  const configFile = join(folder, 'exim.conf');
+  const port = opts.port ?? (await freePort());
+  let configFile = '';
+  // The daemon forks a process per connection and per delivery: end those too.
   const killRest = async (graceMs: number): Promise<void> => {
+    if (configFile === '') return;
     for (const pid of await eximProcesses(configFile)) signal(pid, 'SIGTERM');
     const until = Date.now() + graceMs;
     while (Date.now() < until && (await eximProcesses(configFile)).length > 0) await delay(50);
     for (const pid of await eximProcesses(configFile)) signal(pid, 'SIGKILL');
   };
-  try {
-    const port = opts.port ?? (await freePort());
-    // The reception and delivery processes run as the Exim user: they need the spool and the
-    // log (owned by it), and the way to the folder (searchable, not listable by others).
-    const user = await eximUser();
-    await searchable(folder);
-    if (typeof opts.clamd === 'string') await searchable(dirname(opts.clamd));
-    for (const sub of ['spool', 'log']) {
-      await mkdir(join(folder, sub), { mode: 0o750 });
-      if (user !== undefined) await chown(join(folder, sub), user.uid, user.gid);
-    }
-    await writeFile(configFile, eximConfig({ ...opts, port, folder, bin: install.bin }), { mode: 0o644 });
-    const mainLog = join(folder, 'log', 'mainlog');
-    const logFile = join(folder, 'exim.out');
-    daemon = await spawnDaemon(install.bin, ['-C', configFile, '-bdf', '-oX', `${port}`, '-oP', join(folder, 'exim.pid')], { cwd: folder, logFile });
-    const d = daemon;
-    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
-      throw new Error(`Exim ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)} ${await logTail(join(folder, 'log', 'paniclog'))} ${await logTail(mainLog)}`);
-    }
-    let stopped: Promise<void> | undefined;
-    return {
-      url: `smtp://127.0.0.1:${port}`,
-      host: '127.0.0.1',
-      port,
-      pid: d.pid,
-      folder,
-      configFile,
-      mainLog,
-      version: install.version,
-      bin: install.bin,
-      stop: () =>
-        (stopped ??= (async () => {
-          await d.stop(5_000);
-          await killRest(3_000);
-          await discard(undefined, [folder], 0);
-        })()),
-    };
-  } catch (e) {
-    await daemon?.stop(2_000);
-    await killRest(2_000);
-    await discard(undefined, [folder], 0);
-    throw e;
-  }
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'Exim',
+    slug: 'exim',
+    dir: opts.dir,
+    stopGraceMs: 5_000,
+    afterExit: (failed) => killRest(failed ? 2_000 : 3_000),
+    async setup(folder) {
+      configFile = join(folder, 'exim.conf');
+      // The reception and delivery processes run as the Exim user: they need the spool and the
+      // log (owned by it), and the way to the folder (searchable, not listable by others).
+      const user = await eximUser();
+      await searchable(folder);
+      if (typeof opts.clamd === 'string') await searchable(dirname(opts.clamd));
+      for (const sub of ['spool', 'log']) {
+        await mkdir(join(folder, sub), { mode: 0o750 });
+        if (user !== undefined) await chown(join(folder, sub), user.uid, user.gid);
+      }
+      await writeFile(configFile, eximConfig({ ...opts, port, folder, bin: install.bin }), { mode: 0o644 });
+      const mainLog = join(folder, 'log', 'mainlog');
+      const outFile = join(folder, 'exim.out');
+      return {
+        bin: install.bin,
+        args: ['-C', configFile, '-bdf', '-oX', `${port}`, '-oP', join(folder, 'exim.pid')],
+        outFile,
+        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+        notReady: 'did not greet in time',
+        logs: [outFile, join(folder, 'log', 'paniclog'), mainLog],
+        configFile,
+        mainLog,
+      };
+    },
+  });
+  return { ...proc, ...smtpListener(port), configFile: launch.configFile, mainLog: launch.mainLog, version: install.version, bin: install.bin };
 }

@@ -20,13 +20,12 @@
  * Haraka is a devDependency of avbench (run with the Node that runs avbench); when it is not
  * installed, {@link findHaraka} says so and `lab up` goes on without it.
  */
-import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { spawnDaemon, type Daemon } from '../core/exec.js';
 import { freePort } from '../core/net.js';
-import { discard, logTail, stopOnce, waitForSmtpGreeting } from './util.js';
+import { smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
+import { waitForSmtpGreeting } from './util.js';
 
 /** Where Haraka is installed: its package folder, `bin/haraka` and version. */
 export interface HarakaInstall {
@@ -82,20 +81,11 @@ export interface StartHarakaOptions {
   readyTimeoutMs?: number;
 }
 
-/** A running lab Haraka. */
-export interface LabHaraka {
-  /** `smtp://127.0.0.1:PORT` */
-  url: string;
-  host: string;
-  port: number;
-  pid: number;
-  /** Haraka's `-c` root (config/, plugins/, queue/, haraka.log). */
-  folder: string;
+/** A running lab Haraka (`url` = `smtp://127.0.0.1:PORT`; `folder`: Haraka's `-c` root with config/, plugins/, queue/, haraka.log). */
+export interface LabHaraka extends LabListener, LabProcess {
   logFile: string;
   version: string;
   clamdPluginVersion: string;
-  /** SIGTERM, SIGKILL after a grace period; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 /** The local plugin that answers Haraka's reverse-DNS hook without asking DNS. */
@@ -149,37 +139,30 @@ export function harakaConfig(opts: StartHarakaOptions & { port: number }): Recor
 export async function startHaraka(opts: StartHarakaOptions): Promise<LabHaraka> {
   const install = await findHaraka();
   if (install === undefined) throw new Error('Haraka is not installed (npm install --save-dev Haraka haraka-plugin-clamd; see docs/gateways.md)');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-haraka-'));
-  let daemon: Daemon | undefined;
-  try {
-    const port = opts.port ?? (await freePort());
-    // Haraka's own default config files first (what `haraka -i` installs: connection.ini holds
-    // the greeting, limits...; Haraka does not fall back to them), then the generated ones over them.
-    await cp(join(install.dir, 'config'), join(folder, 'config'), { recursive: true });
-    await mkdir(join(folder, 'plugins'), { mode: 0o700 });
-    for (const [file, text] of Object.entries(harakaConfig({ ...opts, port }))) {
-      await writeFile(join(folder, file), text, { mode: 0o600 });
-    }
-    const logFile = join(folder, 'haraka.log');
-    daemon = await spawnDaemon(process.execPath, [install.bin, '-c', folder], { cwd: folder, logFile });
-    await writeFile(join(folder, 'haraka.pid'), `${daemon.pid}\n`, { mode: 0o600 });
-    const d = daemon;
-    if (!(await waitForSmtpGreeting(port, Date.now() + (opts.readyTimeoutMs ?? 20_000), d.running))) {
-      throw new Error(`Haraka ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
-    }
-    return {
-      url: `smtp://127.0.0.1:${port}`,
-      host: '127.0.0.1',
-      port,
-      pid: d.pid,
-      folder,
-      logFile,
-      version: install.version,
-      clamdPluginVersion: install.clamdPluginVersion,
-      stop: stopOnce(d, [folder], 5_000),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 2_000);
-    throw e;
-  }
+  const port = opts.port ?? (await freePort());
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'Haraka',
+    slug: 'haraka',
+    dir: opts.dir,
+    pidFile: 'haraka.pid',
+    stopGraceMs: 5_000,
+    async setup(folder) {
+      // Haraka's own default config files first (what `haraka -i` installs: connection.ini holds
+      // the greeting, limits...; Haraka does not fall back to them), then the generated ones over them.
+      await cp(join(install.dir, 'config'), join(folder, 'config'), { recursive: true });
+      await mkdir(join(folder, 'plugins'), { mode: 0o700 });
+      for (const [file, text] of Object.entries(harakaConfig({ ...opts, port }))) {
+        await writeFile(join(folder, file), text, { mode: 0o600 });
+      }
+      return {
+        bin: process.execPath,
+        args: [install.bin, '-c', folder],
+        outFile: join(folder, 'haraka.log'),
+        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
+        notReady: 'did not greet in time',
+      };
+    },
+  });
+  return { ...proc, ...smtpListener(port), logFile: launch.outFile, version: install.version, clamdPluginVersion: install.clamdPluginVersion };
 }

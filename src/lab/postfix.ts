@@ -17,8 +17,9 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, which } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
-import { delay } from './util.js';
+import { freePort } from '../core/net.js';
+import { readPid } from '../daemon/pidfile.js';
+import { delay, logTail, pollUntil, smtpGreets } from './util.js';
 
 /** Options of {@link startPostfix}. */
 export interface StartPostfixOptions {
@@ -159,6 +160,20 @@ export function postfixMainCf(o: {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * master.cf `-o` lines of a re-injection smtpd (the listener a filter hands mail back to):
+ * XFORWARD from loopback, no client/helo/sender checks, relay for loopback only.
+ */
+const REINJECT_SMTPD_OPTIONS: readonly string[] = [
+  '  -o smtpd_authorized_xforward_hosts=127.0.0.0/8',
+  '  -o smtpd_client_restrictions=',
+  '  -o smtpd_helo_restrictions=',
+  '  -o smtpd_sender_restrictions=',
+  '  -o smtpd_recipient_restrictions=permit_mynetworks,reject',
+  '  -o smtpd_relay_restrictions=permit_mynetworks,reject',
+  '  -o mynetworks=127.0.0.0/8',
+];
+
 /** master.cf for the instance: one (or two, with a proxy filter) loopback smtpd and the internal services, no chroot. */
 export function postfixMasterCf(o: { port: number; proxyFilter?: string; reinjectPort?: number; pipeTransports?: readonly PipeTransport[] }): string {
   const pipes = (o.pipeTransports ?? []).flatMap((p) => {
@@ -177,13 +192,7 @@ export function postfixMasterCf(o: { port: number; proxyFilter?: string; reinjec
           '  -o smtpd_proxy_options=speed_adjust',
           `127.0.0.1:${o.reinjectPort} inet n - n - - smtpd`,
           '  -o smtpd_proxy_filter=',
-          '  -o smtpd_authorized_xforward_hosts=127.0.0.0/8',
-          '  -o smtpd_client_restrictions=',
-          '  -o smtpd_helo_restrictions=',
-          '  -o smtpd_sender_restrictions=',
-          '  -o smtpd_recipient_restrictions=permit_mynetworks,reject',
-          '  -o smtpd_relay_restrictions=permit_mynetworks,reject',
-          '  -o mynetworks=127.0.0.0/8',
+          ...REINJECT_SMTPD_OPTIONS,
           '  -o receive_override_options=no_unknown_recipient_checks',
         ];
   return [
@@ -224,36 +233,10 @@ async function postfixOwner(): Promise<{ uid: number; gid: number }> {
   throw new Error('no postfix user in /etc/passwd (apt-get install postfix)');
 }
 
-/** Read a pid file ('' → undefined). */
-async function readPid(file: string): Promise<number | undefined> {
-  try {
-    const n = Number((await readFile(file, 'utf8')).trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Does something on 127.0.0.1:port greet with 220? */
-async function greets(port: number, deadline: number): Promise<boolean> {
-  try {
-    const c = await connect({ host: '127.0.0.1', port }, { deadline });
-    try {
-      const line = (await c.readUntil('\n')).toString('latin1');
-      await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-      return line.startsWith('220');
-    } finally {
-      c.destroy();
-    }
   } catch {
     return false;
   }
@@ -332,29 +315,10 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
       throw new Error(`postfix -c ${configDir} start failed: ${r.ok ? `exit ${r.exitCode}` : r.message}: ${r.stderr}${r.stdout}`);
     }
     started = true;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-    let ready = false;
-    while (!ready && Date.now() < deadline) {
-      ready = await greets(port, Math.min(deadline, Date.now() + 2_000));
-      if (!ready) await delay(100);
-    }
+    const ready = await pollUntil((d) => smtpGreets(port, d), Date.now() + (opts.readyTimeoutMs ?? 30_000), () => true, { tryMs: 2_000 });
     const pid = await readPid(join(dir, 'queue', 'pid', 'master.pid'));
-    if (!ready || pid === undefined) {
-      let log = '';
-      try {
-        log = (await readFile(maillog, 'utf8')).slice(-2_000);
-      } catch {
-        /* none */
-      }
-      throw new Error(`postfix did not greet on 127.0.0.1:${port} in time: ${log}`);
-    }
-    const readLog = async (): Promise<string> => {
-      try {
-        return await readFile(maillog, 'utf8');
-      } catch {
-        return '';
-      }
-    };
+    if (!ready || pid === undefined) throw new Error(`postfix did not greet on 127.0.0.1:${port} in time: ${await logTail(maillog)}`);
+    const readLog = (): Promise<string> => readFile(maillog, 'utf8').catch(() => '');
     let stopped: Promise<void> | undefined;
     return {
       host: '127.0.0.1',
@@ -411,13 +375,7 @@ export function postfixAfterQueueMasterCf(o: { filterConcurrency: number; reinje
     `127.0.0.1:${o.reinjectPort} inet n - n - - smtpd`,
     '  -o content_filter=',
     '  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters',
-    '  -o smtpd_authorized_xforward_hosts=127.0.0.0/8',
-    '  -o smtpd_client_restrictions=',
-    '  -o smtpd_helo_restrictions=',
-    '  -o smtpd_sender_restrictions=',
-    '  -o smtpd_recipient_restrictions=permit_mynetworks,reject',
-    '  -o smtpd_relay_restrictions=permit_mynetworks,reject',
-    '  -o mynetworks=127.0.0.0/8',
+    ...REINJECT_SMTPD_OPTIONS,
     '  -o smtpd_error_sleep_time=0',
     '  -o smtpd_client_connection_count_limit=0',
     '  -o smtpd_client_connection_rate_limit=0',
@@ -452,7 +410,7 @@ export async function startPostfixAfterQueue(opts: StartPostfixAfterQueueOptions
     if (!r.ok || r.exitCode !== 0) throw new Error(`postfix -c ${pf.configDir} reload failed: ${r.ok ? `exit ${r.exitCode}` : r.message}: ${r.stderr}${r.stdout}`);
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
     // master re-creates its listeners on reload: both must greet again.
-    while (!((await greets(reinjectPort, Math.min(deadline, Date.now() + 2_000))) && (await greets(pf.port, Math.min(deadline, Date.now() + 2_000))))) {
+    while (!((await smtpGreets(reinjectPort, Math.min(deadline, Date.now() + 2_000))) && (await smtpGreets(pf.port, Math.min(deadline, Date.now() + 2_000))))) {
       if (Date.now() >= deadline) throw new Error(`postfix: the re-injection listener 127.0.0.1:${reinjectPort} did not greet after reload: ${(await pf.log()).slice(-2_000)}`);
       await delay(100);
     }

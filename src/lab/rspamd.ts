@@ -17,13 +17,12 @@
  * `milter = yes` on another (or a unix socket), forwarding to it over HTTP. As root, rspamd runs as `-u/-g` (default
  * `_rspamd`, the Debian package's account); the folder is chowned to it.
  */
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lookupAccount } from '../daemon/privileges.js';
-import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort, type Endpoint } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { freePort, type Endpoint } from '../core/net.js';
+import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
+import { childrenOf, delay, waitForListening } from './util.js';
 
 /** Where the clamav rule sends its INSTREAM requests. */
 export type RspamdClamdTarget = { host: string; port: number } | { socket: string };
@@ -70,23 +69,18 @@ export interface StartRspamdOptions {
   extraRule?: readonly string[];
 }
 
-/** A running lab rspamd. */
-export interface LabRspamd {
+/** A running lab rspamd: `pid` is the main process; stop() signals it (it stops its workers). */
+export interface LabRspamd extends LabProcess {
   /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
   url: string;
   /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`). */
   socket: string;
-  /** The main process. */
-  pid: number;
   /** The main process and its workers (proxy, normal, hs_helper) as started (for CPU and RSS sampling). */
   pids: number[];
   /** The normal (scanner) worker's port. */
   normalPort: number;
   configFile: string;
-  folder: string;
   logFile: string;
-  /** SIGTERM to the main process (it stops its workers), SIGKILL after the grace; removes the folder. Safe to call twice. */
-  stop(): Promise<void>;
 }
 
 /** A UCL double-quoted string. */
@@ -186,29 +180,6 @@ export function rspamdConfig(o: {
 /** A few public suffixes: rspamd compiles this list at start (the full one takes > 30 s). */
 const TLD_LIST = ['com', 'net', 'org', 'test', 'example', 'invalid', 'localhost'].join('\n') + '\n';
 
-/** Does something accept connections at `ep` now? */
-async function accepting(ep: Endpoint): Promise<boolean> {
-  try {
-    const c = await connect(ep, { deadline: Date.now() + 1_000 });
-    c.destroy();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** PIDs whose parent is `ppid` (from /proc). */
-async function childrenOf(ppid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const d of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(d)) continue;
-    const stat = await readFile(`/proc/${d}/stat`, 'latin1').catch(() => '');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[1]) === ppid) out.push(Number(d));
-  }
-  return out.sort((a, b) => a - b);
-}
-
 /** The account rspamd runs as when started as root: the wanted one, else `nobody`. */
 function runAccount(wanted: string | undefined): { user: string; group: string; uid: number; gid: number } {
   for (const name of wanted === undefined ? ['_rspamd', 'nobody'] : [wanted]) {
@@ -223,79 +194,77 @@ function runAccount(wanted: string | undefined): { user: string; group: string; 
 
 /** Start rspamd (throws, with its log's tail, if it cannot start or never listens). */
 export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> {
-  const bin = await which('rspamd');
-  if (bin === undefined) throw new Error('rspamd is not installed (apt-get install rspamd; see docs/install.md)');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-rspamd-'));
-  let daemon: Daemon | undefined;
-  try {
-    const unixPath = opts.listen === 'unix' ? join(folder, 'rspamd-milter.sock') : undefined;
-    const [milterPort, normalPort] = [unixPath === undefined ? await freePort() : 0, await freePort()];
-    const milterEp: Endpoint = unixPath === undefined ? { host: '127.0.0.1', port: milterPort } : { path: unixPath };
-    const configFile = join(folder, 'rspamd.conf');
-    const logFile = join(folder, 'rspamd.log');
-    const outFile = join(folder, 'rspamd.out');
-    await mkdir(join(folder, 'db'), { mode: 0o700 });
-    await mkdir(join(folder, 'run'), { mode: 0o700 });
-    await writeFile(join(folder, 'tld.dat'), TLD_LIST, { mode: 0o644 });
-    await writeFile(
-      configFile,
-      rspamdConfig({
-        folder,
-        milter: unixPath ?? milterPort,
-        normalPort,
-        clamd: opts.clamd,
-        action: opts.action ?? 'reject',
-        scanMimeParts: opts.scanMimeParts ?? false,
-        onFail: opts.onFail ?? 'tempfail',
-        clamdTimeoutSec: opts.clamdTimeoutSec ?? 60,
-        ...(opts.normalWorkers === undefined ? {} : { normalWorkers: opts.normalWorkers }),
-        ...(opts.extraRule === undefined ? {} : { extraRule: opts.extraRule }),
-      }),
-      { mode: 0o644 },
-    );
-    const args = ['-f', '-c', configFile];
-    if (process.getuid?.() === 0) {
-      const acc = runAccount(opts.user);
-      args.push('-u', acc.user, '-g', acc.group);
-      for (const p of [folder, join(folder, 'db'), join(folder, 'run'), configFile, join(folder, 'tld.dat')]) await chown(p, acc.uid, acc.gid);
-      await chmod(folder, 0o755);
-    }
-    daemon = await spawnDaemon(bin, args, { cwd: folder, logFile: outFile });
-    const d = daemon;
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-    let ready = false;
-    while (Date.now() < deadline && d.running()) {
-      if ((await accepting(milterEp)) && (await accepting({ host: '127.0.0.1', port: normalPort }))) {
-        ready = true;
-        break;
+  const bin = await requireProgram('rspamd', 'apt-get install rspamd; see docs/install.md');
+  const { launch, ...proc } = await startLabDaemon({
+    name: 'rspamd',
+    dir: opts.dir,
+    stopGraceMs: opts.stopGraceMs ?? 5_000,
+    failGraceMs: 1_000,
+    async setup(folder) {
+      const unixPath = opts.listen === 'unix' ? join(folder, 'rspamd-milter.sock') : undefined;
+      const [milterPort, normalPort] = [unixPath === undefined ? await freePort() : 0, await freePort()];
+      const milterEp: Endpoint = unixPath === undefined ? { host: '127.0.0.1', port: milterPort } : { path: unixPath };
+      const configFile = join(folder, 'rspamd.conf');
+      const logFile = join(folder, 'rspamd.log');
+      const outFile = join(folder, 'rspamd.out');
+      await mkdir(join(folder, 'db'), { mode: 0o700 });
+      await mkdir(join(folder, 'run'), { mode: 0o700 });
+      await writeFile(join(folder, 'tld.dat'), TLD_LIST, { mode: 0o644 });
+      await writeFile(
+        configFile,
+        rspamdConfig({
+          folder,
+          milter: unixPath ?? milterPort,
+          normalPort,
+          clamd: opts.clamd,
+          action: opts.action ?? 'reject',
+          scanMimeParts: opts.scanMimeParts ?? false,
+          onFail: opts.onFail ?? 'tempfail',
+          clamdTimeoutSec: opts.clamdTimeoutSec ?? 60,
+          ...(opts.normalWorkers === undefined ? {} : { normalWorkers: opts.normalWorkers }),
+          ...(opts.extraRule === undefined ? {} : { extraRule: opts.extraRule }),
+        }),
+        { mode: 0o644 },
+      );
+      const args = ['-f', '-c', configFile];
+      if (process.getuid?.() === 0) {
+        const acc = runAccount(opts.user);
+        args.push('-u', acc.user, '-g', acc.group);
+        for (const p of [folder, join(folder, 'db'), join(folder, 'run'), configFile, join(folder, 'tld.dat')]) await chown(p, acc.uid, acc.gid);
+        await chmod(folder, 0o755);
       }
-      await delay(50);
-    }
-    if (!ready) {
-      const why = d.running() ? 'did not listen in time' : 'exited';
-      throw new Error(`rspamd ${why}: ${await logTail(logFile)}${await logTail(outFile)}`);
-    }
-    // The main process binds the ports, then forks its workers: wait until their list settles.
-    let workers = await childrenOf(d.pid);
-    for (let same = 0, until = Date.now() + 5_000; same < 3 && Date.now() < until; ) {
-      await delay(100);
-      const now = await childrenOf(d.pid);
-      same = now.length >= 2 && now.join() === workers.join() ? same + 1 : 0;
-      workers = now;
-    }
-    return {
-      url: unixPath === undefined ? `milter://127.0.0.1:${milterPort}` : `milter+unix://${unixPath}`,
-      socket: unixPath === undefined ? `inet:${milterPort}@127.0.0.1` : `unix:${unixPath}`,
-      pid: d.pid,
-      pids: [d.pid, ...workers],
-      normalPort,
-      configFile,
-      folder,
-      logFile,
-      stop: stopOnce(d, [folder], opts.stopGraceMs ?? 5_000),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 1_000);
-    throw e;
+      return {
+        bin,
+        args,
+        outFile,
+        ready: (deadline: number, alive: () => boolean) => waitForListening([milterEp, { host: '127.0.0.1', port: normalPort }], deadline, alive),
+        readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+        notReady: 'did not listen in time',
+        logs: [logFile, outFile],
+        unixPath,
+        milterPort,
+        normalPort,
+        configFile,
+        logFile,
+      };
+    },
+  });
+  // The main process binds the ports, then forks its workers: wait until their list settles.
+  let workers = await childrenOf(proc.pid);
+  for (let same = 0, until = Date.now() + 5_000; same < 3 && Date.now() < until; ) {
+    await delay(100);
+    const now = await childrenOf(proc.pid);
+    same = now.length >= 2 && now.join() === workers.join() ? same + 1 : 0;
+    workers = now;
   }
+  const { unixPath, milterPort } = launch;
+  return {
+    ...proc,
+    url: unixPath === undefined ? `milter://127.0.0.1:${milterPort}` : `milter+unix://${unixPath}`,
+    socket: unixPath === undefined ? `inet:${milterPort}@127.0.0.1` : `unix:${unixPath}`,
+    pids: [proc.pid, ...workers],
+    normalPort: launch.normalPort,
+    configFile: launch.configFile,
+    logFile: launch.logFile,
+  };
 }

@@ -3,12 +3,11 @@
  * loopback: the reference ceiling for SMTP benchmarks. `smtp-sink -u postfix
  * 127.0.0.1:PORT BACKLOG` (as root it drops to the postfix user).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { connect, freePort } from '../core/net.js';
-import { delay, discard, logTail, stopOnce } from './util.js';
+import { freePort } from '../core/net.js';
+import { requireProgram, smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
+import { waitForSmtpGreeting } from './util.js';
 
 /** Options of {@link startSmtpSink}. */
 export interface StartSmtpSinkOptions {
@@ -24,56 +23,26 @@ export interface StartSmtpSinkOptions {
   dir?: string;
 }
 
-/** A running smtp-sink. */
-export interface LabSmtpSink {
-  /** `smtp://127.0.0.1:PORT` */
-  url: string;
-  host: string;
-  port: number;
-  pid: number;
-  /** SIGTERM, SIGKILL after a grace period; removes its folder. Safe to call twice. */
-  stop(): Promise<void>;
-}
+/** A running smtp-sink (`url` = `smtp://127.0.0.1:PORT`). */
+export interface LabSmtpSink extends LabListener, LabProcess {}
 
 /** Start smtp-sink and wait for its greeting (throws when it cannot start). */
 export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<LabSmtpSink> {
-  const bin = (await which('smtp-sink')) ?? (await which('/usr/sbin/smtp-sink'));
-  if (bin === undefined) throw new Error('smtp-sink is not installed (apt-get install postfix; see docs/install.md)');
-  const folder = await mkdtemp(join(opts.dir ?? tmpdir(), 'avbench-smtp-sink-'));
-  let daemon: Daemon | undefined;
-  try {
-    const port = opts.port ?? (await freePort());
-    const asRoot = userInfo().uid === 0;
-    const args = [...(asRoot ? ['-u', opts.user ?? 'postfix'] : []), ...(opts.extraArgs ?? []), `127.0.0.1:${port}`, String(opts.backlog ?? 256)];
-    const logFile = join(folder, 'smtp-sink.log');
-    daemon = await spawnDaemon(bin, args, { cwd: folder, logFile });
-    await writeFile(join(folder, 'smtp-sink.pid'), `${daemon.pid}\n`, { mode: 0o600 });
-    const d = daemon;
-    const deadline = Date.now() + 10_000;
-    let ready = false;
-    while (!ready && Date.now() < deadline && d.running()) {
-      try {
-        const c = await connect({ host: '127.0.0.1', port }, { deadline: Math.min(deadline, Date.now() + 1_000) });
-        try {
-          ready = (await c.readUntil('\n')).toString('latin1').startsWith('220');
-          await c.write(Buffer.from('QUIT\r\n', 'latin1')).catch(() => undefined);
-        } finally {
-          c.destroy();
-        }
-      } catch {
-        await delay(50);
-      }
-    }
-    if (!ready) throw new Error(`smtp-sink ${d.running() ? 'did not greet in time' : 'exited'}: ${await logTail(logFile)}`);
-    return {
-      url: `smtp://127.0.0.1:${port}`,
-      host: '127.0.0.1',
-      port,
-      pid: d.pid,
-      stop: stopOnce(d, [folder], 3_000),
-    };
-  } catch (e) {
-    await discard(daemon, [folder], 2_000);
-    throw e;
-  }
+  const bin = await requireProgram('smtp-sink', 'apt-get install postfix; see docs/install.md');
+  const port = opts.port ?? (await freePort());
+  const { pid, folder, stop } = await startLabDaemon({
+    name: 'smtp-sink',
+    dir: opts.dir,
+    pidFile: 'smtp-sink.pid',
+    stopGraceMs: 3_000,
+    setup: async (folder) => ({
+      bin,
+      args: [...(userInfo().uid === 0 ? ['-u', opts.user ?? 'postfix'] : []), ...(opts.extraArgs ?? []), `127.0.0.1:${port}`, String(opts.backlog ?? 256)],
+      outFile: join(folder, 'smtp-sink.log'),
+      ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
+      readyTimeoutMs: 10_000,
+      notReady: 'did not greet in time',
+    }),
+  });
+  return { pid, folder, stop, ...smtpListener(port) };
 }
