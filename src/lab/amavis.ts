@@ -35,9 +35,9 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
-import { requireProgram, smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
+import { milterListener, requireProgram, smtpListener, startLabDaemon, whenGreeting, whenListening, type LabListener, type LabProcess } from './daemon.js';
 import { startPostfixAfterQueue, type LabPostfix } from './postfix.js';
-import { childrenOf, delay, waitForListening, waitForSmtpGreeting } from './util.js';
+import { childrenOf, delay } from './util.js';
 
 /** What amavisd does with a message clamd calls infected (`$final_virus_destiny`). */
 export type AmavisVirusDestiny = 'reject' | 'bounce' | 'discard' | 'pass';
@@ -268,9 +268,7 @@ export async function startAmavis(opts: StartAmavisOptions): Promise<LabAmavis> 
         bin,
         args: ['-c', configFile, 'foreground'],
         outFile,
-        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
-        notReady: 'did not greet in time',
+        ...whenGreeting(port, opts.readyTimeoutMs ?? 60_000),
         logs: [outFile, logFile],
         home,
         configFile,
@@ -381,6 +379,7 @@ export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promi
   if (setpriv === undefined) throw new Error('setpriv (util-linux) is needed to run amavisd-milter as user amavis');
   const owner = await amavisAccount(opts.user, 'amavisd-milter is started as root and runs as user amavis (run as root)');
   const port = opts.port ?? (await freePort());
+  const milter = await milterListener(undefined, port);
   const { pid, folder, stop } = await startLabDaemon({
     name: 'amavisd-milter',
     dir: opts.dir,
@@ -398,7 +397,7 @@ export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promi
         '-f',
         ...(opts.debugLevel === undefined ? [] : ['-d', String(opts.debugLevel)]),
         '-s',
-        `inet:${port}@127.0.0.1`,
+        milter.socket,
         '-S',
         opts.amavisSocket,
         '-w',
@@ -416,11 +415,9 @@ export async function startAmavisdMilter(opts: StartAmavisdMilterOptions): Promi
         bin: setpriv,
         args,
         outFile: join(folder, 'amavisd-milter.out'),
-        ready: (deadline: number, alive: () => boolean) => waitForListening([{ host: '127.0.0.1', port }], deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
-        notReady: 'did not listen in time',
+        ...whenListening([milter.endpoint], opts.readyTimeoutMs ?? 20_000),
       };
     },
   });
-  return { pid, folder, stop, url: `milter://127.0.0.1:${port}`, host: '127.0.0.1', port };
+  return { pid, folder, stop, url: milter.url, host: '127.0.0.1', port };
 }

@@ -8,9 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, type Endpoint } from '../core/net.js';
-import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
-import { waitForListening } from './util.js';
+import { milterListener, requireProgram, startLabDaemon, whenListening, type LabMilterListener, type LabProcess } from './daemon.js';
 
 /** clamav-milter's OnInfected values. */
 export type ClamavMilterOnInfected = 'Reject' | 'Defer' | 'Blackhole' | 'Quarantine' | 'Accept';
@@ -36,11 +34,7 @@ export interface StartClamavMilterOptions {
 }
 
 /** A running lab clamav-milter. */
-export interface LabClamavMilter extends LabProcess {
-  /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
-  url: string;
-  /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`). */
-  socket: string;
+export interface LabClamavMilter extends Omit<LabMilterListener, 'endpoint'>, LabProcess {
   configFile: string;
   logFile: string;
 }
@@ -88,27 +82,14 @@ export async function startClamavMilter(opts: StartClamavMilterOptions): Promise
     stopGraceMs: opts.stopGraceMs ?? 2_000,
     failGraceMs: 1_000,
     async setup(folder) {
-      let milterSocket: string;
-      let url: string;
-      let ep: Endpoint;
-      if ((opts.listen ?? 'inet') === 'unix') {
-        const path = join(folder, 'clamav-milter.sock');
-        milterSocket = `unix:${path}`;
-        url = `milter+unix://${path}`;
-        ep = { path };
-      } else {
-        const port = await freePort();
-        milterSocket = `inet:${port}@127.0.0.1`;
-        url = `milter://127.0.0.1:${port}`;
-        ep = { host: '127.0.0.1', port };
-      }
+      const milter = await milterListener(opts.listen === 'unix' ? join(folder, 'clamav-milter.sock') : undefined);
       const configFile = join(folder, 'clamav-milter.conf');
       const logFile = join(folder, 'clamav-milter.log');
       const outFile = join(folder, 'clamav-milter.out');
       await writeFile(
         configFile,
         clamavMilterConfig({
-          milterSocket,
+          milterSocket: milter.socket,
           clamdSocket: opts.clamdSocket,
           folder,
           onInfected: opts.onInfected ?? 'Reject',
@@ -121,16 +102,13 @@ export async function startClamavMilter(opts: StartClamavMilterOptions): Promise
         bin,
         args: [`--config-file=${configFile}`],
         outFile,
-        ready: (deadline: number, alive: () => boolean) => waitForListening([ep], deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
-        notReady: 'did not listen in time',
+        ...whenListening([milter.endpoint], opts.readyTimeoutMs ?? 20_000),
         logs: [logFile, outFile],
-        url,
-        milterSocket,
+        milter,
         configFile,
         logFile,
       };
     },
   });
-  return { ...proc, url: launch.url, socket: launch.milterSocket, configFile: launch.configFile, logFile: launch.logFile };
+  return { ...proc, url: launch.milter.url, socket: launch.milter.socket, configFile: launch.configFile, logFile: launch.logFile };
 }

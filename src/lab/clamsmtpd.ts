@@ -8,8 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../core/net.js';
-import { requireProgram, smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
-import { waitForSmtpGreeting } from './util.js';
+import { requireProgram, smtpListener, startLabDaemon, whenGreeting, type LabListener, type LabProcess } from './daemon.js';
 
 /** Options of {@link startClamsmtpd}. */
 export interface StartClamsmtpdOptions {
@@ -80,9 +79,7 @@ export async function startClamsmtpd(opts: StartClamsmtpdOptions): Promise<LabCl
         bin,
         args: ['-d', String(opts.debugLevel ?? 3), '-f', configFile],
         outFile: join(folder, 'clamsmtpd.log'),
-        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive, opts.readyWhen !== 'listen'),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
-        notReady: 'did not greet in time',
+        ...whenGreeting(port, opts.readyTimeoutMs ?? 10_000, opts.readyWhen !== 'listen'),
         port,
         configFile,
       };

@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnDaemon, which, type Daemon } from '../core/exec.js';
-import { logTail } from './util.js';
+import { freePort, type Endpoint } from '../core/net.js';
+import { logTail, waitForListening, waitForSmtpGreeting } from './util.js';
 
 /** What every running lab daemon has. */
 export interface LabProcess {
@@ -34,6 +35,22 @@ export function smtpListener(port: number): LabListener {
   return { url: `smtp://127.0.0.1:${port}`, host: '127.0.0.1', port };
 }
 
+/** Where a lab milter listens. */
+export interface LabMilterListener {
+  /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
+  url: string;
+  /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`, a milter's own config). */
+  socket: string;
+  endpoint: Endpoint;
+}
+
+/** A milter listener on the unix socket `unixPath`, else on 127.0.0.1:port (default: a free port). */
+export async function milterListener(unixPath: string | undefined, port?: number): Promise<LabMilterListener> {
+  if (unixPath !== undefined) return { url: `milter+unix://${unixPath}`, socket: `unix:${unixPath}`, endpoint: { path: unixPath } };
+  const p = port ?? (await freePort());
+  return { url: `milter://127.0.0.1:${p}`, socket: `inet:${p}@127.0.0.1`, endpoint: { host: '127.0.0.1', port: p } };
+}
+
 /** The path of an installed program, or an Error `NAME is not installed (HOW)`. */
 export async function requireProgram(name: string, how: string): Promise<string> {
   const bin = await which(name);
@@ -41,19 +58,33 @@ export async function requireProgram(name: string, how: string): Promise<string>
   return bin;
 }
 
-/** How to launch a lab daemon once its folder is ready (what a starter's `setup` returns). */
-export interface LabLaunch {
-  /** The program and its arguments (no shell). */
-  bin: string;
-  args: readonly string[];
-  /** The file its stdout and stderr are appended to (in its folder). */
-  outFile: string;
+/** When a lab daemon is ready (part of {@link LabLaunch}). */
+export interface LabReadiness {
   /** Is it serving? Checked until `deadline` while `alive()` (the starter polls its own way). */
   ready(deadline: number, alive: () => boolean): Promise<boolean>;
   /** How long it may take to become ready (ms). */
   readyTimeoutMs: number;
   /** What the error says when it still runs at the deadline, e.g. `did not greet in time`. */
   notReady: string;
+}
+
+/** Ready once 127.0.0.1:port greets with 220 (`greeting: false`: once it accepts connections). */
+export function whenGreeting(port: number, readyTimeoutMs: number, greeting = true): LabReadiness {
+  return { ready: (deadline, alive) => waitForSmtpGreeting(port, deadline, alive, greeting), readyTimeoutMs, notReady: 'did not greet in time' };
+}
+
+/** Ready once every endpoint accepts connections. */
+export function whenListening(endpoints: readonly Endpoint[], readyTimeoutMs: number): LabReadiness {
+  return { ready: (deadline, alive) => waitForListening(endpoints, deadline, alive), readyTimeoutMs, notReady: 'did not listen in time' };
+}
+
+/** How to launch a lab daemon once its folder is ready (what a starter's `setup` returns). */
+export interface LabLaunch extends LabReadiness {
+  /** The program and its arguments (no shell). */
+  bin: string;
+  args: readonly string[];
+  /** The file its stdout and stderr are appended to (in its folder). */
+  outFile: string;
   /** Logs whose tails the error carries, in order (default: `outFile`). */
   logs?: readonly string[];
 }

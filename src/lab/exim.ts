@@ -21,8 +21,8 @@ import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs
 import { basename, dirname, join } from 'node:path';
 import { run, which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
-import { smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
-import { delay, waitForSmtpGreeting } from './util.js';
+import { smtpListener, startLabDaemon, whenGreeting, type LabListener, type LabProcess } from './daemon.js';
+import { delay } from './util.js';
 
 /** Default prefix scripts/install-exim.sh unpacks Exim into. */
 export const DEFAULT_EXIM_PREFIX = '/opt/avbench/exim';
@@ -259,9 +259,7 @@ export async function startExim(opts: StartEximOptions): Promise<LabExim> {
         bin: install.bin,
         args: ['-C', configFile, '-bdf', '-oX', `${port}`, '-oP', join(folder, 'exim.pid')],
         outFile,
-        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
-        notReady: 'did not greet in time',
+        ...whenGreeting(port, opts.readyTimeoutMs ?? 20_000),
         logs: [outFile, join(folder, 'log', 'paniclog'), mainLog],
         configFile,
         mainLog,

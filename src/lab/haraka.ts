@@ -24,8 +24,7 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { freePort } from '../core/net.js';
-import { smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
-import { waitForSmtpGreeting } from './util.js';
+import { smtpListener, startLabDaemon, whenGreeting, type LabListener, type LabProcess } from './daemon.js';
 
 /** Where Haraka is installed: its package folder, `bin/haraka` and version. */
 export interface HarakaInstall {
@@ -158,9 +157,7 @@ export async function startHaraka(opts: StartHarakaOptions): Promise<LabHaraka> 
         bin: process.execPath,
         args: [install.bin, '-c', folder],
         outFile: join(folder, 'haraka.log'),
-        ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 20_000,
-        notReady: 'did not greet in time',
+        ...whenGreeting(port, opts.readyTimeoutMs ?? 20_000),
       };
     },
   });

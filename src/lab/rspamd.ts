@@ -20,9 +20,9 @@
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lookupAccount } from '../daemon/privileges.js';
-import { freePort, type Endpoint } from '../core/net.js';
-import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
-import { childrenOf, delay, waitForListening } from './util.js';
+import { freePort } from '../core/net.js';
+import { milterListener, requireProgram, startLabDaemon, whenListening, type LabMilterListener, type LabProcess } from './daemon.js';
+import { childrenOf, delay } from './util.js';
 
 /** Where the clamav rule sends its INSTREAM requests. */
 export type RspamdClamdTarget = { host: string; port: number } | { socket: string };
@@ -70,11 +70,7 @@ export interface StartRspamdOptions {
 }
 
 /** A running lab rspamd: `pid` is the main process; stop() signals it (it stops its workers). */
-export interface LabRspamd extends LabProcess {
-  /** `milter://127.0.0.1:PORT` or `milter+unix:///PATH` (for the milter driver / `--sut`). */
-  url: string;
-  /** `inet:PORT@127.0.0.1` or `unix:PATH` (for Postfix `smtpd_milters`). */
-  socket: string;
+export interface LabRspamd extends Omit<LabMilterListener, 'endpoint'>, LabProcess {
   /** The main process and its workers (proxy, normal, hs_helper) as started (for CPU and RSS sampling). */
   pids: number[];
   /** The normal (scanner) worker's port. */
@@ -201,9 +197,8 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
     stopGraceMs: opts.stopGraceMs ?? 5_000,
     failGraceMs: 1_000,
     async setup(folder) {
-      const unixPath = opts.listen === 'unix' ? join(folder, 'rspamd-milter.sock') : undefined;
-      const [milterPort, normalPort] = [unixPath === undefined ? await freePort() : 0, await freePort()];
-      const milterEp: Endpoint = unixPath === undefined ? { host: '127.0.0.1', port: milterPort } : { path: unixPath };
+      const milter = await milterListener(opts.listen === 'unix' ? join(folder, 'rspamd-milter.sock') : undefined);
+      const normalPort = await freePort();
       const configFile = join(folder, 'rspamd.conf');
       const logFile = join(folder, 'rspamd.log');
       const outFile = join(folder, 'rspamd.out');
@@ -214,7 +209,7 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
         configFile,
         rspamdConfig({
           folder,
-          milter: unixPath ?? milterPort,
+          milter: 'path' in milter.endpoint ? milter.endpoint.path : milter.endpoint.port,
           normalPort,
           clamd: opts.clamd,
           action: opts.action ?? 'reject',
@@ -237,12 +232,9 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
         bin,
         args,
         outFile,
-        ready: (deadline: number, alive: () => boolean) => waitForListening([milterEp, { host: '127.0.0.1', port: normalPort }], deadline, alive),
-        readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
-        notReady: 'did not listen in time',
+        ...whenListening([milter.endpoint, { host: '127.0.0.1', port: normalPort }], opts.readyTimeoutMs ?? 30_000),
         logs: [logFile, outFile],
-        unixPath,
-        milterPort,
+        milter,
         normalPort,
         configFile,
         logFile,
@@ -257,11 +249,10 @@ export async function startRspamd(opts: StartRspamdOptions): Promise<LabRspamd> 
     same = now.length >= 2 && now.join() === workers.join() ? same + 1 : 0;
     workers = now;
   }
-  const { unixPath, milterPort } = launch;
   return {
     ...proc,
-    url: unixPath === undefined ? `milter://127.0.0.1:${milterPort}` : `milter+unix://${unixPath}`,
-    socket: unixPath === undefined ? `inet:${milterPort}@127.0.0.1` : `unix:${unixPath}`,
+    url: launch.milter.url,
+    socket: launch.milter.socket,
     pids: [proc.pid, ...workers],
     normalPort: launch.normalPort,
     configFile: launch.configFile,

@@ -6,8 +6,7 @@
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../core/net.js';
-import { requireProgram, smtpListener, startLabDaemon, type LabListener, type LabProcess } from './daemon.js';
-import { waitForSmtpGreeting } from './util.js';
+import { requireProgram, smtpListener, startLabDaemon, whenGreeting, type LabListener, type LabProcess } from './daemon.js';
 
 /** Options of {@link startSmtpSink}. */
 export interface StartSmtpSinkOptions {
@@ -39,9 +38,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<La
       bin,
       args: [...(userInfo().uid === 0 ? ['-u', opts.user ?? 'postfix'] : []), ...(opts.extraArgs ?? []), `127.0.0.1:${port}`, String(opts.backlog ?? 256)],
       outFile: join(folder, 'smtp-sink.log'),
-      ready: (deadline: number, alive: () => boolean) => waitForSmtpGreeting(port, deadline, alive),
-      readyTimeoutMs: 10_000,
-      notReady: 'did not greet in time',
+      ...whenGreeting(port, 10_000),
     }),
   });
   return { pid, folder, stop, ...smtpListener(port) };
