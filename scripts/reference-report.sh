@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make the published reference report (reports/reference/): every real scanner of this
-# machine across all four modes, plus the third-party front ends clamsmtpd and clamav-milter,
-# on the quick corpus (seed 1). Needs the Debian packages of ../shared/RUNBOOK.md and a build.
+# machine across all four modes, plus every third-party gateway `avbench lab up` started
+# (clamsmtpd, clamav-milter, and when installed Haraka, Exim, rspamd, amavisd-new,
+# amavisd-milter, Sendmail...), pointed at the lab clamd, on the quick corpus (seed 1): the
+# report's gateways table compares them. Needs the Debian packages of ../shared/RUNBOOK.md and a build.
 #   bash scripts/reference-report.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +16,15 @@ trap cleanup EXIT
 npm run build >/dev/null
 [ -f corpora/quick/manifest.json ] || "${AVBENCH[@]}" corpus generate --out corpora/quick --profile quick --seed 1
 "${AVBENCH[@]}" lab up --detach --dir "$LAB" >/dev/null
-SMTP_SUT=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]+"/state.json","utf8")).suts.clamsmtpd)' "$LAB")
-MILTER_SUT=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1]+"/state.json","utf8")).suts["clamav-milter"])' "$LAB")
+# Every --sut URL the lab wrote, one per line (gateways not installed here are not in it).
+SUTS=()
+while IFS= read -r url; do SUTS+=(--sut "$url"); done < <(node -e 'for (const u of Object.values(JSON.parse(require("fs").readFileSync(process.argv[1]+"/state.json","utf8")).suts)) console.log(u)' "$LAB")
+echo "gateways: $(( ${#SUTS[@]} / 2 )) from $LAB/state.json" >&2
 
 rm -rf "$OUT"
 "${AVBENCH[@]}" bench --corpus corpora/quick --lab \
   -s embedded -s clamd -s clamscan -s clamdscan -s yara -s icap \
   -m direct -m smtp -m milter -m lda \
-  --sut "$SMTP_SUT" --sut "$MILTER_SUT" \
+  "${SUTS[@]}" \
   -n 1 -n 8 --repeat 3 --warmup 1 --mode-limit lda=20 \
   --out "$OUT"
