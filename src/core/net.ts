@@ -421,9 +421,14 @@ interface IdleEntry<T> {
  * A reused item may still have been dropped by the peer in a way not visible yet (the close
  * is in flight): callers retry once on a fresh one when a reused item fails before the peer
  * took anything.
+ *
+ * Endpoints are compared by value (`describeEndpoint`); the key of an endpoint object is
+ * remembered, so do not change an endpoint object after handing it to the pool.
  */
 export class IdlePool<T> {
   private readonly idle = new Map<string, Array<IdleEntry<T>>>();
+  /** Keys of the endpoint objects seen (callers pass the same object again and again). */
+  private readonly keys = new WeakMap<Endpoint, string>();
   private closing = false;
 
   constructor(private readonly opts: IdlePoolOptions<T>) {
@@ -444,9 +449,9 @@ export class IdlePool<T> {
 
   /** A usable idle item for `endpoint` (the newest), or undefined; unusable or expired ones met on the way are disposed. */
   take(endpoint: Endpoint): T | undefined {
-    const list = this.idle.get(describeEndpoint(endpoint));
+    const list = this.idle.get(this.keyOf(endpoint));
     if (list === undefined) return undefined;
-    const now = Date.now();
+    const now = this.opts.idleMs === undefined ? 0 : Date.now();
     for (let e = list.pop(); e !== undefined; e = list.pop()) {
       if (this.opts.usable !== undefined && !this.opts.usable(e.item)) {
         void this.drop(e.item, 'unusable');
@@ -471,7 +476,7 @@ export class IdlePool<T> {
 
   /** Give an item back: kept when usable and there is room (and the pool is open), else disposed. Returns whether it was kept. */
   put(endpoint: Endpoint, item: T): boolean {
-    const key = describeEndpoint(endpoint);
+    const key = this.keyOf(endpoint);
     let list = this.idle.get(key);
     const why: IdleDisposal | undefined = this.closing
       ? 'closed'
@@ -485,7 +490,7 @@ export class IdlePool<T> {
       return false;
     }
     if (list === undefined) this.idle.set(key, (list = []));
-    list.push({ item, since: Date.now() });
+    list.push({ item, since: this.opts.idleMs === undefined ? 0 : Date.now() });
     return true;
   }
 
@@ -495,6 +500,12 @@ export class IdlePool<T> {
     const all = [...this.idle.values()].flatMap((list) => list.splice(0));
     this.idle.clear();
     await Promise.all(all.map((e) => this.drop(e.item, 'closed')));
+  }
+
+  private keyOf(endpoint: Endpoint): string {
+    let key = this.keys.get(endpoint);
+    if (key === undefined) this.keys.set(endpoint, (key = describeEndpoint(endpoint)));
+    return key;
   }
 
   private async drop(item: T, why: IdleDisposal): Promise<void> {
