@@ -102,15 +102,32 @@ function timeoutsTitle(r: Run): string | undefined {
   return `${deadline}${c.timeouts} message(s) ended at a deadline, ${fmtNumber(c.timeoutSeconds, 1)} s in all${stalled}`;
 }
 
+/**
+ * Run columns per category table: more runs are split into several tables of at most this
+ * many (the category column repeated), so the matrix stays readable at 1,280 px without
+ * scrolling sideways.
+ */
+export const CATEGORY_COLUMNS = 8;
+
 function categoryTable(results: Results): SafeHtml {
   const m = categoryMatrix(results);
   if (m.categories.length === 0 || m.runs.length === 0) return html`<p class="note">No categorised, labelled messages (a corpus without manifest.json has no detection figures).</p>`;
-  return html`<table class="categories">
-<thead><tr><th>Category</th>${m.runs.map((r) => html`<th class="d">${r.label}</th>`)}</tr></thead>
+  const groups: number[][] = [];
+  for (let i = 0; i < m.runs.length; i += CATEGORY_COLUMNS) groups.push(m.runs.slice(i, i + CATEGORY_COLUMNS).map((_, k) => i + k));
+  const tables = groups.map(
+    (cols) => html`<table class="categories">
+${groups.length > 1 ? html`<caption class="muted">Runs ${cols[0]! + 1}–${cols[cols.length - 1]! + 1} of ${m.runs.length}</caption>` : ''}
+<thead><tr><th>Category</th>${cols.map((j) => html`<th class="d">${m.runs[j]!.label}</th>`)}</tr></thead>
 <tbody>
-${m.categories.map((cat, i) => html`<tr><th class="d">${cat}</th>${(m.cells[i] ?? []).map((c) => html`<td class="t-${c.tone}">${c.text}</td>`)}</tr>\n`)}
+${m.categories.map((cat, i) => html`<tr><th class="d">${cat}</th>${cols.map((j) => {
+      const c = m.cells[i]?.[j];
+      return c === undefined ? html`<td></td>` : html`<td class="t-${c.tone}">${c.text}</td>`;
+    })}</tr>\n`)}
 </tbody>
 </table>
+`,
+  );
+  return html`${tables}
 <p class="legend muted">Errors include those on messages labelled <code>any</code> (same count as the ranking). <span class="t-good">all found, nothing wrong</span><span class="t-warn">≥ 80 % found, or errors</span><span class="t-bad">&lt; 80 % found, or false positives</span><span class="t-none">not judged</span> — infected categories show found/infected; clean categories show false positives over clean messages.</p>`;
 }
 
@@ -204,20 +221,30 @@ function problemsTable(results: Results, opts: RenderOptions): SafeHtml {
   const max = opts.maxMessages ?? 2000;
   const shown = messages.slice(0, max);
   const rest = messages.length - shown.length;
-  return html`<p>${messages.length} message${messages.length === 1 ? '' : 's'} missed, wrongly flagged or failed on by at least one scanning run.${rest > 0 ? ` The first ${shown.length} are listed; results.json holds the rest.` : ''}</p>
-<table class="problems">
-<thead><tr><th>Message</th><th>Category</th><th>Expected</th><th>Part</th><th>Encoding</th><th>Problem</th>${scanners.map((s) => html`<th class="d">${s}</th>`)}</tr></thead>
+  const groups: string[][] = [];
+  for (let i = 0; i < scanners.length; i += PROBLEM_SCANNER_COLUMNS) groups.push(scanners.slice(i, i + PROBLEM_SCANNER_COLUMNS));
+  const tables = groups.map(
+    (group, g) => html`<table class="problems">
+${groups.length > 1 ? html`<caption class="muted">Scanners ${g * PROBLEM_SCANNER_COLUMNS + 1}–${g * PROBLEM_SCANNER_COLUMNS + group.length} of ${scanners.length}: ${group.join(', ')}</caption>` : ''}
+<thead><tr><th>Message</th><th>Category</th><th>Expected</th><th>Part</th><th>Encoding</th><th>Problem</th>${group.map((s) => html`<th class="d">${s}</th>`)}</tr></thead>
 <tbody>
 ${shown.map(
-  (m) => html`<tr><td class="d">${m.file}</td><td class="d">${m.category ?? '–'}</td><td>${m.expected ?? '–'}</td><td class="d">${m.part ?? '–'}</td><td class="d">${m.encoding ?? '–'}</td><td>${m.kinds.map((k) => html`<span class="k-${k}">${k}</span> `)}</td>${scanners.map((s) => {
+  (m) => html`<tr><td class="d">${m.file}</td><td class="d">${m.category ?? '–'}</td><td>${m.expected ?? '–'}</td><td class="d">${m.part ?? '–'}</td><td class="d">${m.encoding ?? '–'}</td><td>${m.kinds.map((k) => html`<span class="k-${k}">${k}</span> `)}</td>${group.map((s) => {
     const said = m.byScanner.get(s) ?? [];
     if (said.length === 0) return html`<td class="muted">not run</td>`;
     return html`<td><ul class="said">${said.map((x) => html`<li class="k-${x.kind}"><span class="muted">${modeOf(x, results)}:</span> <span class="d">${saidText(x.result)}</span>${x.result.part !== undefined && x.result.verdict === 'infected' ? html` <span class="muted d">in ${x.result.part}</span>` : ''}<br><span class="muted d">${transportText(x.result)}</span></li>`)}</ul></td>`;
   })}</tr>\n`,
 )}
 </tbody>
-</table>`;
+</table>
+`,
+  );
+  return html`<p>${messages.length} message${messages.length === 1 ? '' : 's'} missed, wrongly flagged or failed on by at least one scanning run.${rest > 0 ? ` The first ${shown.length} are listed; results.json holds the rest.` : ''}${groups.length > 1 ? ` ${scanners.length} scanners: ${groups.length} tables of at most ${PROBLEM_SCANNER_COLUMNS}, the same messages in each.` : ''}</p>
+${tables}`;
 }
+
+/** Scanner columns per problem-message table: more scanners are split into several tables (the same rows), readable at 1,280 px. */
+export const PROBLEM_SCANNER_COLUMNS = 4;
 
 function fatesTable(results: Results): SafeHtml {
   const fates = ['scanned', 'delivered', 'tagged', 'rejected', 'tempfailed', 'dropped', 'lost'] as const;

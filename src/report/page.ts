@@ -78,8 +78,15 @@ table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid var(--line); padding: .3rem .5rem; vertical-align: top; text-align: left; }
 th { background: var(--head); font-weight: 600; }
 table.approaches, table.problems { width: 100%; }
-table.approaches td:nth-child(n+3):nth-child(-n+6) { min-width: 10rem; }
+table.approaches td:nth-child(2) { min-width: 9rem; }
+table.approaches td:nth-child(n+3):nth-child(-n+6) { min-width: 7rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num, td.num .muted, td.num .d { white-space: normal; }
+table.ranking td:nth-child(2) { min-width: 7rem; }
+table.approaches td.num:nth-child(10) { white-space: normal; }
+table.approaches td:nth-child(8), table.approaches td:nth-child(9) { min-width: 8rem; }
+ul.said span { overflow-wrap: anywhere; }
+caption { text-align: left; caption-side: top; padding: .2rem 0; }
 td.best { background: var(--best); font-weight: 700; }
 td.best::before { content: "\\2605\\00a0"; color: #b07d00; }
 .d { unicode-bidi: isolate; overflow-wrap: anywhere; }

@@ -3,15 +3,19 @@
  * names, categories, parts, encodings and — through an .ndb signature of the embedded
  * scanner — virus names that carry HTML and JavaScript), its report.html opened in headless
  * Chromium: the charts are drawn, no script from the corpus runs, no network request is
- * made, and a screenshot is saved (its path is printed).
+ * made, and a screenshot is saved (its path is printed). Issue 14.7: at 1,280 px every table
+ * fits — no sideways scrolling of the page, no table past the window, no cell cutting its
+ * text — for this report, a real schema version 1 file and a wide one shaped like the
+ * reference report (7 scanners × 4 modes × 2 concurrencies + clamsmtpd and clamav-milter).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Results } from '../../src/results/types.js';
+import type { Page } from 'playwright-core';
+import type { Results, Run } from '../../src/results/types.js';
 import { runBench } from '../../src/bench/runner.js';
 import { writeReport } from '../../src/report/index.js';
 import { loadResultsFile, matchingManifest } from '../../src/report/load.js';
@@ -96,6 +100,81 @@ const FILES: CorpusFile[] = [
   },
   { file: 'plain.eml', expected: 'clean', category: 'clean', subject: 'hello', attachment: 'notes.txt', data: Buffer.from('meeting at noon') },
 ];
+
+/** The window width the report must fit (issue 14.7). */
+const WIDTH = 1280;
+
+/** How the page's tables sit at the current viewport width. */
+interface Fit {
+  viewport: number;
+  docScrollWidth: number;
+  tables: { cls: string; left: number; right: number; scrolls: boolean; cutCells: string[]; narrowest: number }[];
+}
+
+async function measureFit(page: Page): Promise<Fit> {
+  return page.evaluate<Fit>(`(() => ({
+    viewport: document.documentElement.clientWidth,
+    docScrollWidth: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+    tables: [...document.querySelectorAll('table')].map((t) => {
+      const r = t.getBoundingClientRect();
+      const cells = [...t.querySelectorAll('th, td')];
+      return {
+        cls: t.className,
+        left: r.left,
+        right: r.right,
+        scrolls: t.scrollWidth > t.clientWidth + 1,
+        cutCells: cells.filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent.slice(0, 40)),
+        narrowest: Math.min(...[...t.rows[0].cells].map((c) => c.getBoundingClientRect().width)),
+      };
+    }),
+  }))()`);
+}
+
+/** Every table fits WIDTH: the page does not scroll sideways, no table is past the window or cuts a cell. */
+function expectFits(fit: Fit, what: string): void {
+  expect(fit.viewport, what).toBeLessThanOrEqual(WIDTH);
+  expect(fit.docScrollWidth, `${what}: page wider than ${WIDTH} px`).toBeLessThanOrEqual(WIDTH);
+  expect(fit.tables.map((t) => t.cls)).toContain('approaches');
+  for (const t of fit.tables) {
+    expect(t.left, `${what}: table.${t.cls} left edge`).toBeGreaterThanOrEqual(0);
+    expect(t.right, `${what}: table.${t.cls} cut at the window's edge`).toBeLessThanOrEqual(fit.viewport);
+    expect(t.scrolls, `${what}: table.${t.cls} scrolls`).toBe(false);
+    expect(t.cutCells, `${what}: table.${t.cls} cells cutting their text`).toEqual([]);
+    // Readable: no column squeezed to a sliver.
+    expect(t.narrowest, `${what}: table.${t.cls} narrowest column`).toBeGreaterThanOrEqual(30);
+  }
+}
+
+/**
+ * A wide report's results, shaped like the reference report (scripts/reference-report.sh):
+ * the real runs of the version 1 fixture copied to 7 scanners × 4 modes × c1 and c8, plus
+ * clamsmtpd and clamav-milter with their long SUT URLs.
+ */
+function wideResults(v1: Results): Results {
+  const pick = (mode: string, who: 'baseline' | 'embedded' | 'clamd' | 'clamsmtpd'): Run => {
+    const want = mode === 'direct' ? 'direct' : 'smtp';
+    const r = v1.runs.find((x) => x.mode === want && (who === 'baseline' ? x.baseline === true : x.baseline !== true && x.scanner.name === who));
+    if (r === undefined) throw new Error(`fixture lacks ${who} ${want}`);
+    return JSON.parse(JSON.stringify(r)) as Run;
+  };
+  const runs: Run[] = [];
+  for (const c of [1, 8]) {
+    for (const mode of ['direct', 'smtp', 'milter', 'lda'] as const) {
+      for (const name of ['baseline', 'embedded', 'clamd', 'clamscan', 'clamdscan', 'yara', 'icap']) {
+        const r = pick(mode, name === 'baseline' ? 'baseline' : name === 'embedded' ? 'embedded' : 'clamd');
+        if (name !== 'baseline') r.scanner = { ...r.scanner, name, type: name };
+        Object.assign(r, { mode, concurrency: c, id: `${name}/${mode}/c${c}` });
+        runs.push(r);
+      }
+    }
+    const smtpSut = pick('smtp', 'clamsmtpd');
+    runs.push(Object.assign(smtpSut, { concurrency: c, id: `clamsmtpd/smtp/c${c}` }));
+    const milterSut = pick('smtp', 'clamsmtpd');
+    milterSut.scanner = { ...milterSut.scanner, name: 'clamav-milter' };
+    runs.push(Object.assign(milterSut, { mode: 'milter', sut: 'milter://127.0.0.1:39507?name=clamav-milter&pid=21449,21434', concurrency: c, id: `clamav-milter/milter/c${c}` }));
+  }
+  return { ...v1, runs };
+}
 
 let work: string;
 let shotDir: string;
@@ -232,10 +311,12 @@ await describeReal('report in chromium', ['chromium'], () => {
       // No network: the only request is the page itself.
       expect(requests).toEqual([url]);
 
+      expectFits(await measureFit(page), 'hostile report');
       const shot = join(shotDir, 'report-hostile.png');
       await page.screenshot({ path: shot, fullPage: true });
       process.stdout.write(`[report in chromium] screenshot: ${shot}\n`);
       expect((await readFile(shot)).subarray(1, 4).toString()).toBe('PNG');
+      expect((await stat(shot)).size).toBeGreaterThan(10_000);
 
       // The trap works: a page that does run a corpus-style script is caught.
       const control = await context.newPage();
@@ -250,4 +331,51 @@ await describeReal('report in chromium', ['chromium'], () => {
       await context?.close();
     }
   }, 120_000);
+
+  it(`at ${WIDTH} px every table fits, the wide "Interception approaches" one included: a version 1 file and a reference-shaped one; screenshots saved`, async () => {
+    const v1 = JSON.parse(await readFile(join(import.meta.dirname, '..', 'results', 'fixtures', 'results-v1.json'), 'utf8')) as Results;
+    const wide = wideResults(v1);
+    expect(wide.runs).toHaveLength(60);
+    const profile = join(work, 'chromium-profile-width');
+    await mkdir(profile, { mode: 0o700 });
+    let context: BrowserContext | undefined;
+    try {
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        viewport: { width: WIDTH, height: 900 },
+      });
+      const page = context.pages()[0] ?? (await context.newPage());
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      for (const [name, results] of [['v1', v1], ['wide', wide]] as const) {
+        const out = join(work, `width-${name}`);
+        const w = await writeReport(results, out, { noPng: true });
+        await page.goto(pathToFileURL(w.html).href, { waitUntil: 'load' });
+        await page.waitForFunction(`document.querySelectorAll('canvas[data-chart][data-drawn="yes"]').length === document.querySelectorAll('canvas[data-chart]').length`);
+        const fit = await measureFit(page);
+        expectFits(fit, `${name} report`);
+        if (name === 'wide') {
+          // 58 scanning runs and 8 scanners: the category matrix and the problem messages are split into tables that fit.
+          expect(fit.tables.filter((t) => t.cls === 'categories').length).toBeGreaterThan(1);
+          expect(fit.tables.filter((t) => t.cls === 'problems').length).toBe(2);
+        }
+        const shot = join(shotDir, `report-${name}-${WIDTH}px.png`);
+        await page.screenshot({ path: shot, fullPage: true, timeout: 120_000 });
+        process.stdout.write(`[report in chromium] ${WIDTH} px screenshot: ${shot}\n`);
+        const bytes = await readFile(shot);
+        expect(bytes.subarray(1, 4).toString()).toBe('PNG');
+        expect(bytes.length).toBeGreaterThan(10_000);
+        expect(bytes.readUInt32BE(16)).toBe(WIDTH); // IHDR width: the page is no wider than the window
+        const approaches = await page.$('table.approaches');
+        const approachesShot = join(shotDir, `approaches-${name}-${WIDTH}px.png`);
+        await approaches!.screenshot({ path: approachesShot });
+        expect((await stat(approachesShot)).size).toBeGreaterThan(5_000);
+      }
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context?.close();
+    }
+  }, 400_000);
 });
