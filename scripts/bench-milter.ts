@@ -48,7 +48,7 @@ import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
 import { startSmtpSink } from '../src/lab/smtp-sink.js';
 import { createMilterDriver, type MilterOutcome } from '../src/modes/milter/driver.js';
 import { createMilterServer } from '../src/modes/milter/server.js';
-import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket.js';
+import { milterEndpoint, milterUrl, parseMilterSocket } from '../src/modes/milter/socket-spec.js';
 import type { Adapter } from '../src/core/types.js';
 import type { Fate } from '../src/modes/types.js';
 import { listOf, opt, readOptions } from './lib/args.js';

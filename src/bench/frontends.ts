@@ -19,7 +19,7 @@ import { outcomeOfVerdict } from '../modes/direct.js';
 import { createLdaDriver } from '../modes/lda/driver.js';
 import { createMilterDriver } from '../modes/milter/driver.js';
 import { createMilterServer } from '../modes/milter/server.js';
-import { milterUrl, parseMilterSocket } from '../modes/milter/socket.js';
+import { milterUrl, parseMilterSocket } from '../modes/milter/socket-spec.js';
 import { createSmtpDriver } from '../modes/smtp/driver.js';
 import { createSmtpProxy } from '../modes/smtp/proxy.js';
 import { createSmtpSink } from '../modes/smtp/sink.js';
@@ -109,6 +109,40 @@ export function createBenchDirectDriver(adapters: readonly Adapter[], limits?: P
   };
 }
 
+/**
+ * Our front end as a target: `open` starts the servers and opens the driver; when it throws,
+ * `stops` (what was started before it) are closed. Closing the target closes the driver,
+ * then `stops` in order, errors ignored. `more` adds what the driver's mode records.
+ */
+async function ourTarget<D extends BenchDriver>(
+  mode: ModeName,
+  concurrency: number,
+  stops: readonly (() => Promise<unknown>)[],
+  open: () => Promise<D>,
+  more: (driver: D) => Pick<Target, 'shape' | 'afterPass'> = () => ({}),
+): Promise<Target> {
+  let driver: D;
+  try {
+    driver = await open();
+  } catch (err) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    throw err;
+  }
+  const d = driver;
+  return {
+    mode,
+    sut: 'ours',
+    driver: d,
+    concurrency,
+    pids: [],
+    ...more(d),
+    async close() {
+      await d.close().catch(() => undefined);
+      for (const stop of stops) await stop().catch(() => undefined);
+    },
+  };
+}
+
 /** Start our front end of `mode` around one adapter, and its driver (opened). */
 export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
   const timeoutMs = o.timeoutMs ?? 60_000;
@@ -122,58 +156,33 @@ export async function startFrontEnd(o: FrontEndOptions): Promise<Target> {
       const { recorded, ...shape } = smtpShape(o.shape);
       const sink = await createSmtpSink();
       const proxy = createSmtpProxy({ forward: { host: sink.host, port: sink.port }, scanners: [o.adapter], maxClients: Math.max(100, o.concurrency * 2), ...limits });
-      let driver;
-      try {
-        const addr = await proxy.listen();
-        driver = createSmtpDriver({ url: `smtp://${addr.host}:${addr.port}`, sink, sessions: o.concurrency, timeoutMs, ...shape });
-        await driver.open();
-      } catch (err) {
-        await proxy.close().catch(() => undefined);
-        await sink.close().catch(() => undefined);
-        throw err;
-      }
-      const d = driver;
-      return {
-        mode: 'smtp',
-        sut: 'ours',
-        driver: d,
-        concurrency: o.concurrency,
-        pids: [],
-        shape: recorded,
-        afterPass: () => {
-          sink.clear();
-          d.restartSchedule();
+      return ourTarget(
+        'smtp',
+        o.concurrency,
+        [() => proxy.close(), () => sink.close()],
+        async () => {
+          const addr = await proxy.listen();
+          const driver = createSmtpDriver({ url: `smtp://${addr.host}:${addr.port}`, sink, sessions: o.concurrency, timeoutMs, ...shape });
+          await driver.open();
+          return driver;
         },
-        async close() {
-          await d.close().catch(() => undefined);
-          await proxy.close().catch(() => undefined);
-          await sink.close().catch(() => undefined);
-        },
-      };
+        (d) => ({
+          shape: recorded,
+          afterPass: () => {
+            sink.clear();
+            d.restartSchedule();
+          },
+        }),
+      );
     }
     case 'milter': {
       const server = createMilterServer({ scanners: [o.adapter], listen: 'inet:0@127.0.0.1', ...limits });
-      let driver;
-      try {
+      return ourTarget('milter', o.concurrency, [() => server.close()], async () => {
         await server.listen();
-        driver = createMilterDriver({ url: milterUrl(parseMilterSocket(server.address)), concurrency: o.concurrency, timeoutMs });
+        const driver = createMilterDriver({ url: milterUrl(parseMilterSocket(server.address)), concurrency: o.concurrency, timeoutMs });
         await driver.open();
-      } catch (err) {
-        await server.close().catch(() => undefined);
-        throw err;
-      }
-      const d = driver;
-      return {
-        mode: 'milter',
-        sut: 'ours',
-        driver: d,
-        concurrency: o.concurrency,
-        pids: [],
-        async close() {
-          await d.close().catch(() => undefined);
-          await server.close().catch(() => undefined);
-        },
-      };
+        return driver;
+      });
     }
     case 'lda': {
       const prefix = o.deliverCommand ?? defaultDeliverCommand();

@@ -17,7 +17,7 @@
  */
 import { basename } from 'node:path';
 import { parseLdaSut } from '../modes/lda/driver.js';
-import { parseMilterUrl } from '../modes/milter/socket.js';
+import { parseMilterUrl } from '../modes/milter/socket-spec.js';
 import { parseSmtpUrl } from '../modes/smtp/driver.js';
 
 /** A parsed `--sut`. */

@@ -10,7 +10,7 @@
 import { completedThroughput, detectionCounts } from '../results/counts.js';
 import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
 import { classifyChange, pairMessages, pairRuns, shapeKey, sutKind } from '../results/pairing.js';
-import { ALL, num, pct, type CheckCase, type Finding, type NamedMessage } from './model.js';
+import { ALL, num, pct, type CheckCase, type Finding, type NamedMessage } from './findings.js';
 import { casesOfRun, p95Finding } from './thresholds.js';
 
 /** Timing limits for results-vs-results (all off unless given). */
@@ -146,8 +146,12 @@ function timingFindings(b: Run, c: Run, t: TimingLimits): Finding[] {
   return out;
 }
 
-/** Compare `cur` against the earlier `base`. */
-export function compareResults(base: Results, cur: Results, timing: TimingLimits = {}): { cases: CheckCase[]; notes: string[] } {
+/**
+ * Check `cur` against the earlier `base` (a baseline results file): runs paired by the one
+ * pairing of src/results, one case per run and category with its findings. (Named apart from
+ * src/report's `compareResults`, which describes the differences for a reader.)
+ */
+export function checkAgainstBaseline(base: Results, cur: Results, timing: TimingLimits = {}): { cases: CheckCase[]; notes: string[] } {
   const notes: string[] = [];
   const timed = timing.maxThroughputDropPercent !== undefined || timing.maxP95RiseMs !== undefined || timing.maxP95RisePercent !== undefined;
   if (!timed) notes.push('throughput and latency are not compared between two results files (another run, maybe another machine: noisy); pass --max-throughput-drop-percent / --max-p95-rise-ms / --max-p95-rise-percent to compare them');

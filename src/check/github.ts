@@ -6,7 +6,7 @@
  * so a file name cannot end the command early or inject a second one.
  */
 import { appendFile } from 'node:fs/promises';
-import { caseLabel, regressions, type CheckReport } from './model.js';
+import { caseLabel, regressions, type CheckReport } from './findings.js';
 import { toMarkdown } from './markdown.js';
 
 /** Escape the data part of a workflow command. */

@@ -7,7 +7,7 @@
  * lone surrogates) are written as visible `\xNN` / `\uXXXX` text: a hostile file name
  * cannot break the document.
  */
-import { caseLabel, type CheckCase, type CheckReport, type Finding } from './model.js';
+import { caseLabel, type CheckCase, type CheckReport, type Finding } from './findings.js';
 
 /** Characters XML 1.0 cannot hold (even as references), plus C1 controls, as visible escapes. */
 function visible(s: string): string {

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Results } from '../results/types.js';
 import { validateResults } from '../results/schema.js';
-import type { BaselineKind } from './model.js';
+import type { BaselineKind } from './findings.js';
 import { THRESHOLDS_KIND, validateThresholds, type Thresholds } from './thresholds.js';
 
 /** Unusable input: a missing file, not JSON, or a document that does not validate. */

@@ -5,7 +5,7 @@
  * escapeMarkdown (src/report/escape.ts).
  */
 import { escapeMarkdown as md } from '../report/escape.js';
-import { caseLabel, regressions, type CheckReport } from './model.js';
+import { caseLabel, regressions, type CheckReport } from './findings.js';
 
 /** At most this many messages per finding are listed. */
 const MAX_LISTED = 50;

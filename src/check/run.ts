@@ -13,12 +13,12 @@ import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Results } from '../results/types.js';
 import { writeResultsFile } from '../bench/write.js';
-import { compareResults, type TimingLimits } from './compare.js';
+import { checkAgainstBaseline, type TimingLimits } from './compare.js';
 import { githubOutput, type GithubEnv } from './github.js';
 import { toJunitXml } from './junit.js';
 import { CheckInputError, guessKind, loadBaseline, loadResults } from './load.js';
 import { toMarkdown } from './markdown.js';
-import { regressions, type BaselineKind, type CheckReport } from './model.js';
+import { regressions, type BaselineKind, type CheckReport } from './findings.js';
 import { formatText, printable } from './text.js';
 import { evaluateThresholds, thresholdsFromResults } from './thresholds.js';
 
@@ -93,7 +93,7 @@ export async function runCheck(o: CheckOptions): Promise<CheckOutcome> {
     if (baseline.kind === 'thresholds' && timed) {
       throw new CheckInputError(`--max-throughput-drop-percent / --max-p95-rise-* compare two results files; baseline ${o.baseline} is a thresholds file: put baselineMsgsPerSec + maxThroughputDropPercent (or baselineP95Ms + maxP95RiseMs) in its rules instead`);
     }
-    const { cases, notes } = baseline.kind === 'results' ? compareResults(baseline.doc, results, timing) : evaluateThresholds(results, baseline.doc);
+    const { cases, notes } = baseline.kind === 'results' ? checkAgainstBaseline(baseline.doc, results, timing) : evaluateThresholds(results, baseline.doc);
     if (baseline.kind === 'thresholds' && !baseline.doc.rules.some((r) => r.maxThroughputDropPercent !== undefined || r.maxP95RiseMs !== undefined || r.maxP95RisePercent !== undefined)) {
       notes.unshift('throughput and latency are not checked: no rule of the thresholds file asks for them');
     }

@@ -3,7 +3,7 @@
  * messages, then a one-line verdict. File names and categories come from the corpus and
  * may be hostile: control characters (ESC sequences included) are printed as `\xNN`.
  */
-import { caseLabel, regressions, type CheckReport, type NamedMessage } from './model.js';
+import { caseLabel, regressions, type CheckReport, type NamedMessage } from './findings.js';
 
 /** `s` with C0/C1 control characters and DEL shown as `\xNN` (no terminal escapes get through). */
 export function printable(s: string): string {

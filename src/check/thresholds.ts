@@ -24,7 +24,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { packageRoot } from '../core/package-root.js';
 import { completedThroughput, detectionCounts, isLabelled, problemOf, runCounts } from '../results/counts.js';
 import type { DetectionCounts, MessageResult, Results, Run } from '../results/types.js';
-import { ALL, num, pct, sutKind, type CheckCase, type Finding, type NamedMessage } from './model.js';
+import { ALL, num, pct, sutKind, type CheckCase, type Finding, type NamedMessage } from './findings.js';
 
 /** The value of a thresholds file's `kind`. */
 export const THRESHOLDS_KIND = 'avbench-thresholds';

@@ -6,14 +6,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { eicar } from '../corpus/eicar.js';
 
-const EICAR_HEAD = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR';
-const EICAR_TAIL = '-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
-
-/** The 68-byte EICAR test file, assembled at run time. */
-export function eicar(): Buffer {
-  return Buffer.from(EICAR_HEAD + EICAR_TAIL, 'latin1');
-}
+/** The 68-byte EICAR test file, assembled at run time (one definition: src/corpus/eicar.ts). */
+export { eicar };
 
 /** Name clamd reports for EICAR with the lab's database (unsigned databases get `.UNOFFICIAL`). */
 export const EICAR_NDB_NAME = 'Eicar-Test-NDB.UNOFFICIAL';

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBenchLab, type BenchLab } from '../../src/bench/lab.js';
+import { startBenchLab, type BenchLab } from '../../src/bench/lab-daemons.js';
 import { runBench } from '../../src/bench/runner.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { validateResults } from '../../src/results/schema.js';

@@ -21,7 +21,7 @@ import {
   programsLine,
   withDescription,
 } from '../../src/bench/versions.js';
-import { eicarYaraRule } from '../../src/bench/lab.js';
+import { eicarYaraRuleSource } from '../../src/lab/signatures.js';
 import { runCli } from '../../src/cli/main.js';
 import { freePort } from '../../src/core/net.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
@@ -128,7 +128,7 @@ await describeReal('versions of real clamd, clamsmtpd and clamav-milter', ['clam
 
   it('avbench scanners: clamd, clamdscan, clamscan and yara with versions, databases and signature counts', async () => {
     const rules = join(dir, 'eicar.yar');
-    await writeFile(rules, eicarYaraRule());
+    await writeFile(rules, eicarYaraRuleSource());
     const cfg = join(dir, 'avbench.config.json');
     await writeFile(
       cfg,

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../src/results/types.js';
 import { annotations, escapeCommandData, escapeCommandProperty } from '../../src/check/github.js';
 import { runCheck, type CheckOptions, type CheckOutcome } from '../../src/check/run.js';
-import { regressions } from '../../src/check/model.js';
+import { regressions } from '../../src/check/findings.js';
 import { validateThresholds, type Thresholds } from '../../src/check/thresholds.js';
 import { runCli } from '../../src/cli/main.js';
 import { captureOutput } from '../helpers/capture.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Results } from '../../src/results/types.js';
 import { computeDetection } from '../../src/bench/stats.js';
 import { xmlAttr, xmlText } from '../../src/check/junit.js';
-import { regressions } from '../../src/check/model.js';
+import { regressions } from '../../src/check/findings.js';
 import { runCheck } from '../../src/check/run.js';
 import { changed, makeFixtures, type CheckFixtures } from './fixtures.js';
 

@@ -9,10 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildRun, stalledMs, type Pass } from '../../src/bench/runner.js';
 import { formatTable } from '../../src/bench/table.js';
-import { compareResults } from '../../src/check/compare.js';
+import { checkAgainstBaseline } from '../../src/check/compare.js';
 import { toJunitXml } from '../../src/check/junit.js';
 import { toMarkdown } from '../../src/check/markdown.js';
-import type { CheckReport } from '../../src/check/model.js';
+import type { CheckReport } from '../../src/check/findings.js';
 import { formatText } from '../../src/check/text.js';
 import { evaluateThresholds, thresholdsFromResults, THRESHOLDS_KIND } from '../../src/check/thresholds.js';
 import { renderHtml } from '../../src/report/html.js';
@@ -159,7 +159,7 @@ describe('one definition of every count', () => {
     // Against an earlier run where those three messages scanned fine: three newly failing, errors 0 → 3.
     const before = structuredClone(results);
     before.runs[0]!.results = before.runs[0]!.results.map((r) => (r.verdict === 'error' ? { ...r, verdict: 'clean', errorCode: undefined } as unknown as MessageResult : r));
-    const cmp = compareResults(before, results);
+    const cmp = checkAgainstBaseline(before, results);
     const f = cmp.cases.find((k) => k.scanner === 'embedded' && k.category === '(all)')?.findings.find((x) => x.metric === 'errors');
     expect(f).toMatchObject({ ok: false, baseline: 0, actual: c.errors });
     expect(f?.messages?.map((x) => x.file)).toEqual(['m0095.eml', 'm0140.eml', 'm0149.eml']);

@@ -3,7 +3,7 @@
  * check` pair the same runs, by the same key, and read the same per-message changes.
  */
 import { describe, expect, it } from 'vitest';
-import { compareResults as checkCompare } from '../../src/check/compare.js';
+import { checkAgainstBaseline as checkCompare } from '../../src/check/compare.js';
 import { compareResults as reportCompare } from '../../src/report/compare.js';
 import { classifyChange, pairMessages, pairRuns, runKey, shapeKey } from '../../src/results/pairing.js';
 import type { MessageResult, Run } from '../../src/results/types.js';

@@ -13,7 +13,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/config.js';
 import { BenchInputError, MODES, runBench, type BenchEvent } from '../../bench/runner.js';
 import type { Results } from '../../results/types.js';
-import { startBenchLab, type BenchLab } from '../../bench/lab.js';
+import { startBenchLab, type BenchLab } from '../../bench/lab-daemons.js';
 import { openCorpus } from '../../corpus/read.js';
 import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';

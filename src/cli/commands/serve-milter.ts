@@ -14,7 +14,7 @@ import { ownerOf } from '../../daemon/privileges.js';
 import { parseSocketMode, resolveSocketOwner } from '../../daemon/unix-socket.js';
 import { createMilterServer, REPLY_STEPS, type MilterMessageEvent, type ReplySteps } from '../../modes/milter/server.js';
 import { parseTimeout, policyFrom, virusNames } from '../../modes/policy.js';
-import { parseMilterSocket } from '../../modes/milter/socket.js';
+import { parseMilterSocket } from '../../modes/milter/socket-spec.js';
 import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
 import { CONFIG_OPTION, frontEndOptions } from '../options.js';
 import type { CliState } from '../types.js';

@@ -25,7 +25,7 @@ import {
   type MilterReply,
 } from './codec.js';
 import { parseVirusStatus } from '../policy.js';
-import { milterEndpoint, milterUrl, parseMilterUrl, type MilterSocketSpec } from './socket.js';
+import { milterEndpoint, milterUrl, parseMilterUrl, type MilterSocketSpec } from './socket-spec.js';
 
 /** Options of {@link createMilterDriver}. */
 export interface MilterDriverOptions {

@@ -25,7 +25,7 @@ import {
   type MilterCommand,
   type MilterReply,
 } from './codec.js';
-import { formatMilterSocket, parseMilterSocket, type MilterSocketSpec } from './socket.js';
+import { formatMilterSocket, parseMilterSocket, type MilterSocketSpec } from './socket-spec.js';
 
 /** What to do with an infected message: the policy's words (src/modes/policy.ts); `discard` and `accept` are old spellings of drop and tag. */
 export type OnInfected = InfectedAction;

@@ -15,7 +15,7 @@ import {
   type MilterCommand,
   type MilterReply,
 } from '../../../src/modes/milter/codec.js';
-import { parseMilterSocket, parseMilterUrl } from '../../../src/modes/milter/socket.js';
+import { parseMilterSocket, parseMilterUrl } from '../../../src/modes/milter/socket-spec.js';
 
 /** Binary (latin1) strings without NUL, as the protocol carries them. */
 const str = fc.string({ unit: fc.integer({ min: 1, max: 255 }).map((n) => String.fromCharCode(n)), maxLength: 40 });

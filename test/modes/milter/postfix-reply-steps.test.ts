@@ -15,7 +15,7 @@ import { connect } from '../../../src/core/net.js';
 import { startPostfix, type LabPostfix } from '../../../src/lab/postfix.js';
 import { encodeCommand, PacketDecoder, parseReply, SMFIF_ALL, SMFIP, SMFIP_ALL, type MilterReply } from '../../../src/modes/milter/codec.js';
 import { createMilterServer, wantedProtocol, type MilterServer, type ReplySteps } from '../../../src/modes/milter/server.js';
-import { milterEndpoint, parseMilterSocket } from '../../../src/modes/milter/socket.js';
+import { milterEndpoint, parseMilterSocket } from '../../../src/modes/milter/socket-spec.js';
 import { EICAR, mailWithAttachment } from '../../helpers/eicar.js';
 import { describeReal } from '../../helpers/real.js';
 import { recordingSink, swaks } from '../../lab/postfix-helpers.js';

@@ -2,7 +2,7 @@
  * `avbench bench --lab`: real daemons for the scanners that need one, started on loopback
  * for the bench and stopped after it — a lab clamd (the lab's signature database) and,
  * when c-icap is installed, a lab c-icap in front of it — plus a config pointing clamd,
- * clamdscan, clamscan, icap and yara at them (yara gets a generated EICAR rule). The config
+ * clamdscan, clamscan, icap and yara at them (yara gets the lab's EICAR rule, src/lab/signatures.ts). The config
  * is written to a private temp file so `avbench deliver` children (lda mode) see it too.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import type { AvbenchConfig, ScannerConfig } from '../config/config.js';
 import { startCicap, type LabCicap } from '../lab/cicap.js';
 import { startClamd, waitForClamd, type LabClamd } from '../lab/clamd.js';
 import { connect } from '../core/net.js';
-import { eicar } from '../lab/signatures.js';
+import { eicarYaraRuleSource } from '../lab/signatures.js';
 
 /** The running lab, its config, and the daemon PIDs per scanner name. */
 export interface BenchLab {
@@ -63,12 +63,6 @@ export async function reloadClamd(socket: string, logFile: string, timeoutMs = 1
   if (!(await waitForClamd({ path: socket }, deadline))) throw new Error('clamd did not answer PING after RELOAD');
 }
 
-/** A YARA rule matching EICAR, as a hex string (no EICAR text in the source tree). */
-export function eicarYaraRule(): string {
-  const hex = [...eicar()].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  return `rule EICAR_Test_File {\n  strings:\n    $eicar = { ${hex} }\n  condition:\n    $eicar\n}\n`;
-}
-
 /**
  * Start the lab; `base` entries of the same names are replaced (the lab's own wins).
  * Throws when clamd cannot start (nothing for the lab to offer then).
@@ -91,7 +85,7 @@ export async function startBenchLab(base: AvbenchConfig = { scanners: {} }): Pro
       notes.push(`icap: lab c-icap did not start: ${(err as Error).message.split('\n')[0]}`);
     }
     const rules = join(folder, 'eicar.yar');
-    await writeFile(rules, eicarYaraRule(), { mode: 0o600 });
+    await writeFile(rules, eicarYaraRuleSource(), { mode: 0o600 });
     const scanners: Record<string, ScannerConfig> = {
       ...base.scanners,
       clamd: { type: 'clamd', socket: clamd.socket },
