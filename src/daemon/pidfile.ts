@@ -12,7 +12,8 @@ export interface PidFile {
   remove(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
+/** Is process `pid` alive (signal 0; EPERM: it is, owned by another user)? */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -37,7 +37,8 @@ import { which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
 import { milterListener, requireProgram, smtpListener, startLabDaemon, whenGreeting, whenListening, type LabListener, type LabProcess } from './daemon.js';
 import { startPostfixAfterQueue, type LabPostfix } from './postfix.js';
-import { childrenOf, delay } from './util.js';
+import { alive } from '../daemon/pidfile.js';
+import { childrenOf, endProcesses } from './util.js';
 
 /** What amavisd does with a message clamd calls infected (`$final_virus_destiny`). */
 export type AmavisVirusDestiny = 'reject' | 'bounce' | 'discard' | 'pass';
@@ -196,23 +197,7 @@ function stopWithChildren(pid: number, stopParent: () => Promise<void>): () => P
   const run = async (): Promise<void> => {
     const children = await childrenOf(pid);
     await stopParent();
-    const until = Date.now() + 5_000;
-    const alive = (p: number): boolean => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    while (children.some(alive) && Date.now() < until) await delay(50);
-    for (const c of children.filter(alive)) {
-      try {
-        process.kill(c, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    await endProcesses(async () => children.filter(alive), 5_000, false);
   };
   return () => {
     stopped ??= run();

@@ -22,7 +22,7 @@ import { basename, dirname, join } from 'node:path';
 import { run, which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
 import { smtpListener, startLabDaemon, whenGreeting, type LabListener, type LabProcess } from './daemon.js';
-import { delay } from './util.js';
+import { endProcesses } from './util.js';
 
 /** Default prefix scripts/install-exim.sh unpacks Exim into. */
 export const DEFAULT_EXIM_PREFIX = '/opt/avbench/exim';
@@ -185,15 +185,6 @@ export async function eximProcesses(configFile: string): Promise<number[]> {
   return pids;
 }
 
-/** Signal a process, ignoring one that is gone. */
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
-}
-
 /** The Exim user and group (Debian's build: Debian-exim) as uid/gid, from /etc/passwd. */
 async function eximUser(): Promise<{ uid: number; gid: number } | undefined> {
   const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
@@ -228,13 +219,7 @@ export async function startExim(opts: StartEximOptions): Promise<LabExim> {
   const port = opts.port ?? (await freePort());
   let configFile = '';
   // The daemon forks a process per connection and per delivery: end those too.
-  const killRest = async (graceMs: number): Promise<void> => {
-    if (configFile === '') return;
-    for (const pid of await eximProcesses(configFile)) signal(pid, 'SIGTERM');
-    const until = Date.now() + graceMs;
-    while (Date.now() < until && (await eximProcesses(configFile)).length > 0) await delay(50);
-    for (const pid of await eximProcesses(configFile)) signal(pid, 'SIGKILL');
-  };
+  const killRest = (graceMs: number): Promise<void> => endProcesses(async () => (configFile === '' ? [] : eximProcesses(configFile)), graceMs);
   const { launch, ...proc } = await startLabDaemon({
     name: 'Exim',
     slug: 'exim',

@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
-import { readPid } from '../daemon/pidfile.js';
-import { delay, logTail, pollUntil, smtpGreets } from './util.js';
+import { alive, readPid } from '../daemon/pidfile.js';
+import { delay, endProcesses, logTail, pollUntil, smtpGreets } from './util.js';
 
 /** Options of {@link startPostfix}. */
 export interface StartPostfixOptions {
@@ -233,15 +233,6 @@ async function postfixOwner(): Promise<{ uid: number; gid: number }> {
   throw new Error('no postfix user in /etc/passwd (apt-get install postfix)');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Count ` status=sent ` in a maillog text. */
 export function countSent(log: string): number {
   let n = 0;
@@ -270,17 +261,8 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
   const stopAndRemove = async (): Promise<void> => {
     const pid = await readPid(join(dir, 'queue', 'pid', 'master.pid'));
     if (started) await run(postfix, ['-c', configDir, 'stop'], { deadline: Date.now() + 30_000 });
-    if (pid !== undefined) {
-      const until = Date.now() + 20_000;
-      while (alive(pid) && Date.now() < until) await delay(100);
-      if (alive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
+    // master exits once its children have: SIGKILL only when it has not after 20 s.
+    if (pid !== undefined) await endProcesses(async () => (alive(pid) ? [pid] : []), 20_000, false);
     await rm(dir, { recursive: true, force: true });
   };
   try {

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { alive } from '../daemon/pidfile.js';
 import { writeEicarYaraRules } from './signatures.js';
 import { freePort } from '../core/net.js';
 import { startCicap, type LabCicap } from './cicap.js';
@@ -62,15 +63,8 @@ export async function readLabState(dir = DEFAULT_LAB_DIR): Promise<LabState | un
   }
 }
 
-/** Is a process alive (signal 0)? */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Is a process alive (signal 0)? (src/daemon/pidfile.ts, re-exported for the CLI and tests.) */
+export { alive };
 
 async function writeState(dir: string, state: LabState): Promise<void> {
   const tmp = join(dir, `state.json.${process.pid}.tmp`);

@@ -25,6 +25,26 @@ export async function childrenOf(ppid: number): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
+/**
+ * End processes: SIGTERM to each that `find()` lists (unless `term` is false: their parent
+ * signals them), wait up to `graceMs` until it lists none, then SIGKILL what is left.
+ */
+export async function endProcesses(find: () => Promise<number[]>, graceMs: number, term = true): Promise<void> {
+  if (term) for (const pid of await find()) signal(pid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (Date.now() < until && (await find()).length > 0) await delay(50);
+  for (const pid of await find()) signal(pid, 'SIGKILL');
+}
+
+/** Signal a process, ignoring one that is gone. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
 /** Sleep `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
