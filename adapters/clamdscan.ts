@@ -11,9 +11,9 @@
  * clamd open the paths itself (clamd must be able to read them).
  */
 import { run } from '../src/core/exec.js';
-import type { Adapter, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
-import { asksInfectedOnly, clamavVerdicts, failedRunVerdicts, parseClamavRun, parseClamavVersion } from './clamscan.js';
-import { deadlineFor, errorVerdict, excerpt, runBatch } from './process-kit.js';
+import type { Adapter, ProbeResult, Verdict } from '../src/core/types.js';
+import { asksInfectedOnly, clamavBatchScanner, fileListArg, parseClamavVersion } from './clamscan.js';
+import { errorVerdict, excerpt } from './process-kit.js';
 
 /** How clamdscan hands files to clamd. */
 export type ClamdscanMode = 'stream' | 'fdpass' | 'multiscan-fdpass' | 'plain';
@@ -62,24 +62,23 @@ export function createClamdscanAdapter(opts: ClamdscanOptions = {}): Adapter {
   // File-list modes scan whole messages that are files on disk where they are (no temp copy);
   // the folder scan of multiscan needs every unit inside its folder.
   const fileOpts = { inPlace: !folderScan, ...(opts.tempDir === undefined ? {} : { parent: opts.tempDir }) };
-  const silentMeansClean = folderScan || asksInfectedOnly(baseArgs);
-
-  async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
-    return runBatch(units, ctx, async (files) => {
-      // multiscan: clamd's MULTISCAN works on a folder (a file list is sent file by file), so
-      // hand it the folder holding only this batch's files; clamd then names only what it
-      // found. Other modes: a file list, which gives one result line per file.
-      const target = folderScan ? files.unitDir : `--file-list=${await files.writeHelper('list.txt', files.paths.join('\n') + '\n')}`;
-      const r = await run(binary, [...baseArgs, target], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
-      const findings = parseClamavRun(r, files, units.length);
-      if (!r.ok) return failedRunVerdicts(name, units, findings, r);
-      // clamd unreachable: clamdscan exits 2 with "Could not connect" and no per-file lines.
-      if (r.exitCode === 2 && /Could not connect|Can't connect|connect\(\) failed/i.test(r.stderr) && findings.every((f) => !f.ok && f.detections.length === 0)) {
-        return units.map(() => errorVerdict('CONNECT_FAILED', `clamdscan: ${excerpt(r.stderr)}`));
-      }
-      return clamavVerdicts('clamdscan', name, units, findings, r.exitCode, r.stderr, silentMeansClean);
-    }, fileOpts);
-  }
+  const scanBatch = clamavBatchScanner({
+    program: 'clamdscan',
+    name,
+    binary,
+    timeoutMs: opts.timeoutMs,
+    fileOpts,
+    silentMeansClean: folderScan || asksInfectedOnly(baseArgs),
+    // multiscan: clamd's MULTISCAN works on a folder (a file list is sent file by file), so
+    // hand it the folder holding only this batch's files; clamd then names only what it
+    // found. Other modes: a file list, which gives one result line per file.
+    args: async (files) => [...baseArgs, folderScan ? files.unitDir : await fileListArg(files)],
+    // clamd unreachable: clamdscan exits 2 with "Could not connect" and no per-file lines.
+    early: (r, findings, units) =>
+      r.exitCode === 2 && /Could not connect|Can't connect|connect\(\) failed/i.test(r.stderr) && findings.every((f) => !f.ok && f.detections.length === 0)
+        ? units.map(() => errorVerdict('CONNECT_FAILED', `clamdscan: ${excerpt(r.stderr)}`))
+        : undefined,
+  });
 
   return {
     name,

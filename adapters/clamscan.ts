@@ -20,7 +20,7 @@ import {
   runBatch,
   type UnitFindings,
 } from './process-kit.js';
-import type { UnitFiles } from './tempdir.js';
+import type { UnitFileOptions, UnitFiles } from './tempdir.js';
 
 /** Options of `createClamscanAdapter`. */
 export interface ClamscanOptions {
@@ -133,6 +133,40 @@ export function clamavVerdicts(
   });
 }
 
+/** One run of a ClamAV command-line tool (clamscan, clamdscan) over a batch of units. */
+export interface ClamavBatchRun {
+  program: 'clamscan' | 'clamdscan';
+  /** The adapter's name (in detections). */
+  name: string;
+  binary: string;
+  /** Per-run timeout in ms, on top of the caller's deadline. */
+  timeoutMs: number | undefined;
+  /** How the batch's files are written (in place, temp folder parent). */
+  fileOpts: UnitFileOptions;
+  /** A file the tool names no result line for is clean (infected-only output, a folder scan). */
+  silentMeansClean: boolean;
+  /** The arguments of the run for these files (the target: a file list or a folder). */
+  args(files: UnitFiles): Promise<string[]>;
+  /** Verdicts for a run that ended before its per-file lines (clamdscan: clamd unreachable); undefined: judge the lines. */
+  early?(r: Extract<RunResult, { ok: true }>, findings: readonly UnitFindings[], units: readonly ScanUnit[]): Verdict[] | undefined;
+}
+
+/** `--file-list=FILE` naming the batch's files, one a line (one result line per file). */
+export async function fileListArg(files: UnitFiles): Promise<string> {
+  return `--file-list=${await files.writeHelper('list.txt', files.paths.join('\n') + '\n')}`;
+}
+
+/** The adapter's scanBatch for a ClamAV tool: write the units, run it once, one verdict per unit (an error never clean). */
+export function clamavBatchScanner(o: ClamavBatchRun): (units: ScanUnit[], ctx: ScanContext) => Promise<Verdict[]> {
+  return (units, ctx) =>
+    runBatch(units, ctx, async (files) => {
+      const r = await run(o.binary, await o.args(files), { deadline: deadlineFor(ctx, o.timeoutMs), signal: ctx.signal });
+      const findings = parseClamavRun(r, files, units.length);
+      if (!r.ok) return failedRunVerdicts(o.name, units, findings, r);
+      return o.early?.(r, findings, units) ?? clamavVerdicts(o.program, o.name, units, findings, r.exitCode, r.stderr, o.silentMeansClean);
+    }, o.fileOpts);
+}
+
 /** Does an argument list ask ClamAV to print infected files only? */
 export function asksInfectedOnly(args: readonly string[]): boolean {
   return args.some((a) => a === '-i' || a === '--infected');
@@ -174,17 +208,16 @@ export function createClamscanAdapter(opts: ClamscanOptions = {}): Adapter {
   const fileOpts = { inPlace: true, ...(opts.tempDir === undefined ? {} : { parent: opts.tempDir }) };
   if (granularity !== 'message' && granularity !== 'part') throw new TypeError("clamscan: granularity must be 'message' or 'part'");
   const baseArgs = ['--no-summary', '--stdout', ...(opts.database === undefined ? [] : ['-d', opts.database]), ...extraArgs];
-  const infectedOnly = asksInfectedOnly(extraArgs);
 
-  async function scanBatch(units: ScanUnit[], ctx: ScanContext): Promise<Verdict[]> {
-    return runBatch(units, ctx, async (files) => {
-      const list = await files.writeHelper('list.txt', files.paths.join('\n') + '\n');
-      const r = await run(binary, [...baseArgs, `--file-list=${list}`], { deadline: deadlineFor(ctx, opts.timeoutMs), signal: ctx.signal });
-      const findings = parseClamavRun(r, files, units.length);
-      if (!r.ok) return failedRunVerdicts(name, units, findings, r);
-      return clamavVerdicts('clamscan', name, units, findings, r.exitCode, r.stderr, infectedOnly);
-    }, fileOpts);
-  }
+  const scanBatch = clamavBatchScanner({
+    program: 'clamscan',
+    name,
+    binary,
+    timeoutMs: opts.timeoutMs,
+    fileOpts,
+    silentMeansClean: asksInfectedOnly(extraArgs),
+    args: async (files) => [...baseArgs, await fileListArg(files)],
+  });
 
   return {
     name,

@@ -26,21 +26,19 @@
  *   node dist/scripts/bench-gateways.js [--shapes per-conn,kept] [--sessions-list 8]
  *        [--sizes 1K] [--messages 1000] [--repeats 3] [--logs] [--clamd-threads 8]
  */
-import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
-import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
 import { findExim, startExim } from '../src/lab/exim.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
-import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
-import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
-import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
+import { inWorkspace, runMain, wallTime } from './lib/run.js';
+import { parseDump, smtpSource, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
+import { privateDist, startClamdAndSink, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
 type System = 'ours' | 'haraka' | 'exim';
@@ -137,14 +135,9 @@ async function main(): Promise<void> {
       `${exim === undefined ? 'Exim: not installed (scripts/install-exim.sh)' : `Exim ${exim.version} (exim4-daemon-heavy, ${exim.bin}): deny malware = * (clamd, same unix socket), manualroute to the same smtp-sink`}\n` +
       `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
   );
-  const base = join('/dev/shm', `avbench-bench-gateways-${process.pid}`);
-  await mkdir(base, { recursive: true, mode: 0o711 });
-  const stops: Stops = [];
-  try {
-    const clamd = await startClamd({ maxThreads: a.clamdThreads });
-    stops.push(() => clamd.stop());
-    const sink = await startDumpSink(base);
-    stops.push(() => sink.stop());
+  await inWorkspace('bench-gateways', async (w) => {
+    const { base, stops } = w;
+    const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads);
     const app = await privateDist(base);
     const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
     const oursPort = await freePort();
@@ -204,10 +197,7 @@ async function main(): Promise<void> {
       }
     }
     out(`## summary (medians)\n${summary.join('\n')}\n`);
-  } finally {
-    await stopAll(stops);
-    await rm(base, { recursive: true, force: true });
-  }
+  });
   out(`\n${wallTime(started)}, load average now ${loadNow()}\n`);
 }
 

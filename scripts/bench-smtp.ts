@@ -33,22 +33,21 @@
  * arrived in that time, marked "cut"). The three systems alternate --repeats times per
  * cell; the median is printed with every run. A full default run takes ~10 minutes here.
  */
-import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createClamdAdapter } from '../adapters/clamd.js';
 import { procCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
-import { startClamd, type LabClamd } from '../src/lab/clamd.js';
+import type { LabClamd } from '../src/lab/clamd.js';
 import { startClamsmtpd } from '../src/lab/clamsmtpd.js';
 import { createSmtpDriver, type SmtpConnectionShape } from '../src/modes/smtp/index.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
-import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
-import { parseDump, smtpSource, startDumpSink, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
-import { startServe, writeClamdConfig } from './lib/sut.js';
+import { inWorkspace, runMain, wallTime } from './lib/run.js';
+import { parseDump, smtpSource, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
+import { startClamdAndSink, startServe, writeClamdConfig } from './lib/sut.js';
 
 type Shape = 'per-conn' | 'kept';
 type System = 'sink' | 'ours' | 'clamsmtpd';
@@ -420,14 +419,9 @@ async function main(): Promise<void> {
       `${hostLine()} (other work on the machine shares its cores)\n` +
       `matrix: sizes ${a.sizes.map(sizeName).join(', ')} × shapes ${a.shapes.join(', ')} × sessions ${a.sessionsList.join(', ')}; ~${a.seconds} s per timed run; ${a.repeats} run(s) per system per cell\n`,
   );
-  const base = join('/dev/shm', `avbench-bench-smtp-${process.pid}`);
-  await mkdir(base, { recursive: true, mode: 0o711 }).catch(async () => undefined);
-  const stops: Stops = [];
-  try {
-    const clamd = await startClamd({ maxThreads: a.clamdThreads });
-    stops.push(() => clamd.stop());
-    const sink = await startDumpSink(base);
-    stops.push(() => sink.stop());
+  await inWorkspace('bench-smtp', async (w) => {
+    const { base, stops } = w;
+    const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads);
     const s: Systems = { ports: { sink: sink.port, ours: undefined, clamsmtpd: undefined }, pids: { sink: {}, ours: { clamd: clamd.pid }, clamsmtpd: { clamd: clamd.pid } } };
     const needOurs = a.parts.some((p) => p === 'tool' || p === 'driver');
     if (needOurs) {
@@ -452,10 +446,7 @@ async function main(): Promise<void> {
     if (a.parts.includes('clamd')) await benchClamd(a, clamd, sink);
     if (a.parts.includes('driver')) await benchDriver(a, s, sink);
     if (a.parts.includes('driver-vs-source')) await benchDriverVsSource(a, sink);
-  } finally {
-    await stopAll(stops);
-    await rm(base, { recursive: true, force: true });
-  }
+  });
   out(`\n${wallTime(started)}, load average now ${loadAverage()}\n`);
 }
 

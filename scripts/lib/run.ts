@@ -2,6 +2,8 @@
  * The frame of a bench's main(): what it started is stopped last-first whatever happens, and
  * an error ends the script with its stack and exit code 1.
  */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** Stop functions, in the order things were started. */
 export type Stops = Array<() => Promise<void>>;
@@ -9,6 +11,29 @@ export type Stops = Array<() => Promise<void>>;
 /** Run every stop function, the last started first; a failing one does not keep the others from running. */
 export async function stopAll(stops: Stops): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
+}
+
+/** A bench's private folder and the stops of what it started there. */
+export interface Workspace {
+  base: string;
+  stops: Stops;
+}
+
+/**
+ * Run `body` in a private folder `/dev/shm/avbench-NAME-PID` (mode 0711; tmpfs, so temp
+ * files cost no disk I/O); afterwards, after a throw too, every stop in `stops` runs, the
+ * last started first, and the folder is removed.
+ */
+export async function inWorkspace<T>(name: string, body: (w: Workspace) => Promise<T>): Promise<T> {
+  const base = join('/dev/shm', `avbench-${name}-${process.pid}`);
+  await mkdir(base, { recursive: true, mode: 0o711 });
+  const stops: Stops = [];
+  try {
+    return await body({ base, stops });
+  } finally {
+    await stopAll(stops);
+    await rm(base, { recursive: true, force: true });
+  }
 }
 
 /** `main()`; an error is written to stderr as `NAME: stack` and the exit code set to 1. */

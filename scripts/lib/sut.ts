@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnDaemon, type Daemon } from '../../src/core/exec.js';
 import type { Endpoint } from '../../src/core/net.js';
+import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { logTail } from '../../src/lab/util.js';
 import { waitListening } from './listen.js';
+import type { Workspace } from './run.js';
+import { startDumpSink, type DumpSink } from './smtp.js';
 
 /** The folder holding dist/ and package.json (this file is dist/scripts/lib/sut.js once built). */
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -83,4 +86,16 @@ export async function privateDist(work: string): Promise<string> {
   await cp(join(ROOT, 'package.json'), join(app, 'package.json'), { preserveTimestamps: true });
   await symlink(join(ROOT, 'node_modules'), join(app, 'node_modules'));
   return app;
+}
+
+/**
+ * What the SMTP gateway benches start first: a lab clamd (MaxThreads `clamdThreads`) and
+ * the dump sink in `w.base`, their stops pushed onto `w.stops`.
+ */
+export async function startClamdAndSink(w: Workspace, clamdThreads: number): Promise<{ clamd: LabClamd; sink: DumpSink }> {
+  const clamd = await startClamd({ maxThreads: clamdThreads });
+  w.stops.push(() => clamd.stop());
+  const sink = await startDumpSink(w.base);
+  w.stops.push(() => sink.stop());
+  return { clamd, sink };
 }

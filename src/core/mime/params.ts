@@ -14,8 +14,11 @@ export interface StructuredValue {
 /** Continuation index above which pieces are ignored (keeps a hostile header cheap). */
 const MAX_CONTINUATIONS = 1000;
 
-/** Split at `;` outside quoted strings; quoted strings keep their quotes here. */
-function splitParams(s: string): string[] {
+/**
+ * Split a structured header value at `;` outside quoted strings (a backslash escapes the
+ * next character inside them); the pieces keep their text as written, quotes included.
+ */
+export function splitParams(s: string): string[] {
   const out: string[] = [];
   let start = 0;
   let inQuote = false;

@@ -15,7 +15,7 @@
  */
 import { parseHeaderBlock, getHeader, headerFieldRanges, splitHeaderBody } from '../../core/mime/headers.js';
 import { normalizeEncoding, transferKind } from '../../core/mime/decode.js';
-import { parseStructured } from '../../core/mime/params.js';
+import { parseStructured, splitParams } from '../../core/mime/params.js';
 
 /**
  * Default dangerous extensions (lower case, no dot): Windows executables and script
@@ -90,27 +90,6 @@ export function defangName(name: string, extensions: ReadonlySet<string> | reado
   return `${trimmed.slice(0, dot)}.DEFANGED-${ext.toUpperCase()}`;
 }
 
-
-/** Split a structured value at `;` outside quoted strings (pieces keep their text as written). */
-function splitParamsRaw(s: string): string[] {
-  const out: string[] = [];
-  let start = 0;
-  let inQuote = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (inQuote) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inQuote = false;
-    } else if (c === 0x22) inQuote = true;
-    else if (c === 0x3b) {
-      out.push(s.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(s.slice(start));
-  return out;
-}
-
 /** True for a token that RFC 2045 allows unquoted. */
 function isToken(s: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(s);
@@ -173,7 +152,7 @@ function rewriteField(fieldText: string, fieldName: string, param: string, exts:
   const name = current.replace(/[\r\n]+/g, ' ').trim();
   const to = defangName(name, exts);
   if (to === undefined) return undefined;
-  const segments = splitParamsRaw(rawValue);
+  const segments = splitParams(rawValue);
   const mainValue = (segments[0] ?? '').trim();
   const pieceOf = new RegExp(`^${param}(\\*.*)?$`, 'i');
   const kept = segments
