@@ -2,6 +2,7 @@
  * The lab: real third-party daemons started on loopback with generated configs, free
  * ports, recorded PIDs, and a stop() that removes everything (tests and `avbench lab up`).
  */
+export { startLabDaemon, requireProgram, smtpListener, milterListener, whenGreeting, whenListening, type LabProcess, type LabListener, type LabMilterListener, type LabLaunch, type LabReadiness, type LabDaemonSpec } from './daemon.js';
 export { startClamd, waitForClamd, type LabClamd, type StartClamdOptions } from './clamd.js';
 export { startCicap, cicapConfig, icapOptionsOk, type LabCicap, type StartCicapOptions } from './cicap.js';
 export { writeSignatureDb, eicar, eicarNdbLine, EICAR_NDB_NAME, CLAM_EXE_HDB_NAME, CLAM_EXE_HDB_LINE } from './signatures.js';
