@@ -20,7 +20,11 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 # Wait for another apt/dpkg (up to 10 minutes) rather than fail on its lock.
 APT=(apt-get -o DPkg::Lock::Timeout=600 -qq)
 
-version() { "$SENDMAIL" -C /dev/null -d0.1 -bt </dev/null 2>/dev/null | sed -n 's/^Version \(.*\)$/\1/p' | head -1; }
+# Sendmail wants a qualified name for its host before it reads a config, and sleeps 60 s when
+# the machine's has no dot: it is asked in a private UTS namespace whose host name is 127.0.0.1
+# (as src/lab/sendmail.ts runs it).
+probe() { unshare --uts bash -c 'hostname 127.0.0.1 && exec "$0" -C /dev/null -d0.1 -bt' "$SENDMAIL" </dev/null 2>/dev/null; }
+version() { probe | sed -n 's/^Version \(.*\)$/\1/p' | head -1; }
 works() { [ -x "$SENDMAIL" ] && [ -n "$(version)" ]; }
 if works; then
   echo "install-sendmail: Sendmail $(version) already in $PREFIX"
@@ -54,5 +58,5 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 
-works || { echo "install-sendmail: $SENDMAIL -d0.1 -bt fails:" >&2; "$SENDMAIL" -C /dev/null -d0.1 -bt </dev/null >&2 || true; exit 1; }
+works || { echo "install-sendmail: $SENDMAIL -d0.1 -bt fails:" >&2; probe >&2 || true; exit 1; }
 echo "install-sendmail: Sendmail $(version) in $PREFIX"
