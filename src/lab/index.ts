@@ -11,6 +11,7 @@ export { startClamsmtpd } from './clamsmtpd.js';
 export { startRspamd, rspamdConfig, type LabRspamd, type StartRspamdOptions } from './rspamd.js';
 export { startHaraka, findHaraka, harakaConfig, type LabHaraka, type StartHarakaOptions } from './haraka.js';
 export { startExim, findExim, eximConfig, type LabExim, type StartEximOptions } from './exim.js';
+export { startSendmail, findSendmail, sendmailMc, sendmailCf, type LabSendmail, type StartSendmailOptions } from './sendmail.js';
 export { startAmavis, startAmavisGateway, startAmavisdMilter, findAmavisd, amavisConfig, type LabAmavis, type LabAmavisGateway, type LabAmavisdMilter, type StartAmavisOptions } from './amavis.js';
 export { startSmtpSink } from './smtp-sink.js';
 export { startPostfix, countSent } from './postfix.js';

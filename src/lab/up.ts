@@ -1,6 +1,6 @@
 /**
  * `avbench lab up|down|status`: the real third-party daemons — clamd, c-icap (virus_scan),
- * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed), Exim with its malware ACL (when scripts/install-exim.sh unpacked it) and Postfix's smtp-sink — on loopback with generated configs,
+ * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed), Exim with its malware ACL (when scripts/install-exim.sh unpacked it), Sendmail with clamav-milter as its input milter (when scripts/install-sendmail.sh unpacked it) and Postfix's smtp-sink — on loopback with generated configs,
  * each in its own private folder, all owned by one supervisor process. The lab writes
  * `avbench.config.json` (scanners pointing at its daemons) and `state.json` (PIDs,
  * endpoints, the `--sut` URLs of the third-party front ends) into the lab folder.
@@ -19,6 +19,7 @@ import { startRspamd, type LabRspamd } from './rspamd.js';
 import { which } from '../core/exec.js';
 import { findHaraka, startHaraka, type LabHaraka } from './haraka.js';
 import { findExim, startExim, type LabExim } from './exim.js';
+import { findSendmail, startSendmail, type LabSendmail } from './sendmail.js';
 import { findAmavisd, startAmavisGateway, type LabAmavisGateway } from './amavis.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
 
@@ -116,6 +117,11 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     const eximSinkPort = await freePort();
     const exim: LabExim | undefined = (await findExim()) === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: eximSinkPort });
     if (exim !== undefined) stops.push(() => exim.stop());
+    // Sendmail (sendmail-bin unpacked by scripts/install-sendmail.sh, root: started when found):
+    // INPUT_MAIL_FILTER → this clamav-milter, the smart host → the bench driver's sink (`?sink=PORT`).
+    const sendmailSinkPort = await freePort();
+    const sendmail: LabSendmail | undefined = (await findSendmail()) === undefined ? undefined : await startSendmail({ milter: milter.socket, milterName: 'clamav-milter', forwardPort: sendmailSinkPort });
+    if (sendmail !== undefined) stops.push(() => sendmail.stop());
     // amavisd-new after the queue (Debian amavisd-new, root, postfix: started when installed): a
     // private Postfix → amavisd (ClamAV-clamd → this clamd) → Postfix re-injection → the driver's sink;
     // and before the queue, amavisd-milter (Debian amavisd-milter, when installed) → the same amavisd.
@@ -157,6 +163,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
+        ...(sendmail === undefined ? [] : [{ name: 'sendmail', pid: sendmail.pid, endpoint: sendmail.url }]),
         ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }, ...(amavis.milter === undefined ? [] : [{ name: 'amavisd-milter', pid: amavis.milter.pid, endpoint: amavis.milter.url }])]),
       ],
       suts: {
@@ -166,6 +173,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
+        ...(sendmail === undefined ? {} : { sendmail: `${sendmail.url}?sink=${sendmailSinkPort}&name=sendmail&pid=${sendmail.pid},${milter.pid},${clamd.pid}` }),
         ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut, ...(amavis.milterSut === undefined ? {} : { 'amavisd-milter': amavis.milterSut }) }),
       },
     };

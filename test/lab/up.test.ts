@@ -40,11 +40,13 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     // Haraka (npm devDependencies) is part of the lab when installed, as in this tree.
     // rspamd (apt, issue 15.4) likewise: its milter --sut with the PIDs of its main process, workers and clamd.
     // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
+    // Sendmail (issue 15.2: unpacked by scripts/install-sendmail.sh, as .ci/run does) with clamav-milter as its input milter, likewise.
     // amavisd-new (issue 15.1, apt) after the queue of its own private Postfix, likewise.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
     expect(state.suts['amavisd-milter']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=amavisd-milter&pid=\d+,\d+,\d+$/);
     expect(state.suts['amavisd-new']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=amavisd-new&pid=\d+,\d+,\d+$/);
     expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
+    expect(state.suts['sendmail']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=sendmail&pid=\d+,\d+,\d+$/);
     expect(state.suts['rspamd']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=rspamd&pid=\d+(,\d+){3,}$/);
     expect(state.suts['haraka']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=haraka&pid=\d+,\d+$/);
     for (const d of state.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, true]);
