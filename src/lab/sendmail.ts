@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { run, which } from '../core/exec.js';
 import { freePort } from '../core/net.js';
 import { startLabDaemon, smtpListener, type LabListener, type LabProcess } from './daemon.js';
-import { delay, waitForSmtpGreeting } from './util.js';
+import { endProcesses, waitForSmtpGreeting } from './util.js';
 
 /** Default prefix scripts/install-sendmail.sh unpacks Sendmail into. */
 export const DEFAULT_SENDMAIL_PREFIX = '/opt/avbench/sendmail';
@@ -236,15 +236,6 @@ export async function processesIn(dir: string): Promise<number[]> {
   return pids;
 }
 
-/** Signal a process, ignoring one that is gone. */
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
-}
-
 /** A program of util-linux that the namespace needs, or an Error. */
 async function need(name: string): Promise<string> {
   const p = await which(name);
@@ -267,11 +258,7 @@ export async function startSendmail(opts: StartSendmailOptions): Promise<LabSend
   let uts: Awaited<ReturnType<typeof privateUts>> | undefined;
   /** End what the daemon forked (connection and delivery processes), then drop the namespace. */
   const afterExit = async (): Promise<void> => {
-    if (queueDir === '') return;
-    for (const pid of await processesIn(queueDir)) signal(pid, 'SIGTERM');
-    const until = Date.now() + 3_000;
-    while (Date.now() < until && (await processesIn(queueDir)).length > 0) await delay(50);
-    for (const pid of await processesIn(queueDir)) signal(pid, 'SIGKILL');
+    if (queueDir !== '') await endProcesses(() => processesIn(queueDir), 3_000);
     await uts?.release();
   };
   const { launch, ...proc } = await startLabDaemon({
