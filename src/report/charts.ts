@@ -10,7 +10,13 @@ import { compareStrings, modesOf, overheadRows, runLabel, throughputInterval } f
 /** A 95 % interval drawn as a whisker over bar i (null: none, e.g. fewer than two repeats). */
 export type ErrorBar = { low: number; high: number } | null;
 
-/** One dataset of a bar chart. */
+/** A point of a line chart: x and y as numbers (the latency CDF: ms, % of messages). */
+export interface ChartPoint {
+  x: number;
+  y: number;
+}
+
+/** One dataset of a bar chart: a value per label. */
 export interface ChartDataset {
   label: string;
   data: (number | null)[];
@@ -24,8 +30,17 @@ export interface ChartDataset {
   errorBars?: ErrorBar[];
 }
 
+/** One dataset of a line chart: points. */
+export interface LineDataset {
+  label: string;
+  data: ChartPoint[];
+  backgroundColor: string;
+  borderColor: string;
+  borderWidth: number;
+}
+
 /** A Chart.js bar-chart configuration that survives JSON.stringify. */
-export interface ChartSpec {
+export interface BarChartSpec {
   type: 'bar';
   data: {
     labels: string[];
@@ -34,11 +49,24 @@ export interface ChartSpec {
   options: Record<string, unknown>;
 }
 
+/** A Chart.js line-chart configuration (points, no labels) that survives JSON.stringify. */
+export interface LineChartSpec {
+  type: 'line';
+  data: {
+    labels: string[];
+    datasets: LineDataset[];
+  };
+  options: Record<string, unknown>;
+}
+
+/** A chart of the report, bar or line. */
+export type ChartSpec = BarChartSpec | LineChartSpec;
+
 /** The charts of one report, by canvas name. */
 export interface ChartSet {
-  throughput: ChartSpec;
-  latency: ChartSpec;
-  overhead: ChartSpec;
+  throughput: BarChartSpec;
+  latency: LineChartSpec;
+  overhead: BarChartSpec;
 }
 
 /** The chart names, in page order (also the PNG file names: throughput.png ...). */
@@ -62,7 +90,7 @@ function dataset(label: string, data: (number | null)[], i: number, errorBars?: 
  * Widen the y axis so every whisker fits (Chart.js scales to the bars only): `suggestedMax`
  * at the highest interval end, `suggestedMin` at the lowest when it is below 0.
  */
-function fitErrorBars(spec: ChartSpec): ChartSpec {
+function fitErrorBars(spec: BarChartSpec): BarChartSpec {
   const ends = spec.data.datasets.flatMap((d) => (d.errorBars ?? []).flatMap((b) => (b === null ? [] : [b.low, b.high])));
   if (ends.length === 0) return spec;
   const y = (spec.options['scales'] as { y: Record<string, unknown> }).y;
@@ -117,7 +145,7 @@ const scannerOf = (r: Run): string => (r.baseline === true ? 'no scan (baseline)
  * computed from its repeats for older files). The no-scan baselines are left out (they would
  * dwarf every scanner); the overhead chart shows them.
  */
-export function throughputChart(results: Results): ChartSpec {
+export function throughputChart(results: Results): BarChartSpec {
   const runsOf = results.runs.filter((r) => r.baseline !== true);
   const scanners = [...new Set(runsOf.map(scannerOf))];
   const withC = concurrencyMatters(results);
@@ -141,12 +169,55 @@ export function throughputChart(results: Results): ChartSpec {
   return fitErrorBars({ type: 'bar', data: { labels: scanners, datasets }, options: options('Throughput by scanner and mode (completed messages, median of repeats; whiskers: 95 % interval of the mean)', 'messages per second', 'scanner') });
 }
 
-/** Latency percentiles (p50, p95, p99; ms) per run. */
-export function latencyChart(results: Results): ChartSpec {
-  const runs = results.runs;
-  const labels = runs.map((r) => runLabel(r, results));
-  const datasets = (['p50', 'p95', 'p99'] as const).map((p, i) => dataset(p, runs.map((r) => r.latencyMs[p]), i));
-  return { type: 'bar', data: { labels, datasets }, options: options('Latency per message (percentiles)', 'milliseconds', 'scanner · mode') };
+/** Runs the latency chart names in its legend at most. */
+const LEGEND_MAX = 16;
+
+/** Points of a latency CDF at most, per run (quantiles of the messages' latencies). */
+const CDF_POINTS = 120;
+
+/**
+ * The latency CDF of one run: for each of at most {@link CDF_POINTS} quantiles of the per-
+ * message latencies (ms, > 0), the share of messages (%) answered within it; the last point
+ * is the slowest message at 100 %.
+ */
+export function latencyCdf(run: Run): ChartPoint[] {
+  const ms = run.results.map((r) => r.ms).filter((v) => Number.isFinite(v) && v > 0).sort((a, b) => a - b);
+  if (ms.length === 0) return [];
+  const n = ms.length;
+  const steps = Math.min(n, CDF_POINTS);
+  const out: ChartPoint[] = [];
+  for (let k = 1; k <= steps; k++) {
+    const i = Math.ceil((k * n) / steps) - 1;
+    const point = { x: round(ms[i] as number), y: round(((i + 1) / n) * 100) };
+    const last = out[out.length - 1];
+    if (last !== undefined && last.x === point.x) last.y = point.y;
+    else out.push(point);
+  }
+  return out;
+}
+
+/**
+ * Latency per message as a cumulative distribution per run (a line per scanner · mode cell):
+ * x the latency in ms on a logarithmic axis (so p50 at 0.1 ms and p99 at 40 ms both show),
+ * y the share of messages answered within it.
+ */
+export function latencyChart(results: Results): LineChartSpec {
+  const datasets = results.runs
+    .map((r, i) => {
+      const c = PALETTE[i % PALETTE.length] ?? '#2f6db5';
+      return { label: runLabel(r, results), data: latencyCdf(r), backgroundColor: c, borderColor: c, borderWidth: 2 };
+    })
+    .filter((d) => d.data.length > 0);
+  const opts = options('Latency per message: cumulative share of messages answered within x ms (log scale)', '% of messages', 'milliseconds per message (log scale)');
+  const scales = opts['scales'] as { x: Record<string, unknown>; y: Record<string, unknown> };
+  scales.x['type'] = 'logarithmic';
+  scales.y['min'] = 0;
+  scales.y['max'] = 100;
+  opts['elements'] = { point: { radius: 0 }, line: { tension: 0 } };
+  // A legend of dozens of runs would leave no room for the lines: past LEGEND_MAX runs the
+  // page names a line on hover (tooltip) and the percentile table names the figures.
+  if (datasets.length > LEGEND_MAX) (opts['plugins'] as Record<string, unknown>)['legend'] = { display: false };
+  return { type: 'line', data: { labels: [], datasets }, options: opts };
 }
 
 /**
@@ -155,7 +226,7 @@ export function latencyChart(results: Results): ChartSpec {
  * with the 95 % interval of the difference (Welch's t over the repeats) as a whisker.
  * The baseline dataset ("no scan") is what the transport alone costs.
  */
-export function overheadChart(results: Results): ChartSpec {
+export function overheadChart(results: Results): BarChartSpec {
   const rows = overheadRows(results);
   const modes = modesOf(results).filter((m) => m !== 'direct');
   const withC = concurrencyMatters(results);
@@ -183,6 +254,7 @@ export function overheadChart(results: Results): ChartSpec {
 
 /** Does the chart have anything to draw (a label and at least one value)? */
 export function chartHasData(spec: ChartSpec): boolean {
+  if (spec.type === 'line') return spec.data.datasets.some((d) => d.data.length > 0);
   return spec.data.labels.length > 0 && spec.data.datasets.some((d) => d.data.some((v) => v !== null));
 }
 
@@ -192,7 +264,7 @@ export function chartSet(results: Results): ChartSet {
 }
 
 /** Before/after throughput per run id (comparison reports). */
-export function compareThroughputChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): ChartSpec {
+export function compareThroughputChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): BarChartSpec {
   return {
     type: 'bar',
     data: {
@@ -204,7 +276,7 @@ export function compareThroughputChart(pairs: { label: string; before: number | 
 }
 
 /** Before/after p95 latency per run id (comparison reports). */
-export function compareLatencyChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): ChartSpec {
+export function compareLatencyChart(pairs: { label: string; before: number | null; after: number | null }[], names: [string, string]): BarChartSpec {
   return {
     type: 'bar',
     data: {

@@ -349,7 +349,7 @@ ${rankingTable(results)}
 </section>
 <section id="charts"><h2>Speed</h2>
 ${chartBlock('throughput', charts.throughput, 'Messages per second, median of the repeats, by scanner and mode.', 'No runs to chart.')}
-${chartBlock('latency', charts.latency, 'Latency per message: p50, p95 and p99 (ms) of each run.', 'No runs to chart.')}
+${chartBlock('latency', charts.latency, 'Latency per message, one line per run: the share of messages answered within x ms, on a logarithmic axis (read p50 at 50 %, p95 at 95 %). With more than 16 runs the legend is left out: hover a line to name its run; the ranking table gives each run’s p50, p95 and p99.', 'No runs to chart.')}
 <h3>Mode overhead against direct</h3>
 ${chartBlock('overhead', charts.overhead, 'Extra gateway milliseconds per message each mode adds to direct scanning; "no scan" is the transport alone.', 'Only direct runs: no mode overhead to chart.')}
 ${overheadTable(results)}

@@ -6,7 +6,7 @@
  */
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { describe, expect, it } from 'vitest';
-import { chartSet, overheadChart, throughputChart, type ChartSpec } from '../../src/report/charts.js';
+import { chartSet, overheadChart, throughputChart, type BarChartSpec } from '../../src/report/charts.js';
 import { ERROR_BARS_PLUGIN_ID, ERROR_BARS_SOURCE } from '../../src/report/errorbars.js';
 import { renderHtml } from '../../src/report/html.js';
 import { overheadRows, throughputInterval } from '../../src/report/model.js';
@@ -36,8 +36,8 @@ async function darkPixels(png: Buffer): Promise<number> {
   return n;
 }
 
-function withoutBars(spec: ChartSpec): ChartSpec {
-  const s = JSON.parse(JSON.stringify(spec)) as ChartSpec;
+function withoutBars(spec: BarChartSpec): BarChartSpec {
+  const s = JSON.parse(JSON.stringify(spec)) as BarChartSpec;
   for (const d of s.data.datasets) delete d.errorBars;
   return s;
 }

@@ -157,8 +157,8 @@ describe('renderHtml with a hostile corpus', () => {
 
   it('keeps the JSON block closed: no <, >, &, U+2028/2029 inside, and it parses', () => {
     expect(json).not.toMatch(/[<>&\u2028\u2029]/);
-    const data = JSON.parse(json) as { charts: { latency: { data: { labels: string[] } } } };
-    expect(data.charts.latency.data.labels.join(' ')).toContain(HOSTILE.close);
+    const data = JSON.parse(json) as { charts: { latency: { data: { datasets: { label: string }[] } } } };
+    expect(data.charts.latency.data.datasets.map((d) => d.label).join(' ')).toContain(HOSTILE.close);
   });
 
   it('escapes attribute values too (title, aria-label, data-run)', () => {
