@@ -11,7 +11,7 @@
  *   4. the pid file written, then root dropped for --user/--group;
  *   5. served until SIGTERM/SIGINT (drained within --drain), SIGHUP reloads.
  */
-import type { Argv, Options } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule, Options } from 'yargs';
 import { openScanners } from '../../adapters/open.js';
 import { ConfigError, type AvbenchConfig } from '../config/config.js';
 import { parseDuration } from '../config/duration.js';
@@ -20,6 +20,9 @@ import { serveUntilStopped } from '../daemon/lifecycle.js';
 import { openDaemonLog, type DaemonLog, type LogFields } from '../daemon/log.js';
 import { writePidFile, type PidFile } from '../daemon/pidfile.js';
 import { dropPrivileges, resolveRunAs, type RunAs } from '../daemon/privileges.js';
+import { FAIL_CHOICES, INFECTED_CHOICES } from '../modes/policy.js';
+import { CONFIG_OPTION } from './options.js';
+import type { CliState } from './types.js';
 
 /** The daemon options both `serve` commands take. */
 export interface DaemonArgs {
@@ -42,6 +45,57 @@ export const daemonOptions: Record<string, Options> = {
   'syslog-socket': { type: 'string', hidden: true, describe: 'syslog socket (tests)' },
   drain: { type: 'string', default: '30s', describe: 'on SIGTERM, how long messages in flight may take to finish (seconds, or 500ms, 2m)' },
 };
+
+/**
+ * The options every front end has besides its own: `--scanner NAME` (repeatable, default
+ * embedded) and the policy's `--on-infected` / `--on-fail`, whose help says what each choice
+ * means on that front end's wire.
+ */
+export function frontEndOptions(help: { onInfected: string; onFail: string }): Record<string, Options> {
+  return {
+    scanner: { alias: 's', type: 'string', array: true, nargs: 1, default: ['embedded'], describe: 'scanner name (repeatable)' },
+    'on-infected': { type: 'string', choices: INFECTED_CHOICES as string[], describe: help.onInfected },
+    'on-fail': { type: 'string', choices: FAIL_CHOICES as string[], describe: help.onFail },
+  };
+}
+
+/** What differs between the front ends' command modules (`serve smtp`, `serve milter`). */
+export interface FrontEndCommandSpec<A> {
+  command: string;
+  describe: string;
+  /** `--listen` / `-l`: its default and help. */
+  listen: { default: string; describe: string };
+  /** What `--on-infected` and `--on-fail` mean on this front end's wire. */
+  policyHelp: { onInfected: string; onFail: string };
+  /** The front end's own options: after --listen, --scanner and the policy's, before --config and the daemon options. */
+  options(y: Argv): Argv;
+  examples: readonly (readonly [string, string])[];
+  epilogue: string;
+  /** Run the front end until it is stopped; resolves to the exit code. */
+  run(args: ArgumentsCamelCase<A>): Promise<number>;
+}
+
+/**
+ * A front end's yargs module: `--listen`, {@link frontEndOptions}, its own options,
+ * `--config`, {@link daemonOptions}; the handler sets the exit code `run` resolves to.
+ */
+export function frontEndCommand<A>(state: CliState, spec: FrontEndCommandSpec<A>): CommandModule<object, A> {
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    builder: (y: Argv) => {
+      let b = spec
+        .options(y.option('listen', { alias: 'l', type: 'string', ...spec.listen }).options(frontEndOptions(spec.policyHelp)))
+        .option('config', CONFIG_OPTION)
+        .options(daemonOptions);
+      for (const [cmd, what] of spec.examples) b = b.example(cmd, what);
+      return b.epilogue(spec.epilogue) as unknown as Argv<A>;
+    },
+    handler: async (args: ArgumentsCamelCase<A>) => {
+      state.exitCode = await spec.run(args);
+    },
+  };
+}
 
 /** Add {@link daemonOptions} to a command's builder. */
 export function withDaemonOptions<T>(y: Argv<T>): Argv<T> {

@@ -8,15 +8,14 @@
  * root is dropped, one key=value log line per event on stderr or syslog (--syslog).
  * Every usage and config problem is found before anything is bound (exit 2).
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { ConfigError, loadConfig } from '../../config/config.js';
 import { ownerOf } from '../../daemon/privileges.js';
 import { parseSocketMode, resolveSocketOwner } from '../../daemon/unix-socket.js';
 import { createMilterServer, REPLY_STEPS, type MilterMessageEvent, type ReplySteps } from '../../modes/milter/server.js';
 import { parseTimeout, policyFrom, virusNames } from '../../modes/policy.js';
 import { parseMilterSocket } from '../../modes/milter/socket-spec.js';
-import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
-import { CONFIG_OPTION, frontEndOptions } from '../options.js';
+import { frontEndCommand, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../types.js';
 
 /** Options of `serve milter` (the parsed command line). */
@@ -91,18 +90,16 @@ export function milterEventFields(e: MilterMessageEvent): Record<string, string 
 
 /** The `serve milter` command module (mount it under a `serve` parent command). */
 export function serveMilterCommand(state: CliState): CommandModule<object, ServeMilterArgs> {
-  return {
+  return frontEndCommand<ServeMilterArgs>(state, {
     command: 'milter',
     describe: 'Run our milter (Postfix smtpd_milters / Sendmail INPUT_MAIL_FILTER) around a scanner',
-    builder: (y: Argv) =>
+    listen: { default: 'inet:7357@127.0.0.1', describe: 'inet:PORT@HOST or unix:PATH' },
+    policyHelp: {
+      onInfected: 'infected: reject = 550 5.7.1 (default); tempfail; drop = discard; tag = accept with X-Virus-Status: Infected; quarantine (discard/accept: old spellings of drop/tag)',
+      onFail: 'scan failed: tempfail = 451 4.3.0 (default), or accept = fail open, marked Unchecked',
+    },
+    options: (y) =>
       y
-        .option('listen', { alias: 'l', type: 'string', default: 'inet:7357@127.0.0.1', describe: 'inet:PORT@HOST or unix:PATH' })
-        .options(
-          frontEndOptions({
-            onInfected: 'infected: reject = 550 5.7.1 (default); tempfail; drop = discard; tag = accept with X-Virus-Status: Infected; quarantine (discard/accept: old spellings of drop/tag)',
-            onFail: 'scan failed: tempfail = 451 4.3.0 (default), or accept = fail open, marked Unchecked',
-          }),
-        )
         .option('reject-message', { type: 'string', default: 'Virus found: %v', describe: 'text after "550 5.7.1 "; %v = virus names' })
         .option('add-header', { type: 'boolean', default: true, describe: 'add X-Virus-Scanned / X-Virus-Status (--no-add-header to skip)' })
         .option('reply-steps', { type: 'string', choices: REPLY_STEPS as string[], default: 'auto', describe: 'steps the MTA waits for an answer to: auto = fewest on unix, data on TCP (docs/milter.md)' })
@@ -113,16 +110,14 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
           parseSocketMode(String(a['socketMode'] ?? '660'));
           return true;
         })
-        .option('timeout', { type: 'string', default: '30s', describe: 'scan time limit per message: seconds, or 500ms, 2m (a bare number of 1000 or more: old milliseconds, deprecated)' })
-        .option('config', CONFIG_OPTION)
-        .options(daemonOptions)
-        .example('$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357')
-        .example('$0 serve milter -l unix:/run/avbench/milter.sock -s clamd --user avbench --socket-group postfix --socket-mode 660', 'as the systemd unit of docs/daemons.md runs it (smtpd_milters = unix:/run/avbench/milter.sock)')
-        .epilogue('Signals: SIGHUP reloads the config file and scanners (MTA connections go on); SIGTERM/SIGINT let the messages under way finish (--drain), then exit 0.') as unknown as Argv<ServeMilterArgs>,
-    handler: async (args: ArgumentsCamelCase<ServeMilterArgs>) => {
-      state.exitCode = await runServeMilter(args);
-    },
-  };
+        .option('timeout', { type: 'string', default: '30s', describe: 'scan time limit per message: seconds, or 500ms, 2m (a bare number of 1000 or more: old milliseconds, deprecated)' }),
+    examples: [
+      ['$0 serve milter --listen inet:7357@127.0.0.1 --scanner clamd', 'Postfix: smtpd_milters = inet:127.0.0.1:7357'],
+      ['$0 serve milter -l unix:/run/avbench/milter.sock -s clamd --user avbench --socket-group postfix --socket-mode 660', 'as the systemd unit of docs/daemons.md runs it (smtpd_milters = unix:/run/avbench/milter.sock)'],
+    ],
+    epilogue: 'Signals: SIGHUP reloads the config file and scanners (MTA connections go on); SIGTERM/SIGINT let the messages under way finish (--drain), then exit 0.',
+    run: runServeMilter,
+  });
 }
 
 let pending: string[] = [];

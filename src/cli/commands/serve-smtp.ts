@@ -6,12 +6,11 @@
  * binding, one key=value log line per event on stderr or syslog (--syslog).
  * Every usage and config problem is found before anything is bound (exit 2).
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { ConfigError, loadConfig } from '../../config/config.js';
 import { parseTimeout, policyFrom } from '../../modes/policy.js';
 import { createSmtpProxy, type ProxyEvent } from '../../modes/smtp/proxy.js';
-import { daemonOptions, runDaemon, type DaemonArgs } from '../daemon.js';
-import { CONFIG_OPTION, frontEndOptions } from '../options.js';
+import { frontEndCommand, runDaemon, type DaemonArgs } from '../daemon.js';
 import type { CliState } from '../types.js';
 
 interface ServeSmtpArgs {
@@ -76,36 +75,32 @@ export function proxyEventFields(e: ProxyEvent): Record<string, string | number 
 
 /** The `smtp` subcommand of `avbench serve`. */
 export function serveSmtpCommand(state: CliState): CommandModule<object, ServeSmtpCliArgs> {
-  return {
+  return frontEndCommand<ServeSmtpCliArgs>(state, {
     command: 'smtp',
     describe: 'Run the scanning SMTP proxy (point A): scan at end of DATA, forward to one next hop',
-    builder: (y: Argv) =>
+    listen: { default: '127.0.0.1:10025', describe: 'HOST:PORT to listen on (loopback by default)' },
+    policyHelp: {
+      onInfected: 'reject: 550 5.7.1 (default); tempfail: 451 4.7.1; drop: 250 and discard; tag: forward with X-Virus-Status: Infected; quarantine: keep in --quarantine, 250',
+      onFail: 'scanner error: tempfail = 451 4.3.0 (default), or accept = forward tagged Unchecked (accept-tagged: old spelling)',
+    },
+    options: (y) =>
       y
-        .option('listen', { alias: 'l', type: 'string', default: '127.0.0.1:10025', describe: 'HOST:PORT to listen on (loopback by default)' })
         .option('forward', { alias: 'f', type: 'string', demandOption: true, describe: 'HOST:PORT of the one next hop (the MTA)' })
-        .options(
-          frontEndOptions({
-            onInfected: 'reject: 550 5.7.1 (default); tempfail: 451 4.7.1; drop: 250 and discard; tag: forward with X-Virus-Status: Infected; quarantine: keep in --quarantine, 250',
-            onFail: 'scanner error: tempfail = 451 4.3.0 (default), or accept = forward tagged Unchecked (accept-tagged: old spelling)',
-          }),
-        )
         .option('max-size', { type: 'string', default: '25M', describe: 'message size limit (bytes, or 512K / 25M), enforced while receiving: 552' })
         .option('max-clients', { type: 'number', default: 100, describe: 'concurrent client connections' })
         .option('max-recipients', { type: 'number', default: 1000, describe: 'RCPT TO per message; past it: 452 (as Postfix)' })
         .option('quarantine', { alias: 'q', type: 'string', describe: 'quarantine folder (with --on-infected quarantine)' })
         .option('lmtp', { type: 'boolean', default: false, describe: 'speak LMTP on both sides (one reply per recipient)' })
-        .option('config', CONFIG_OPTION)
         .option('next-hop-timeout', { type: 'string', default: '30s', describe: 'time for the next hop to take a message (seconds, or 500ms, 2m); past it: 451' })
         .option('socket-timeout', { type: 'string', default: '60s', describe: 'client inactivity before the connection is closed (seconds, or 500ms, 2m)' })
-        .option('quiet', { type: 'boolean', default: false, describe: 'no per-message log lines' })
-        .options(daemonOptions)
-        .example('$0 serve smtp --listen 127.0.0.1:10025 --forward 127.0.0.1:10026 --scanner clamd', 'Postfix content_filter / smtpd_proxy_filter target')
-        .example('$0 serve smtp -l 0.0.0.0:25 -f 127.0.0.1:10026 -s clamd --user avbench --pid-file /run/avbench/smtp.pid --syslog', 'on port 25, as the systemd unit of docs/daemons.md runs it')
-        .epilogue('Signals: SIGHUP reloads the config file and scanners (sessions go on); SIGTERM/SIGINT drain the messages in flight (--drain), then exit 0.') as unknown as Argv<ServeSmtpCliArgs>,
-    handler: async (args: ArgumentsCamelCase<ServeSmtpCliArgs>) => {
-      state.exitCode = await runServeSmtp(args);
-    },
-  };
+        .option('quiet', { type: 'boolean', default: false, describe: 'no per-message log lines' }),
+    examples: [
+      ['$0 serve smtp --listen 127.0.0.1:10025 --forward 127.0.0.1:10026 --scanner clamd', 'Postfix content_filter / smtpd_proxy_filter target'],
+      ['$0 serve smtp -l 0.0.0.0:25 -f 127.0.0.1:10026 -s clamd --user avbench --pid-file /run/avbench/smtp.pid --syslog', 'on port 25, as the systemd unit of docs/daemons.md runs it'],
+    ],
+    epilogue: 'Signals: SIGHUP reloads the config file and scanners (sessions go on); SIGTERM/SIGINT drain the messages in flight (--drain), then exit 0.',
+    run: runServeSmtp,
+  });
 }
 
 async function runServeSmtp(args: ServeSmtpCliArgs): Promise<number> {
