@@ -74,11 +74,69 @@ async function writeState(dir: string, state: LabState): Promise<void> {
 }
 
 /**
- * Start every lab daemon (this process owns them: they stop when it stops). Throws with the
- * daemon's log tail when one cannot start; whatever did start is stopped again.
+ * The daemons `lab up --only` can name. clamd is always started (every other one scans with
+ * it); Sendmail brings clamav-milter (its input milter); amavisd-new brings its Postfix and,
+ * when installed, amavisd-milter.
  */
-export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
+export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new'] as const;
+
+/** A daemon (or gateway) of the lab, as `--only` names it. */
+export type LabComponent = (typeof LAB_COMPONENTS)[number];
+
+/** Options of {@link labUp}. */
+export interface LabUpOptions {
+  /**
+   * Start only these (clamd always; what they need too). Default: all, the optional gateways
+   * (rspamd, Haraka, Exim, Sendmail, amavisd-new) only where installed. A gateway named here
+   * that is not installed is an error before anything starts.
+   */
+  only?: readonly LabComponent[];
+}
+
+/** Names in `list` that are not lab components (for a usage error). */
+export function unknownLabComponents(list: readonly string[]): string[] {
+  return list.filter((n) => !(LAB_COMPONENTS as readonly string[]).includes(n));
+}
+
+/** What each optional gateway needs and how to get it. */
+async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' | 'sendmail' | 'amavisd-new', string | undefined>> {
+  const root = process.getuid?.() === 0;
+  return {
+    rspamd: (await which('rspamd')) === undefined ? 'rspamd is not installed (Debian package rspamd)' : undefined,
+    haraka: (await findHaraka()) === undefined ? 'Haraka is not installed (npm devDependencies Haraka and haraka-plugin-clamd: npm ci)' : undefined,
+    exim: (await findExim()) === undefined ? 'Exim is not unpacked (bash scripts/install-exim.sh)' : undefined,
+    sendmail: (await findSendmail()) === undefined ? 'Sendmail is not unpacked (bash scripts/install-sendmail.sh)' : !root ? 'Sendmail runs only as root here' : undefined,
+    'amavisd-new':
+      (await findAmavisd()) === undefined
+        ? 'amavisd-new is not installed (Debian package amavisd-new)'
+        : (await which('postfix')) === undefined
+          ? 'amavisd-new needs Postfix (Debian package postfix)'
+          : !root
+            ? 'amavisd-new runs only as root here (its private Postfix)'
+            : undefined,
+  };
+}
+
+/**
+ * Start the lab daemons (this process owns them: they stop when it stops): all of them, or
+ * those of `opts.only`. Throws with the daemon's log tail when one cannot start; whatever did
+ * start is stopped again.
+ */
+export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): Promise<RunningLab> {
   const dir = resolve(dirArg);
+  const unknown = unknownLabComponents(opts.only ?? []);
+  if (unknown.length > 0) throw new Error(`no lab daemon named ${unknown.join(', ')} (known: ${LAB_COMPONENTS.join(', ')})`);
+  const only = opts.only === undefined ? undefined : new Set<string>(opts.only);
+  const missing = await gatewaysInstalled();
+  // Named with --only: must be there. Not named (all): started where installed.
+  if (only !== undefined) {
+    const absent = [...only].flatMap((n) => (n in missing && missing[n as keyof typeof missing] !== undefined ? [missing[n as keyof typeof missing] as string] : []));
+    if (absent.length > 0) throw new Error(`cannot start ${absent.join('; ')}`);
+  }
+  const want = (name: LabComponent): boolean => {
+    if (name in missing && missing[name as keyof typeof missing] !== undefined) return false;
+    return only === undefined || only.has(name) || (name === 'clamav-milter' && only.has('sendmail'));
+  };
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const existing = await readLabState(dir);
   if (existing !== undefined && alive(existing.pid)) {
@@ -90,47 +148,43 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
     stops.length = 0;
     await rm(join(dir, 'state.json'), { force: true });
   };
+  /** Start one daemon when wanted, and remember how to stop it. */
+  const start = async <T extends { stop(): Promise<void> }>(name: LabComponent, go: () => Promise<T>): Promise<T | undefined> => {
+    if (!want(name)) return undefined;
+    const d = await go();
+    stops.push(() => d.stop());
+    return d;
+  };
   try {
     const clamd: LabClamd = await startClamd({ maxThreads: 8 });
     stops.push(() => clamd.stop());
-    const cicap: LabCicap = await startCicap({ clamdSocket: clamd.socket, maxObjectSize: '100M' });
-    stops.push(() => cicap.stop());
-    const milter: LabClamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, listen: 'inet' });
-    stops.push(() => milter.stop());
+    const cicap: LabCicap | undefined = await start('c-icap', () => startCicap({ clamdSocket: clamd.socket, maxObjectSize: '100M' }));
+    const milter: LabClamavMilter | undefined = await start('clamav-milter', () => startClamavMilter({ clamdSocket: clamd.socket, listen: 'inet' }));
     // rspamd (antivirus module → this clamd, proxy worker in milter mode): only when installed.
-    const rspamd: LabRspamd | undefined = (await which('rspamd')) === undefined ? undefined : await startRspamd({ clamd: { host: clamd.host, port: clamd.port } });
-    if (rspamd !== undefined) stops.push(() => rspamd.stop());
+    const rspamd: LabRspamd | undefined = await start('rspamd', () => startRspamd({ clamd: { host: clamd.host, port: clamd.port } }));
     // clamsmtpd forwards to a fixed port: the bench's SMTP driver listens its sink there.
     const sinkPort = await freePort();
-    const clamsmtpd: LabClamsmtpd = await startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', readyWhen: 'listen', debugLevel: 0 });
-    stops.push(() => clamsmtpd.stop());
-    const sink: LabSmtpSink = await startSmtpSink({});
-    stops.push(() => sink.stop());
+    const clamsmtpd: LabClamsmtpd | undefined = await start('clamsmtpd', () => startClamsmtpd({ clamdSocket: clamd.socket, outPort: sinkPort, action: 'bounce', readyWhen: 'listen', debugLevel: 0 }));
+    const sink: LabSmtpSink | undefined = await start('smtp-sink', () => startSmtpSink({}));
     // Haraka + its clamd plugin (npm devDependencies: started when installed); its smtp_forward
     // next hop is the bench driver's sink (`?sink=PORT`), like clamsmtpd's. Logs warnings only.
     const harakaSinkPort = await freePort();
-    const haraka: LabHaraka | undefined =
-      (await findHaraka()) === undefined ? undefined : await startHaraka({ clamd: clamd.socket, forwardPort: harakaSinkPort, logLevel: 'warn' });
-    if (haraka !== undefined) stops.push(() => haraka.stop());
+    const haraka: LabHaraka | undefined = await start('haraka', () => startHaraka({ clamd: clamd.socket, forwardPort: harakaSinkPort, logLevel: 'warn' }));
     // Exim (exim4-daemon-heavy unpacked by scripts/install-exim.sh: started when found): malware ACL
     // → this clamd's unix socket, a manualroute router → the bench driver's sink (`?sink=PORT`).
     const eximSinkPort = await freePort();
-    const exim: LabExim | undefined = (await findExim()) === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: eximSinkPort });
-    if (exim !== undefined) stops.push(() => exim.stop());
+    const exim: LabExim | undefined = await start('exim', () => startExim({ clamd: clamd.socket, forwardPort: eximSinkPort }));
     // Sendmail (sendmail-bin unpacked by scripts/install-sendmail.sh, root: started when found):
     // INPUT_MAIL_FILTER → this clamav-milter, the smart host → the bench driver's sink (`?sink=PORT`).
     const sendmailSinkPort = await freePort();
-    const sendmail: LabSendmail | undefined = (await findSendmail()) === undefined ? undefined : await startSendmail({ milter: milter.socket, milterName: 'clamav-milter', forwardPort: sendmailSinkPort });
-    if (sendmail !== undefined) stops.push(() => sendmail.stop());
+    const sendmail: LabSendmail | undefined =
+      milter === undefined ? undefined : await start('sendmail', () => startSendmail({ milter: milter.socket, milterName: 'clamav-milter', forwardPort: sendmailSinkPort }));
     // amavisd-new after the queue (Debian amavisd-new, root, postfix: started when installed): a
     // private Postfix → amavisd (ClamAV-clamd → this clamd) → Postfix re-injection → the driver's sink;
     // and before the queue, amavisd-milter (Debian amavisd-milter, when installed) → the same amavisd.
     const amavisSinkPort = await freePort();
-    const amavis: LabAmavisGateway | undefined =
-      (await findAmavisd()) === undefined || (await which('postfix')) === undefined || process.getuid?.() !== 0
-        ? undefined
-        : await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid, milter: (await which('amavisd-milter')) !== undefined });
-    if (amavis !== undefined) stops.push(() => amavis.stop());
+    const withAmavisMilter = (await which('amavisd-milter')) !== undefined;
+    const amavis: LabAmavisGateway | undefined = await start('amavisd-new', () => startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid, milter: withAmavisMilter }));
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
@@ -144,7 +198,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
         'clamd-tcp': { type: 'clamd', host: clamd.host, port: clamd.port },
         clamscan: { type: 'clamscan', database: clamd.dbDir },
         clamdscan: { type: 'clamdscan', configFile: clamd.configFile, mode: 'fdpass' },
-        icap: { type: 'icap', url: cicap.url },
+        ...(cicap === undefined ? {} : { icap: { type: 'icap', url: cicap.url } }),
         yara: { type: 'yara', rules },
       },
     };
@@ -156,10 +210,10 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
       configFile,
       daemons: [
         { name: 'clamd', pid: clamd.pid, endpoint: clamd.socket },
-        { name: 'c-icap', pid: cicap.pid, endpoint: cicap.url },
-        { name: 'clamav-milter', pid: milter.pid, endpoint: milter.url },
-        { name: 'clamsmtpd', pid: clamsmtpd.pid, endpoint: clamsmtpd.url },
-        { name: 'smtp-sink', pid: sink.pid, endpoint: sink.url },
+        ...(cicap === undefined ? [] : [{ name: 'c-icap', pid: cicap.pid, endpoint: cicap.url }]),
+        ...(milter === undefined ? [] : [{ name: 'clamav-milter', pid: milter.pid, endpoint: milter.url }]),
+        ...(clamsmtpd === undefined ? [] : [{ name: 'clamsmtpd', pid: clamsmtpd.pid, endpoint: clamsmtpd.url }]),
+        ...(sink === undefined ? [] : [{ name: 'smtp-sink', pid: sink.pid, endpoint: sink.url }]),
         ...(rspamd === undefined ? [] : [{ name: 'rspamd', pid: rspamd.pid, endpoint: rspamd.url }]),
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
@@ -168,12 +222,12 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR): Promise<RunningLab> {
       ],
       suts: {
         // pid=: the bench reads these processes' CPU and memory from /proc.
-        clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd&pid=${clamsmtpd.pid},${clamd.pid}`,
-        'clamav-milter': `${milter.url}?name=clamav-milter&pid=${milter.pid},${clamd.pid}`,
+        ...(clamsmtpd === undefined ? {} : { clamsmtpd: `${clamsmtpd.url}?sink=${sinkPort}&name=clamsmtpd&pid=${clamsmtpd.pid},${clamd.pid}` }),
+        ...(milter === undefined ? {} : { 'clamav-milter': `${milter.url}?name=clamav-milter&pid=${milter.pid},${clamd.pid}` }),
         ...(rspamd === undefined ? {} : { rspamd: `${rspamd.url}?name=rspamd&pid=${[...rspamd.pids, clamd.pid].join(',')}` }),
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
-        ...(sendmail === undefined ? {} : { sendmail: `${sendmail.url}?sink=${sendmailSinkPort}&name=sendmail&pid=${sendmail.pid},${milter.pid},${clamd.pid}` }),
+        ...(sendmail === undefined || milter === undefined ? {} : { sendmail: `${sendmail.url}?sink=${sendmailSinkPort}&name=sendmail&pid=${sendmail.pid},${milter.pid},${clamd.pid}` }),
         ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut, ...(amavis.milterSut === undefined ? {} : { 'amavisd-milter': amavis.milterSut }) }),
       },
     };

@@ -75,4 +75,27 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     const after = await avbench('lab', 'status', '--dir', lab);
     expect(after.ok && after.exitCode).toBe(3);
   }, 180_000);
+
+  it('--only starts clamd and the named daemons (Sendmail with its clamav-milter), nothing else', async () => {
+    const lab = join(dir, 'only');
+    const only = process.getuid?.() === 0 ? 'smtp-sink,sendmail' : 'smtp-sink';
+    const up = await avbench('lab', 'up', '--detach', '--dir', lab, '--only', only);
+    expect(up, JSON.stringify(up)).toMatchObject({ ok: true, exitCode: 0 });
+    const st = JSON.parse((await avbench('lab', 'status', '--json', '--dir', lab)).stdout) as LabState;
+    try {
+      expect(st.daemons.map((d) => d.name)).toEqual(only.includes('sendmail') ? ['clamd', 'clamav-milter', 'smtp-sink', 'sendmail'] : ['clamd', 'smtp-sink']);
+      expect(Object.keys(st.suts)).toEqual(only.includes('sendmail') ? ['clamav-milter', 'sendmail'] : []);
+    } finally {
+      expect(await avbench('lab', 'down', '--dir', lab)).toMatchObject({ ok: true, exitCode: 0 });
+    }
+    for (const d of st.daemons) expect([d.name, alive(d.pid)]).toEqual([d.name, false]);
+  }, 120_000);
+
+  it('--only with an unknown name is a usage error before anything starts', async () => {
+    const lab = join(dir, 'bad');
+    const r = await avbench('lab', 'up', '--detach', '--dir', lab, '--only', 'clamd,postfixx');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('no lab daemon named postfixx');
+    expect(existsSync(lab)).toBe(false);
+  });
 });

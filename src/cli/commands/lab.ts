@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { spawnDaemon } from '../../core/exec.js';
-import { alive, DEFAULT_LAB_DIR, labDown, labUp, readLabState, type LabState } from '../../lab/up.js';
+import { alive, DEFAULT_LAB_DIR, LAB_COMPONENTS, labDown, labUp, readLabState, unknownLabComponents, type LabComponent, type LabState } from '../../lab/up.js';
 import type { CliState } from '../types.js';
 
 interface LabArgs {
@@ -15,6 +15,13 @@ interface LabArgs {
   dir: string;
   detach: boolean;
   json: boolean;
+  only?: string[];
+}
+
+/** `--only a,b --only c` → [a, b, c]. */
+function onlyList(v: readonly string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return v.flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter((x) => x !== '');
 }
 
 function printState(state: LabState, out = process.stdout): void {
@@ -38,14 +45,29 @@ async function waitForReady(dir: string, childPid: number, deadline: number): Pr
 export function labCommand(state: CliState): CommandModule<object, LabArgs> {
   return {
     command: 'lab <action>',
-    describe: 'Start/stop real clamd, c-icap, clamav-milter, clamsmtpd and smtp-sink on loopback',
+    describe: 'Start/stop real clamd, c-icap, clamav-milter, clamsmtpd, smtp-sink and the installed gateways (rspamd, Haraka, Exim, Sendmail, amavisd-new) on loopback',
     builder: (y: Argv) =>
       y
         .positional('action', { choices: ['up', 'down', 'status'] as const, describe: 'up: start (foreground; --detach to background) · down: stop · status' })
         .option('dir', { type: 'string', default: DEFAULT_LAB_DIR, describe: 'lab folder: state.json, avbench.config.json, lab.log' })
         .option('detach', { type: 'boolean', default: false, describe: 'with up: run the lab in the background and return once it is ready' })
         .option('json', { type: 'boolean', default: false, describe: 'with status: print state.json' })
+        .option('only', {
+          type: 'string',
+          array: true,
+          describe: `with up: start only these, comma-separated (clamd always): ${LAB_COMPONENTS.join(', ')}; a gateway named here must be installed. Default: all, each optional gateway where installed`,
+        })
+        .check((a) => {
+          const only = onlyList(a['only'] as string[] | undefined);
+          if (only === undefined) return true;
+          if (a['action'] !== 'up') throw new Error('--only goes with `lab up`');
+          if (only.length === 0) throw new Error(`--only needs names: ${LAB_COMPONENTS.join(', ')}`);
+          const unknown = unknownLabComponents(only);
+          if (unknown.length > 0) throw new Error(`--only: no lab daemon named ${unknown.join(', ')} (known: ${LAB_COMPONENTS.join(', ')})`);
+          return true;
+        })
         .example('$0 lab up --detach && $0 bench --config .avbench-lab/avbench.config.json --corpus corpora/quick', 'bench against the lab')
+        .example('$0 lab up --detach --only exim,haraka', 'clamd, Exim and Haraka only')
         .example('$0 lab down', 'stop everything the lab started') as unknown as Argv<LabArgs>,
     handler: async (args: ArgumentsCamelCase<LabArgs>) => {
       const dir = resolve(args.dir);
@@ -72,7 +94,8 @@ export function labCommand(state: CliState): CommandModule<object, LabArgs> {
         const logFile = join(dir, 'lab.log');
         await (await open(logFile, 'a', 0o644)).close();
         const bin = fileURLToPath(new URL('../bin.js', import.meta.url));
-        const child = await spawnDaemon(process.execPath, [bin, 'lab', 'up', '--dir', dir], { logFile, detached: true });
+        const only = onlyList(args.only);
+        const child = await spawnDaemon(process.execPath, [bin, 'lab', 'up', '--dir', dir, ...(only === undefined ? [] : ['--only', only.join(',')])], { logFile, detached: true });
         const ready = await waitForReady(dir, child.pid, Date.now() + 90_000);
         if (ready === undefined) {
           process.stderr.write(`avbench: the lab did not come up; see ${logFile}\n`);
@@ -84,7 +107,8 @@ export function labCommand(state: CliState): CommandModule<object, LabArgs> {
         state.exitCode = 0;
         return;
       }
-      const lab = await labUp(dir);
+      const only = onlyList(args.only);
+      const lab = await labUp(dir, only === undefined ? {} : { only: only as LabComponent[] });
       printState(lab.state);
       process.stdout.write('lab is up; Ctrl-C (or `avbench lab down`) stops it\n');
       await new Promise<void>((resolveStop) => {
