@@ -17,9 +17,7 @@ set -euo pipefail
 PREFIX="${1:-${AVBENCH_EXIM_PREFIX:-/opt/avbench/exim}}"
 PKG=exim4-daemon-heavy
 EXIM="$PREFIX/usr/sbin/exim4"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-# Wait for another apt/dpkg (up to 10 minutes) rather than fail on its lock.
-APT=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+. "$(dirname "$0")/lib/unpack-deb.sh"
 
 works() { [ -x "$EXIM" ] && "$EXIM" -C /dev/null -bV >/dev/null 2>&1 && getent passwd Debian-exim >/dev/null; }
 if works; then
@@ -27,32 +25,7 @@ if works; then
   exit 0
 fi
 
-# Its libraries, installed normally (they conflict with nothing).
-libs=()
-while read -r dep; do
-  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q 'install ok installed' || libs+=("$dep")
-done < <(apt-cache depends "$PKG" | sed -n 's/^ *|\{0,1\}Depends: \(lib[^ <>]*\)$/\1/p' | sort -u)
-if [ "${#libs[@]}" -gt 0 ]; then
-  echo "install-exim: installing libraries ${libs[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}" ||
-    { $SUDO "${APT[@]}" update && $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}"; }
-fi
-
-# The .deb, unpacked (not installed) into PREFIX.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-# Downloaded as the caller (apt's _apt sandbox user cannot write into a private temp folder).
-DL=(apt-get -qq -o APT::Sandbox::User="$(id -un)" download "$PKG")
-( cd "$work" && { "${DL[@]}" || { $SUDO "${APT[@]}" update && "${DL[@]}"; }; } )
-$SUDO mkdir -p "$PREFIX"
-$SUDO dpkg -x "$work"/"$PKG"_*.deb "$PREFIX"
-
-missing="$(ldd "$EXIM" | grep 'not found' || true)"
-if [ -n "$missing" ]; then
-  echo "install-exim: $EXIM still misses libraries:" >&2
-  echo "$missing" >&2
-  exit 1
-fi
+unpack_deb install-exim "$PKG" "$PREFIX" "$EXIM"
 
 # Exim's compiled-in user and group (Debian's build: Debian-exim).
 if ! getent passwd Debian-exim >/dev/null; then

@@ -16,9 +16,7 @@ set -euo pipefail
 PREFIX="${1:-${AVBENCH_SENDMAIL_PREFIX:-/opt/avbench/sendmail}}"
 PKG=sendmail-bin
 SENDMAIL="$PREFIX/usr/libexec/sendmail/sendmail"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-# Wait for another apt/dpkg (up to 10 minutes) rather than fail on its lock.
-APT=(apt-get -o DPkg::Lock::Timeout=600 -qq)
+. "$(dirname "$0")/lib/unpack-deb.sh"
 
 # Sendmail wants a qualified name for its host before it reads a config, and sleeps 60 s when
 # the machine's has no dot: it is asked in a private UTS namespace whose host name is 127.0.0.1
@@ -31,32 +29,7 @@ if works; then
   exit 0
 fi
 
-# Its libraries, installed normally (they conflict with nothing).
-libs=()
-while read -r dep; do
-  dpkg-query -W -f='${Status}' "$dep" 2>/dev/null | grep -q 'install ok installed' || libs+=("$dep")
-done < <(apt-cache depends "$PKG" | sed -n 's/^ *|\{0,1\}Depends: \(lib[^ <>]*\)$/\1/p' | sort -u)
-if [ "${#libs[@]}" -gt 0 ]; then
-  echo "install-sendmail: installing libraries ${libs[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}" ||
-    { $SUDO "${APT[@]}" update && $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${libs[@]}"; }
-fi
-
-# The .deb, unpacked (not installed) into PREFIX.
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-# Downloaded as the caller (apt's _apt sandbox user cannot write into a private temp folder).
-DL=(apt-get -qq -o APT::Sandbox::User="$(id -un)" download "$PKG")
-( cd "$work" && { "${DL[@]}" || { $SUDO "${APT[@]}" update && "${DL[@]}"; }; } )
-$SUDO mkdir -p "$PREFIX"
-$SUDO dpkg -x "$work"/"$PKG"_*.deb "$PREFIX"
-
-missing="$(ldd "$SENDMAIL" | grep 'not found' || true)"
-if [ -n "$missing" ]; then
-  echo "install-sendmail: $SENDMAIL still misses libraries:" >&2
-  echo "$missing" >&2
-  exit 1
-fi
+unpack_deb install-sendmail "$PKG" "$PREFIX" "$SENDMAIL"
 
 works || { echo "install-sendmail: $SENDMAIL -d0.1 -bt fails:" >&2; probe >&2 || true; exit 1; }
 echo "install-sendmail: Sendmail $(version) in $PREFIX"
