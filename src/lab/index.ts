@@ -15,4 +15,5 @@ export { startSendmail, findSendmail, sendmailMc, sendmailCf, type LabSendmail, 
 export { startAmavis, startAmavisGateway, startAmavisdMilter, findAmavisd, amavisConfig, type LabAmavis, type LabAmavisGateway, type LabAmavisdMilter, type StartAmavisOptions } from './amavis.js';
 export { startSmtpSink } from './smtp-sink.js';
 export { startPostfix, countSent } from './postfix.js';
+export { startPostfixFront, startPostfixReinject, postfixFrontSutUrl, type LabPostfixFront, type LabPostfixReinject } from './postfix-front.js';
 export { createProcmailSut, procmailRc } from './procmail.js';

@@ -53,6 +53,11 @@ export interface StartPostfixOptions {
   dir?: string;
   /** How long to wait for the 220 greeting (ms, default 30 000). */
   readyTimeoutMs?: number;
+  /**
+   * A command prefix `postfix -c DIR start|stop` runs under (e.g. `['/usr/bin/nsenter',
+   * '--mount=FILE']`: master and every process it starts live in that namespace). Default none.
+   */
+  launcher?: readonly string[];
 }
 
 /** A Postfix pipe(8) transport for one recipient domain. */
@@ -257,10 +262,11 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
   await chmod(dir, 0o711);
   const configDir = join(dir, 'etc');
   const maillog = join(dir, 'log', 'maillog');
+  const launch = [...(opts.launcher ?? []), postfix];
   let started = false;
   const stopAndRemove = async (): Promise<void> => {
     const pid = await readPid(join(dir, 'queue', 'pid', 'master.pid'));
-    if (started) await run(postfix, ['-c', configDir, 'stop'], { deadline: Date.now() + 30_000 });
+    if (started) await run(launch[0]!, [...launch.slice(1), '-c', configDir, 'stop'], { deadline: Date.now() + 30_000 });
     // master exits once its children have: SIGKILL only when it has not after 20 s.
     if (pid !== undefined) await endProcesses(async () => (alive(pid) ? [pid] : []), 20_000, false);
     await rm(dir, { recursive: true, force: true });
@@ -292,7 +298,7 @@ export async function startPostfix(opts: StartPostfixOptions): Promise<LabPostfi
       postfixMasterCf({ port, ...(opts.pipeTransports === undefined ? {} : { pipeTransports: opts.pipeTransports }), ...(opts.proxyFilter === undefined ? {} : { proxyFilter: opts.proxyFilter, reinjectPort: reinjectPort! }) }),
       { mode: 0o644 },
     );
-    const r = await run(postfix, ['-c', configDir, 'start'], { deadline: Date.now() + 60_000 });
+    const r = await run(launch[0]!, [...launch.slice(1), '-c', configDir, 'start'], { deadline: Date.now() + 60_000 });
     if (!r.ok || r.exitCode !== 0) {
       throw new Error(`postfix -c ${configDir} start failed: ${r.ok ? `exit ${r.exitCode}` : r.message}: ${r.stderr}${r.stdout}`);
     }

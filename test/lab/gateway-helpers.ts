@@ -25,9 +25,11 @@ export interface GatewayRun {
 
 /**
  * Bench `sut` (an smtp:// URL with sink=, name=NAME, pid=) and clamd direct over `corpus`
- * at concurrency 2, assert the accounting, and list the differences from clamd direct.
+ * at concurrency 2 (or `o.concurrency`; `o.cold: false` skips the cold pass), assert the accounting, and list the differences
+ * from clamd direct.
  */
-export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd, sut: string, name: string): Promise<GatewayRun> {
+export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd, sut: string, name: string, o: { concurrency?: number; timeoutMs?: number; cold?: boolean } = {}): Promise<GatewayRun> {
+  const c = o.concurrency ?? 2;
   const manifest = await readManifest(corpus);
   const results = await runBench({
     corpus,
@@ -35,13 +37,14 @@ export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd,
     modes: ['direct'],
     config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
     suts: [sut],
-    concurrency: [2],
+    concurrency: [c],
     repeat: 1,
     warmup: 0,
     baseline: false,
-    timeoutMs: 15_000,
+    timeoutMs: o.timeoutMs ?? 15_000,
+    ...(o.cold === undefined ? {} : { cold: o.cold }),
   });
-  expect(results.runs.map((r) => r.id)).toEqual(['clamd/direct/c2', `${name}/smtp/c2`]);
+  expect(results.runs.map((r) => r.id)).toEqual([`clamd/direct/c${c}`, `${name}/smtp/c${c}`]);
   const [direct, gw] = results.runs as [Run, Run];
   expect(gw.messages).toBe(manifest.length);
   expect(gw.results).toHaveLength(manifest.length);

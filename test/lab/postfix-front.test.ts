@@ -1,0 +1,133 @@
+/**
+ * Issue 15 point 7, Postfix in front as a whole-gateway mode: a private Postfix whose
+ * `smtpd_milters` is the system under test, relaying to the bench driver's sink, driven as
+ * one `smtp://` `--sut` (startPostfixFront, src/lab/postfix-front.ts) — once with
+ * clamav-milter and once with our `avbench serve milter` (the built CLI, its own process),
+ * both scanning with the same lab clamd. The quick corpus goes through each next to clamd
+ * direct and is compared message by message; a plain Postfix (no filter) beside them shows
+ * what Postfix itself changes in transit.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnDaemon, type Daemon } from '../../src/core/exec.js';
+import { freePort } from '../../src/core/net.js';
+import { generateCorpus } from '../../src/corpus/generate.js';
+import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
+import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
+import { postfixFrontSutUrl, startPostfixFront, type LabPostfixFront } from '../../src/lab/postfix-front.js';
+import { parseSut } from '../../src/bench/sut.js';
+import { alive } from '../../src/lab/up.js';
+import { logTail, waitForSmtpGreeting } from '../../src/lab/util.js';
+import { validateResults } from '../../src/results/schema.js';
+import { benchGatewayAgainstDirect, type GatewayRun } from './gateway-helpers.js';
+import { describeReal } from '../helpers/real.js';
+
+/** The built CLI (npm test builds first): our milter runs as its own process, as a user runs it. */
+const BIN = join(resolve(import.meta.dirname, '../..'), 'dist/src/cli/bin.js');
+
+describe('postfixFrontSutUrl', () => {
+  it('percent-encodes the name (a + in a query is a space) and lists master first', () => {
+    const url = postfixFrontSutUrl({ port: 2525, sinkPort: 2526, name: 'postfix+clamav-milter', pids: [10, 11] });
+    expect(url).toBe('smtp://127.0.0.1:2525?sink=2526&name=postfix%2Bclamav-milter&pid=10,11');
+    expect(parseSut(url)).toMatchObject({ kind: 'smtp', name: 'postfix+clamav-milter', sinkPort: 2526, pids: [10, 11] });
+  });
+});
+
+await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter, = our serve milter, through bench --sut', ['postfix', 'clamd', 'clamav-milter'], () => {
+  let dir: string;
+  let corpus: string;
+  let clamd: LabClamd;
+  let ours: Daemon;
+  let oursLog: string;
+  let clamavMilter: LabClamavMilter;
+  const fronts: Partial<Record<'ours' | 'clamav' | 'plain', LabPostfixFront>> = {};
+  let plainRun: GatewayRun | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'avbench-pf-front-test-'));
+    corpus = join(dir, 'quick');
+    await generateCorpus({ out: corpus, profile: 'quick' });
+    clamd = await startClamd({ dir });
+    const cfg = join(dir, 'avbench.config.json');
+    await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }));
+    const port = await freePort();
+    oursLog = join(dir, 'serve-milter.log');
+    ours = await spawnDaemon(process.execPath, [BIN, 'serve', 'milter', '--listen', `inet:${port}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg], { logFile: oursLog, cwd: dir });
+    if (!(await waitForSmtpGreeting(port, Date.now() + 20_000, ours.running, false))) throw new Error(`avbench serve milter did not listen: ${await logTail(oursLog)}`);
+    clamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, dir });
+    fronts.ours = await startPostfixFront({ milter: `inet:${port}@127.0.0.1`, sinkPort: await freePort(), name: 'postfix+avbench-milter', pids: [ours.pid, clamd.pid], dir });
+    fronts.clamav = await startPostfixFront({ milter: clamavMilter.url, sinkPort: await freePort(), name: 'postfix+clamav-milter', pids: [clamavMilter.pid, clamd.pid], dir });
+    // No filter: what Postfix alone changes in transit.
+    fronts.plain = await startPostfixFront({ sinkPort: await freePort(), name: 'postfix', dir });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const f of Object.values(fronts)) await f?.stop();
+    await clamavMilter?.stop();
+    await ours?.stop(5_000);
+    await clamd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** What plain Postfix does to each file (ALTERED: Postfix's own change in transit). */
+  async function plain(): Promise<GatewayRun> {
+    plainRun ??= await benchGatewayAgainstDirect(corpus, clamd, fronts.plain!.sut, 'postfix', { concurrency: 8 });
+    return plainRun;
+  }
+
+  /** Bench one front, assert detection equal to clamd direct message by message, EICAR rejected with `reply`. */
+  async function benchFront(key: 'ours' | 'clamav', name: string, reply: (names: string[]) => string): Promise<void> {
+    const pf = fronts[key]!;
+    expect(pf.sut).toMatch(new RegExp(`^smtp://127\\.0\\.0\\.1:${pf.port}\\?sink=\\d+&name=${encodeURIComponent(name)}&pid=${pf.pid},\\d+,${clamd.pid}$`));
+    const run = await benchGatewayAgainstDirect(corpus, clamd, pf.sut, name, { concurrency: 8, timeoutMs: 30_000 });
+    const { manifest, results, gw, direct, differences, byFile } = run;
+    const plainByFile = new Map((await plain()).gw.results.map((r) => [r.file, r]));
+    const labels = new Map(manifest.map((e) => [e.file, e]));
+    // Postfix's own change in transit, shown by the plain Postfix run on the same file: clean, delivered, ALTERED.
+    const explained = differences.filter((l) => {
+      const file = l.split(':')[0]!;
+      const r = gw.results.find((x) => x.file === file)!;
+      return byFile.get(file)!.verdict === 'clean' && r.fate === 'delivered' && r.errorCode === 'ALTERED' && plainByFile.get(file)?.errorCode === 'ALTERED';
+    });
+    process.stderr.write(
+      `[postfix-front] ${name}: ${gw.messages} messages, detection ${gw.detection.tp}/${gw.detection.tp + gw.detection.fn} (clamd direct ${direct.detection.tp}/${direct.detection.tp + direct.detection.fn}), fp ${gw.detection.fp}, ` +
+        `fates ${JSON.stringify(gw.fates)}, ${gw.throughput.msgsPerSec.toFixed(1)} msg/s at c8 (clamd direct ${direct.throughput.msgsPerSec.toFixed(1)}, plain Postfix ${(await plain()).gw.throughput.msgsPerSec.toFixed(1)}), differences ${differences.length}, explained by Postfix ${explained.length}\n`,
+    );
+    for (const l of differences) process.stderr.write(`[postfix-front]   ${l}\n`);
+    expect(differences.filter((l) => !explained.includes(l))).toEqual([]);
+    for (const l of explained) expect(`${l} ${labels.get(l.split(':')[0]!)!.expected}`).toBe(`${l} any`);
+    expect(gw.detection.tp).toBe(direct.detection.tp);
+    expect(gw.detection.fn).toBe(direct.detection.fn);
+    expect(gw.detection.fp).toBe(direct.detection.fp);
+    expect(gw.fates.tempfailed).toBe(0);
+    let eicars = 0;
+    for (const r of gw.results) {
+      const e = labels.get(r.file)!;
+      if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected') continue;
+      eicars++;
+      expect(`${r.file} ${r.fate} ${r.smtpReply}`).toBe(`${r.file} rejected ${reply(r.names)}`);
+    }
+    expect(eicars).toBeGreaterThan(10);
+    expect(gw.resources?.scanner?.pids).toEqual(expect.arrayContaining([pf.pid, clamd.pid]));
+    expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
+  }
+
+  it('Postfix + our serve milter: detection equal to clamd direct, message by message; EICAR rejected 550 5.7.1 at end of DATA; every message accounted for, none lost', async () => {
+    await benchFront('ours', 'postfix+avbench-milter', (names) => `550 5.7.1 Virus found: ${names.join(', ')}`);
+  }, 600_000);
+
+  it('Postfix + clamav-milter: detection equal to clamd direct, message by message; EICAR rejected 550 5.7.1 at end of DATA; every message accounted for, none lost', async () => {
+    await benchFront('clamav', 'postfix+clamav-milter', (names) => `550 5.7.1 Virus found: ${names.join(', ')}`);
+  }, 600_000);
+
+  it('stops: every master gone, its folder removed', async () => {
+    for (const f of Object.values(fronts)) {
+      await f!.stop();
+      expect(alive(f!.pid)).toBe(false);
+      expect(existsSync(f!.dir)).toBe(false);
+    }
+  }, 60_000);
+});
