@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, freePort } from '../../src/core/net.js';
+import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { eximConfig, eximProcesses, findExim, startExim, type LabExim } from '../../src/lab/exim.js';
@@ -19,7 +19,7 @@ import { virusNamesIn } from '../../src/modes/policy.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { lineEnding } from '../../src/modes/smtp/wire.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect } from './gateway-helpers.js';
+import { benchGatewayAgainstDirect, sendRawTransaction } from './gateway-helpers.js';
 import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
 
 describe('eximConfig', () => {
@@ -149,26 +149,7 @@ await describeReal('Exim + clamd (malware ACL) through bench --sut', ['clamd'], 
     const sink = await createSmtpSink({ port: sinkPort, keepMessages: true });
     try {
       /** One transaction; `data` is the whole message (the X-Avbench-Id header first), without the final dot. */
-      const send = async (data: string): Promise<string> => {
-        const c = await connect({ host: '127.0.0.1', port: exim.port }, { deadline: Date.now() + 10_000 });
-        try {
-          const reply = async (): Promise<string> => {
-            let line = '';
-            do line = (await c.readUntil('\n')).toString('latin1');
-            while (!/^\d{3} /.test(line));
-            return line.trimEnd();
-          };
-          await reply();
-          for (const cmd of ['EHLO client.localhost', 'MAIL FROM:<a@sender.localhost>', 'RCPT TO:<sink@recipient.localhost>', 'DATA']) {
-            await c.write(Buffer.from(`${cmd}\r\n`, 'latin1'));
-            await reply();
-          }
-          await c.write(Buffer.from(`${data}\r\n.\r\n`, 'latin1'));
-          return await reply();
-        } finally {
-          c.destroy();
-        }
-      };
+      const send = (data: string): Promise<string> => sendRawTransaction(exim.port, `${data}\r\n.\r\n`, 10_000);
       /** What reached the sink after Exim's own Received header (undefined: nothing came). */
       const arrived = async (id: string, wait = 5_000): Promise<string | undefined> => {
         await sink.waitFor(id, Date.now() + wait);

@@ -1,11 +1,12 @@
 /**
- * Shared by the tests of third-party SMTP gateways (Haraka, Exim): the quick corpus through
+ * Shared by the tests of third-party SMTP gateways (Haraka, Exim, Sendmail...): the quick corpus through
  * `bench --sut` next to clamd direct, the accounting every such test asserts (every message
  * counted, none lost), and the per-message differences from clamd direct, for each test to
  * explain as the gateway's own behaviour.
  */
 import { expect } from 'vitest';
 import { runBench } from '../../src/bench/runner.js';
+import { connect } from '../../src/core/net.js';
 import { readManifest, type ManifestEntry } from '../../src/corpus/manifest.js';
 import type { LabClamd } from '../../src/lab/clamd.js';
 
@@ -58,4 +59,31 @@ export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd,
     if (r.verdict !== d.verdict || r.names.join(',') !== d.names.join(',')) differences.push(`${r.file}: direct ${d.verdict} ${d.names.join(',')} · ${name} ${r.fate} ${r.verdict} ${r.errorCode ?? ''} ${r.smtpReply ?? ''}`);
   }
   return { manifest, results, byFile, direct, gw, differences };
+}
+
+/**
+ * One SMTP transaction by hand to a gateway on loopback — greeting, EHLO, MAIL, RCPT, DATA,
+ * then `data` written exactly as given (the test adds its own end-of-data dot, or a raw one
+ * the gateway must refuse) — resolving to the gateway's final reply line. A write the gateway
+ * cuts short (it refused and closed) still resolves to what it answered.
+ */
+export async function sendRawTransaction(port: number, data: string, timeoutMs = 10_000): Promise<string> {
+  const c = await connect({ host: '127.0.0.1', port }, { deadline: Date.now() + timeoutMs });
+  try {
+    const reply = async (): Promise<string> => {
+      let line = '';
+      do line = (await c.readUntil('\n')).toString('latin1');
+      while (!/^\d{3} /.test(line));
+      return line.trimEnd();
+    };
+    await reply();
+    for (const cmd of ['EHLO client.localhost', 'MAIL FROM:<a@sender.localhost>', 'RCPT TO:<sink@recipient.localhost>', 'DATA']) {
+      await c.write(Buffer.from(`${cmd}\r\n`, 'latin1'));
+      await reply();
+    }
+    await c.write(Buffer.from(data, 'latin1')).catch(() => undefined);
+    return await reply();
+  } finally {
+    c.destroy();
+  }
 }

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, freePort } from '../../src/core/net.js';
+import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { findHaraka, harakaConfig, startHaraka, type LabHaraka } from '../../src/lab/haraka.js';
@@ -17,7 +17,7 @@ import { alive } from '../../src/lab/up.js';
 import { virusNamesIn } from '../../src/modes/policy.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect } from './gateway-helpers.js';
+import { benchGatewayAgainstDirect, sendRawTransaction } from './gateway-helpers.js';
 import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
 
 describe('harakaConfig', () => {
@@ -116,26 +116,7 @@ await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
   it('reproduces the bare-LF difference by hand: the same clean message is 451 with one bare LF, 250 with CRLF only', async () => {
     const sink = await createSmtpSink({ port: sinkPort });
     try {
-      const send = async (data: string): Promise<string> => {
-        const c = await connect({ host: '127.0.0.1', port: haraka.port }, { deadline: Date.now() + 10_000 });
-        try {
-          const reply = async (): Promise<string> => {
-            let line = '';
-            do line = (await c.readUntil('\n')).toString('latin1');
-            while (!/^\d{3} /.test(line));
-            return line.trimEnd();
-          };
-          await reply();
-          for (const cmd of ['EHLO client.localhost', 'MAIL FROM:<a@sender.localhost>', 'RCPT TO:<sink@recipient.localhost>', 'DATA']) {
-            await c.write(Buffer.from(`${cmd}\r\n`, 'latin1'));
-            await reply();
-          }
-          await c.write(Buffer.from(data, 'latin1'));
-          return await reply();
-        } finally {
-          c.destroy();
-        }
-      };
+      const send = (data: string): Promise<string> => sendRawTransaction(haraka.port, data, 10_000);
       expect(await send('Subject: lf\r\n\r\nline one\nline two\r\n.\r\n')).toBe('451 Bare line-feed; see https://haraka.github.io/barelf/');
       expect(await send('Subject: crlf\r\n\r\nline one\r\nline two\r\n.\r\n')).toMatch(/^250 /);
     } finally {

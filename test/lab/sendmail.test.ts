@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnDaemon, type Daemon } from '../../src/core/exec.js';
-import { connect, freePort } from '../../src/core/net.js';
+import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
@@ -22,7 +22,7 @@ import { alive } from '../../src/lab/up.js';
 import { logTail, waitForSmtpGreeting } from '../../src/lab/util.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect, type GatewayRun } from './gateway-helpers.js';
+import { benchGatewayAgainstDirect, type GatewayRun, sendRawTransaction } from './gateway-helpers.js';
 import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
 
 /** The built CLI (npm test builds first): our milter runs as its own process, as a user runs it. */
@@ -211,26 +211,7 @@ if (install !== undefined)
     const sink = await createSmtpSink({ port: sinkPort, keepMessages: true });
     try {
       /** One transaction; `data` is the whole message (the X-Avbench-Id header first), without the final dot. */
-      const send = async (data: string): Promise<string> => {
-        const c = await connect({ host: '127.0.0.1', port: sm.port }, { deadline: Date.now() + 20_000 });
-        try {
-          const reply = async (): Promise<string> => {
-            let line = '';
-            do line = (await c.readUntil('\n')).toString('latin1');
-            while (!/^\d{3} /.test(line));
-            return line.trimEnd();
-          };
-          await reply();
-          for (const cmd of ['EHLO client.localhost', 'MAIL FROM:<a@sender.localhost>', 'RCPT TO:<sink@recipient.localhost>', 'DATA']) {
-            await c.write(Buffer.from(`${cmd}\r\n`, 'latin1'));
-            await reply();
-          }
-          await c.write(Buffer.from(`${data}\r\n.\r\n`, 'latin1')).catch(() => undefined);
-          return await reply();
-        } finally {
-          c.destroy();
-        }
-      };
+      const send = (data: string): Promise<string> => sendRawTransaction(sm.port, `${data}\r\n.\r\n`, 20_000);
       /** The body that reached the sink (undefined: nothing came). */
       const arrived = async (id: string): Promise<string | undefined> => {
         await sink.waitFor(id, Date.now() + 10_000);
