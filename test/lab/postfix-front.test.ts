@@ -1,14 +1,15 @@
 /**
  * Issue 15 point 7, Postfix in front as a whole-gateway mode: a private Postfix whose
- * `smtpd_milters` is the system under test, relaying to the bench driver's sink, driven as
- * one `smtp://` `--sut` (startPostfixFront, src/lab/postfix-front.ts) — once with
- * clamav-milter and once with our `avbench serve milter` (the built CLI, its own process),
- * both scanning with the same lab clamd. The quick corpus goes through each next to clamd
+ * `smtpd_milters` (or `smtpd_proxy_filter`) is the system under test, relaying to the bench
+ * driver's sink, driven as one `smtp://` `--sut` (startPostfixFront, src/lab/postfix-front.ts)
+ * — with clamav-milter, with our `avbench serve milter` and with our `avbench serve smtp` as
+ * a before-queue proxy filter (the built CLI, its own processes), all scanning with the same
+ * lab clamd. The quick corpus goes through each next to clamd
  * direct and is compared message by message; a plain Postfix (no filter) beside them shows
  * what Postfix itself changes in transit.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
 import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
-import { postfixFrontSutUrl, startPostfixFront, type LabPostfixFront } from '../../src/lab/postfix-front.js';
+import { postfixFrontSutUrl, reinjectPortFor, startPostfixFront, type LabPostfixFront } from '../../src/lab/postfix-front.js';
 import { parseSut } from '../../src/bench/sut.js';
 import { alive } from '../../src/lab/up.js';
 import { logTail, waitForSmtpGreeting } from '../../src/lab/util.js';
@@ -36,18 +37,20 @@ describe('postfixFrontSutUrl', () => {
   });
 });
 
-await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter, = our serve milter, through bench --sut', ['postfix', 'clamd', 'clamav-milter'], () => {
+await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter, = our serve milter; smtpd_proxy_filter = our serve smtp; through bench --sut', ['postfix', 'clamd', 'clamav-milter'], () => {
   let dir: string;
   let corpus: string;
   let clamd: LabClamd;
   let ours: Daemon;
   let oursLog: string;
   let clamavMilter: LabClamavMilter;
-  const fronts: Partial<Record<'ours' | 'clamav' | 'plain', LabPostfixFront>> = {};
+  let oursSmtp: Daemon;
+  const fronts: Partial<Record<'ours' | 'clamav' | 'smtp' | 'plain', LabPostfixFront>> = {};
   let plainRun: GatewayRun | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-pf-front-test-'));
+    await chmod(dir, 0o711); // Postfix's master opens its lock file below it as user postfix
     corpus = join(dir, 'quick');
     await generateCorpus({ out: corpus, profile: 'quick' });
     clamd = await startClamd({ dir });
@@ -60,6 +63,13 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
     clamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, dir });
     fronts.ours = await startPostfixFront({ milter: `inet:${port}@127.0.0.1`, sinkPort: await freePort(), name: 'postfix+avbench-milter', pids: [ours.pid, clamd.pid], dir });
     fronts.clamav = await startPostfixFront({ milter: clamavMilter.url, sinkPort: await freePort(), name: 'postfix+clamav-milter', pids: [clamavMilter.pid, clamd.pid], dir });
+    // smtpd_proxy_filter = our serve smtp, forwarding to this Postfix's re-injection smtpd.
+    const proxyPort = await freePort();
+    const reinjectPort = await reinjectPortFor();
+    const smtpLog = join(dir, 'serve-smtp.log');
+    oursSmtp = await spawnDaemon(process.execPath, [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${proxyPort}`, '--forward', `127.0.0.1:${reinjectPort}`, '--scanner', 'clamd', '--config', cfg], { logFile: smtpLog, cwd: dir });
+    if (!(await waitForSmtpGreeting(proxyPort, Date.now() + 20_000, oursSmtp.running, false))) throw new Error(`avbench serve smtp did not listen: ${await logTail(smtpLog)}`);
+    fronts.smtp = await startPostfixFront({ proxyFilter: `127.0.0.1:${proxyPort}`, reinjectPort, sinkPort: await freePort(), name: 'postfix+avbench-smtp', pids: [oursSmtp.pid, clamd.pid], dir });
     // No filter: what Postfix alone changes in transit.
     fronts.plain = await startPostfixFront({ sinkPort: await freePort(), name: 'postfix', dir });
   }, 180_000);
@@ -68,6 +78,7 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
     for (const f of Object.values(fronts)) await f?.stop();
     await clamavMilter?.stop();
     await ours?.stop(5_000);
+    await oursSmtp?.stop(5_000);
     await clamd?.stop();
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
@@ -79,7 +90,7 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
   }
 
   /** Bench one front, assert detection equal to clamd direct message by message, EICAR rejected with `reply`. */
-  async function benchFront(key: 'ours' | 'clamav', name: string, reply: (names: string[]) => string): Promise<void> {
+  async function benchFront(key: 'ours' | 'clamav' | 'smtp', name: string, reply: (names: string[]) => string): Promise<void> {
     const pf = fronts[key]!;
     expect(pf.sut).toMatch(new RegExp(`^smtp://127\\.0\\.0\\.1:${pf.port}\\?sink=\\d+&name=${encodeURIComponent(name)}&pid=${pf.pid},\\d+,${clamd.pid}$`));
     const run = await benchGatewayAgainstDirect(corpus, clamd, pf.sut, name, { concurrency: 8, timeoutMs: 30_000 });
@@ -121,6 +132,10 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
 
   it('Postfix + clamav-milter: detection equal to clamd direct, message by message; EICAR rejected 550 5.7.1 at end of DATA; every message accounted for, none lost', async () => {
     await benchFront('clamav', 'postfix+clamav-milter', (names) => `550 5.7.1 Virus found: ${names.join(', ')}`);
+  }, 600_000);
+
+  it('Postfix + our serve smtp as smtpd_proxy_filter (before the queue): detection equal to clamd direct, message by message; EICAR rejected 550 5.7.1 after DATA; every message accounted for, none lost', async () => {
+    await benchFront('smtp', 'postfix+avbench-smtp', (names) => `550 5.7.1 Virus found: ${names.join(', ')}`);
   }, 600_000);
 
   it('stops: every master gone, its folder removed', async () => {
