@@ -122,75 +122,183 @@ export function parseSmtpUrl(url: string): { endpoint: Endpoint; lmtp: boolean }
 }
 
 /**
- * Build an SMTP driver. `open()` starts the sink (when the driver owns it) and the
- * sessions; `send()` never throws; `close()` says QUIT and stops an owned sink.
+ * The driver: the endpoint, the sessions (free count and the messages waiting for one), the
+ * idle connections, the arrival schedule and the counts live here.
  */
-export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
-  const { endpoint, lmtp } = parseSmtpUrl(opts.url);
-  const sessions = opts.sessions ?? 1;
-  if (!(Number.isInteger(sessions) && sessions >= 1)) throw new TypeError('smtp driver: sessions must be a positive integer');
-  const connection = opts.connection ?? 'kept-open';
-  if (!SMTP_CONNECTION_SHAPES.includes(connection)) throw new TypeError(`smtp driver: connection must be ${SMTP_CONNECTION_SHAPES.join(' or ')}`);
-  const rate = opts.rate;
-  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new TypeError('smtp driver: rate must be a number of messages per second > 0');
-  const perMessage = connection === 'per-message';
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const graceMs = opts.graceMs ?? 5_000;
-  const pipelining = opts.pipelining !== false;
-  const from = opts.from ?? 'avbench@sender.localhost';
-  const to = opts.to ?? 'sink@recipient.localhost';
-  const runId = randomBytes(6).toString('hex');
-  let seq = 0;
-  let sent = 0;
-  let sink: SmtpSink | undefined = opts.sink === false ? undefined : opts.sink;
-  const ownsSink = opts.sink === undefined;
-  const ours = new Set<string>();
+class SmtpClientDriver implements SmtpDriver {
+  readonly mode = 'smtp' as const;
+  readonly sut: string;
+  readonly shape: { connection: SmtpConnectionShape; sessions: number; rate?: number };
+  private readonly endpoint: Endpoint;
+  private readonly lmtp: boolean;
+  private readonly sessions: number;
+  private readonly rate: number | undefined;
+  private readonly perMessage: boolean;
+  private readonly timeoutMs: number;
+  private readonly graceMs: number;
+  private readonly pipelining: boolean;
+  private readonly from: string;
+  private readonly to: string;
+  private readonly runId = randomBytes(6).toString('hex');
+  private seq = 0;
+  private sent = 0;
+  private sinkRef: SmtpSink | undefined;
+  private readonly ownsSink: boolean;
+  private readonly ours = new Set<string>();
   /** Sessions free to take a message (`sessions` once open), and the messages waiting for one, in order. */
-  let free = 0;
-  const waiting: Array<() => void> = [];
-  /** Kept-open: the idle connections (at most one per session). Per message: none kept (max 0). */
-  const newPool = (): IdlePool<SmtpClient> => new IdlePool<SmtpClient>({ max: perMessage ? 0 : sessions, usable: (c) => c.usable, dispose: (c) => c.quit() });
-  let clients = newPool();
-  let connections = 0;
+  private free = 0;
+  private readonly waiting: Array<() => void> = [];
+  /** The idle connections (see {@link SmtpClientDriver.newPool}); a new pool after close(). */
+  private clients: IdlePool<SmtpClient>;
+  /** Connections opened and greeted so far (`connections`). */
+  private opened = 0;
   /** QUITs of per-message connections still under way (each frees its session when done). */
-  const quitting = new Set<Promise<void>>();
+  private readonly quitting = new Set<Promise<void>>();
   /** The arrival schedule (with rate): its start (performance.now()) and the next message's index. */
-  let scheduleStart: number | undefined;
-  let scheduled = 0;
+  private scheduleStart: number | undefined;
+  private scheduled = 0;
 
-  const openClient = async (deadline: number): Promise<SmtpClient> => {
-    const c = await SmtpClient.open(endpoint, { deadline, lmtp });
-    connections++;
+  constructor(opts: SmtpDriverOptions) {
+    const { endpoint, lmtp } = parseSmtpUrl(opts.url);
+    this.endpoint = endpoint;
+    this.lmtp = lmtp;
+    const sessions = opts.sessions ?? 1;
+    if (!(Number.isInteger(sessions) && sessions >= 1)) throw new TypeError('smtp driver: sessions must be a positive integer');
+    this.sessions = sessions;
+    const connection = opts.connection ?? 'kept-open';
+    if (!SMTP_CONNECTION_SHAPES.includes(connection)) throw new TypeError(`smtp driver: connection must be ${SMTP_CONNECTION_SHAPES.join(' or ')}`);
+    const rate = opts.rate;
+    if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new TypeError('smtp driver: rate must be a number of messages per second > 0');
+    this.rate = rate;
+    this.perMessage = connection === 'per-message';
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.graceMs = opts.graceMs ?? 5_000;
+    this.pipelining = opts.pipelining !== false;
+    this.from = opts.from ?? 'avbench@sender.localhost';
+    this.to = opts.to ?? 'sink@recipient.localhost';
+    this.sinkRef = opts.sink === false ? undefined : opts.sink;
+    this.ownsSink = opts.sink === undefined;
+    this.clients = this.newPool();
+    this.sut = opts.url;
+    this.shape = { connection, sessions, ...(rate === undefined ? {} : { rate }) };
+  }
+
+  get sink(): SmtpSink | undefined {
+    return this.sinkRef;
+  }
+
+  get connections(): number {
+    return this.opened;
+  }
+
+  restartSchedule(): void {
+    this.scheduleStart = undefined;
+    this.scheduled = 0;
+  }
+
+  async open(): Promise<void> {
+    if (this.ownsSink && this.sinkRef === undefined) this.sinkRef = await createSmtpSink();
+    if (this.clients.closed) this.clients = this.newPool();
+    this.free = this.sessions;
+    if (this.perMessage) return;
+    // Open the sessions up front (failures are retried per message).
+    await Promise.all(
+      Array.from({ length: this.sessions }, async () => {
+        try {
+          this.clients.put(this.endpoint, await this.openClient(Date.now() + this.timeoutMs));
+        } catch {
+          /* opened when a message needs it */
+        }
+      }),
+    );
+  }
+
+  async send(msg: OutgoingMessage): Promise<MessageOutcome> {
+    const id = `${this.runId}.${++this.seq}`;
+    this.ours.add(id);
+    const nl = lineEnding(msg.raw);
+    const head = Buffer.from(`${ID_HEADER}: ${id}${nl}`, 'latin1');
+    const body = Buffer.concat([head, msg.raw]);
+    // The sink checks what arrives against what was sent; released once the fate is known.
+    this.sinkRef?.expect(id, body);
+    try {
+      await this.due();
+      await this.take();
+      // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
+      // (Per message, that includes connecting and EHLO, as the SUT's client sees it.)
+      const t0 = performance.now();
+      let answer: SmtpReply | MessageOutcome;
+      let client: SmtpClient | undefined;
+      try {
+        ({ answer, client } = await this.transact(body, t0, Date.now() + this.timeoutMs));
+      } finally {
+        this.release(client);
+      }
+      return 'fate' in answer ? answer : await this.outcomeFromReply(answer, id, t0);
+    } finally {
+      this.sinkRef?.forget(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.quitting]);
+    this.free = 0;
+    await this.clients.closeAll();
+    if (this.ownsSink && this.sinkRef !== undefined) {
+      await this.sinkRef.close();
+    }
+  }
+
+  stats(): SmtpDriverStats {
+    let extras = 0;
+    const sink = this.sinkRef;
+    if (sink !== undefined) {
+      extras = sink.unidentified.length + sink.duplicates.length;
+      for (const id of sink.arrivals.keys()) if (!this.ours.has(id)) extras++;
+    }
+    return { sent: this.sent, extras };
+  }
+
+  /** Kept-open: the idle connections (at most one per session). Per message: none kept (max 0). */
+  private newPool(): IdlePool<SmtpClient> {
+    return new IdlePool<SmtpClient>({ max: this.perMessage ? 0 : this.sessions, usable: (c) => c.usable, dispose: (c) => c.quit() });
+  }
+
+  private async openClient(deadline: number): Promise<SmtpClient> {
+    const c = await SmtpClient.open(this.endpoint, { deadline, lmtp: this.lmtp });
+    this.opened++;
     return c;
-  };
+  }
 
   /** Wait until the next message of the schedule is due (never before; at once when late). */
-  const due = async (): Promise<void> => {
+  private async due(): Promise<void> {
+    const rate = this.rate;
     if (rate === undefined) return;
-    const k = scheduled++;
-    scheduleStart ??= performance.now();
-    const at = scheduleStart + plannedOffsetMs(k, rate);
+    const k = this.scheduled++;
+    this.scheduleStart ??= performance.now();
+    const at = this.scheduleStart + plannedOffsetMs(k, rate);
     // Timers may fire a little early against performance.now(): wait until it is really due.
     for (let wait = at - performance.now(); wait > 0; wait = at - performance.now()) {
       await new Promise<void>((resolve) => setTimeout(resolve, Math.ceil(wait)));
     }
-  };
+  }
 
   /** Wait for a free session (first come, first served). */
-  const take = (): Promise<void> => {
-    if (free > 0) {
-      free--;
+  private take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
       return Promise.resolve();
     }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  const give = (): void => {
-    const w = waiting.shift();
-    if (w !== undefined) w();
-    else free++;
-  };
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
 
-  const outcomeFromReply = async (reply: SmtpReply, id: string, t0: number): Promise<MessageOutcome> => {
+  private give(): void {
+    const w = this.waiting.shift();
+    if (w !== undefined) w();
+    else this.free++;
+  }
+
+  private async outcomeFromReply(reply: SmtpReply, id: string, t0: number): Promise<MessageOutcome> {
     const text = formatReply(reply);
     const ms = (): number => performance.now() - t0;
     if (reply.code >= 500) {
@@ -205,30 +313,31 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
     if (/discard|quarantin/i.test(text)) {
       return { fate: 'dropped', verdict: 'infected', names: virusNamesIn(text), ms: ms(), smtpReply: text };
     }
+    const sink = this.sinkRef;
     if (sink === undefined) return { fate: 'delivered', verdict: 'clean', names: [], ms: ms(), smtpReply: text };
-    const arrival = await sink.waitFor(id, Date.now() + graceMs);
+    const arrival = await sink.waitFor(id, Date.now() + this.graceMs);
     if (arrival === undefined) return { fate: 'dropped', verdict: 'infected', names: [], ms: ms(), smtpReply: text };
     return arrivalOutcome(arrival, text, ms());
-  };
+  }
 
   /**
    * One message on an idle connection (kept-open) or a new one: the decisive reply, or the
    * fate when there was none; `client`, the connection to give back (absent when it broke).
    */
-  const transact = async (body: Buffer, t0: number, deadline: number): Promise<{ answer: SmtpReply | MessageOutcome; client?: SmtpClient }> => {
+  private async transact(body: Buffer, t0: number, deadline: number): Promise<{ answer: SmtpReply | MessageOutcome; client?: SmtpClient }> {
     for (let attempt = 1; ; attempt++) {
       let client: SmtpClient;
       let reused: boolean;
       try {
         // The retry goes out on a new connection, not on another idle one.
-        ({ item: client, reused } = attempt === 1 ? await clients.acquire(endpoint, () => openClient(deadline)) : { item: await openClient(deadline), reused: false });
+        ({ item: client, reused } = attempt === 1 ? await this.clients.acquire(this.endpoint, () => this.openClient(deadline)) : { item: await this.openClient(deadline), reused: false });
       } catch (err) {
         const e = asNetError(err);
         return { answer: { fate: 'tempfailed', verdict: 'error', names: [], errorCode: e.code, ms: performance.now() - t0, smtpReply: e.message } };
       }
-      if (attempt === 1) sent++;
+      if (attempt === 1) this.sent++;
       try {
-        return { answer: (await client.send({ from, to: [to] }, body, deadline, { pipelining })).decisive, client };
+        return { answer: (await client.send({ from: this.from, to: [this.to] }, body, deadline, { pipelining: this.pipelining })).decisive, client };
       } catch (err) {
         // A kept-open session the server closed while idle took nothing: one more try on a new one.
         if (err instanceof UnansweredError && err.code === 'CONNECT_FAILED' && reused && attempt === 1) continue;
@@ -238,99 +347,32 @@ export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
         return { answer: { fate, verdict: 'error', names: [], errorCode: e.code === 'TIMEOUT' ? 'TIMEOUT' : 'CONNECT_FAILED', ms: performance.now() - t0, smtpReply: e.message } };
       }
     }
-  };
+  }
 
   /**
    * The session is done with its message. Kept-open: its connection goes back to the pool.
    * Per message: QUIT and close it in the background; the session is free once it is closed.
    */
-  const release = (c: SmtpClient | undefined): void => {
-    if (c === undefined || !perMessage) {
-      if (c !== undefined) clients.put(endpoint, c);
-      give();
+  private release(c: SmtpClient | undefined): void {
+    if (c === undefined || !this.perMessage) {
+      if (c !== undefined) this.clients.put(this.endpoint, c);
+      this.give();
       return;
     }
-    const q = c.quit(Date.now() + Math.min(timeoutMs, 5_000)).finally(() => {
-      quitting.delete(q);
-      give();
+    const q = c.quit(Date.now() + Math.min(this.timeoutMs, 5_000)).finally(() => {
+      this.quitting.delete(q);
+      this.give();
     });
-    quitting.add(q);
-  };
+    this.quitting.add(q);
+  }
+}
 
-  const driver: SmtpDriver = {
-    mode: 'smtp',
-    sut: opts.url,
-    get sink() {
-      return sink;
-    },
-    get connections() {
-      return connections;
-    },
-    shape: { connection, sessions, ...(rate === undefined ? {} : { rate }) },
-    restartSchedule() {
-      scheduleStart = undefined;
-      scheduled = 0;
-    },
-    async open() {
-      if (ownsSink && sink === undefined) sink = await createSmtpSink();
-      if (clients.closed) clients = newPool();
-      free = sessions;
-      if (perMessage) return;
-      // Open the sessions up front (failures are retried per message).
-      await Promise.all(
-        Array.from({ length: sessions }, async () => {
-          try {
-            clients.put(endpoint, await openClient(Date.now() + timeoutMs));
-          } catch {
-            /* opened when a message needs it */
-          }
-        }),
-      );
-    },
-    async send(msg: OutgoingMessage): Promise<MessageOutcome> {
-      const id = `${runId}.${++seq}`;
-      ours.add(id);
-      const nl = lineEnding(msg.raw);
-      const head = Buffer.from(`${ID_HEADER}: ${id}${nl}`, 'latin1');
-      const body = Buffer.concat([head, msg.raw]);
-      // The sink checks what arrives against what was sent; released once the fate is known.
-      sink?.expect(id, body);
-      try {
-        await due();
-        await take();
-        // Timed from when a session is free: queueing behind busy sessions is not the SUT's time.
-        // (Per message, that includes connecting and EHLO, as the SUT's client sees it.)
-        const t0 = performance.now();
-        let answer: SmtpReply | MessageOutcome;
-        let client: SmtpClient | undefined;
-        try {
-          ({ answer, client } = await transact(body, t0, Date.now() + timeoutMs));
-        } finally {
-          release(client);
-        }
-        return 'fate' in answer ? answer : await outcomeFromReply(answer, id, t0);
-      } finally {
-        sink?.forget(id);
-      }
-    },
-    async close() {
-      await Promise.all([...quitting]);
-      free = 0;
-      await clients.closeAll();
-      if (ownsSink && sink !== undefined) {
-        await sink.close();
-      }
-    },
-    stats() {
-      let extras = 0;
-      if (sink !== undefined) {
-        extras = sink.unidentified.length + sink.duplicates.length;
-        for (const id of sink.arrivals.keys()) if (!ours.has(id)) extras++;
-      }
-      return { sent, extras };
-    },
-  };
-  return driver;
+/**
+ * Build an SMTP driver. `open()` starts the sink (when the driver owns it) and the
+ * sessions; `send()` never throws; `close()` says QUIT and stops an owned sink.
+ */
+export function createSmtpDriver(opts: SmtpDriverOptions): SmtpDriver {
+  return new SmtpClientDriver(opts);
 }
 
 /** The fate of a message that reached the sink. */

@@ -135,45 +135,128 @@ function quarantineName(): string {
   return `${stamp}-${randomBytes(8).toString('hex')}.eml`;
 }
 
+/** A message's reply (one, or one per recipient with LMTP) and its log event without the reply and time. */
+type Handled = { reply: Reply | Reply[]; event: Omit<ProxyEvent, 'reply' | 'ms'> };
+
 /**
- * Build the proxy (not listening yet). Throws for bad configuration (no scanners,
- * quarantine without a folder, a non-loopback listen address is allowed but must be
- * given explicitly).
+ * The proxy: the listener, the next-hop pool, the scanner set and the in-flight count live
+ * here; a message's own state (its chunks, size, the client's callback) lives in the
+ * handlers {@link SmtpProxyServer.onData} attaches to its DATA stream.
  */
-export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
-  if (opts.scanners.length === 0) throw new TypeError('smtp proxy: no scanners given');
-  const { onInfected, onFail } = resolvePolicy(opts, 'smtp proxy');
-  if (onInfected === 'quarantine' && (opts.quarantineDir === undefined || opts.quarantineDir === '')) {
-    throw new TypeError('smtp proxy: onInfected quarantine needs quarantineDir');
+class SmtpProxyServer implements SmtpProxy {
+  /** Bound address (port 0 until listen() resolved). */
+  readonly address: { host: string; port: number };
+  private readonly onInfected: InfectedAction;
+  private readonly onFail: FailAction;
+  private readonly maxSize: number;
+  private readonly nextHopMs: number;
+  private readonly lmtp: boolean;
+  private scanners: readonly Adapter[];
+  private scannerLabel: string;
+  private inFlightCount = 0;
+  private readonly pool: NextHopPool;
+  private readonly server: SMTPServer;
+  private quarantineReady: Promise<unknown> | undefined;
+
+  constructor(private readonly opts: SmtpProxyOptions) {
+    if (opts.scanners.length === 0) throw new TypeError('smtp proxy: no scanners given');
+    const { onInfected, onFail } = resolvePolicy(opts, 'smtp proxy');
+    if (onInfected === 'quarantine' && (opts.quarantineDir === undefined || opts.quarantineDir === '')) {
+      throw new TypeError('smtp proxy: onInfected quarantine needs quarantineDir');
+    }
+    this.onInfected = onInfected;
+    this.onFail = onFail;
+    const maxSize = opts.maxSize ?? 25 * 1024 * 1024;
+    if (!(maxSize > 0)) throw new TypeError('smtp proxy: maxSize must be positive');
+    this.maxSize = maxSize;
+    const maxClients = opts.maxClients ?? 100;
+    const maxRecipients = opts.maxRecipients ?? 1000;
+    if (!(Number.isInteger(maxRecipients) && maxRecipients > 0)) throw new TypeError('smtp proxy: maxRecipients must be a positive integer');
+    this.nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
+    const lmtp = opts.lmtp === true;
+    this.lmtp = lmtp;
+    this.scanners = opts.scanners;
+    this.scannerLabel = scannedValue(this.scanners.map((s) => s.name));
+    const name = opts.name ?? 'avbench-proxy.localhost';
+    this.address = { host: opts.listen?.host ?? '127.0.0.1', port: opts.listen?.port ?? 0 };
+    this.pool = new NextHopPool({ endpoint: opts.forward, lmtp, heloName: name, maxIdle: Math.min(maxClients, 64) });
+
+    const server = new SMTPServer({
+      name,
+      banner: 'avbench virus-scanning proxy',
+      logger: false,
+      lmtp,
+      size: maxSize,
+      maxClients,
+      maxRecipients,
+      socketTimeout: opts.timeouts?.socketMs ?? 60_000,
+      closeTimeout: opts.timeouts?.closeMs ?? 5_000,
+      disableReverseLookup: true,
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      hideSMTPUTF8: true,
+      onData: (stream, session, callback) => this.onData(stream, session, callback),
+    });
+    server.on('error', () => undefined);
+    // Greeting at once (not after smtp-server's fixed 100 ms), TCP_NODELAY, and the replies of
+    // one event-loop turn (a pipelined MAIL/RCPT/DATA batch) in one write: see socket.ts.
+    tuneSmtpServer(server);
+    this.server = server;
   }
-  const maxSize = opts.maxSize ?? 25 * 1024 * 1024;
-  if (!(maxSize > 0)) throw new TypeError('smtp proxy: maxSize must be positive');
-  const maxClients = opts.maxClients ?? 100;
-  const maxRecipients = opts.maxRecipients ?? 1000;
-  if (!(Number.isInteger(maxRecipients) && maxRecipients > 0)) throw new TypeError('smtp proxy: maxRecipients must be a positive integer');
-  const nextHopMs = opts.timeouts?.nextHopMs ?? 30_000;
-  const lmtp = opts.lmtp === true;
-  let scanners = opts.scanners;
-  let scannerLabel = scannedValue(scanners.map((s) => s.name));
-  let inFlight = 0;
-  const name = opts.name ?? 'avbench-proxy.localhost';
-  const address = { host: opts.listen?.host ?? '127.0.0.1', port: opts.listen?.port ?? 0 };
-  const pool = new NextHopPool({ endpoint: opts.forward, lmtp, heloName: name, maxIdle: Math.min(maxClients, 64) });
-  let quarantineReady: Promise<unknown> | undefined;
+
+  listen(): Promise<{ host: string; port: number }> {
+    const { server, address } = this;
+    return new Promise((resolve, reject) => {
+      server.server.once('error', reject);
+      server.listen(address.port, address.host, () => {
+        server.server.off('error', reject);
+        const a = server.server.address();
+        if (typeof a === 'object' && a !== null) address.port = a.port;
+        resolve({ ...address });
+      });
+    });
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  setScanners(list: readonly Adapter[]): void {
+    if (list.length === 0) throw new TypeError('smtp proxy: no scanners given');
+    this.scanners = list;
+    this.scannerLabel = scannedValue(list.map((s) => s.name));
+  }
+
+  cut(): number {
+    const n = this.inFlightCount;
+    for (const c of (this.server as unknown as { connections: Set<{ send(code: number, text: string): void; close(): void }> }).connections) {
+      c.send(421, '4.3.2 avbench proxy shutting down, try again later');
+      c.close();
+    }
+    return n;
+  }
+
+  async close(o: { deadline?: number } = {}): Promise<void> {
+    // smtp-server reads its grace period when close() is called.
+    const opt = (this.server as unknown as { options: { closeTimeout?: number } }).options;
+    if (o.deadline !== undefined) opt.closeTimeout = Math.max(1, o.deadline - Date.now());
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.pool.close();
+  }
 
   /** Forward to the next hop; a NetError becomes a 451 (never a 250). */
-  const forward = async (session: SMTPServerSession, body: Buffer): Promise<{ result?: TransactionResult; error?: Reply; hop?: string }> => {
+  private async forward(session: SMTPServerSession, body: Buffer): Promise<{ result?: TransactionResult; error?: Reply; hop?: string }> {
     const from = session.envelope.mailFrom === false ? '' : asciiDomain(session.envelope.mailFrom.address);
     const to = session.envelope.rcptTo.map((r) => asciiDomain(r.address));
     const params = session.envelope.bodyType === '8bitmime' ? ['BODY=8BITMIME'] : [];
-    const deadline = Date.now() + nextHopMs;
+    const deadline = Date.now() + this.nextHopMs;
     for (let attempt = 0; attempt < 2; attempt++) {
       let reused = false;
       try {
-        const acq = await pool.acquire(deadline);
+        const acq = await this.pool.acquire(deadline);
         reused = acq.reused;
         const result = await acq.client.send({ from, to, params }, body, deadline);
-        pool.release(acq.client);
+        this.pool.release(acq.client);
         return { result, hop: formatReply(result.decisive) };
       } catch (err) {
         const e = asNetError(err);
@@ -186,13 +269,13 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
       }
     }
     return { error: { code: 451, text: '4.4.1 next hop unavailable, try again later' } };
-  };
+  }
 
   /** Map the next hop's answer to the client's reply (the no-loss rule). */
-  const relay = (res: { result?: TransactionResult; error?: Reply }, okText: string): Reply | Array<Reply> => {
+  private relay(res: { result?: TransactionResult; error?: Reply }, okText: string): Reply | Array<Reply> {
     if (res.result === undefined) return res.error ?? { code: 451, text: '4.3.0 forwarding failed' };
     const r = res.result;
-    if (lmtp && r.stage === 'done') {
+    if (this.lmtp && r.stage === 'done') {
       // One reply per client recipient: refused RCPTs keep their refusal, the others take the final replies in order.
       let k = 0;
       return r.rcpt.map((rc) => {
@@ -204,23 +287,25 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
     const d = r.decisive;
     if (r.stage === 'done' && d.code === 250) return { code: 250, text: okText };
     return relayRefusal(d);
-  };
+  }
 
-  const handle = async (session: SMTPServerSession, raw: Buffer, started: number): Promise<{ reply: Reply | Reply[]; event: Omit<ProxyEvent, 'reply' | 'ms'> }> => {
+  /** Scan one received message, apply the policy's decision, forward when it says so. */
+  private async handle(session: SMTPServerSession, raw: Buffer, started: number): Promise<Handled> {
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const to = session.envelope.rcptTo.map((r) => r.address);
     const base = { session: session.id, from, to, bytes: raw.length };
-    const scanned = scannerLabel;
-    const scan = await scanMessageDetailed(raw, { scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
-    const d = decide(scan.verdict, { onInfected, onFail });
+    const scanned = this.scannerLabel;
+    const opts = this.opts;
+    const scan = await scanMessageDetailed(raw, { scanners: this.scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+    const d = decide(scan.verdict, { onInfected: this.onInfected, onFail: this.onFail });
     const scanMs = performance.now() - started;
     const tagged = (): Buffer => withStatusHeaders(raw, statusHeaderLines(d, scanned));
     const list = d.list;
     const ev = { ...base, verdict: d.verdict, names: d.names, ...(d.errorCode === undefined ? {} : { errorCode: d.errorCode }), scanMs };
     switch (d.action) {
       case 'accept': {
-        const res = await forward(session, tagged());
-        return { reply: relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...ev, action: 'forwarded', ...hop(res) } };
+        const res = await this.forward(session, tagged());
+        return { reply: this.relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...ev, action: 'forwarded', ...hop(res) } };
       }
       case 'reject':
       case 'tempfail': {
@@ -233,11 +318,11 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
         const dir = opts.quarantineDir as string;
         const file = join(dir, quarantineName());
         try {
-          quarantineReady ??= mkdir(dir, { recursive: true, mode: 0o700 });
-          await quarantineReady;
+          this.quarantineReady ??= mkdir(dir, { recursive: true, mode: 0o700 });
+          await this.quarantineReady;
           await writeFile(file, raw, { mode: 0o600, flag: 'wx' });
         } catch (err) {
-          quarantineReady = undefined;
+          this.quarantineReady = undefined;
           return {
             reply: { code: 451, text: '4.3.0 quarantine failed, try again later' },
             event: { ...ev, action: 'tempfailed', errorCode: 'QUARANTINE_FAILED', nextHop: (err as Error).message },
@@ -246,15 +331,30 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
         return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message quarantined` }, event: { ...ev, action: 'quarantined', file } };
       }
       case 'tag': {
-        const res = await forward(session, tagged());
-        if (d.verdict === 'infected') return { reply: relay(res, `2.0.0 Ok: virus found (${list}), delivered tagged`), event: { ...ev, action: 'tagged', ...hop(res) } };
-        return { reply: relay(res, `2.0.0 Ok: not scanned (${d.errorCode}), delivered tagged`), event: { ...ev, action: 'unchecked-forwarded', ...hop(res) } };
+        const res = await this.forward(session, tagged());
+        if (d.verdict === 'infected') return { reply: this.relay(res, `2.0.0 Ok: virus found (${list}), delivered tagged`), event: { ...ev, action: 'tagged', ...hop(res) } };
+        return { reply: this.relay(res, `2.0.0 Ok: not scanned (${d.errorCode}), delivered tagged`), event: { ...ev, action: 'unchecked-forwarded', ...hop(res) } };
       }
     }
-  };
+  }
 
-  const onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: DataCallback): void => {
+  /** Log the message and give the client its reply (one, or one per recipient). */
+  private answer(callback: DataCallback, started: number, reply: Reply | Reply[], event: Handled['event']): void {
+    const list = Array.isArray(reply) ? reply : [reply];
+    this.opts.log?.({ ...event, reply: list.map((r) => `${r.code} ${r.text}`).join(' | '), ms: performance.now() - started });
+    if (Array.isArray(reply)) {
+      callback(null, reply.map((r) => (r.code === 250 ? r.text : smtpError(r.code, r.text))));
+    } else if (reply.code === 250) {
+      callback(null, reply.text);
+    } else {
+      callback(smtpError(reply.code, reply.text));
+    }
+  }
+
+  /** smtp-server's DATA handler: buffer the message (up to maxSize), then handle and answer it. */
+  private onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: DataCallback): void {
     const started = performance.now();
+    const maxSize = this.maxSize;
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -269,98 +369,37 @@ export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
       chunks.push(chunk);
     });
     stream.on('end', () => {
-      const answer = (reply: Reply | Reply[], event: Omit<ProxyEvent, 'reply' | 'ms'>): void => {
-        const list = Array.isArray(reply) ? reply : [reply];
-        opts.log?.({ ...event, reply: list.map((r) => `${r.code} ${r.text}`).join(' | '), ms: performance.now() - started });
-        if (Array.isArray(reply)) {
-          callback(null, reply.map((r) => (r.code === 250 ? r.text : smtpError(r.code, r.text))));
-        } else if (reply.code === 250) {
-          callback(null, reply.text);
-        } else {
-          callback(smtpError(reply.code, reply.text));
-        }
-      };
       const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
       const to = session.envelope.rcptTo.map((r) => r.address);
       if (over || stream.sizeExceeded) {
-        answer({ code: 552, text: `5.3.4 Message size exceeds fixed maximum message size (${maxSize} bytes)` }, {
+        this.answer(callback, started, { code: 552, text: `5.3.4 Message size exceeds fixed maximum message size (${maxSize} bytes)` }, {
           session: session.id, from, to, bytes: size, verdict: 'oversize', names: [], action: 'rejected', scanMs: 0,
         });
         return;
       }
       const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      inFlight++;
-      handle(session, raw, started)
+      this.inFlightCount++;
+      this.handle(session, raw, started)
         .then(
-          ({ reply, event }) => answer(reply, event),
+          ({ reply, event }) => this.answer(callback, started, reply, event),
           (err: unknown) =>
-            answer({ code: 451, text: '4.3.0 internal error, try again later' }, {
+            this.answer(callback, started, { code: 451, text: '4.3.0 internal error, try again later' }, {
               session: session.id, from, to, bytes: size, verdict: 'error', names: [], errorCode: 'INTERNAL',
               action: 'tempfailed', nextHop: err instanceof Error ? err.message : String(err), scanMs: 0,
             }),
         )
-        .finally(() => inFlight--);
+        .finally(() => this.inFlightCount--);
     });
-  };
+  }
+}
 
-  const server = new SMTPServer({
-    name,
-    banner: 'avbench virus-scanning proxy',
-    logger: false,
-    lmtp,
-    size: maxSize,
-    maxClients,
-    maxRecipients,
-    socketTimeout: opts.timeouts?.socketMs ?? 60_000,
-    closeTimeout: opts.timeouts?.closeMs ?? 5_000,
-    disableReverseLookup: true,
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    hideSMTPUTF8: true,
-    onData,
-  });
-  server.on('error', () => undefined);
-  // Greeting at once (not after smtp-server's fixed 100 ms), TCP_NODELAY, and the replies of
-  // one event-loop turn (a pipelined MAIL/RCPT/DATA batch) in one write: see socket.ts.
-  tuneSmtpServer(server);
-
-  return {
-    address,
-    listen() {
-      return new Promise((resolve, reject) => {
-        server.server.once('error', reject);
-        server.listen(address.port, address.host, () => {
-          server.server.off('error', reject);
-          const a = server.server.address();
-          if (typeof a === 'object' && a !== null) address.port = a.port;
-          resolve({ ...address });
-        });
-      });
-    },
-    get inFlight() {
-      return inFlight;
-    },
-    setScanners(list) {
-      if (list.length === 0) throw new TypeError('smtp proxy: no scanners given');
-      scanners = list;
-      scannerLabel = scannedValue(list.map((s) => s.name));
-    },
-    cut() {
-      const n = inFlight;
-      for (const c of (server as unknown as { connections: Set<{ send(code: number, text: string): void; close(): void }> }).connections) {
-        c.send(421, '4.3.2 avbench proxy shutting down, try again later');
-        c.close();
-      }
-      return n;
-    },
-    async close(o = {}) {
-      // smtp-server reads its grace period when close() is called.
-      const opt = (server as unknown as { options: { closeTimeout?: number } }).options;
-      if (o.deadline !== undefined) opt.closeTimeout = Math.max(1, o.deadline - Date.now());
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await pool.close();
-    },
-  };
+/**
+ * Build the proxy (not listening yet). Throws for bad configuration (no scanners,
+ * quarantine without a folder, a non-loopback listen address is allowed but must be
+ * given explicitly).
+ */
+export function createSmtpProxy(opts: SmtpProxyOptions): SmtpProxy {
+  return new SmtpProxyServer(opts);
 }
 
 function relayRefusal(r: SmtpReply | Reply): Reply {
