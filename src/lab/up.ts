@@ -22,6 +22,7 @@ import { findExim, startExim, type LabExim } from './exim.js';
 import { findSendmail, startSendmail, type LabSendmail } from './sendmail.js';
 import { findAmavisd, startAmavisGateway, type LabAmavisGateway } from './amavis.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
+import { startPostfixFront, type LabPostfixFront } from './postfix-front.js';
 
 /** Default lab folder: `.avbench-lab` in the working folder. */
 export const DEFAULT_LAB_DIR = '.avbench-lab';
@@ -76,9 +77,10 @@ async function writeState(dir: string, state: LabState): Promise<void> {
 /**
  * The daemons `lab up --only` can name. clamd is always started (every other one scans with
  * it); Sendmail brings clamav-milter (its input milter); amavisd-new brings its Postfix and,
- * when installed, amavisd-milter.
+ * when installed, amavisd-milter; `postfix+NAME` is a private Postfix whose smtpd_milters is
+ * NAME (the milter as an administrator deploys it: the whole gateway), and brings NAME.
  */
-export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new'] as const;
+export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new', 'postfix+clamav-milter', 'postfix+rspamd'] as const;
 
 /** A daemon (or gateway) of the lab, as `--only` names it. */
 export type LabComponent = (typeof LAB_COMPONENTS)[number];
@@ -99,10 +101,14 @@ export function unknownLabComponents(list: readonly string[]): string[] {
 }
 
 /** What each optional gateway needs and how to get it. */
-async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' | 'sendmail' | 'amavisd-new', string | undefined>> {
+async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' | 'sendmail' | 'amavisd-new' | 'postfix+clamav-milter' | 'postfix+rspamd', string | undefined>> {
   const root = process.getuid?.() === 0;
+  const postfix = (await which('postfix')) === undefined ? 'Postfix is not installed (Debian package postfix)' : !root ? 'a private Postfix runs only as root here' : undefined;
+  const rspamd = (await which('rspamd')) === undefined ? 'rspamd is not installed (Debian package rspamd)' : undefined;
   return {
-    rspamd: (await which('rspamd')) === undefined ? 'rspamd is not installed (Debian package rspamd)' : undefined,
+    'postfix+clamav-milter': postfix,
+    'postfix+rspamd': postfix ?? rspamd,
+    rspamd,
     haraka: (await findHaraka()) === undefined ? 'Haraka is not installed (npm devDependencies Haraka and haraka-plugin-clamd: npm ci)' : undefined,
     exim: (await findExim()) === undefined ? 'Exim is not unpacked (bash scripts/install-exim.sh)' : undefined,
     sendmail: (await findSendmail()) === undefined ? 'Sendmail is not unpacked (bash scripts/install-sendmail.sh)' : !root ? 'Sendmail runs only as root here' : undefined,
@@ -135,7 +141,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
   }
   const want = (name: LabComponent): boolean => {
     if (name in missing && missing[name as keyof typeof missing] !== undefined) return false;
-    return only === undefined || only.has(name) || (name === 'clamav-milter' && only.has('sendmail'));
+    return only === undefined || only.has(name) || (name === 'clamav-milter' && (only.has('sendmail') || only.has('postfix+clamav-milter'))) || (name === 'rspamd' && only.has('postfix+rspamd'));
   };
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const existing = await readLabState(dir);
@@ -185,6 +191,16 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
     const amavisSinkPort = await freePort();
     const withAmavisMilter = (await which('amavisd-milter')) !== undefined;
     const amavis: LabAmavisGateway | undefined = await start('amavisd-new', () => startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: amavisSinkPort, clamdPid: clamd.pid, milter: withAmavisMilter }));
+    // Postfix in front (issue 15.7): a private Postfix whose smtpd_milters is the milter, relaying
+    // to the bench driver's sink: the milter measured as an administrator deploys it.
+    const fronts: { name: string; pf: LabPostfixFront }[] = [];
+    for (const [name, m] of [['postfix+clamav-milter', milter], ['postfix+rspamd', rspamd]] as const) {
+      if (m === undefined) continue;
+      const pids = 'pids' in m ? m.pids : [m.pid];
+      const sinkOf = await freePort();
+      const f = await start(name, () => startPostfixFront({ milter: m.url, sinkPort: sinkOf, name, pids: [...pids, clamd.pid] }));
+      if (f !== undefined) fronts.push({ name, pf: f });
+    }
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
@@ -218,6 +234,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
         ...(haraka === undefined ? [] : [{ name: 'haraka', pid: haraka.pid, endpoint: haraka.url }]),
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
         ...(sendmail === undefined ? [] : [{ name: 'sendmail', pid: sendmail.pid, endpoint: sendmail.url }]),
+        ...fronts.map((f) => ({ name: `postfix (${f.name})`, pid: f.pf.pid, endpoint: `smtp://127.0.0.1:${f.pf.port}` })),
         ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }, ...(amavis.milter === undefined ? [] : [{ name: 'amavisd-milter', pid: amavis.milter.pid, endpoint: amavis.milter.url }])]),
       ],
       suts: {
@@ -228,6 +245,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
         ...(haraka === undefined ? {} : { haraka: `${haraka.url}?sink=${harakaSinkPort}&name=haraka&pid=${haraka.pid},${clamd.pid}` }),
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
         ...(sendmail === undefined || milter === undefined ? {} : { sendmail: `${sendmail.url}?sink=${sendmailSinkPort}&name=sendmail&pid=${sendmail.pid},${milter.pid},${clamd.pid}` }),
+        ...Object.fromEntries(fronts.map((f) => [f.name, f.pf.sut])),
         ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut, ...(amavis.milterSut === undefined ? {} : { 'amavisd-milter': amavis.milterSut }) }),
       },
     };

@@ -42,7 +42,10 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
     // Sendmail (issue 15.2: unpacked by scripts/install-sendmail.sh, as .ci/run does) with clamav-milter as its input milter, likewise.
     // amavisd-new (issue 15.1, apt) after the queue of its own private Postfix, likewise.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'postfix (postfix+clamav-milter)', 'postfix (postfix+rspamd)', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
+    // Postfix in front of each milter (issue 15.7): the whole gateway as an administrator deploys it.
+    expect(state.suts['postfix+clamav-milter']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Bclamav-milter&pid=\d+,\d+,\d+$/);
+    expect(state.suts['postfix+rspamd']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Brspamd&pid=\d+(,\d+){4,}$/);
     expect(state.suts['amavisd-milter']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=amavisd-milter&pid=\d+,\d+,\d+$/);
     expect(state.suts['amavisd-new']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=amavisd-new&pid=\d+,\d+,\d+$/);
     expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
@@ -76,15 +79,15 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     expect(after.ok && after.exitCode).toBe(3);
   }, 180_000);
 
-  it('--only starts clamd and the named daemons (Sendmail with its clamav-milter), nothing else', async () => {
+  it('--only starts clamd and the named daemons (Sendmail and Postfix + clamav-milter with their clamav-milter), nothing else', async () => {
     const lab = join(dir, 'only');
-    const only = process.getuid?.() === 0 ? 'smtp-sink,sendmail' : 'smtp-sink';
+    const only = process.getuid?.() === 0 ? 'smtp-sink,sendmail,postfix+clamav-milter' : 'smtp-sink';
     const up = await avbench('lab', 'up', '--detach', '--dir', lab, '--only', only);
     expect(up, JSON.stringify(up)).toMatchObject({ ok: true, exitCode: 0 });
     const st = JSON.parse((await avbench('lab', 'status', '--json', '--dir', lab)).stdout) as LabState;
     try {
-      expect(st.daemons.map((d) => d.name)).toEqual(only.includes('sendmail') ? ['clamd', 'clamav-milter', 'smtp-sink', 'sendmail'] : ['clamd', 'smtp-sink']);
-      expect(Object.keys(st.suts)).toEqual(only.includes('sendmail') ? ['clamav-milter', 'sendmail'] : []);
+      expect(st.daemons.map((d) => d.name)).toEqual(only.includes('sendmail') ? ['clamd', 'clamav-milter', 'smtp-sink', 'sendmail', 'postfix (postfix+clamav-milter)'] : ['clamd', 'smtp-sink']);
+      expect(Object.keys(st.suts)).toEqual(only.includes('sendmail') ? ['clamav-milter', 'sendmail', 'postfix+clamav-milter'] : []);
     } finally {
       expect(await avbench('lab', 'down', '--dir', lab)).toMatchObject({ ok: true, exitCode: 0 });
     }
