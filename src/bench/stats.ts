@@ -3,6 +3,7 @@
  * Pure functions over per-message records (tested on hand-made outcomes).
  */
 import type { Fate } from '../modes/types.js';
+import { judge } from '../results/counts.js';
 import type { Detection, DetectionCounts, Fates, Latency, MessageResult } from '../results/types.js';
 
 /** Every fate, in report order. */
@@ -80,13 +81,9 @@ function emptyCounts(): DetectionCounts {
 export type Judged = Pick<MessageResult, 'expected' | 'category' | 'verdict'>;
 
 function add(c: DetectionCounts, r: Judged): void {
-  if (r.expected !== 'infected' && r.expected !== 'clean') return; // 'any' and unlabelled: timed, not judged
-  if (r.verdict === 'error') c.errors++;
-  else if (r.expected === 'infected') {
-    if (r.verdict === 'infected') c.tp++;
-    else c.fn++;
-  } else if (r.verdict === 'infected') c.fp++;
-  else c.tn++;
+  const j = judge(r); // 'any' and unlabelled: timed, not judged
+  if (j === 'error') c.errors++;
+  else if (j !== undefined) c[j]++;
 }
 
 function withRates(c: DetectionCounts): DetectionCounts {

@@ -33,6 +33,18 @@ export function isLabelled(r: Pick<MessageResult, 'expected'>): boolean {
   return r.expected === 'infected' || r.expected === 'clean';
 }
 
+/**
+ * How a labelled message's verdict is judged: found (tp), missed (fn), a false positive (fp),
+ * rightly clean (tn), or an error; undefined for a message labelled neither infected nor clean
+ * (timed, not judged). The one judgement behind every detection count.
+ */
+export function judge(r: Pick<MessageResult, 'expected' | 'verdict'>): 'tp' | 'fn' | 'fp' | 'tn' | 'error' | undefined {
+  if (!isLabelled(r)) return undefined;
+  if (r.verdict === 'error') return 'error';
+  if (r.expected === 'infected') return r.verdict === 'infected' ? 'tp' : 'fn';
+  return r.verdict === 'infected' ? 'fp' : 'tn';
+}
+
 /** Why a message is a problem, or 'ok' — the classification the report's problem list and `check` use. */
 export function problemOf(r: Pick<MessageResult, 'expected' | 'verdict'>): 'missed' | 'false-positive' | 'error' | 'ok' {
   if (r.verdict === 'error') return 'error';
@@ -73,13 +85,9 @@ export function countRecords(records: Iterable<Countable>, category?: string): R
       c.timeouts++;
       timeoutMs += r.ms;
     }
-    if (!isLabelled(r)) continue;
-    if (r.verdict === 'error') c.errorsLabelled++;
-    else if (r.expected === 'infected') {
-      if (r.verdict === 'infected') c.tp++;
-      else c.fn++;
-    } else if (r.verdict === 'infected') c.fp++;
-    else c.tn++;
+    const j = judge(r);
+    if (j === 'error') c.errorsLabelled++;
+    else if (j !== undefined) c[j]++;
   }
   c.missed = c.fn;
   c.falsePositives = c.fp;
