@@ -2,7 +2,8 @@
 # Make the published reference report (reports/reference/): every real scanner of this
 # machine across all four modes, plus every third-party gateway `avbench lab up` started
 # (clamsmtpd, clamav-milter, and when installed Haraka, Exim, rspamd, amavisd-new,
-# amavisd-milter, Sendmail...), pointed at the lab clamd, on the quick corpus (seed 1): the
+# amavisd-milter, Sendmail, Postfix in front of each milter...), and the scanners alone, all on
+# the one lab clamd (`--lab-dir`: RELOADed before every cold pass), on the quick corpus (seed 1): the
 # report's gateways table compares them. Needs the Debian packages of ../shared/RUNBOOK.md and a build.
 #   bash scripts/reference-report.sh [OUT_DIR]
 set -euo pipefail
@@ -22,7 +23,7 @@ while IFS= read -r url; do SUTS+=(--sut "$url"); done < <(node -e 'for (const u 
 echo "gateways: $(( ${#SUTS[@]} / 2 )) from $LAB/state.json" >&2
 
 rm -rf "$OUT"
-"${AVBENCH[@]}" bench --corpus corpora/quick --lab \
+"${AVBENCH[@]}" bench --corpus corpora/quick --lab-dir "$LAB" \
   -s embedded -s clamd -s clamscan -s clamdscan -s yara -s icap \
   -m direct -m smtp -m milter -m lda \
   "${SUTS[@]}" \

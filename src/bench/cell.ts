@@ -71,11 +71,14 @@ function startTarget(cell: Cell, ctx: StepContext): Promise<Target> {
     : startSut(plan.spec, concurrency, o.timeoutMs, shape);
 }
 
-/** Before a cold pass: empty the caches of a scanner whose daemon the bench owns (once it failed, never again). */
+/** Before a cold pass: empty the caches of the daemon behind a scanner or SUT, where the bench may (once it failed, never again). */
 async function resetCaches(cell: Cell, st: CellState, ctx: StepContext): Promise<void> {
   const { plan, id } = cell;
   const { coldReset } = ctx.o;
-  if (plan.kind !== 'adapter' || plan.baseline || !ctx.resets.has(plan.info.name) || coldReset === undefined || st.resetFailed === true) return;
+  if (coldReset === undefined || st.resetFailed === true) return;
+  // A scanner behind the daemon, or a system under test that scans through it (its pid= lists the daemon's).
+  const behind = plan.kind === 'adapter' ? !plan.baseline && ctx.resets.has(plan.info.name) : (coldReset.pids ?? []).some((p) => plan.spec.pids.includes(p));
+  if (!behind) return;
   try {
     await coldReset.reset();
     st.reset = 'reload';

@@ -13,6 +13,7 @@ import { startCicap, type LabCicap } from '../lab/cicap.js';
 import { startClamd, waitForClamd, type LabClamd } from '../lab/clamd.js';
 import { connect } from '../core/net.js';
 import { eicarYaraRuleSource } from '../lab/signatures.js';
+import { alive, readLabState } from '../lab/up.js';
 
 /** The running lab, its config, and the daemon PIDs per scanner name. */
 export interface BenchLab {
@@ -26,7 +27,7 @@ export interface BenchLab {
    * new engine is active (clamd keeps its clean-file cache in the engine: a new engine starts
    * with an empty cache). `scanners` are the names that scan through this clamd.
    */
-  coldReset: { scanners: string[]; reset(): Promise<void> };
+  coldReset: { scanners: string[]; pids: number[]; reset(): Promise<void> };
   /** The lab clamd's log file (where its reloads show). */
   clamdLogFile: string;
   stop(): Promise<void>;
@@ -102,10 +103,39 @@ export async function startBenchLab(base: AvbenchConfig = { scanners: {} }): Pro
     const configPath = join(folder, 'avbench.config.json');
     await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
     const lab = clamd;
-    const coldReset = { scanners: Object.keys(pids), reset: () => reloadClamd(lab.socket, lab.logFile) };
+    const coldReset = { scanners: Object.keys(pids), pids: [lab.pid], reset: () => reloadClamd(lab.socket, lab.logFile) };
     return { config, configPath, pids, notes, coldReset, clamdLogFile: lab.logFile, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * `bench --lab-dir DIR`: use the lab `avbench lab up --dir DIR` is running instead of starting
+ * one — its avbench.config.json (scanners pointing at its daemons), the PIDs of its clamd and
+ * c-icap for the CPU and memory figures, and its clamd RELOADed before cold passes, for the
+ * scanners behind it and for every system under test whose `pid=` lists that clamd (the
+ * lab's gateways): scanners alone and gateways then use one and the same clamd. The lab is
+ * not stopped afterwards (stop() does nothing). Throws when no lab is up there.
+ */
+export async function useRunningLab(dir: string): Promise<BenchLab> {
+  const state = await readLabState(dir);
+  if (state === undefined || !alive(state.pid)) throw new Error(`no lab is up in ${dir}: start one with \`avbench lab up --detach --dir ${dir}\``);
+  const clamd = state.daemons.find((d) => d.name === 'clamd');
+  if (clamd === undefined || clamd.log === undefined || !alive(clamd.pid)) throw new Error(`the lab in ${dir} has no running clamd with a log file (a lab started by an older avbench: restart it)`);
+  const { socket, log, pid } = { socket: clamd.endpoint, log: clamd.log, pid: clamd.pid };
+  const configPath = state.configFile;
+  const config = JSON.parse(await readFile(configPath, 'utf8')) as AvbenchConfig;
+  const cicap = state.daemons.find((d) => d.name === 'c-icap');
+  const pids: Record<string, number[]> = { clamd: [pid], 'clamd-tcp': [pid], clamdscan: [pid], ...(cicap === undefined ? {} : { icap: [cicap.pid, pid] }) };
+  return {
+    config,
+    configPath,
+    pids,
+    notes: [],
+    coldReset: { scanners: Object.keys(pids), pids: [pid], reset: () => reloadClamd(socket, log) },
+    clamdLogFile: log,
+    stop: async () => undefined,
+  };
 }

@@ -47,8 +47,12 @@ export interface RunBenchOptions {
    * `coldReset.scanners` has its caches emptied first.
    */
   cold?: boolean;
-  /** Where the bench owns the scanner daemon (`--lab`): the scanners behind it and how to empty its caches (clamd RELOAD). */
-  coldReset?: { scanners: readonly string[]; reset(): Promise<void> };
+  /**
+   * Where the bench may empty the scanner daemon's caches (`--lab`, `--lab-dir`): the scanners
+   * behind it, how (clamd RELOAD), and its PIDs — a system under test whose `pid=` lists one
+   * of them scans through it, so its cold passes get the reset too.
+   */
+  coldReset?: { scanners: readonly string[]; pids?: readonly number[]; reset(): Promise<void> };
   /** The no-scan baseline per mode and concurrency (default true). */
   baseline?: boolean;
   /** Loaded config (scanner definitions, limits). */

@@ -33,6 +33,8 @@ export interface LabDaemon {
   pid: number;
   /** Where it listens: a URL or a socket path. */
   endpoint: string;
+  /** Its log file, where it has one the bench reads (clamd: `bench --lab-dir` waits there for a RELOAD). */
+  log?: string;
 }
 
 /** state.json: what `lab status` and `lab down` read, and what other tools may read. */
@@ -225,7 +227,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
       ready: true,
       configFile,
       daemons: [
-        { name: 'clamd', pid: clamd.pid, endpoint: clamd.socket },
+        { name: 'clamd', pid: clamd.pid, endpoint: clamd.socket, log: clamd.logFile },
         ...(cicap === undefined ? [] : [{ name: 'c-icap', pid: cicap.pid, endpoint: cicap.url }]),
         ...(milter === undefined ? [] : [{ name: 'clamav-milter', pid: milter.pid, endpoint: milter.url }]),
         ...(clamsmtpd === undefined ? [] : [{ name: 'clamsmtpd', pid: clamsmtpd.pid, endpoint: clamsmtpd.url }]),

@@ -13,7 +13,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadConfig } from '../../config/config.js';
 import { BenchInputError, MODES, runBench, type BenchEvent } from '../../bench/runner.js';
 import type { Results } from '../../results/types.js';
-import { startBenchLab, type BenchLab } from '../../bench/lab-daemons.js';
+import { startBenchLab, useRunningLab, type BenchLab } from '../../bench/lab-daemons.js';
 import { openCorpus } from '../../corpus/read.js';
 import { formatTable } from '../../bench/table.js';
 import { writeResultsFile } from '../../bench/write.js';
@@ -39,6 +39,7 @@ export interface BenchArgs {
   config?: string;
   baseline: boolean;
   lab: boolean;
+  labDir?: string;
   timeout: number;
   /** smtp runs: a connection per message (default) or kept-open sessions. */
   connection?: 'per-message' | 'kept-open';
@@ -115,6 +116,15 @@ export function benchCommand(state: CliState): CommandModule<object, BenchArgs> 
         .option('limit', { type: 'number', describe: 'bench only the first N messages of the corpus' })
         .option('mode-limit', { type: 'string', array: true, nargs: 1, describe: 'MODE=N: bench only the first N messages in that mode (e.g. lda=30)' })
         .option('lab', { type: 'boolean', default: false, describe: 'start a lab clamd (+ c-icap) on loopback for the bench and point clamd, clamdscan, clamscan, icap and yara at it' })
+        .option('lab-dir', {
+          type: 'string',
+          describe: 'use the lab `avbench lab up --dir DIR` runs (its config, its clamd RELOADed before cold passes, also for the gateways of state.json that scan through it): scanners alone and gateways on one clamd',
+        })
+        .check((a) => {
+          // (yargs' conflicts() counts --lab's default false as given.)
+          if (a['lab'] === true && a['lab-dir'] !== undefined) throw new Error('--lab starts a lab for the bench, --lab-dir uses a running one: give one of them');
+          return true;
+        })
         .option('timeout', {
           type: 'number',
           default: 60,
@@ -157,6 +167,7 @@ export function commandLine(args: BenchArgs): string {
   if (args.cold === false) words.push('--no-cold');
   if (!args.baseline) words.push('--no-baseline');
   if (args.lab) words.push('--lab');
+  if (args.labDir !== undefined) words.push('--lab-dir', args.labDir);
   if (args.config !== undefined) words.push('--config', args.config);
   return words.map(shellWord).join(' ');
 }
@@ -203,11 +214,11 @@ async function bench(args: BenchArgs): Promise<number> {
   const onSignal = (): void => {
     void (lab?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  if (args.lab) {
+  if (args.lab || args.labDir !== undefined) {
     try {
-      lab = await startBenchLab(config);
+      lab = args.labDir !== undefined ? await useRunningLab(resolve(args.labDir)) : await startBenchLab(config);
     } catch (err) {
-      process.stderr.write(`avbench: --lab: ${(err as Error).message}\n`);
+      process.stderr.write(`avbench: ${args.labDir !== undefined ? '--lab-dir' : '--lab'}: ${(err as Error).message}\n`);
       return 2;
     }
     process.once('SIGINT', onSignal);
