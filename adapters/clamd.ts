@@ -68,7 +68,12 @@ interface SessionConn {
 }
 
 /** How one attempt against one server ended (`retryable`: a reused session clamd had dropped, worth one fresh try). */
-type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean; retryable?: boolean };
+/**
+ * What one INSTREAM or SCAN gave: clamd's reply, or a failure — `sizeLimit` when clamd hung
+ * up past its known StreamMaxLength, `retryable` when a reused session had been dropped,
+ * `midStream` when clamd hung up while the bytes were still being written, with no reply read.
+ */
+type Attempt = { ok: true; reply: ClamdReply } | { ok: false; error: NetError; sizeLimit?: boolean; retryable?: boolean; midStream?: boolean };
 
 const WRITE_GROUP_BYTES = 1024 * 1024;
 /** Commands a shared SCAN session keeps in flight (ScanSession's default). */
@@ -283,7 +288,7 @@ class ClamdAdapter implements Adapter {
         return { ok: false, error: err, sizeLimit: true };
       }
       // A reused session that clamd had already dropped (IdleTimeout): worth one fresh try.
-      return { ok: false, error: err, retryable: reused && err.code === 'CONNECT_FAILED' && sent === data.length };
+      return { ok: false, error: err, retryable: reused && err.code === 'CONNECT_FAILED' && sent === data.length, midStream: writeError !== undefined };
     }
     const reply = parseReply(replyText);
     if (reply.kind === 'clean' || reply.kind === 'found') this.checkin(ep, s);
@@ -406,10 +411,19 @@ class ClamdAdapter implements Adapter {
       }
       let a = await this.attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
       if (!a.ok && a.retryable === true) a = await this.attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+      // clamd hung up while the bytes were going out and its reply was lost with the connection
+      // (its "size limit exceeded" races our write): once more; a second hang-up mid-stream from
+      // a clamd that still accepts connections is its StreamMaxLength refusal.
+      let twice = false;
+      if (!a.ok && a.midStream === true && a.sizeLimit !== true) {
+        a = await this.attempt(ep, unit.data, deadline, ctx.signal, r.streamMaxLength);
+        twice = !a.ok && a.midStream === true;
+      }
       if (a.ok) return this.verdictOf(a.reply, unit);
       if (a.sizeLimit === true) {
         return errorVerdict('SIZE_LIMIT', `${name}: clamd closed the stream after ~${r.streamMaxLength ?? 0} bytes (StreamMaxLength): ${a.error.message}`);
       }
+      if (twice) return errorVerdict('SIZE_LIMIT', `${name}: clamd closed the stream twice while ${unit.data.length} bytes were being sent (its StreamMaxLength refusal, reply lost): ${a.error.message}`);
       if (a.error.code !== 'CONNECT_FAILED') return errorVerdict(a.error.code, `${name}: ${a.error.message}`);
       failures.push(a.error.message);
     }
