@@ -6,6 +6,9 @@
 # the one lab clamd (`--lab-dir`: RELOADed before every cold pass), on the quick corpus (seed 1): the
 # report's gateways table compares them. Needs the Debian packages of ../shared/RUNBOOK.md and a build.
 #   bash scripts/reference-report.sh [OUT_DIR]
+# AVBENCH_REF_CONCURRENCY="8" benches one concurrency instead of "1 8" (at one session the
+# after-queue gateways, amavisd-new and Postfix re-injection, wait their grace= for every
+# blocked message: the full run takes hours).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-reports/reference}"
@@ -22,10 +25,13 @@ SUTS=()
 while IFS= read -r url; do SUTS+=(--sut "$url"); done < <(node -e 'for (const u of Object.values(JSON.parse(require("fs").readFileSync(process.argv[1]+"/state.json","utf8")).suts)) console.log(u)' "$LAB")
 echo "gateways: $(( ${#SUTS[@]} / 2 )) from $LAB/state.json" >&2
 
+CONC=()
+for n in ${AVBENCH_REF_CONCURRENCY:-1 8}; do CONC+=(-n "$n"); done
+
 rm -rf "$OUT"
 "${AVBENCH[@]}" bench --corpus corpora/quick --lab-dir "$LAB" \
   -s embedded -s clamd -s clamscan -s clamdscan -s yara -s icap \
   -m direct -m smtp -m milter -m lda \
   "${SUTS[@]}" \
-  -n 1 -n 8 --repeat 3 --warmup 1 --mode-limit lda=20 \
+  "${CONC[@]}" --repeat 3 --warmup 1 --mode-limit lda=20 \
   --out "$OUT"
