@@ -17,8 +17,13 @@ export interface GatewayRow {
   label: string;
   /** The gateway as an administrator names it: "clamsmtpd", "avbench serve smtp + clamd", "clamd alone". */
   gateway: string;
-  /** The interception point: A (SMTP proxy), B (milter), C (local delivery), – (the scanner alone). */
-  point: 'A' | 'B' | 'C' | '–';
+  /**
+   * The interception point: A (SMTP proxy), B (milter), C (local delivery), – (the scanner
+   * alone), or MTA: a third-party gateway measured whole at its SMTP port, whatever hook it
+   * uses inside (Exim's ACL, Haraka's plugin, Sendmail or Postfix with a milter, amavisd-new
+   * after the queue, or an SMTP proxy such as clamsmtpd).
+   */
+  point: 'A' | 'B' | 'C' | '–' | 'MTA';
   /** Whose gateway: a third-party program (`--sut`), avbench's own front end, or the scanner alone. */
   kind: 'third-party' | 'avbench' | 'reference';
   detectionRate: number | null;
@@ -41,6 +46,8 @@ export interface GatewayRow {
 }
 
 const POINT: Record<ModeName, GatewayRow['point']> = { smtp: 'A', milter: 'B', lda: 'C', direct: '–' };
+
+const POINT_ORDER: readonly GatewayRow['point'][] = ['MTA', 'A', 'B', 'C', '–'];
 
 const FRONT_END: Record<Exclude<ModeName, 'direct'>, string> = {
   smtp: 'avbench serve smtp',
@@ -66,7 +73,7 @@ export function gatewayRows(results: Results): GatewayRow[] {
       run,
       label: runLabel(run, results),
       gateway: thirdParty ? run.scanner.name : run.mode === 'direct' ? `${run.scanner.name} alone` : `${FRONT_END[run.mode]} + ${run.scanner.name}`,
-      point: POINT[run.mode],
+      point: thirdParty && run.mode === 'smtp' ? 'MTA' : POINT[run.mode],
       kind,
       detectionRate: d.detectionRate,
       falsePositives: d.fp,
@@ -79,12 +86,14 @@ export function gatewayRows(results: Results): GatewayRow[] {
       lost: c.lost,
     };
   };
-  // The scanners the gateways call, as far as a run says (a SUT's programs name its clamd).
+  // The lab's gateways scan with clamd: beside them, clamd's own family alone and behind
+  // avbench's front ends (clamd, clamdscan, clamscan, and c-icap's virus_scan over clamd).
   const order: Record<GatewayRow['kind'], number> = { reference: 0, 'third-party': 1, avbench: 1 };
+  const clamFamily = (r: Run): boolean => /clam|icap/i.test(r.scanner.type) || /clam|icap/i.test(r.scanner.name);
   return runs
-    .filter((r) => r.mode !== 'direct' || /clam/i.test(r.scanner.type) || /clam/i.test(r.scanner.name))
+    .filter((r) => isThirdParty(r) || clamFamily(r))
     .map(row)
-    .sort((a, b) => order[a.kind] - order[b.kind] || 'ABC–'.indexOf(a.point) - 'ABC–'.indexOf(b.point) || a.run.concurrency - b.run.concurrency || a.gateway.localeCompare(b.gateway));
+    .sort((a, b) => order[a.kind] - order[b.kind] || POINT_ORDER.indexOf(a.point) - POINT_ORDER.indexOf(b.point) || a.run.concurrency - b.run.concurrency || a.gateway.localeCompare(b.gateway));
 }
 
 /** A run of a third-party system under test (a `--sut` URL), not avbench's own front end or a scanner alone. */

@@ -33,13 +33,13 @@ function gatewayResults() {
 describe('gateways table', () => {
   it('lists the scanner alone first, then each gateway with its point, counts, cold/warm, CPU, memory and lost', () => {
     const rows = gatewayRows(gatewayResults());
-    // embedded direct is not a scanner any gateway here calls (not clamd-family); the baseline is not a gateway.
+    // embedded is not clamd's family (the lab's gateways scan with clamd); the baseline is not a gateway.
     expect(rows.map((r) => [r.gateway, r.point, r.kind])).toEqual([
       ['clamd alone', '–', 'reference'],
+      ['clamsmtpd', 'MTA', 'third-party'], // measured whole at its SMTP port
       ['avbench serve smtp + clamd', 'A', 'avbench'],
-      ['clamsmtpd', 'A', 'third-party'],
     ]);
-    const third = rows[2];
+    const third = rows[1];
     expect(third?.detectionRate).toBe(1);
     expect(third?.falsePositives).toBe(0);
     expect(third?.lost).toBe(1);
@@ -47,8 +47,8 @@ describe('gateways table', () => {
     expect(third?.coldMsgsPerSec).toBe(60);
     expect(third?.cpuSeconds).toBe(1.25); // the SUT's own processes, not the driver's
     expect(third?.peakMemoryBytes).toBe(300e6);
-    expect(rows[1]?.coldMsgsPerSec).toBeNull();
-    expect(rows[1]?.cpuSeconds).toBe(6);
+    expect(rows[2]?.coldMsgsPerSec).toBeNull();
+    expect(rows[2]?.cpuSeconds).toBe(6);
   });
 
   it('is rendered in report.html and summary.md', () => {
@@ -58,7 +58,7 @@ describe('gateways table', () => {
     expect(page).toMatch(/data-gateway-run="clamsmtpd\/smtp\/c1" data-kind="third-party"/);
     const md = renderMarkdown(r);
     expect(md).toContain('### Gateways');
-    expect(md).toMatch(/\| clamsmtpd \| A \| 1 \| 100(\.0)? ?% \| 0 \| 0 \| 60(\.0)? \| 150 \|/);
+    expect(md).toMatch(/\| clamsmtpd \| MTA \| 1 \| 100(\.0)? ?% \| 0 \| 0 \| 60(\.0)? \| 150 \|/);
     expect(md).toMatch(/\| clamd alone \(reference\) \| – \|/);
   });
 
