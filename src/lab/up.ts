@@ -126,21 +126,29 @@ async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' 
 }
 
 /**
+ * Check `only` before anything is written or started: every name known, every gateway named
+ * installed (throws saying what is missing and how to install it). Resolves to what each
+ * optional gateway lacks here (undefined: installed), for {@link labUp} to skip those.
+ */
+export async function checkLabComponents(only?: readonly string[]): Promise<Awaited<ReturnType<typeof gatewaysInstalled>>> {
+  const unknown = unknownLabComponents(only ?? []);
+  if (unknown.length > 0) throw new Error(`no lab daemon named ${unknown.join(', ')} (known: ${LAB_COMPONENTS.join(', ')})`);
+  const missing = await gatewaysInstalled();
+  // Named with --only: must be there. Not named (all): started where installed.
+  const absent = (only ?? []).flatMap((n) => (n in missing && missing[n as keyof typeof missing] !== undefined ? [missing[n as keyof typeof missing] as string] : []));
+  if (absent.length > 0) throw new Error(`cannot start ${absent.join('; ')}`);
+  return missing;
+}
+
+/**
  * Start the lab daemons (this process owns them: they stop when it stops): all of them, or
  * those of `opts.only`. Throws with the daemon's log tail when one cannot start; whatever did
  * start is stopped again.
  */
 export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): Promise<RunningLab> {
   const dir = resolve(dirArg);
-  const unknown = unknownLabComponents(opts.only ?? []);
-  if (unknown.length > 0) throw new Error(`no lab daemon named ${unknown.join(', ')} (known: ${LAB_COMPONENTS.join(', ')})`);
+  const missing = await checkLabComponents(opts.only);
   const only = opts.only === undefined ? undefined : new Set<string>(opts.only);
-  const missing = await gatewaysInstalled();
-  // Named with --only: must be there. Not named (all): started where installed.
-  if (only !== undefined) {
-    const absent = [...only].flatMap((n) => (n in missing && missing[n as keyof typeof missing] !== undefined ? [missing[n as keyof typeof missing] as string] : []));
-    if (absent.length > 0) throw new Error(`cannot start ${absent.join('; ')}`);
-  }
   const want = (name: LabComponent): boolean => {
     if (name in missing && missing[name as keyof typeof missing] !== undefined) return false;
     return only === undefined || only.has(name) || (name === 'clamav-milter' && (only.has('sendmail') || only.has('postfix+clamav-milter'))) || (name === 'rspamd' && only.has('postfix+rspamd'));

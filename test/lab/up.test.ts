@@ -101,4 +101,12 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     expect(r.stderr).toContain('no lab daemon named postfixx');
     expect(existsSync(lab)).toBe(false);
   });
+
+  it('--only naming a gateway that is not installed stops --detach before its folder or log exist', async () => {
+    const lab = join(dir, 'absent');
+    const r = await run(process.execPath, [BIN, 'lab', 'up', '--detach', '--dir', lab, '--only', 'exim'], { deadline: Date.now() + 60_000, env: { AVBENCH_EXIM_PREFIX: join(dir, 'no-exim-here') } });
+    expect(r.ok && r.exitCode).toBe(2);
+    expect(r.ok ? r.stderr : '').toContain('Exim is not unpacked (bash scripts/install-exim.sh)');
+    expect(existsSync(lab)).toBe(false);
+  });
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { spawnDaemon } from '../../core/exec.js';
-import { alive, DEFAULT_LAB_DIR, LAB_COMPONENTS, labDown, labUp, readLabState, unknownLabComponents, type LabComponent, type LabState } from '../../lab/up.js';
+import { alive, checkLabComponents, DEFAULT_LAB_DIR, LAB_COMPONENTS, labDown, labUp, readLabState, unknownLabComponents, type LabComponent, type LabState } from '../../lab/up.js';
 import type { CliState } from '../types.js';
 
 interface LabArgs {
@@ -90,6 +90,14 @@ export function labCommand(state: CliState): CommandModule<object, LabArgs> {
         return;
       }
       if (args.detach) {
+        // A gateway named with --only that is not installed: said here, before the folder and its log exist.
+        try {
+          await checkLabComponents(onlyList(args.only));
+        } catch (err) {
+          process.stderr.write(`avbench: ${(err as Error).message}\n`);
+          state.exitCode = 2;
+          return;
+        }
         await mkdir(dir, { recursive: true });
         const logFile = join(dir, 'lab.log');
         await (await open(logFile, 'a', 0o644)).close();
