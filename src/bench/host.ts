@@ -57,18 +57,14 @@ export function procCpuSecondsWithReaped(pid: number): number | undefined {
   return f === undefined ? undefined : seconds(f, 14, 15, 16, 17);
 }
 
-/**
- * The given processes and every live descendant of them (a daemon's forked workers and
- * their children: Postfix's master and its smtpd, amavisd's and Exim's children), each PID
- * once, read from /proc's parent links.
- */
-export function procTree(roots: readonly number[]): number[] {
+/** Live processes by parent PID, read once from /proc (empty without /proc). */
+export function procChildren(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   let entries: string[] = [];
   try {
     entries = readdirSync('/proc');
   } catch {
-    // No /proc: the roots alone.
+    return children;
   }
   for (const d of entries) {
     if (!/^\d+$/.test(d)) continue;
@@ -79,6 +75,15 @@ export function procTree(roots: readonly number[]): number[] {
     if (list === undefined) children.set(ppid, (list = []));
     list.push(Number(d));
   }
+  return children;
+}
+
+/**
+ * The given processes and every live descendant of them (a daemon's forked workers and
+ * their children: Postfix's master and its smtpd, amavisd's and Exim's children), each PID
+ * once, from /proc's parent links (`children`: a {@link procChildren} snapshot to reuse).
+ */
+export function procTree(roots: readonly number[], children: Map<number, number[]> = procChildren()): number[] {
   const seen = new Set<number>();
   const todo = [...roots];
   while (todo.length > 0) {
@@ -97,8 +102,12 @@ export function procTree(roots: readonly number[]): number[] {
  * 0 when it is gone. A worker that ended and was not reaped by the tree (double fork) is missed.
  */
 export function procTreeCpuSeconds(...roots: number[]): number {
+  return treeCpu(procTree(roots));
+}
+
+function treeCpu(pids: readonly number[]): number {
   let total = 0;
-  for (const pid of procTree(roots)) total += procCpuSecondsWithReaped(pid) ?? 0;
+  for (const pid of pids) total += procCpuSecondsWithReaped(pid) ?? 0;
   return total;
 }
 
@@ -166,9 +175,9 @@ export class LoadSampler {
   ) {}
 
   start(): void {
+    const kids = this.pids.length > 0 ? procChildren() : new Map<number, number[]>();
     for (const pid of this.pids) {
-      const c = procCpuSeconds(pid);
-      if (c !== undefined) this.cpu0.set(pid, procTreeCpuSeconds(pid));
+      if (procCpuSeconds(pid) !== undefined) this.cpu0.set(pid, treeCpu(procTree([pid], kids)));
     }
     this.selfCpu0 = process.cpuUsage();
     this.children0 = childrenCpuSeconds();
@@ -204,9 +213,11 @@ export class LoadSampler {
     // another (rspamd's main and its workers) is already in that one's tree.
     let cpuSum = 0;
     const seen = this.pids.filter((pid) => this.cpu0.has(pid) && procCpuSeconds(pid) !== undefined);
+    const kids = procChildren();
+    const trees = new Map(seen.map((pid) => [pid, procTree([pid], kids)]));
     const below = new Set<number>();
-    for (const pid of seen) for (const p of procTree([pid])) if (p !== pid) below.add(p);
-    for (const pid of seen) if (!below.has(pid)) cpuSum += procTreeCpuSeconds(pid) - (this.cpu0.get(pid) as number);
+    for (const [pid, tree] of trees) for (const p of tree) if (p !== pid) below.add(p);
+    for (const [pid, tree] of trees) if (!below.has(pid)) cpuSum += treeCpu(tree) - (this.cpu0.get(pid) as number);
     if (seen.length > 0) use.scanner = { cpuSeconds: round(Math.max(0, cpuSum)), peakRssBytes: this.peakTree, pids: seen };
     return use;
   }
