@@ -4,6 +4,8 @@
  * timer), an AbortSignal, TCP_NODELAY, and a small buffered reader whose every operation
  * fails at the deadline.
  */
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 
 /** Stable codes of socket errors. */
@@ -362,18 +364,53 @@ export function connect(endpoint: Endpoint, opts: ConnectOptions): Promise<Conne
 }
 
 /**
- * A free TCP port on 127.0.0.1: listens on port 0, reads the port the kernel gave, closes.
- * (Another process could take it before you do; good enough for tests and the lab.)
+ * A free TCP port on 127.0.0.1, for a server that a configuration must name before it
+ * listens (a relay port in Postfix's main.cf, a lab daemon's config).
+ *
+ * Picked at random *below* the kernel's ephemeral range (`net.ipv4.ip_local_port_range`,
+ * read once; ports 20000 up to its start) and checked by listening on it once: between this
+ * call and the caller's own listen, no `listen(0)` and no outgoing connection of any process
+ * can be given that port by the kernel — with a port from the ephemeral range (the old way)
+ * a busy machine did, now and then, and the caller's listen failed with EADDRINUSE. Falls
+ * back to a kernel-assigned port when the range is too small or 64 tries found nothing.
  */
-export function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+export async function freePort(): Promise<number> {
+  const { lo, hi } = unassignedPorts();
+  for (let i = 0; hi - lo >= 256 && i < 64; i++) {
+    const port = lo + randomInt(hi - lo);
+    if ((await listenOnce(port)) === port) return port;
+  }
+  const port = await listenOnce(0);
+  if (port === undefined) throw new Error('freePort: no port assigned');
+  return port;
+}
+
+let portRange: { lo: number; hi: number } | undefined;
+
+/** [20000, start of the ephemeral range): ports the kernel hands out to nobody on its own. */
+function unassignedPorts(): { lo: number; hi: number } {
+  if (portRange !== undefined) return portRange;
+  let start = 32768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 0) start = first;
+  } catch {
+    /* not Linux: the usual default */
+  }
+  portRange = { lo: 20_000, hi: start };
+  return portRange;
+}
+
+/** Listen on 127.0.0.1:`port` (0: any) once and close; the port listened on, or undefined when it was taken. */
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+    srv.once('error', () => resolve(undefined));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('freePort: no port assigned'))));
+      const got = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(got > 0 ? got : undefined));
     });
   });
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,18 @@ describe('net door', () => {
       c.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('freePort: a port below the kernel\'s ephemeral range (no listen(0) or outgoing connection can take it meanwhile), free to listen on', async () => {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20_000);
+      expect(port).toBeLessThan(start);
+      const srv = net.createServer();
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen({ host: '127.0.0.1', port, exclusive: true }, resolve));
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
     }
   });
 
