@@ -26,6 +26,9 @@
  *
  *   node dist/scripts/bench-amavis.js [--places after-queue,milter] [--shapes per-conn,kept]
  *        [--sessions 8] [--sizes 1K] [--messages 500] [--repeats 3] [--filter-procs 8] [--clamd-threads 8]
+ *
+ * The measuring part, `measureAmavis`, takes an already started clamd and sink:
+ * bench-gateways-all runs it next to the other gateway benches on one clamd and one sink.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -34,23 +37,25 @@ import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { findAmavisd, startAmavisGateway } from '../src/lab/amavis.js';
-import { startClamd } from '../src/lab/clamd.js';
+import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startPostfix, startPostfixAfterQueue } from '../src/lab/postfix.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine } from './lib/host.js';
 import { loopback } from './lib/listen.js';
-import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
+import { runMain, stopAll, stopSince, wallTime, type Stops } from './lib/run.js';
 import { parseDump, smtpSource, startDumpSink, type DumpSink } from './lib/smtp.js';
 import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
-type Shape = 'per-conn' | 'kept';
-type Place = 'after-queue' | 'milter';
-type System = 'ours' | 'amavisd-new';
+/** `per-conn`: smtp-source's default, a new connection per message; `kept`: `-d`. */
+export type Shape = 'per-conn' | 'kept';
+/** `after-queue`: content_filter; `milter`: smtpd_milters (amavisd-milter). */
+export type Place = 'after-queue' | 'milter';
+export type System = 'ours' | 'amavisd-new';
 const SHAPES = ['per-conn', 'kept'] as const;
 const PLACES = ['after-queue', 'milter'] as const;
 const SYSTEMS: System[] = ['ours', 'amavisd-new'];
 /** Issue 15's targets: our proxy in front of Postfix ≥ 2x amavisd-new as content filter; our milter ≥ 3x amavisd-milter behind the same Postfix. */
-const TARGET: Record<Place, number> = { 'after-queue': 2, milter: 3 };
+export const TARGET: Record<Place, number> = { 'after-queue': 2, milter: 3 };
 const LABEL: Record<Place, Record<System, string>> = {
   'after-queue': { ours: 'Postfix+ours', 'amavisd-new': 'Postfix+amavisd-new' },
   milter: { ours: 'Postfix+serve milter', 'amavisd-new': 'Postfix+amavisd-milter' },
@@ -77,7 +82,8 @@ const out = (s: string): void => {
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const sizeName = (n: number): string => (n >= 1e6 ? `${n / 1e6}MB` : n >= 1e3 ? `${n / 1e3}KB` : `${n}B`);
 
-interface RunFigure {
+/** One timed run of one system. */
+export interface RunFigure {
   /** Messages per second from smtp-source's start to the last arrival at the sink. */
   deliveredPerSec: number;
   /** smtp-source's own: accepted into Postfix's queue. */
@@ -134,36 +140,53 @@ async function timedRun(port: number, pids: Record<string, number>, sink: DumpSi
   };
 }
 
-async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
-  const started = performance.now();
-  if ((await findAmavisd()) === undefined) throw new Error('amavisd-new is not installed (apt-get install amavisd-new)');
-  if (process.getuid?.() !== 0) throw new Error('bench-amavis runs private Postfix instances and amavisd: run it as root');
-  out(
-    `# bench-amavis — ${new Date().toISOString()}\n` +
-      `${hostLine()} (other work on the machine shares its cores)\n` +
-      `Postfix after-queue content_filter → amavisd-new ($max_servers ${a.filterProcs}, ClamAV-clamd CONTSCAN, log level 0) vs → avbench serve smtp (--quiet); each behind its own identical private Postfix (feeding transport maxproc ${a.filterProcs}); same clamd (unix socket, MaxThreads ${a.clamdThreads}), same smtp-sink\n` +
-      `smtp-source -f ${FROM} -t ${TO} [-d] -s ${a.sessions} -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system after one untimed warm-up each; msg/s delivered = smtp-source's start to the last arrival at the sink\n`,
-  );
-  const base = join('/dev/shm', `avbench-bench-amavis-${process.pid}`);
-  await mkdir(base, { recursive: true, mode: 0o711 });
-  const stops: Stops = [];
-  // Postfix instances are daemons of their own (`postfix start`): stop everything on Ctrl-C / SIGTERM too.
-  const onSignal = (): void => {
-    void stopAll(stops)
-      .then(() => rm(base, { recursive: true, force: true }))
-      .finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+/** What {@link measureAmavis} needs already started: a private folder, the lab clamd and the dump sink. */
+export interface AmavisLab {
+  /** The private folder (mode 0711: user amavis traverses it). */
+  base: string;
+  /** What the part starts is pushed here, and stopped (and taken off) when the part ends. */
+  stops: Stops;
+  /** Reached over its unix socket (amavisd's CONTSCAN, our config); its folder is made traversable for user amavis. */
+  clamd: LabClamd;
+  sink: DumpSink;
+  /** A private copy of dist/ (scripts/lib/sut.ts privateDist). */
+  app: string;
+}
+
+/** The load and what to run (the command line's values, see the comment at the top). */
+export interface AmavisOptions {
+  places: readonly Place[];
+  shapes: readonly Shape[];
+  sessions: number;
+  sizes: readonly number[];
+  messages: number;
+  repeats: number;
+  filterProcs: number;
+}
+
+/** One cell (place × size × shape): every run of each system, in round order. */
+export interface AmavisCell {
+  place: Place;
+  shape: Shape;
+  length: number;
+  runs: Record<System, RunFigure[]>;
+}
+
+/**
+ * The measuring part of this bench: start amavisd-new behind its Postfix (and, with
+ * `milter` in `a.places`, amavisd-milter behind another) and the same with our `serve smtp`
+ * as content filter (our `serve milter`), all relaying to `lab.sink`, scanning with
+ * `lab.clamd`; for each cell one untimed warm-up per system, then `a.repeats` alternating
+ * timed runs, each waiting until every message arrived at the sink (each Message-Id once).
+ * Prints every run (as this script always has); returns the cells and each cell's summary
+ * line. Stops what it started.
+ */
+export async function measureAmavis(lab: AmavisLab, a: AmavisOptions): Promise<{ cells: AmavisCell[]; summary: string[] }> {
+  const { base, stops, clamd, sink, app } = lab;
+  const mark = stops.length;
   try {
-    const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
-    stops.push(() => clamd.stop());
-    const sink = await startDumpSink(base);
-    stops.push(() => sink.stop());
     const amavis = await startAmavisGateway({ clamdSocket: clamd.socket, sinkPort: sink.port, maxServers: a.filterProcs, dir: base, milter: a.places.includes('milter') });
     stops.push(() => amavis.stop());
-    const app = await privateDist(base);
     const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
     const oursPort = await freePort();
     const oursPostfix = await startPostfixAfterQueue({ relayPort: sink.port, filterPort: oursPort, filterConcurrency: a.filterProcs, dir: base });
@@ -201,47 +224,96 @@ async function main(): Promise<void> {
     out('\n');
     await sink.collect();
     const summary: string[] = [];
+    const cells: AmavisCell[] = [];
     for (const place of a.places) {
-    const systems = places[place];
-    for (const length of a.sizes) {
-      for (const shape of a.shapes) {
-        out(`## ${place} · ${shape} · ${a.sessions} sessions · ${sizeName(length)}\n`);
-        for (const sys of SYSTEMS) {
-          const w = Math.max(100, 4 * a.sessions);
-          const r = await smtpSource(systems[sys].port, { kept: shape === 'kept', sessions: a.sessions, messages: w, length, from: FROM, to: TO, capMs: 300_000 });
-          const got = await drain(sink, w);
-          if (r.why !== '' || got.files !== w) out(`  warm-up ${sys}: ${r.why} arrived ${got.files} of ${w}\n`);
-        }
-        const runs: Record<System, RunFigure[]> = { ours: [], 'amavisd-new': [] };
-        for (let r = 0; r < a.repeats; r++) {
+      const systems = places[place];
+      for (const length of a.sizes) {
+        for (const shape of a.shapes) {
+          out(`## ${place} · ${shape} · ${a.sessions} sessions · ${sizeName(length)}\n`);
           for (const sys of SYSTEMS) {
-            const f = await timedRun(systems[sys].port, systems[sys].pids, sink, shape, a.sessions, length, a.messages);
-            runs[sys].push(f);
-            const cpu = Object.entries(f.cpu)
-              .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-              .join(', ');
-            out(`  run ${r + 1} ${LABEL[place][sys].padEnd(22)} ${fmt(f.deliveredPerSec).padStart(6)} msg/s delivered (${fmt(f.acceptedPerSec)} accepted) · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+            const w = Math.max(100, 4 * a.sessions);
+            const r = await smtpSource(systems[sys].port, { kept: shape === 'kept', sessions: a.sessions, messages: w, length, from: FROM, to: TO, capMs: 300_000 });
+            const got = await drain(sink, w);
+            if (r.why !== '' || got.files !== w) out(`  warm-up ${sys}: ${r.why} arrived ${got.files} of ${w}\n`);
           }
+          const runs: Record<System, RunFigure[]> = { ours: [], 'amavisd-new': [] };
+          for (let r = 0; r < a.repeats; r++) {
+            for (const sys of SYSTEMS) {
+              const f = await timedRun(systems[sys].port, systems[sys].pids, sink, shape, a.sessions, length, a.messages);
+              runs[sys].push(f);
+              const cpu = Object.entries(f.cpu)
+                .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+                .join(', ');
+              out(`  run ${r + 1} ${LABEL[place][sys].padEnd(22)} ${fmt(f.deliveredPerSec).padStart(6)} msg/s delivered (${fmt(f.acceptedPerSec)} accepted) · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
+            }
+          }
+          cells.push({ place, shape, length, runs });
+          const med = (sys: System): number => median(runs[sys].map((f) => f.deliveredPerSec));
+          const medCpu = (sys: System, k: string): number => median(runs[sys].map((f) => f.cpu[k] ?? 0));
+          const ratio = med('ours') / med('amavisd-new');
+          const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
+          const ownCpu = (sys: System): string =>
+            Object.keys(systems[sys].pids)
+              .filter((k) => k !== 'postfix' && k !== 'clamd')
+              .map((k) => `${k} ${medCpu(sys, k).toFixed(0)}`)
+              .join(' + ');
+          const line =
+            `${place.padEnd(11)} ${shape.padEnd(8)} s${a.sessions} ${sizeName(length).padEnd(5)}: ${LABEL[place].ours} ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ` +
+            `${LABEL[place]['amavisd-new']} ${fmt(med('amavisd-new'))} msg/s [${runs['amavisd-new'].map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET[place]}x: ${ratio >= TARGET[place] ? 'met' : 'NOT met'}) · ` +
+            `filter's own CPU µs/msg: ${ownCpu('ours')}; ${ownCpu('amavisd-new')}; Postfix ${medCpu('ours', 'postfix').toFixed(0)} / ${medCpu('amavisd-new', 'postfix').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('amavisd-new', 'clamd').toFixed(0)} · ` +
+            `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
+          summary.push(line);
+          out('\n');
         }
-        const med = (sys: System): number => median(runs[sys].map((f) => f.deliveredPerSec));
-        const medCpu = (sys: System, k: string): number => median(runs[sys].map((f) => f.cpu[k] ?? 0));
-        const ratio = med('ours') / med('amavisd-new');
-        const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
-        const ownCpu = (sys: System): string =>
-          Object.keys(systems[sys].pids)
-            .filter((k) => k !== 'postfix' && k !== 'clamd')
-            .map((k) => `${k} ${medCpu(sys, k).toFixed(0)}`)
-            .join(' + ');
-        const line =
-          `${place.padEnd(11)} ${shape.padEnd(8)} s${a.sessions} ${sizeName(length).padEnd(5)}: ${LABEL[place].ours} ${fmt(med('ours'))} msg/s [${runs.ours.map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ` +
-          `${LABEL[place]['amavisd-new']} ${fmt(med('amavisd-new'))} msg/s [${runs['amavisd-new'].map((f) => fmt(f.deliveredPerSec)).join(', ')}] · ratio ${ratio.toFixed(2)}x (target ≥ ${TARGET[place]}x: ${ratio >= TARGET[place] ? 'met' : 'NOT met'}) · ` +
-          `filter's own CPU µs/msg: ${ownCpu('ours')}; ${ownCpu('amavisd-new')}; Postfix ${medCpu('ours', 'postfix').toFixed(0)} / ${medCpu('amavisd-new', 'postfix').toFixed(0)}; clamd ${medCpu('ours', 'clamd').toFixed(0)} / ${medCpu('amavisd-new', 'clamd').toFixed(0)} · ` +
-          `load1 ${SYSTEMS.flatMap((s) => runs[s].map((f) => f.load1)).join(' ')}${ok ? '' : ' · ARRIVAL PROBLEMS (see runs)'}`;
-        summary.push(line);
-        out('\n');
       }
     }
-    }
+    return { cells, summary };
+  } finally {
+    await stopSince(stops, mark);
+  }
+}
+
+/** The root check and the amavisd-new install check, before anything starts. */
+export async function checkAmavisCanRun(): Promise<void> {
+  if ((await findAmavisd()) === undefined) throw new Error('amavisd-new is not installed (apt-get install amavisd-new)');
+  if (process.getuid?.() !== 0) throw new Error('bench-amavis runs private Postfix instances and amavisd: run it as root');
+}
+
+/**
+ * Stop everything on `stops` on Ctrl-C / SIGTERM too, remove `base`, exit 130: Postfix
+ * instances are daemons of their own (`postfix start`) and would outlive this process.
+ */
+export function stopOnSignal(stops: Stops, base: string): void {
+  const onSignal = (): void => {
+    void stopAll(stops)
+      .then(() => rm(base, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  await checkAmavisCanRun();
+  out(
+    `# bench-amavis — ${new Date().toISOString()}\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
+      `Postfix after-queue content_filter → amavisd-new ($max_servers ${a.filterProcs}, ClamAV-clamd CONTSCAN, log level 0) vs → avbench serve smtp (--quiet); each behind its own identical private Postfix (feeding transport maxproc ${a.filterProcs}); same clamd (unix socket, MaxThreads ${a.clamdThreads}), same smtp-sink\n` +
+      `smtp-source -f ${FROM} -t ${TO} [-d] -s ${a.sessions} -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system after one untimed warm-up each; msg/s delivered = smtp-source's start to the last arrival at the sink\n`,
+  );
+  const base = join('/dev/shm', `avbench-bench-amavis-${process.pid}`);
+  await mkdir(base, { recursive: true, mode: 0o711 });
+  const stops: Stops = [];
+  stopOnSignal(stops, base);
+  try {
+    const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
+    stops.push(() => clamd.stop());
+    const sink = await startDumpSink(base);
+    stops.push(() => sink.stop());
+    const app = await privateDist(base);
+    const { summary } = await measureAmavis({ base, stops, clamd, sink, app }, a);
     out(`## summary (medians; ${wallTime(started)})\n${summary.join('\n')}\n`);
   } finally {
     await stopAll(stops);
@@ -249,4 +321,4 @@ async function main(): Promise<void> {
   }
 }
 
-runMain('bench-amavis', main);
+runMain('bench-amavis', main, import.meta.url);

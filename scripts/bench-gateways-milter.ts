@@ -24,22 +24,26 @@
  *
  * Shapes: `per-connection` (smtp-source's default) and `kept-open` (`-d`: each session sends
  * its messages over one SMTP connection, so Postfix keeps one milter connection per session).
+ *
+ * The measuring part, `measureMilterGateways`, takes an already started clamd and sink:
+ * bench-gateways-all runs it next to the other gateway benches on one clamd and one sink.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
-import { startClamd } from '../src/lab/clamd.js';
+import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { startPostfix, type LabPostfix } from '../src/lab/postfix.js';
 import { startRspamd } from '../src/lab/rspamd.js';
 import { startSmtpSink } from '../src/lab/smtp-sink.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
-import { runMain, stopAll } from './lib/run.js';
+import { runMain, stopAll, stopSince, type Stops } from './lib/run.js';
 import { cpuMs, postfixRun, treeCpuMs, type PostfixRun } from './lib/postfix.js';
 import { startServe, writeClamdConfig } from './lib/sut.js';
 
-interface Args {
+/** The command line's values (see the comment at the top). */
+export interface Args {
   sessions: number;
   size: number;
   messages: number;
@@ -76,28 +80,52 @@ interface System {
   cpu: Record<string, () => number>;
 }
 
-function oneRun(s: System, a: Args, messages: number, kept: boolean): Promise<PostfixRun> {
+function oneRun(s: System, a: MilterGatewaysOptions, messages: number, kept: boolean): Promise<PostfixRun> {
   return postfixRun(s.postfix, s.cpu, { sessions: a.sessions, messages, length: a.size, kept });
 }
 
-async function main(): Promise<void> {
-  const a = args(process.argv.slice(2));
-  if (process.getuid?.() !== 0) throw new Error('needs root (private Postfix instances; rspamd then runs as _rspamd)');
-  const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-gw-milter-'));
-  await chmod(work, 0o711);
-  const stops: (() => Promise<void>)[] = [];
-  out(
-    `# bench-gateways-milter — ${new Date().toISOString()}\n` +
-      `${hostLine()} (other work shares the cores)\n` +
-      `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (${a.shapes.join(', then ')}) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
-  );
+/** What {@link measureMilterGateways} needs already started: a private folder, the lab clamd and a sink. */
+export interface MilterGatewaysLab {
+  /** A private folder (mode 0711: rspamd's and Postfix's users traverse it). */
+  work: string;
+  /** What the part starts is pushed here, and stopped (and taken off) when the part ends. */
+  stops: Stops;
+  /** Reached over loopback TCP by both milters (rspamd's workers cannot reach the lab's private unix socket). */
+  clamd: LabClamd;
+  /** The next hop of every Postfix; `collect`, when it dumps, is called after each run so its folder does not fill. */
+  sink: { port: number; pid: number; collect?: () => Promise<unknown> };
+  /** Run our CLI from this copy of dist/ (scripts/lib/sut.ts privateDist); default the repository's. */
+  app?: string;
+}
+
+/** The load and what to run (the command line's values, see the comment at the top). */
+export type MilterGatewaysOptions = Args;
+
+/** One shape: the systems (`alone`, `ours-inet`, `rspamd-inet`, `ours-unix`, `rspamd-unix`) and each one's runs in round order. */
+export interface MilterGatewaysShape {
+  shape: 'per-connection' | 'kept-open';
+  systems: { key: string; label: string }[];
+  rows: Record<string, PostfixRun[]>;
+}
+
+/**
+ * The measuring part of this bench: start Postfix alone and, per transport of `a.listen`,
+ * Postfix + our `serve milter` and Postfix + rspamd, all relaying to `lab.sink`, both milters
+ * scanning with `lab.clamd` over TCP; one untimed warm-up each, then per shape `a.runs`
+ * rounds alternating the systems, every message checked ` status=sent ` in the instance's
+ * maillog. Prints every round and each shape's summary (as this script always has); returns
+ * the runs. Stops what it started.
+ */
+export async function measureMilterGateways(lab: MilterGatewaysLab, a: MilterGatewaysOptions): Promise<MilterGatewaysShape[]> {
+  const { work, stops, clamd, sink } = lab;
+  const mark = stops.length;
+  const result: MilterGatewaysShape[] = [];
   try {
-    const clamd = await startClamd({ maxThreads: Math.max(8, a.sessions * 2) });
-    stops.push(() => clamd.stop());
-    const sink = await startSmtpSink({ backlog: 1024, dir: work });
-    stops.push(() => sink.stop());
     const ms = (pid: number) => (): number => cpuMs(pid);
     const treeMs = (pid: number) => (): number => treeCpuMs(pid);
+    const clear = async (): Promise<void> => {
+      await sink.collect?.();
+    };
 
     const alone = await startPostfix({ relayPort: sink.port, dir: work });
     stops.push(() => alone.stop());
@@ -109,7 +137,7 @@ async function main(): Promise<void> {
       const path = join(work, 'ours.sock');
       const listen = how === 'inet' ? `inet:${port}@127.0.0.1` : `unix:${path}`;
       const serveArgs = ['--listen', listen, '--scanner', 'clamd', '--config', cfg, ...(how === 'unix' ? ['--socket-mode', '666'] : [])];
-      const ours = await startServe('milter', serveArgs, { ready: how === 'inet' ? { host: '127.0.0.1', port } : { path }, logFile: join(work, `serve-milter-${how}.log`) });
+      const ours = await startServe('milter', serveArgs, { ready: how === 'inet' ? { host: '127.0.0.1', port } : { path }, logFile: join(work, `serve-milter-${how}.log`), ...(lab.app === undefined ? {} : { app: lab.app }) });
       stops.push(() => ours.stop(5_000));
       const pfOurs = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
       stops.push(() => pfOurs.stop());
@@ -125,7 +153,10 @@ async function main(): Promise<void> {
       );
     }
     out(`clamd pid ${clamd.pid} (TCP ${clamd.host}:${clamd.port}); smtp-sink pid ${sink.pid}\n`);
-    for (const s of systems) await oneRun(s, a, Math.min(200, a.messages), false); // warm-up, untimed
+    for (const s of systems) {
+      await oneRun(s, a, Math.min(200, a.messages), false); // warm-up, untimed
+      await clear();
+    }
 
     for (const shape of a.shapes) {
       const kept = shape === 'kept-open';
@@ -136,6 +167,7 @@ async function main(): Promise<void> {
         const order = r % 2 === 0 ? systems : [systems[0] as System, ...systems.slice(1).reverse()];
         for (const s of order) {
           const row = await oneRun(s, a, a.messages, kept);
+          await clear();
           rows[s.key]?.push(row);
           const cpu = Object.entries(row.cpuPerMsg)
             .map(([k, v]) => `${k} ${v.toFixed(2)}`)
@@ -143,6 +175,7 @@ async function main(): Promise<void> {
           out(`  round ${r + 1}  ${s.label.padEnd(32)} ${fmt(row.msgsPerSec).padStart(6)} msg/s  sent ${row.sent}/${a.messages}  CPU ms/msg: ${cpu}  load ${row.load}${row.ok ? '' : `  !! ${row.note}`}\n`);
         }
       }
+      result.push({ shape, systems: systems.map((s) => ({ key: s.key, label: s.label })), rows });
       const med = (k: string): number => median((rows[k] ?? []).map((x) => x.msgsPerSec));
       const cpuMed = (k: string, part: string): string => (rows[k]?.[0]?.cpuPerMsg[part] === undefined ? '–' : median((rows[k] ?? []).map((x) => x.cpuPerMsg[part] ?? 0)).toFixed(2));
       const allOk = Object.values(rows).every((rs2) => rs2.every((x) => x.ok));
@@ -158,10 +191,33 @@ async function main(): Promise<void> {
       if (a.listen.length === 2) out(`ratio ours (inet) / rspamd (unix): ${ratio('ours-inet', 'rspamd-unix')}; ours (unix) / rspamd (inet): ${ratio('ours-unix', 'rspamd-inet')}\n`);
       out(`every message sent: ${allOk ? 'yes' : 'NO'}; load average ${load()}\n`);
     }
+    return result;
+  } finally {
+    await stopSince(stops, mark);
+  }
+}
+
+async function main(): Promise<void> {
+  const a = args(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('needs root (private Postfix instances; rspamd then runs as _rspamd)');
+  const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-gw-milter-'));
+  await chmod(work, 0o711);
+  const stops: Stops = [];
+  out(
+    `# bench-gateways-milter — ${new Date().toISOString()}\n` +
+      `${hostLine()} (other work shares the cores)\n` +
+      `smtp-source -s ${a.sessions} -m ${a.messages} -l ${a.size} (${a.shapes.join(', then ')}) → Postfix (→ milter → clamd over TCP) → smtp-sink; ${a.runs} rounds alternating the systems after a warm-up\n`,
+  );
+  try {
+    const clamd = await startClamd({ maxThreads: Math.max(8, a.sessions * 2) });
+    stops.push(() => clamd.stop());
+    const sink = await startSmtpSink({ backlog: 1024, dir: work });
+    stops.push(() => sink.stop());
+    await measureMilterGateways({ work, stops, clamd, sink }, a);
   } finally {
     await stopAll(stops);
     await rm(work, { recursive: true, force: true });
   }
 }
 
-runMain('bench-gateways-milter', main);
+runMain('bench-gateways-milter', main, import.meta.url);

@@ -25,6 +25,9 @@
  *
  *   node dist/scripts/bench-gateways.js [--shapes per-conn,kept] [--sessions-list 8]
  *        [--sizes 1K] [--messages 1000] [--repeats 3] [--logs] [--clamd-threads 8]
+ *
+ * The measuring part, `measureSmtpGateways`, takes an already started clamd and sink:
+ * bench-gateways-all runs it next to the other gateway benches on one clamd and one sink.
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -32,21 +35,22 @@ import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { findHaraka, startHaraka } from '../src/lab/haraka.js';
-import { findExim, startExim } from '../src/lab/exim.js';
+import type { LabClamd } from '../src/lab/clamd.js';
+import { findExim, startExim, type EximInstall } from '../src/lab/exim.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { loopback } from './lib/listen.js';
-import { inWorkspace, runMain, wallTime } from './lib/run.js';
+import { inWorkspace, runMain, stopSince, wallTime, type Stops } from './lib/run.js';
 import { parseDump, smtpSource, type DumpSink, type SmtpSourceResult } from './lib/smtp.js';
 import { privateDist, startClamdAndSink, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
-type Shape = 'per-conn' | 'kept';
-type System = 'ours' | 'haraka' | 'exim';
-const SHAPES = ['per-conn', 'kept'] as const;
+/** `per-conn`: smtp-source's default, a new connection per message; `kept`: `-d`. */
+export type Shape = 'per-conn' | 'kept';
 /** Exim joins when installed (main). */
-const SYSTEMS: System[] = ['ours', 'haraka'];
+export type System = 'ours' | 'haraka' | 'exim';
+const SHAPES = ['per-conn', 'kept'] as const;
 /** Issue 15's target: our serve smtp ≥ 2x Haraka + clamd. */
-const TARGET = 2;
+export const TARGET = 2;
 const FROM = 'avbench@sender.localhost';
 /** A recipient in Haraka's host_list (src/lab/haraka.ts: recipient.localhost). */
 const TO = 'sink@recipient.localhost';
@@ -87,12 +91,14 @@ async function arrivals(sink: DumpSink): Promise<{ files: number; ids: Set<strin
   return { files: files.length, ids };
 }
 
-interface RunFigure {
+/** One timed run of one system. */
+export interface RunFigure {
   msgsPerSec: number;
   /** CPU µs per message, per process. */
   cpu: Record<string, number>;
   load1: string;
   note: string;
+  /** Every message arrived, each Message-Id once, smtp-source exited 0. */
   ok: boolean;
   /** Messages per second from smtp-source's start to the last arrival at the sink. */
   deliveredPerSec: number;
@@ -121,24 +127,53 @@ async function timedRun(port: number, pids: Record<string, number>, sink: DumpSi
   return { msgsPerSec: (m / r.ms) * 1000, deliveredPerSec: (m / Math.max(r.ms, lastArrivalMs - 100)) * 1000, cpu, load1, note: problems.length === 0 ? `${got.files}/${m} arrived` : problems.join('; '), ok: problems.length === 0 };
 }
 
-async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
-  const started = performance.now();
-  const install = await findHaraka();
-  if (install === undefined) throw new Error('Haraka is not installed (npm ci installs the devDependencies Haraka and haraka-plugin-clamd)');
-  const exim = await findExim();
-  if (exim !== undefined) SYSTEMS.push('exim');
-  out(
-    `# bench-gateways — ${new Date().toISOString()}\n` +
-      `${hostLine()} (other work on the machine shares its cores)\n` +
-      `Haraka ${install.version} + haraka-plugin-clamd ${install.clamdPluginVersion} (one process, log level ${a.logs ? 'info' : 'warn'}) vs avbench serve smtp (${a.logs ? 'per-message log lines on, to a file' : '--quiet'}); same clamd (unix socket), same smtp-sink\n` +
-      `${exim === undefined ? 'Exim: not installed (scripts/install-exim.sh)' : `Exim ${exim.version} (exim4-daemon-heavy, ${exim.bin}): deny malware = * (clamd, same unix socket), manualroute to the same smtp-sink`}\n` +
-      `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
-  );
-  await inWorkspace('bench-gateways', async (w) => {
-    const { base, stops } = w;
-    const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads);
-    const app = await privateDist(base);
+/** What {@link measureSmtpGateways} needs already started: a private folder, the lab clamd and the dump sink. */
+export interface SmtpGatewaysLab {
+  /** The private folder (tmpfs, mode 0711). */
+  base: string;
+  /** What the part starts is pushed here, and stopped (and taken off) when the part ends. */
+  stops: Stops;
+  clamd: LabClamd;
+  sink: DumpSink;
+  /** A private copy of dist/ ({@link privateDist}). */
+  app: string;
+}
+
+/** The load and what to run (the command line's values, see the comment at the top). */
+export interface SmtpGatewaysOptions {
+  shapes: readonly Shape[];
+  sessionsList: readonly number[];
+  sizes: readonly number[];
+  messages: number;
+  repeats: number;
+  logs: boolean;
+  /** Printed in the lab line: the clamd's MaxThreads. */
+  clamdThreads: number;
+  /** Exim joins the alternation when given (found by findExim). */
+  exim?: EximInstall;
+}
+
+/** One cell (size × shape × sessions): every run of each system, in round order. */
+export interface SmtpGatewaysCell {
+  shape: Shape;
+  sessions: number;
+  length: number;
+  systems: readonly System[];
+  runs: Record<System, RunFigure[]>;
+}
+
+/**
+ * The measuring part of this bench: start our `serve smtp` (from `lab.app`), Haraka and, with
+ * `a.exim`, Exim in front of `lab.clamd` and `lab.sink`; for each cell one untimed warm-up
+ * per system, then `a.repeats` alternating timed runs, each checked at the sink (every
+ * message arrived, each Message-Id once). Prints every run and each cell's line (as this
+ * script always has); returns the cells and those lines. Stops what it started.
+ */
+export async function measureSmtpGateways(lab: SmtpGatewaysLab, a: SmtpGatewaysOptions): Promise<{ cells: SmtpGatewaysCell[]; summary: string[] }> {
+  const { base, stops, clamd, sink, app } = lab;
+  const mark = stops.length;
+  const SYSTEMS: System[] = a.exim === undefined ? ['ours', 'haraka'] : ['ours', 'haraka', 'exim'];
+  try {
     const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
     const oursPort = await freePort();
     const proxy = await startNodeServer(
@@ -148,7 +183,7 @@ async function main(): Promise<void> {
     stops.push(() => proxy.stop(5_000));
     const haraka = await startHaraka({ clamd: clamd.socket, forwardPort: sink.port, logLevel: a.logs ? 'info' : 'warn', dir: base });
     stops.push(() => haraka.stop());
-    const eximLab = exim === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: sink.port, dir: base });
+    const eximLab = a.exim === undefined ? undefined : await startExim({ clamd: clamd.socket, forwardPort: sink.port, dir: base });
     if (eximLab !== undefined) stops.push(() => eximLab.stop());
     await sink.collect();
     out(`lab: clamd pid ${clamd.pid} (MaxThreads ${a.clamdThreads}), smtp-sink pid ${sink.pid}, serve smtp pid ${proxy.pid}, Haraka pid ${haraka.pid}${eximLab === undefined ? '' : `, Exim pid ${eximLab.pid}`}\n\n`);
@@ -158,6 +193,7 @@ async function main(): Promise<void> {
       ...(eximLab === undefined ? {} : { exim: { port: eximLab.port, pids: { exim: eximLab.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } } }),
     };
     const summary: string[] = [];
+    const cells: SmtpGatewaysCell[] = [];
     for (const length of a.sizes) {
       for (const shape of a.shapes) {
         for (const sessions of a.sessionsList) {
@@ -179,6 +215,7 @@ async function main(): Promise<void> {
               out(`  run ${r + 1} ${sys.padEnd(6)} ${fmt(f.msgsPerSec).padStart(6)} msg/s${sys === 'exim' ? ` (${fmt(f.deliveredPerSec)} delivered)` : ''} · CPU µs/msg: ${cpu} · load1 ${f.load1} · ${f.note}\n`);
             }
           }
+          cells.push({ shape, sessions, length, systems: SYSTEMS, runs });
           const med = (sys: System): number => median(runs[sys].map((f) => f.msgsPerSec));
           const ok = SYSTEMS.every((s) => runs[s].every((f) => f.ok));
           const ratio = med('ours') / med('haraka');
@@ -196,9 +233,32 @@ async function main(): Promise<void> {
         }
       }
     }
+    return { cells, summary };
+  } finally {
+    await stopSince(stops, mark);
+  }
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const install = await findHaraka();
+  if (install === undefined) throw new Error('Haraka is not installed (npm ci installs the devDependencies Haraka and haraka-plugin-clamd)');
+  const exim = await findExim();
+  out(
+    `# bench-gateways — ${new Date().toISOString()}\n` +
+      `${hostLine()} (other work on the machine shares its cores)\n` +
+      `Haraka ${install.version} + haraka-plugin-clamd ${install.clamdPluginVersion} (one process, log level ${a.logs ? 'info' : 'warn'}) vs avbench serve smtp (${a.logs ? 'per-message log lines on, to a file' : '--quiet'}); same clamd (unix socket), same smtp-sink\n` +
+      `${exim === undefined ? 'Exim: not installed (scripts/install-exim.sh)' : `Exim ${exim.version} (exim4-daemon-heavy, ${exim.bin}): deny malware = * (clamd, same unix socket), manualroute to the same smtp-sink`}\n` +
+      `smtp-source -f ${FROM} -t ${TO} [-d] -s N -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system per cell after one untimed warm-up run each; timing = smtp-source's whole-process time\n`,
+  );
+  await inWorkspace('bench-gateways', async (w) => {
+    const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads);
+    const app = await privateDist(w.base);
+    const { summary } = await measureSmtpGateways({ ...w, clamd, sink, app }, { ...a, ...(exim === undefined ? {} : { exim }) });
     out(`## summary (medians)\n${summary.join('\n')}\n`);
   });
   out(`\n${wallTime(started)}, load average now ${loadNow()}\n`);
 }
 
-runMain('bench-gateways', main);
+runMain('bench-gateways', main, import.meta.url);

@@ -2,8 +2,10 @@
  * The frame of a bench's main(): what it started is stopped last-first whatever happens, and
  * an error ends the script with its stack and exit code 1.
  */
+import { realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Stop functions, in the order things were started. */
 export type Stops = Array<() => Promise<void>>;
@@ -11,6 +13,15 @@ export type Stops = Array<() => Promise<void>>;
 /** Run every stop function, the last started first; a failing one does not keep the others from running. */
 export async function stopAll(stops: Stops): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
+}
+
+/**
+ * Stop, the last started first, what was pushed onto `stops` after its first `mark` entries,
+ * and take those off the list: a part of a bench that ends before the bench does (the rest,
+ * a clamd and a sink the parts share, stays up).
+ */
+export async function stopSince(stops: Stops, mark: number): Promise<void> {
+  await stopAll(stops.splice(mark));
 }
 
 /** A bench's private folder and the stops of what it started there. */
@@ -36,8 +47,27 @@ export async function inWorkspace<T>(name: string, body: (w: Workspace) => Promi
   }
 }
 
-/** `main()`; an error is written to stderr as `NAME: stack` and the exit code set to 1. */
-export function runMain(name: string, main: () => Promise<void>): void {
+/**
+ * True when the module at `moduleUrl` (its `import.meta.url`) is the script node was started
+ * with (`node dist/scripts/NAME.js`), false when another script imported it.
+ */
+export function isEntryScript(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(fileURLToPath(moduleUrl)) === realpathSync(resolve(entry));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `main()`; an error is written to stderr as `NAME: stack` and the exit code set to 1. With
+ * `moduleUrl` (the script's `import.meta.url`), only when that script is the one node runs:
+ * a script whose measuring part another script imports (bench-gateways-all) stays runnable.
+ */
+export function runMain(name: string, main: () => Promise<void>, moduleUrl?: string): void {
+  if (moduleUrl !== undefined && !isEntryScript(moduleUrl)) return;
   main().catch((err: unknown) => {
     process.stderr.write(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

@@ -68,11 +68,14 @@ export async function startNodeServer(args: readonly string[], opts: NodeServerO
 }
 
 /**
- * `node dist/src/cli/bin.js serve smtp|milter ARGS...` (cwd the repository), ready when it
- * listens at `ready` (an SMTP proxy: at its greeting).
+ * `node dist/src/cli/bin.js serve smtp|milter ARGS...` of the repository, or of `opts.app` (a
+ * copy made by {@link privateDist}; cwd that folder unless `opts.cwd` says), ready when it listens at `ready` (an SMTP proxy: at its
+ * greeting).
  */
-export function startServe(kind: 'smtp' | 'milter', args: readonly string[], opts: Omit<NodeServerOptions, 'expect' | 'what'>): Promise<Daemon> {
-  return startNodeServer([AVBENCH_BIN, 'serve', kind, ...args], { cwd: ROOT, ...opts, expect: kind === 'smtp' ? 'smtp' : 'connect', what: `avbench serve ${kind}` });
+export function startServe(kind: 'smtp' | 'milter', args: readonly string[], opts: Omit<NodeServerOptions, 'expect' | 'what'> & { app?: string }): Promise<Daemon> {
+  const { app, ...rest } = opts;
+  const bin = app === undefined ? AVBENCH_BIN : join(app, 'dist/src/cli/bin.js');
+  return startNodeServer([bin, 'serve', kind, ...args], { cwd: app ?? ROOT, ...rest, expect: kind === 'smtp' ? 'smtp' : 'connect', what: `avbench serve ${kind}` });
 }
 
 /**
