@@ -2,9 +2,11 @@
 # Make the published reference report (reports/reference/): every real scanner of this
 # machine across all four modes, plus every third-party gateway `avbench lab up` started
 # (clamsmtpd, clamav-milter, and when installed Haraka, Exim, rspamd, amavisd-new,
-# amavisd-milter, Sendmail, Postfix in front of each milter...), and the scanners alone, all on
-# the one lab clamd (`--lab-dir`: RELOADed before every cold pass), on the quick corpus (seed 1): the
-# report's gateways table compares them. Needs the Debian packages of ../shared/RUNBOOK.md and a build.
+# amavisd-milter, Sendmail, Postfix in front of each milter, and Postfix in front of our own
+# `serve milter` / `serve smtp` as lab gateways: postfix+avbench-milter, postfix+avbench-proxy),
+# and the scanners alone, all on the one lab clamd (`--lab-dir`: RELOADed before every cold
+# pass), on the quick corpus (seed 1): the report's gateways table compares them. Needs the
+# Debian packages of ../shared/RUNBOOK.md and a build.
 #   bash scripts/reference-report.sh [OUT_DIR]
 # AVBENCH_REF_CONCURRENCY="8" benches one concurrency instead of "1 8" (at one session the
 # after-queue gateways, amavisd-new and Postfix re-injection, wait their grace= for every

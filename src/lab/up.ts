@@ -1,6 +1,6 @@
 /**
  * `avbench lab up|down|status`: the real third-party daemons — clamd, c-icap (virus_scan),
- * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed), Exim with its malware ACL (when scripts/install-exim.sh unpacked it), Sendmail with clamav-milter as its input milter (when scripts/install-sendmail.sh unpacked it) and Postfix's smtp-sink — on loopback with generated configs,
+ * clamav-milter, clamsmtpd, Haraka with its clamd plugin (when installed), Exim with its malware ACL (when scripts/install-exim.sh unpacked it), Sendmail with clamav-milter as its input milter (when scripts/install-sendmail.sh unpacked it), private Postfix instances in front of clamav-milter, rspamd and avbench's own `serve milter` / `serve smtp` (when Postfix is installed) and Postfix's smtp-sink — on loopback with generated configs,
  * each in its own private folder, all owned by one supervisor process. The lab writes
  * `avbench.config.json` (scanners pointing at its daemons) and `state.json` (PIDs,
  * endpoints, the `--sut` URLs of the third-party front ends) into the lab folder.
@@ -23,6 +23,7 @@ import { findSendmail, startSendmail, type LabSendmail } from './sendmail.js';
 import { findAmavisd, startAmavisGateway, type LabAmavisGateway } from './amavis.js';
 import { startSmtpSink, type LabSmtpSink } from './smtp-sink.js';
 import { startPostfixFront, type LabPostfixFront } from './postfix-front.js';
+import { builtCli, startPostfixAvbench, type AvbenchServeKind } from './avbench-serve.js';
 
 /** Default lab folder: `.avbench-lab` in the working folder. */
 export const DEFAULT_LAB_DIR = '.avbench-lab';
@@ -80,9 +81,12 @@ async function writeState(dir: string, state: LabState): Promise<void> {
  * The daemons `lab up --only` can name. clamd is always started (every other one scans with
  * it); Sendmail brings clamav-milter (its input milter); amavisd-new brings its Postfix and,
  * when installed, amavisd-milter; `postfix+NAME` is a private Postfix whose smtpd_milters is
- * NAME (the milter as an administrator deploys it: the whole gateway), and brings NAME.
+ * NAME (the milter as an administrator deploys it: the whole gateway), and brings NAME;
+ * `postfix+avbench-milter` / `postfix+avbench-proxy` are avbench's own `serve milter` (in
+ * smtpd_milters) / `serve smtp` (a before-queue smtpd_proxy_filter), the built CLI as its own
+ * process scanning with the lab clamd, each behind its private Postfix.
  */
-export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new', 'postfix+clamav-milter', 'postfix+rspamd'] as const;
+export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'amavisd-new', 'postfix+clamav-milter', 'postfix+rspamd', 'postfix+avbench-milter', 'postfix+avbench-proxy'] as const;
 
 /** A daemon (or gateway) of the lab, as `--only` names it. */
 export type LabComponent = (typeof LAB_COMPONENTS)[number];
@@ -91,7 +95,8 @@ export type LabComponent = (typeof LAB_COMPONENTS)[number];
 export interface LabUpOptions {
   /**
    * Start only these (clamd always; what they need too). Default: all, the optional gateways
-   * (rspamd, Haraka, Exim, Sendmail, amavisd-new) only where installed. A gateway named here
+   * (rspamd, Haraka, Exim, Sendmail, amavisd-new, the Postfix fronts: root and Postfix, ours
+   * also the built CLI) only where installed. A gateway named here
    * that is not installed is an error before anything starts.
    */
   only?: readonly LabComponent[];
@@ -103,13 +108,16 @@ export function unknownLabComponents(list: readonly string[]): string[] {
 }
 
 /** What each optional gateway needs and how to get it. */
-async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' | 'sendmail' | 'amavisd-new' | 'postfix+clamav-milter' | 'postfix+rspamd', string | undefined>> {
+async function gatewaysInstalled(): Promise<Record<'rspamd' | 'haraka' | 'exim' | 'sendmail' | 'amavisd-new' | 'postfix+clamav-milter' | 'postfix+rspamd' | 'postfix+avbench-milter' | 'postfix+avbench-proxy', string | undefined>> {
   const root = process.getuid?.() === 0;
   const postfix = (await which('postfix')) === undefined ? 'Postfix is not installed (Debian package postfix)' : !root ? 'a private Postfix runs only as root here' : undefined;
   const rspamd = (await which('rspamd')) === undefined ? 'rspamd is not installed (Debian package rspamd)' : undefined;
+  const cli = builtCli() === undefined ? 'avbench serve needs the built CLI (npm run build)' : undefined;
   return {
     'postfix+clamav-milter': postfix,
     'postfix+rspamd': postfix ?? rspamd,
+    'postfix+avbench-milter': postfix ?? cli,
+    'postfix+avbench-proxy': postfix ?? cli,
     rspamd,
     haraka: (await findHaraka()) === undefined ? 'Haraka is not installed (npm devDependencies Haraka and haraka-plugin-clamd: npm ci)' : undefined,
     exim: (await findExim()) === undefined ? 'Exim is not unpacked (bash scripts/install-exim.sh)' : undefined,
@@ -211,10 +219,10 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
       const f = await start(name, () => startPostfixFront({ milter: m.url, sinkPort: sinkOf, name, pids: [...pids, clamd.pid] }));
       if (f !== undefined) fronts.push({ name, pf: f });
     }
+    // The config our own front ends below read (`--config`): written before they start.
     const rules = join(dir, 'eicar.yar');
     await rm(rules, { force: true });
     await writeEicarYaraRules(rules);
-
     const configFile = join(dir, 'avbench.config.json');
     const config = {
       comment: 'written by `avbench lab up`: scanners pointing at the lab daemons',
@@ -229,6 +237,16 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
       },
     };
     await writeFile(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o644 });
+    // avbench's own front ends behind Postfix (issue 15.7): `node dist/src/cli/bin.js serve
+    // milter|smtp --scanner clamd --config <this config>` as its own process, in smtpd_milters
+    // (point B) or as a before-queue smtpd_proxy_filter forwarding to Postfix's re-injection
+    // smtpd (point A); pid= lists master, ours and clamd, as for postfix+clamav-milter.
+    const ours: { name: string; kind: AvbenchServeKind; pf: Awaited<ReturnType<typeof startPostfixAvbench>> }[] = [];
+    for (const [name, kind] of [['postfix+avbench-milter', 'milter'], ['postfix+avbench-proxy', 'smtp']] as const) {
+      const sinkOf = await freePort();
+      const f = await start(name, () => startPostfixAvbench({ kind, configFile, scanner: 'clamd', sinkPort: sinkOf, scannerPids: [clamd.pid], name }));
+      if (f !== undefined) ours.push({ name, kind, pf: f });
+    }
     const state: LabState = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -245,6 +263,10 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
         ...(exim === undefined ? [] : [{ name: 'exim', pid: exim.pid, endpoint: exim.url }]),
         ...(sendmail === undefined ? [] : [{ name: 'sendmail', pid: sendmail.pid, endpoint: sendmail.url }]),
         ...fronts.map((f) => ({ name: `postfix (${f.name})`, pid: f.pf.pid, endpoint: `smtp://127.0.0.1:${f.pf.port}` })),
+        ...ours.flatMap((o) => [
+          { name: `avbench serve ${o.kind} (${o.name})`, pid: o.pf.serve.pid, endpoint: o.kind === 'milter' ? `milter://127.0.0.1:${o.pf.serve.port}` : `smtp://127.0.0.1:${o.pf.serve.port}` },
+          { name: `postfix (${o.name})`, pid: o.pf.postfix.pid, endpoint: `smtp://127.0.0.1:${o.pf.postfix.port}` },
+        ]),
         ...(amavis === undefined ? [] : [{ name: 'amavisd-new', pid: amavis.amavis.pid, endpoint: amavis.amavis.url }, { name: 'postfix (amavisd-new)', pid: amavis.postfix.pid, endpoint: `smtp://127.0.0.1:${amavis.postfix.port}` }, ...(amavis.milter === undefined ? [] : [{ name: 'amavisd-milter', pid: amavis.milter.pid, endpoint: amavis.milter.url }])]),
       ],
       suts: {
@@ -256,6 +278,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
         ...(exim === undefined ? {} : { exim: `${exim.url}?sink=${eximSinkPort}&name=exim&pid=${exim.pid},${clamd.pid}` }),
         ...(sendmail === undefined || milter === undefined ? {} : { sendmail: `${sendmail.url}?sink=${sendmailSinkPort}&name=sendmail&pid=${sendmail.pid},${milter.pid},${clamd.pid}` }),
         ...Object.fromEntries(fronts.map((f) => [f.name, f.pf.sut])),
+        ...Object.fromEntries(ours.map((o) => [o.name, o.pf.sut])),
         ...(amavis === undefined ? {} : { 'amavisd-new': amavis.sut, ...(amavis.milterSut === undefined ? {} : { 'amavisd-milter': amavis.milterSut }) }),
       },
     };

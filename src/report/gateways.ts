@@ -21,7 +21,9 @@ export interface GatewayRow {
    * The interception point: A (SMTP proxy), B (milter), C (local delivery), – (the scanner
    * alone), or MTA: a third-party gateway measured whole at its SMTP port, whatever hook it
    * uses inside (Exim's ACL, Haraka's plugin, Sendmail or Postfix with a milter, amavisd-new
-   * after the queue, or an SMTP proxy such as clamsmtpd).
+   * after the queue, or an SMTP proxy such as clamsmtpd). avbench's own front ends behind a
+   * private Postfix (`postfix+avbench-milter`, `postfix+avbench-proxy` of `avbench lab up`)
+   * keep their own point (B, A; C for `postfix+avbench-deliver`), measured whole as well.
    */
   point: 'A' | 'B' | 'C' | '–' | 'MTA';
   /** Whose gateway: a third-party program (`--sut`), avbench's own front end, or the scanner alone. */
@@ -56,6 +58,23 @@ const FRONT_END: Record<Exclude<ModeName, 'direct'>, string> = {
 };
 
 /**
+ * avbench's own front ends deployed behind a private Postfix and measured whole at its SMTP
+ * port (`--sut` names written by `avbench lab up` and the tests): their interception point
+ * and front end. Other `--sut` runs are third-party gateways.
+ */
+const BEHIND_POSTFIX: Readonly<Record<string, { point: 'A' | 'B' | 'C'; frontEnd: string }>> = {
+  'postfix+avbench-milter': { point: 'B', frontEnd: FRONT_END.milter },
+  'postfix+avbench-proxy': { point: 'A', frontEnd: FRONT_END.smtp },
+  'postfix+avbench-smtp': { point: 'A', frontEnd: FRONT_END.smtp },
+  'postfix+avbench-deliver': { point: 'C', frontEnd: FRONT_END.lda },
+};
+
+/** A `--sut` run of avbench's own front end behind Postfix (see {@link BEHIND_POSTFIX}), else undefined. */
+export function avbenchBehindPostfix(run: Run): { point: 'A' | 'B' | 'C'; frontEnd: string } | undefined {
+  return run.sut !== 'direct' && run.sut !== 'ours' && Object.hasOwn(BEHIND_POSTFIX, run.scanner.name) ? BEHIND_POSTFIX[run.scanner.name] : undefined;
+}
+
+/**
  * The gateways of a run with, first, the scanner-alone (direct) runs of the scanners the
  * gateways use. Empty when the results hold no third-party system under test (the table
  * then adds nothing the ranking does not show).
@@ -67,13 +86,15 @@ export function gatewayRows(results: Results): GatewayRow[] {
     const d = detectionCounts(run);
     const c = runCounts(run);
     const r = run.resources;
+    // A --sut (third-party, or ours behind Postfix): its CPU and memory are those of its pid= processes.
     const thirdParty = isThirdParty(run);
-    const kind: GatewayRow['kind'] = thirdParty ? 'third-party' : run.mode === 'direct' ? 'reference' : 'avbench';
+    const ours = avbenchBehindPostfix(run);
+    const kind: GatewayRow['kind'] = ours !== undefined ? 'avbench' : thirdParty ? 'third-party' : run.mode === 'direct' ? 'reference' : 'avbench';
     return {
       run,
       label: runLabel(run, results),
-      gateway: thirdParty ? run.scanner.name : run.mode === 'direct' ? `${run.scanner.name} alone` : `${FRONT_END[run.mode]} + ${run.scanner.name}`,
-      point: thirdParty && run.mode === 'smtp' ? 'MTA' : POINT[run.mode],
+      gateway: ours !== undefined ? `${ours.frontEnd} behind Postfix` : thirdParty ? run.scanner.name : run.mode === 'direct' ? `${run.scanner.name} alone` : `${FRONT_END[run.mode]} + ${run.scanner.name}`,
+      point: ours !== undefined ? ours.point : thirdParty && run.mode === 'smtp' ? 'MTA' : POINT[run.mode],
       kind,
       detectionRate: d.detectionRate,
       falsePositives: d.fp,

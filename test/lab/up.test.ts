@@ -42,10 +42,13 @@ await describeReal('avbench lab up/status/down', ['clamd', 'c-icap', 'clamav-mil
     // Exim (issue 15.3: unpacked by scripts/install-exim.sh, as .ci/run does) likewise.
     // Sendmail (issue 15.2: unpacked by scripts/install-sendmail.sh, as .ci/run does) with clamav-milter as its input milter, likewise.
     // amavisd-new (issue 15.1, apt) after the queue of its own private Postfix, likewise.
-    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'postfix (postfix+clamav-milter)', 'postfix (postfix+rspamd)', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
+    expect(state.daemons.map((d) => d.name)).toEqual(['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 'smtp-sink', 'rspamd', 'haraka', 'exim', 'sendmail', 'postfix (postfix+clamav-milter)', 'postfix (postfix+rspamd)', 'avbench serve milter (postfix+avbench-milter)', 'postfix (postfix+avbench-milter)', 'avbench serve smtp (postfix+avbench-proxy)', 'postfix (postfix+avbench-proxy)', 'amavisd-new', 'postfix (amavisd-new)', 'amavisd-milter']);
     // Postfix in front of each milter (issue 15.7): the whole gateway as an administrator deploys it.
     expect(state.suts['postfix+clamav-milter']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Bclamav-milter&pid=\d+,\d+,\d+$/);
     expect(state.suts['postfix+rspamd']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Brspamd&pid=\d+(,\d+){4,}$/);
+    // And in front of our own serve milter / serve smtp (the built CLI, its own process): pid= master, ours, clamd.
+    expect(state.suts['postfix+avbench-milter']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Bavbench-milter&pid=\d+,\d+,\d+$/);
+    expect(state.suts['postfix+avbench-proxy']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=postfix%2Bavbench-proxy&pid=\d+,\d+,\d+$/);
     expect(state.suts['amavisd-milter']).toMatch(/^milter:\/\/127\.0\.0\.1:\d+\?name=amavisd-milter&pid=\d+,\d+,\d+$/);
     expect(state.suts['amavisd-new']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=amavisd-new&pid=\d+,\d+,\d+$/);
     expect(state.suts['exim']).toMatch(/^smtp:\/\/127\.0\.0\.1:\d+\?sink=\d+&name=exim&pid=\d+,\d+$/);
