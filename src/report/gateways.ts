@@ -38,8 +38,9 @@ export interface GatewayRow {
   p95: number;
   /**
    * CPU seconds and peak memory (bytes) of the gateway's processes: for a third-party gateway
-   * the processes named by `pid=` on its `--sut` with all they forked (as `avbench lab up`
-   * writes them: the gateway and its clamd); for avbench's own front end, the bench process
+   * (and for avbench's front end behind Postfix) the processes named by `pid=` on its `--sut`
+   * with all they forked (as `avbench lab up` writes them: the gateway, or Postfix's master and
+   * our process, and its clamd); for avbench's own front end driven directly, the bench process
    * (front end and driver) plus the scanner's processes when known; null without figures.
    */
   cpuSeconds: number | null;
