@@ -67,7 +67,7 @@ export function markdownGateways(results: Results): string {
       `| ${md(g.gateway)}${g.kind === 'reference' ? ' (reference)' : ''} | ${g.point} | ${g.run.concurrency} | ${fmtRate(g.detectionRate)} | ${g.falsePositives} | ${g.errors} | ${g.coldMsgsPerSec === null ? 'n/a' : fmtAuto(g.coldMsgsPerSec)} | ${fmtAuto(g.warmMsgsPerSec)} | ${fmtAuto(g.p95)} | ${g.cpuSeconds === null ? 'n/a' : fmtNumber(g.cpuSeconds, 2)} | ${g.peakMemoryBytes === null ? 'n/a' : fmtBytes(g.peakMemoryBytes)} | ${g.lost} |`,
     );
   }
-  return `${lines.join('\n')}\n\nPoint: A SMTP proxy, B milter, C local delivery, – the scanner alone, MTA a third-party gateway measured whole at its SMTP port (its msgs/s and p95 include the grace= wait for what it drops after the queue). CPU and memory of a third-party gateway: its processes listed by pid= on --sut (the gateway and its clamd) and all they forked; of avbench's front ends: the bench process plus the scanner's.\n`;
+  return `${lines.join('\n')}\n\nPoint: A SMTP proxy, B milter, C local delivery, – the scanner alone, MTA a third-party gateway measured whole at its SMTP port (its msgs/s and p95 include the grace= wait for what it drops after the queue). CPU and memory of a third-party gateway: its processes listed by pid= on --sut (the gateway and its clamd) and all they forked; of avbench's front ends run by the bench: the bench process plus the scanner's; of avbench's front ends behind a Postfix (postfix+avbench-…): the processes its pid= lists.\n`;
 }
 
 /** The environment in one line. */
