@@ -17,3 +17,4 @@ export { startSmtpSink } from './smtp-sink.js';
 export { startPostfix, countSent } from './postfix.js';
 export { startPostfixFront, startPostfixReinject, postfixFrontSutUrl, type LabPostfixFront, type LabPostfixReinject } from './postfix-front.js';
 export { createProcmailSut, procmailRc } from './procmail.js';
+export { startAvbenchServe, startPostfixAvbench, POSTFIX_AVBENCH_SUT, type AvbenchServeKind, type LabAvbenchServe, type LabPostfixAvbench, type StartAvbenchServeOptions, type StartPostfixAvbenchOptions } from './avbench-serve.js';
