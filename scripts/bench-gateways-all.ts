@@ -31,8 +31,10 @@
  * lines (CPU per message of each process, as its script does), and the load average at its
  * start and end.
  *
+ * At the defaults a run takes 6–8 minutes on the 2-core lab machine (4 at --repeats 3).
+ *
  *   node dist/scripts/bench-gateways-all.js [--parts smtp,milter,amavis] [--shapes per-conn,kept]
- *        [--sessions 8] [--size 1K] [--messages 500] [--repeats 3] [--milter-listen inet,unix]
+ *        [--sessions 8] [--size 1K] [--messages 500] [--repeats 5] [--milter-listen inet,unix]
  *        [--filter-procs 8] [--clamd-threads 16]
  */
 import { mkdir, rm } from 'node:fs/promises';
@@ -65,7 +67,7 @@ function parseArgs(argv: string[]) {
     sessions: opt.whole(8),
     size: opt.custom('1K', (raw, flag) => sizeBytes(raw, flag)),
     messages: opt.whole(500),
-    repeats: opt.whole(3),
+    repeats: opt.whole(5),
     'milter-listen': opt.list(['inet', 'unix'], ['inet', 'unix'] as const),
     'filter-procs': opt.whole(8),
     'clamd-threads': opt.whole(16),
