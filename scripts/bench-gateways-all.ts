@@ -31,7 +31,8 @@
  * lines (CPU per message of each process, as its script does), and the load average at its
  * start and end.
  *
- * At the defaults a run takes 6–8 minutes on the 2-core lab machine (4 at --repeats 3).
+ * At the defaults a run took 313 s on the 2-core lab machine at load 1–5 (233 s at
+ * --repeats 3); heavier load stretches it, the amavisd-new part most.
  *
  *   node dist/scripts/bench-gateways-all.js [--parts smtp,milter,amavis] [--shapes per-conn,kept]
  *        [--sessions 8] [--size 1K] [--messages 500] [--repeats 5] [--milter-listen inet,unix]
