@@ -371,17 +371,31 @@ export function connect(endpoint: Endpoint, opts: ConnectOptions): Promise<Conne
  * read once; ports 20000 up to its start) and checked by listening on it once: between this
  * call and the caller's own listen, no `listen(0)` and no outgoing connection of any process
  * can be given that port by the kernel — with a port from the ephemeral range (the old way)
- * a busy machine did, now and then, and the caller's listen failed with EADDRINUSE. Falls
- * back to a kernel-assigned port when the range is too small or 64 tries found nothing.
+ * a busy machine did, now and then, and the caller's listen failed with EADDRINUSE. Never
+ * the same port twice in one process (the last 4,096 are remembered). Falls back to a
+ * kernel-assigned port when the range is too small or 64 tries found nothing.
  */
 export async function freePort(): Promise<number> {
   const { lo, hi } = unassignedPorts();
   for (let i = 0; hi - lo >= 256 && i < 64; i++) {
     const port = lo + randomInt(hi - lo);
-    if ((await listenOnce(port)) === port) return port;
+    if (handedOut.has(port)) continue;
+    if ((await listenOnce(port)) === port) return remember(port);
   }
   const port = await listenOnce(0);
   if (port === undefined) throw new Error('freePort: no port assigned');
+  return remember(port);
+}
+
+/**
+ * Ports this process handed out, most recent last: a port is free until its caller listens,
+ * so without this a later call (the next daemon of the same lab) could be given it again.
+ */
+const handedOut = new Set<number>();
+
+function remember(port: number): number {
+  handedOut.add(port);
+  if (handedOut.size > 4096) handedOut.delete(handedOut.values().next().value as number);
   return port;
 }
 

@@ -78,6 +78,10 @@ describe('net door', () => {
   it('freePort: a port below the kernel\'s ephemeral range (no listen(0) or outgoing connection can take it meanwhile), free to listen on', async () => {
     const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]);
     const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+    // Free until someone listens, yet never handed out twice by this process.
+    const more = [];
+    for (let i = 0; i < 200; i++) more.push(await freePort());
+    expect(new Set([...ports, ...more]).size).toBe(208);
     for (const port of ports) {
       expect(port).toBeGreaterThanOrEqual(20_000);
       expect(port).toBeLessThan(start);
