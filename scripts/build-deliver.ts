@@ -4,7 +4,8 @@
  * small labelled folder, plain, -i, --json, with the summary table):
  *
  * 1. bundle dist/src/cli/deliver-lean.js and everything it imports into one CommonJS file,
- *    dist/lean/deliver.cjs (esbuild; minified, names kept). libmime (with iconv-lite's
+ *    dist/lean/deliver.cjs (esbuild; minified, names kept; scan's: whitespace and syntax
+ *    minified, identifiers as written, which keeps names at no run-time cost). libmime (with iconv-lite's
  *    tables, half the weight) is left out and loaded on first use: the MIME walk needs it
  *    only to decode an RFC 2047 encoded word in a file name. node:crypto, node:zlib and
  *    node:v8 are loaded on first use too (see lazyModules).
@@ -155,8 +156,10 @@ export async function buildLeanBundle(outDir: string, command: LeanCommand): Pro
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    minify: true,
-    keepNames: true,
+    // deliver: minified, names kept (esbuild's keepNames). scan: identifiers left as they
+    // are instead, so functions keep their names without keepNames' defineProperty call at
+    // every closure's creation (a few per file scanned: ~5% of a whole scan's CPU).
+    ...(command === 'scan' ? { minifyWhitespace: true, minifySyntax: true } : { minify: true, keepNames: true }),
     write: false,
     logLevel: 'silent',
     legalComments: 'none',

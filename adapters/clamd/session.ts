@@ -13,15 +13,21 @@ import { parseScanReply, type ClamdReply } from './protocol.js';
 const NUL = Buffer.from([0]);
 const READ_LIMIT = { maxBytes: 64 * 1024 } as const;
 
+/** The reply `OK` (shared: a reply object is never changed). */
+const CLEAN_REPLY: ClamdReply = Object.freeze({ kind: 'clean' });
+
 /** Far enough for the reader (setTimeout's limit is 2^31-1 ms). */
 const READER_DEADLINE_MS = 2 ** 31 - 1;
 
 interface Pending {
   id: number;
   cmd: Buffer;
-  path: string;
+  /** The path a SCAN names; undefined for a plain command (PING, VERSION) whose reply is handed back as text. */
+  path: string | undefined;
   resolve: (r: ClamdReply) => void;
   reject: (e: NetError) => void;
+  /** For a plain command: its reply, the session number removed. */
+  text?: (t: string) => void;
 }
 
 /** Options of {@link ScanSession.open}. */
@@ -52,7 +58,8 @@ export class ScanSession {
   ) {
     this.maxInFlight = opts.maxInFlight ?? 32;
     this.maxInFlightBytes = opts.maxInFlightBytes ?? 32 * 1024;
-    conn.setDeadline(Date.now() + READER_DEADLINE_MS);
+    // No deadline on the reader itself (net.ts arms no timer for it): each command has its own.
+    conn.setDeadline(Number.MAX_SAFE_INTEGER);
     void this.readLoop();
   }
 
@@ -177,6 +184,43 @@ export class ScanSession {
     });
   }
 
+  /**
+   * Send a plain command inside the session (`PING`, `VERSION`: clamd answers them at once,
+   * numbered like any other) and resolve with its reply text, the session number removed.
+   * Rejects with a NetError when the session fails first or `until` passes (TIMEOUT).
+   * The probe uses it, so a scan's first session is also the probe's: one connection.
+   */
+  ask(command: 'PING' | 'VERSION', until: number): Promise<string> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise<string>((resolve, reject) => {
+      const remaining = until - Date.now();
+      if (remaining <= 0) {
+        reject(new NetError('TIMEOUT', `clamd ${command}: deadline passed`));
+        return;
+      }
+      const p: Pending = {
+        id: 0,
+        cmd: Buffer.from(`z${command}\0`, 'latin1'),
+        path: undefined,
+        resolve: () => undefined,
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+        text: (t) => {
+          clearTimeout(timer);
+          resolve(t);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.forget(p);
+        reject(new NetError('TIMEOUT', `${this.conn.label}: no answer to ${command} before the deadline`));
+      }, Math.min(remaining, READER_DEADLINE_MS));
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
   /** End the session (zEND) and close. Waiting scans get CONNECT_FAILED. */
   close(): void {
     if (this.failure === undefined && !this.conn.closed) {
@@ -221,7 +265,9 @@ export class ScanSession {
     const out = this.outbox;
     this.outbox = [];
     if (out.length === 0 || this.failure !== undefined) return;
-    this.conn.write(...out).catch((e: unknown) => {
+    // One buffer, one write(2): a burst of small commands as a writev of many pieces costs
+    // an object per piece on Node's side.
+    this.conn.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out)).catch((e: unknown) => {
       this.conn.destroy();
       this.fail(asNetError(e));
     });
@@ -234,36 +280,72 @@ export class ScanSession {
     const f = this.inFlight.get(p.id);
     if (f === p) {
       // Keep the slot (clamd is still working on it) but drop who waits for it.
-      this.inFlight.set(p.id, { ...p, resolve: () => undefined, reject: () => undefined });
+      const dropped: Pending = { ...p, resolve: () => undefined, reject: () => undefined };
+      if (p.text !== undefined) dropped.text = () => undefined;
+      this.inFlight.set(p.id, dropped);
     }
   }
 
+  /**
+   * Read replies until the session fails. Replies that arrived together (clamd's threads
+   * answer at once while this process waits its turn for a CPU) are taken in one read and
+   * handled in one go, not one promise each.
+   */
   private async readLoop(): Promise<void> {
     for (;;) {
-      let text: string;
+      let first: Buffer;
+      let rest: Buffer | undefined;
       try {
-        text = (await this.conn.readUntil(NUL, READ_LIMIT)).toString('utf8');
+        first = await this.conn.readUntil(NUL, READ_LIMIT);
+        const last = this.conn.buffered().lastIndexOf(0);
+        if (last >= 0) rest = await this.conn.readExactly(last + 1);
       } catch (e) {
         this.conn.destroy();
         this.fail(asNetError(e));
         return;
       }
-      const id = /^(\d+): /.exec(text);
-      const p = id === null ? undefined : this.inFlight.get(Number(id[1]));
-      if (p === undefined) {
-        if (id === null) {
-          // A reply with no command number: the session itself failed (clamd closes it next).
-          this.conn.destroy();
-          this.fail(new NetError('PROTOCOL', `${this.conn.label}: clamd said ${JSON.stringify(text.slice(0, 200))}`));
-          return;
+      if (!this.reply(first.toString('utf8'))) return;
+      if (rest !== undefined) {
+        for (let from = 0; from < rest.length; ) {
+          const end = rest.indexOf(0, from);
+          if (end - from > READ_LIMIT.maxBytes) {
+            this.conn.destroy();
+            this.fail(new NetError('PROTOCOL', `${this.conn.label}: no "\\u0000" within ${READ_LIMIT.maxBytes} bytes`));
+            return;
+          }
+          if (!this.reply(rest.toString('utf8', from, end))) return;
+          from = end + 1;
         }
-        continue; // a second line for a command already answered: dropped
       }
-      this.inFlight.delete(p.id);
-      this.inFlightBytes -= p.cmd.length;
-      p.resolve(parseScanReply(text, p.path, p.id));
       this.pump();
     }
+  }
+
+  /** One reply (NUL stripped) to the command it names; false when it ended the session. */
+  private reply(text: string): boolean {
+    // `<n>: ` read by hand (a regex match per reply is garbage for every file of a big scan).
+    let n = 0;
+    let k = 0;
+    for (let c = text.charCodeAt(0); c >= 48 && c <= 57; c = text.charCodeAt(++k)) n = n * 10 + (c - 48);
+    const numbered = k > 0 && text.charCodeAt(k) === 58 && text.charCodeAt(k + 1) === 32;
+    const p = numbered ? this.inFlight.get(n) : undefined;
+    if (p === undefined) {
+      if (!numbered) {
+        // A reply with no command number: the session itself failed (clamd closes it next).
+        this.conn.destroy();
+        this.fail(new NetError('PROTOCOL', `${this.conn.label}: clamd said ${JSON.stringify(text.slice(0, 200))}`));
+        return false;
+      }
+      return true; // a second line for a command already answered: dropped
+    }
+    this.inFlight.delete(p.id);
+    this.inFlightBytes -= p.cmd.length;
+    const path = p.path;
+    if (path === undefined) p.text?.(text.slice(k + 2));
+    // `<n>: <path>: OK`, the usual reply, known at a glance; anything else is parsed in full.
+    else if (text.length === k + path.length + 6 && text.endsWith(': OK') && text.startsWith(path, k + 2)) p.resolve(CLEAN_REPLY);
+    else p.resolve(parseScanReply(text, path, p.id));
+    return true;
   }
 
   private fail(err: NetError): void {

@@ -59,6 +59,8 @@ type Waiter = {
 };
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function sysCodeOf(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
@@ -313,6 +315,9 @@ export class Connection {
         return;
       }
       this.waiter = { check: () => step(resolve, reject), fail: reject };
+      // A deadline past setTimeout's range (2^31-1 ms) is none: no timer (a session whose
+      // commands carry their own deadlines reads without one per reply).
+      if (remaining > MAX_TIMER_MS) return;
       this.timer = setTimeout(() => {
         this.kill(new NetError('TIMEOUT', `${this.label}: no answer before the deadline`));
       }, remaining);

@@ -17,6 +17,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { LookedAtUnit } from '../../../adapters/clamd.js';
 import { openScanners } from '../../../adapters/open.js';
 import { loadConfig } from '../../config/config.js';
 import { resolveLimits, type Limits } from '../../core/limits.js';
@@ -268,8 +269,14 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
   }
   const { config } = await loadConfig(args.config);
   // One lifecycle (adapters/open.ts): every scanner probed with a deadline; one not
-  // available is a ConfigError (one line, exit 2) before any path is opened or read.
-  const scanners = await openScanners(args.scanner, config, { require: true });
+  // available is a ConfigError (one line, exit 2).
+  const probing = openScanners(args.scanner, config, { require: true });
+  // Paths (not `-`) are opened while the scanners are probed (the probe goes first: a
+  // clamd's answer then comes while a folder is listed). What they found is reported
+  // afterwards, in order: a scanner not available is still a ConfigError (one line, exit 2)
+  // before anything about a path is said, and stdin is read only then.
+  const opening = args.paths.map((path) => (isStdinPath(path) ? undefined : openCorpus(path).then((corpus) => ({ corpus }), (err: unknown) => ({ err: err as Error }))));
+  const scanners = await probing;
   const adapters: Adapter[] = scanners.adapters;
   const clamdStyle = args.clamdStyle === true;
   try {
@@ -278,8 +285,9 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
     let worst = 0;
     let openErrors = 0;
     const sources: Source[] = [];
-    for (const path of args.paths) {
-      if (isStdinPath(path)) {
+    for (const [k, path] of args.paths.entries()) {
+      const opened = opening[k];
+      if (opened === undefined) {
         let data: Buffer;
         try {
           data = await readAll(io.stdin ?? process.stdin);
@@ -296,12 +304,13 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
         sources.push({ path, corpus: stdinCorpus(path, data), stdin: true });
         continue;
       }
-      try {
-        sources.push({ path, corpus: await openCorpus(path), stdin: false });
-      } catch (err) {
+      const got = await opened;
+      if ('corpus' in got) {
+        sources.push({ path, corpus: got.corpus, stdin: false });
+      } else {
         // clamdscan says this (on stderr) of a path it cannot open, and counts it in Total errors.
         if (clamdStyle) io.stderr.write(`ERROR: Can't access file ${resolvePath(path)}\n`);
-        else io.stderr.write(`avbench: cannot read ${path}: ${(err as Error).message}\n`);
+        else io.stderr.write(`avbench: cannot read ${path}: ${got.err.message}\n`);
         openErrors += 1;
       }
     }
@@ -488,6 +497,7 @@ interface Batch {
 async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): AsyncGenerator<Batch> {
   let batch: Batch = { entries: [], units: [] };
   let held = 0;
+  const cwd = process.cwd();
   // A folder's entries are listed in memory: take them without an await each.
   const sync = Symbol.iterator in entries ? (entries as unknown as Iterable<CorpusEntry>)[Symbol.iterator]() : undefined;
   const async = sync === undefined ? entries[Symbol.asyncIterator]() : undefined;
@@ -497,7 +507,9 @@ async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): As
     const e = next.value;
     let unit: ScanUnit | undefined;
     if (e.path !== undefined) {
-      unit = fileMessageUnit(resolvePath(e.path));
+      unit = fileMessageUnit(absolutePath(e.path, cwd));
+      // The corpus lstat'ed it: clamd's adapter need not look again (LookedAtUnit).
+      if (e.plainFile === true && e.size !== undefined) (unit as LookedAtUnit).plainFile = { size: e.size };
     } else {
       try {
         const data = await e.read();
@@ -516,6 +528,19 @@ async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): As
     }
   }
   if (batch.entries.length > 0) yield batch;
+}
+
+/** A path with a `.` or `..` segment, a doubled slash or a trailing slash: path.resolve() has work to do. */
+const UNNORMAL_PATH = /\/\.\.?(\/|$)|\/\/|\/$/;
+
+/**
+ * `path.resolve(cwd, p)` (cwd: process.cwd(), read once), without its work per file in the usual case:
+ * a corpus's paths are already normal (join()ed), absolute or relative to the working folder.
+ */
+export function absolutePath(p: string, cwd: string): string {
+  if (p === '' || UNNORMAL_PATH.test(p.charCodeAt(0) === 47 ? p : `/${p}`)) return resolvePath(cwd, p);
+  if (p.charCodeAt(0) === 47) return p;
+  return cwd === '/' ? `/${p}` : `${cwd}/${p}`;
 }
 
 /**
