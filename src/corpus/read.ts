@@ -150,12 +150,45 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
       entries: fromList(manifest.map((e, i) => entryFromManifest(dir, e, stats[i] as FileStat))),
     };
   }
-  const files = await walkFiles(dir);
-  let bytes = 0;
-  for (const f of files) bytes += f.size;
+  // Listed and sorted by name only: each file is lstat'ed when its entry's size is first
+  // asked for (a scan asks batch by batch, so its first files go to the scanner before the
+  // last ones are looked at); `bytes` asks every entry the first time it is read.
+  const entries = (await walkFiles(dir)).map((f) => listedEntry(f.path));
+  let bytes: number | undefined;
+  const info: CorpusInfo = {
+    path: dir,
+    kind: 'folder',
+    messages: entries.length,
+    get bytes(): number {
+      if (bytes === undefined) {
+        bytes = 0;
+        for (const e of entries) bytes += e.size ?? 0;
+      }
+      return bytes;
+    },
+  };
+  return { info, entries: fromList(entries) };
+}
+
+/**
+ * The entry of a file the folder's listing found (a regular file, not a link): its `size`
+ * and `plainFile` come from one lstat, made when either is first asked for (stat() when it
+ * has become a link since; size 0 and not plain when it is gone: reading it then fails,
+ * which a scan reports as that message's error).
+ */
+function listedEntry(path: string): CorpusEntry {
+  let looked: FileStat | undefined;
+  const look = (): FileStat => (looked ??= fileStat(path) ?? { size: 0, plain: false });
   return {
-    info: { path: dir, kind: 'folder', messages: files.length, bytes },
-    entries: fromList(files.map(fileEntry)),
+    file: path,
+    path,
+    get size(): number {
+      return look().size;
+    },
+    get plainFile(): boolean {
+      return look().plain;
+    },
+    read: () => readFile(path),
   };
 }
 
@@ -169,8 +202,8 @@ function childPath(dir: string, name: string): string {
  * built by concatenation (what join() would give: the folder is normalised once), not by
  * join()/relative() per file: a folder of 20,000 messages is listed in a fraction of the time.
  */
-async function walkFiles(dir: string): Promise<Array<{ path: string; size: number; plain: boolean }>> {
-  const out: Array<{ path: string; rel: string; size: number; plain: boolean }> = [];
+async function walkFiles(dir: string): Promise<Array<{ path: string; rel: string }>> {
+  const out: Array<{ path: string; rel: string }> = [];
   const visit = async (d: string, relPrefix: string): Promise<void> => {
     const items = await readdir(d, { withFileTypes: true });
     for (const it of items) {
@@ -178,7 +211,7 @@ async function walkFiles(dir: string): Promise<Array<{ path: string; size: numbe
       const p = childPath(d, it.name);
       const rel = relPrefix + it.name;
       if (it.isDirectory()) await visit(p, `${rel}/`);
-      else if (it.isFile()) out.push({ path: p, rel, ...plainSize(p) });
+      else if (it.isFile()) out.push({ path: p, rel });
     }
   };
   await visit(join(dir), '');
