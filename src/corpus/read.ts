@@ -137,28 +137,32 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
   const hasManifest = (await stat(join(dir, MANIFEST_FILE)).catch(() => undefined))?.isFile() === true;
   if (hasManifest) {
     const { entries: manifest, sha256 } = await readManifestWithHash(dir);
-    let bytes = 0;
-    const stats: FileStat[] = [];
-    for (const [i, e] of manifest.entries()) {
+    // Every entry must name a file: the folder's listing says so for the plain names of
+    // regular files in it (one readdir, no stat each: those are lstat'ed when their size is
+    // first asked for, as below); any other name (a link, a subfolder's file, a type the
+    // listing does not give) is looked at now.
+    const regular = new Set<string>();
+    for (const it of await readdir(dir, { withFileTypes: true })) if (it.isFile()) regular.add(it.name);
+    const entries = manifest.map((e, i) => {
+      if (regular.has(e.file)) return listedEntry(join(dir, e.file), e);
       const s = fileStat(join(dir, e.file));
       if (s === undefined) throw new ManifestError(`${join(dir, MANIFEST_FILE)}: entry ${i + 1} names ${JSON.stringify(e.file)}, which is not a file in ${dir}`, i, 'file');
-      bytes += s.size;
-      stats.push(s);
-    }
-    return {
-      info: { path: dir, kind: 'folder', manifest, manifestSha256: sha256, messages: manifest.length, bytes },
-      entries: fromList(manifest.map((e, i) => entryFromManifest(dir, e, stats[i] as FileStat))),
-    };
+      return entryFromManifest(dir, e, s);
+    });
+    return { info: lazyBytes({ path: dir, kind: 'folder', manifest, manifestSha256: sha256, messages: manifest.length }, entries), entries: fromList(entries) };
   }
   // Listed and sorted by name only: each file is lstat'ed when its entry's size is first
   // asked for (a scan asks batch by batch, so its first files go to the scanner before the
   // last ones are looked at); `bytes` asks every entry the first time it is read.
   const entries = (await walkFiles(dir)).map((f) => listedEntry(f.path));
+  return { info: lazyBytes({ path: dir, kind: 'folder', messages: entries.length }, entries), entries: fromList(entries) };
+}
+
+/** `info` with `bytes`: the sum of the entries' sizes, made when first read. */
+function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntry[]): CorpusInfo {
   let bytes: number | undefined;
-  const info: CorpusInfo = {
-    path: dir,
-    kind: 'folder',
-    messages: entries.length,
+  return {
+    ...info,
     get bytes(): number {
       if (bytes === undefined) {
         bytes = 0;
@@ -167,21 +171,22 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
       return bytes;
     },
   };
-  return { info, entries: fromList(entries) };
 }
 
 /**
- * The entry of a file the folder's listing found (a regular file, not a link): its `size`
+ * The entry of a file the folder's listing found (a regular file, not a link; `labels`
+ * from the manifest naming it): its `size`
  * and `plainFile` come from one lstat, made when either is first asked for (stat() when it
  * has become a link since; size 0 and not plain when it is gone: reading it then fails,
  * which a scan reports as that message's error).
  */
-function listedEntry(path: string): CorpusEntry {
+function listedEntry(path: string, labels?: ManifestEntry): CorpusEntry {
   let looked: FileStat | undefined;
   const look = (): FileStat => (looked ??= fileStat(path) ?? { size: 0, plain: false });
   return {
     file: path,
     path,
+    ...(labels === undefined ? {} : { expected: labels.expected, category: labels.category, malformed: labels.malformed, manifestEntry: labels }),
     get size(): number {
       return look().size;
     },
