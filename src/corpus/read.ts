@@ -143,8 +143,10 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
     // listing does not give) is looked at now.
     const regular = new Set<string>();
     for (const it of await readdir(dir, { withFileTypes: true })) if (it.isFile()) regular.add(it.name);
+    const base = join(dir);
     const entries = manifest.map((e, i) => {
-      if (regular.has(e.file)) return listedEntry(join(dir, e.file), e);
+      // A listed name is plain (no `/`, not `.` or `..`): join() of it is a concatenation.
+      if (regular.has(e.file)) return listedEntry(childPath(base, e.file), e);
       const s = fileStat(join(dir, e.file));
       if (s === undefined) throw new ManifestError(`${join(dir, MANIFEST_FILE)}: entry ${i + 1} names ${JSON.stringify(e.file)}, which is not a file in ${dir}`, i, 'file');
       return entryFromManifest(dir, e, s);
@@ -183,17 +185,34 @@ function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntr
 function listedEntry(path: string, labels?: ManifestEntry): CorpusEntry {
   let looked: FileStat | undefined;
   const look = (): FileStat => (looked ??= fileStat(path) ?? { size: 0, plain: false });
+  const read = (): Promise<Buffer> => readFile(path);
+  if (labels === undefined) {
+    return {
+      file: path,
+      path,
+      get size(): number {
+        return look().size;
+      },
+      get plainFile(): boolean {
+        return look().plain;
+      },
+      read,
+    };
+  }
   return {
     file: path,
     path,
-    ...(labels === undefined ? {} : { expected: labels.expected, category: labels.category, malformed: labels.malformed, manifestEntry: labels }),
+    expected: labels.expected,
+    category: labels.category,
+    malformed: labels.malformed,
+    manifestEntry: labels,
     get size(): number {
       return look().size;
     },
     get plainFile(): boolean {
       return look().plain;
     },
-    read: () => readFile(path),
+    read,
   };
 }
 
