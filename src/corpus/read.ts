@@ -1,8 +1,8 @@
 /**
  * Reading corpora: a corpus folder (labels from manifest.json when present), a single
  * message file, an mbox file or a Maildir. Everything streams: `openCorpus` learns only
- * names, sizes and offsets; each message's bytes are read when its entry's `read()` is
- * called, one at a time.
+ * names, sizes and offsets (a folder's file sizes when first asked for: one lstat each);
+ * each message's bytes are read when its entry's `read()` is called, one at a time.
  */
 import { lstatSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -177,10 +177,9 @@ function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntr
 
 /**
  * The entry of a file the folder's listing found (a regular file, not a link; `labels`
- * from the manifest naming it): its `size`
- * and `plainFile` come from one lstat, made when either is first asked for (stat() when it
- * has become a link since; size 0 and not plain when it is gone: reading it then fails,
- * which a scan reports as that message's error).
+ * from the manifest naming it): its `size` and `plainFile` come from one lstat, made when
+ * either is first asked for (stat() when it has become a link since; size 0 and not plain
+ * when it is gone: reading it then fails, which a scan reports as that message's error).
  */
 function listedEntry(path: string, labels?: ManifestEntry): CorpusEntry {
   let looked: FileStat | undefined;
