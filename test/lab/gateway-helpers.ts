@@ -46,7 +46,7 @@ export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd,
     ...(o.cold === undefined ? {} : { cold: o.cold }),
   });
   // A run that could not start is listed in skipped[] with why: shown on failure.
-    expect({ runs: results.runs.map((r) => r.id), skipped: results.skipped ?? [] }).toEqual({ runs: [`clamd/direct/c${c}`, `${name}/smtp/c${c}`], skipped: [] });
+  expect({ runs: results.runs.map((r) => r.id), skipped: results.skipped ?? [] }).toEqual({ runs: [`clamd/direct/c${c}`, `${name}/smtp/c${c}`], skipped: [] });
   const [direct, gw] = results.runs as [Run, Run];
   expect(gw.messages).toBe(manifest.length);
   expect(gw.results).toHaveLength(manifest.length);
@@ -60,6 +60,46 @@ export async function benchGatewayAgainstDirect(corpus: string, clamd: LabClamd,
     if (r.verdict !== d.verdict || r.names.join(',') !== d.names.join(',')) differences.push(`${r.file}: direct ${d.verdict} ${d.names.join(',')} · ${name} ${r.fate} ${r.verdict} ${r.errorCode ?? ''} ${r.smtpReply ?? ''}`);
   }
   return { manifest, results, byFile, direct, gw, differences };
+}
+
+/**
+ * A gateway made of a Postfix in front of a filter, beside clamd direct (`run`): every
+ * difference must be Postfix's own change in transit (`alteredByPostfix(file)`: the plain
+ * Postfix run, no filter, delivered that file clean and ALTERED) and the message labelled
+ * `any`; detection and false positives equal to clamd direct's; nothing tempfailed or lost;
+ * every EICAR message labelled infected rejected with `reply(names)`; the load sampler
+ * counted `pids`. One summary line (and each difference) on stderr, tagged `[tag]`.
+ */
+export function expectPostfixGatewayLikeDirect(tag: string, name: string, run: GatewayRun, o: { alteredByPostfix: (file: string) => boolean; reply: (names: string[]) => string; pids: number[]; note?: string }): void {
+  const { manifest, gw, direct, differences, byFile } = run;
+  const labels = new Map(manifest.map((e) => [e.file, e]));
+  const explained = differences.filter((l) => {
+    const file = l.split(':')[0]!;
+    const r = gw.results.find((x) => x.file === file)!;
+    return byFile.get(file)!.verdict === 'clean' && r.fate === 'delivered' && r.errorCode === 'ALTERED' && o.alteredByPostfix(file);
+  });
+  const agree = gw.results.filter((r) => r.verdict === byFile.get(r.file)!.verdict && r.names.join(',') === byFile.get(r.file)!.names.join(',')).length;
+  process.stderr.write(
+    `[${tag}] ${name}: ${gw.messages} messages, same verdict and names as clamd direct ${agree}/${gw.messages}, detection ${gw.detection.tp}/${gw.detection.tp + gw.detection.fn} (clamd direct ${direct.detection.tp}/${direct.detection.tp + direct.detection.fn}), fp ${gw.detection.fp}, ` +
+      `fates ${JSON.stringify(gw.fates)}${o.note === undefined ? '' : `, ${o.note}`}, differences ${differences.length}, explained by Postfix ${explained.length}\n`,
+  );
+  for (const l of differences) process.stderr.write(`[${tag}]   ${l}\n`);
+  expect(differences.filter((l) => !explained.includes(l))).toEqual([]);
+  for (const l of explained) expect(`${l} ${labels.get(l.split(':')[0]!)!.expected}`).toBe(`${l} any`);
+  expect(gw.detection.tp).toBe(direct.detection.tp);
+  expect(gw.detection.fn).toBe(direct.detection.fn);
+  expect(gw.detection.fp).toBe(direct.detection.fp);
+  expect(gw.fates.lost).toBe(0);
+  expect(gw.fates.tempfailed).toBe(0);
+  let eicars = 0;
+  for (const r of gw.results) {
+    const e = labels.get(r.file)!;
+    if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected') continue;
+    eicars++;
+    expect(`${r.file} ${r.fate} ${r.smtpReply}`).toBe(`${r.file} rejected ${o.reply(r.names)}`);
+  }
+  expect(eicars).toBeGreaterThan(10);
+  expect(gw.resources?.scanner?.pids).toEqual(expect.arrayContaining(o.pids));
 }
 
 /**
