@@ -30,21 +30,21 @@
  * The measuring part, `measureAmavis`, takes an already started clamd and sink:
  * bench-gateways-all runs it next to the other gateway benches on one clamd and one sink.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { procCpuSeconds, procTreeCpuSeconds } from '../src/bench/host.js';
 import { median } from '../src/bench/stats.js';
 import { freePort } from '../src/core/net.js';
 import { findAmavisd, startAmavisGateway } from '../src/lab/amavis.js';
-import { startClamd, type LabClamd } from '../src/lab/clamd.js';
+import type { LabClamd } from '../src/lab/clamd.js';
 import { startPostfix, startPostfixAfterQueue } from '../src/lab/postfix.js';
 import { opt, readOptions } from './lib/args.js';
 import { hostLine } from './lib/host.js';
 import { loopback } from './lib/listen.js';
-import { runMain, stopAll, stopSince, wallTime, type Stops } from './lib/run.js';
-import { parseDump, smtpSource, startDumpSink, type DumpSink } from './lib/smtp.js';
-import { privateDist, startNodeServer, writeClamdConfig } from './lib/sut.js';
+import { inWorkspace, runMain, stopSince, wallTime, type Stops } from './lib/run.js';
+import { parseDump, smtpSource, type DumpSink } from './lib/smtp.js';
+import { privateDist, startClamdAndSink, startNodeServer, writeClamdConfig } from './lib/sut.js';
 
 /** `per-conn`: smtp-source's default, a new connection per message; `kept`: `-d`. */
 export type Shape = 'per-conn' | 'kept';
@@ -279,20 +279,6 @@ export async function checkAmavisCanRun(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench-amavis runs private Postfix instances and amavisd: run it as root');
 }
 
-/**
- * Stop everything on `stops` on Ctrl-C / SIGTERM too, remove `base`, exit 130: Postfix
- * instances are daemons of their own (`postfix start`) and would outlive this process.
- */
-export function stopOnSignal(stops: Stops, base: string): void {
-  const onSignal = (): void => {
-    void stopAll(stops)
-      .then(() => rm(base, { recursive: true, force: true }))
-      .finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-}
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const started = performance.now();
@@ -303,22 +289,16 @@ async function main(): Promise<void> {
       `Postfix after-queue content_filter → amavisd-new ($max_servers ${a.filterProcs}, ClamAV-clamd CONTSCAN, log level 0) vs → avbench serve smtp (--quiet); each behind its own identical private Postfix (feeding transport maxproc ${a.filterProcs}); same clamd (unix socket, MaxThreads ${a.clamdThreads}), same smtp-sink\n` +
       `smtp-source -f ${FROM} -t ${TO} [-d] -s ${a.sessions} -m ${a.messages} -l SIZE; ${a.repeats} alternating run(s) per system after one untimed warm-up each; msg/s delivered = smtp-source's start to the last arrival at the sink\n`,
   );
-  const base = join('/dev/shm', `avbench-bench-amavis-${process.pid}`);
-  await mkdir(base, { recursive: true, mode: 0o711 });
-  const stops: Stops = [];
-  stopOnSignal(stops, base);
-  try {
-    const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
-    stops.push(() => clamd.stop());
-    const sink = await startDumpSink(base);
-    stops.push(() => sink.stop());
-    const app = await privateDist(base);
-    const { summary } = await measureAmavis({ base, stops, clamd, sink, app }, a);
-    out(`## summary (medians; ${wallTime(started)})\n${summary.join('\n')}\n`);
-  } finally {
-    await stopAll(stops);
-    await rm(base, { recursive: true, force: true });
-  }
+  await inWorkspace(
+    'bench-amavis',
+    async (w) => {
+      const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads, { clamdInWorkspace: true });
+      const app = await privateDist(w.base);
+      const { summary } = await measureAmavis({ base: w.base, stops: w.stops, clamd, sink, app }, a);
+      out(`## summary (medians; ${wallTime(started)})\n${summary.join('\n')}\n`);
+    },
+    { stopOnSignal: true },
+  );
 }
 
 runMain('bench-amavis', main, import.meta.url);

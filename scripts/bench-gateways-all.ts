@@ -38,19 +38,15 @@
  *        [--sessions 8] [--size 1K] [--messages 500] [--repeats 5] [--milter-listen inet,unix]
  *        [--filter-procs 8] [--clamd-threads 16]
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { startClamd } from '../src/lab/clamd.js';
 import { findHaraka } from '../src/lab/haraka.js';
-import { checkAmavisCanRun, measureAmavis, stopOnSignal, TARGET as AMAVIS_TARGET, type Place } from './bench-amavis.js';
+import { checkAmavisCanRun, measureAmavis, TARGET as AMAVIS_TARGET, type Place } from './bench-amavis.js';
 import { measureMilterGateways } from './bench-gateways-milter.js';
 import { measureSmtpGateways, TARGET as SMTP_TARGET } from './bench-gateways.js';
 import { opt, readOptions, sizeBytes } from './lib/args.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { judge, summaryTable, type Comparison } from './lib/ratios.js';
-import { runMain, stopAll, wallTime, type Stops } from './lib/run.js';
-import { startDumpSink } from './lib/smtp.js';
-import { privateDist } from './lib/sut.js';
+import { inWorkspace, runMain, wallTime } from './lib/run.js';
+import { privateDist, startClamdAndSink } from './lib/sut.js';
 
 const PARTS = ['smtp', 'milter', 'amavis'] as const;
 type Part = (typeof PARTS)[number];
@@ -105,98 +101,93 @@ async function main(): Promise<void> {
       `load: smtp-source [-d] -s ${a.sessions} -m ${a.messages} -l ${a.size}, shapes ${a.shapes.join(', ')}; ${a.repeats} rounds alternating ours and the reference after one untimed warm-up each; parts ${a.parts.join(', ')}\n` +
       (haraka === undefined ? '' : `Haraka ${haraka.version} + haraka-plugin-clamd ${haraka.clamdPluginVersion}\n`),
   );
-  const base = join('/dev/shm', `avbench-bench-gateways-all-${process.pid}`);
-  await mkdir(base, { recursive: true, mode: 0o711 });
-  const stops: Stops = [];
-  stopOnSignal(stops, base);
   const rows: Comparison[] = [];
   const notes: PartNote[] = [];
-  try {
-    const clamd = await startClamd({ maxThreads: a.clamdThreads, dir: base });
-    stops.push(() => clamd.stop());
-    const sink = await startDumpSink(base);
-    stops.push(() => sink.stop());
-    const app = await privateDist(base);
-    out(`clamd pid ${clamd.pid} (${clamd.socket}, TCP 127.0.0.1:${clamd.port}); smtp-sink pid ${sink.pid} (127.0.0.1:${sink.port})\n`);
+  await inWorkspace(
+    'bench-gateways-all',
+    async (w) => {
+      const { base, stops } = w;
+      const { clamd, sink } = await startClamdAndSink(w, a.clamdThreads, { clamdInWorkspace: true });
+      const app = await privateDist(base);
+      out(`clamd pid ${clamd.pid} (${clamd.socket}, TCP 127.0.0.1:${clamd.port}); smtp-sink pid ${sink.pid} (127.0.0.1:${sink.port})\n`);
 
-    const part = async (p: Part, what: string, body: () => Promise<void>): Promise<void> => {
-      const loadStart = loadAverage();
-      const t0 = performance.now();
-      out(`\n# part ${p}: ${what} — load average ${loadStart}\n`);
-      await body();
-      const loadEnd = loadAverage();
-      notes.push({ part: p, what, loadStart, loadEnd, seconds: (performance.now() - t0) / 1000 });
-      out(`# part ${p} done in ${((performance.now() - t0) / 1000).toFixed(0)} s — load average ${loadEnd}\n`);
-    };
+      const part = async (p: Part, what: string, body: () => Promise<void>): Promise<void> => {
+        const loadStart = loadAverage();
+        const t0 = performance.now();
+        out(`\n# part ${p}: ${what} — load average ${loadStart}\n`);
+        await body();
+        const loadEnd = loadAverage();
+        notes.push({ part: p, what, loadStart, loadEnd, seconds: (performance.now() - t0) / 1000 });
+        out(`# part ${p} done in ${((performance.now() - t0) / 1000).toFixed(0)} s — load average ${loadEnd}\n`);
+      };
 
-    if (a.parts.includes('smtp')) {
-      await part('smtp', 'avbench serve smtp vs Haraka + clamd', async () => {
-        const { cells } = await measureSmtpGateways({ base, stops, clamd, sink, app }, { shapes: a.shapes, sessionsList: [a.sessions], sizes: [a.size], messages: a.messages, repeats: a.repeats, logs: false, clamdThreads: a.clamdThreads });
-        for (const c of cells) {
-          const all = [...c.runs.ours, ...c.runs.haraka];
-          rows.push({
-            comparison: 'serve smtp vs Haraka + clamd',
-            shape: SHAPE_NAME[c.shape],
-            figure: 'accepted',
-            ours: c.runs.ours.map((f) => f.msgsPerSec),
-            theirs: c.runs.haraka.map((f) => f.msgsPerSec),
-            target: SMTP_TARGET,
-            problems: all.filter((f) => !f.ok).length,
-            load1: all.map((f) => Number(f.load1)),
-          });
-        }
-      });
-    }
-
-    if (a.parts.includes('milter')) {
-      await part('milter', 'Postfix + avbench serve milter vs Postfix + rspamd', async () => {
-        const shapes = await measureMilterGateways(
-          { work: base, stops, clamd, sink, app },
-          { sessions: a.sessions, size: a.size, messages: a.messages, runs: a.repeats, listen: a.milterListen, shapes: a.shapes.map((s) => MILTER_SHAPE[s]) },
-        );
-        for (const s of shapes) {
-          for (const how of a.milterListen) {
-            const ours = s.rows[`ours-${how}`] ?? [];
-            const theirs = s.rows[`rspamd-${how}`] ?? [];
-            const all = [...ours, ...theirs];
+      if (a.parts.includes('smtp')) {
+        await part('smtp', 'avbench serve smtp vs Haraka + clamd', async () => {
+          const { cells } = await measureSmtpGateways({ base, stops, clamd, sink, app }, { shapes: a.shapes, sessionsList: [a.sessions], sizes: [a.size], messages: a.messages, repeats: a.repeats, logs: false, clamdThreads: a.clamdThreads });
+          for (const c of cells) {
+            const all = [...c.runs.ours, ...c.runs.haraka];
             rows.push({
-              comparison: `serve milter vs rspamd, behind the same Postfix (${how === 'inet' ? 'TCP' : 'unix socket'})`,
-              shape: s.shape === 'per-connection' ? SHAPE_NAME['per-conn'] : SHAPE_NAME.kept,
+              comparison: 'serve smtp vs Haraka + clamd',
+              shape: SHAPE_NAME[c.shape],
               figure: 'accepted',
-              ours: ours.map((r) => r.msgsPerSec),
-              theirs: theirs.map((r) => r.msgsPerSec),
-              target: MILTER_TARGET,
-              problems: all.filter((r) => !r.ok).length,
-              load1: all.map((r) => load1Of(r.load)),
+              ours: c.runs.ours.map((f) => f.msgsPerSec),
+              theirs: c.runs.haraka.map((f) => f.msgsPerSec),
+              target: SMTP_TARGET,
+              problems: all.filter((f) => !f.ok).length,
+              load1: all.map((f) => Number(f.load1)),
             });
           }
-        }
-      });
-    }
+        });
+      }
 
-    if (a.parts.includes('amavis')) {
-      await part('amavis', 'amavisd-new after the queue and amavisd-milter before it vs avbench serve smtp / serve milter', async () => {
-        const places: Place[] = ['after-queue', 'milter'];
-        const { cells } = await measureAmavis({ base, stops, clamd, sink, app }, { places, shapes: a.shapes, sessions: a.sessions, sizes: [a.size], messages: a.messages, repeats: a.repeats, filterProcs: a.filterProcs });
-        for (const c of cells) {
-          const all = [...c.runs.ours, ...c.runs['amavisd-new']];
-          rows.push({
-            comparison: c.place === 'milter' ? 'serve milter vs amavisd-milter, behind the same Postfix' : 'Postfix + serve smtp vs Postfix + amavisd-new, content filter after the queue',
-            shape: SHAPE_NAME[c.shape],
-            figure: 'delivered',
-            ours: c.runs.ours.map((f) => f.deliveredPerSec),
-            theirs: c.runs['amavisd-new'].map((f) => f.deliveredPerSec),
-            target: AMAVIS_TARGET[c.place],
-            problems: all.filter((f) => !f.ok).length,
-            load1: all.map((f) => Number(f.load1)),
-          });
-        }
-      });
-    }
-  } finally {
-    await stopAll(stops);
-    await rm(base, { recursive: true, force: true });
-  }
+      if (a.parts.includes('milter')) {
+        await part('milter', 'Postfix + avbench serve milter vs Postfix + rspamd', async () => {
+          const shapes = await measureMilterGateways(
+            { work: base, stops, clamd, sink, app },
+            { sessions: a.sessions, size: a.size, messages: a.messages, runs: a.repeats, listen: a.milterListen, shapes: a.shapes.map((s) => MILTER_SHAPE[s]) },
+          );
+          for (const s of shapes) {
+            for (const how of a.milterListen) {
+              const ours = s.rows[`ours-${how}`] ?? [];
+              const theirs = s.rows[`rspamd-${how}`] ?? [];
+              const all = [...ours, ...theirs];
+              rows.push({
+                comparison: `serve milter vs rspamd, behind the same Postfix (${how === 'inet' ? 'TCP' : 'unix socket'})`,
+                shape: s.shape === 'per-connection' ? SHAPE_NAME['per-conn'] : SHAPE_NAME.kept,
+                figure: 'accepted',
+                ours: ours.map((r) => r.msgsPerSec),
+                theirs: theirs.map((r) => r.msgsPerSec),
+                target: MILTER_TARGET,
+                problems: all.filter((r) => !r.ok).length,
+                load1: all.map((r) => load1Of(r.load)),
+              });
+            }
+          }
+        });
+      }
+
+      if (a.parts.includes('amavis')) {
+        await part('amavis', 'amavisd-new after the queue and amavisd-milter before it vs avbench serve smtp / serve milter', async () => {
+          const places: Place[] = ['after-queue', 'milter'];
+          const { cells } = await measureAmavis({ base, stops, clamd, sink, app }, { places, shapes: a.shapes, sessions: a.sessions, sizes: [a.size], messages: a.messages, repeats: a.repeats, filterProcs: a.filterProcs });
+          for (const c of cells) {
+            const all = [...c.runs.ours, ...c.runs['amavisd-new']];
+            rows.push({
+              comparison: c.place === 'milter' ? 'serve milter vs amavisd-milter, behind the same Postfix' : 'Postfix + serve smtp vs Postfix + amavisd-new, content filter after the queue',
+              shape: SHAPE_NAME[c.shape],
+              figure: 'delivered',
+              ours: c.runs.ours.map((f) => f.deliveredPerSec),
+              theirs: c.runs['amavisd-new'].map((f) => f.deliveredPerSec),
+              target: AMAVIS_TARGET[c.place],
+              problems: all.filter((f) => !f.ok).length,
+              load1: all.map((f) => Number(f.load1)),
+            });
+          }
+        });
+      }
+    },
+    { stopOnSignal: true },
+  );
 
   const judged = rows.map(judge);
   out(

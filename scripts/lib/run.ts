@@ -31,14 +31,30 @@ export interface Workspace {
 }
 
 /**
+ * Stop everything on `stops` on Ctrl-C / SIGTERM too, remove `base`, exit 130: Postfix
+ * instances are daemons of their own (`postfix start`) and would outlive this process.
+ */
+export function stopOnSignal(stops: Stops, base: string): void {
+  const onSignal = (): void => {
+    void stopAll(stops)
+      .then(() => rm(base, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+/**
  * Run `body` in a private folder `/dev/shm/avbench-NAME-PID` (mode 0711; tmpfs, so temp
  * files cost no disk I/O); afterwards, after a throw too, every stop in `stops` runs, the
- * last started first, and the folder is removed.
+ * last started first, and the folder is removed. `o.stopOnSignal`: on Ctrl-C / SIGTERM as
+ * well ({@link stopOnSignal}), for benches that start daemons which outlive this process.
  */
-export async function inWorkspace<T>(name: string, body: (w: Workspace) => Promise<T>): Promise<T> {
+export async function inWorkspace<T>(name: string, body: (w: Workspace) => Promise<T>, o: { stopOnSignal?: boolean } = {}): Promise<T> {
   const base = join('/dev/shm', `avbench-${name}-${process.pid}`);
   await mkdir(base, { recursive: true, mode: 0o711 });
   const stops: Stops = [];
+  if (o.stopOnSignal === true) stopOnSignal(stops, base);
   try {
     return await body({ base, stops });
   } finally {

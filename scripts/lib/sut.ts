@@ -93,10 +93,11 @@ export async function privateDist(work: string): Promise<string> {
 
 /**
  * What the SMTP gateway benches start first: a lab clamd (MaxThreads `clamdThreads`) and
- * the dump sink in `w.base`, their stops pushed onto `w.stops`.
+ * the dump sink in `w.base`, their stops pushed onto `w.stops`. `o.clamdInWorkspace`: the
+ * clamd's folder inside `w.base` too (mode 0711: amavisd, as user amavis, reaches its socket).
  */
-export async function startClamdAndSink(w: Workspace, clamdThreads: number): Promise<{ clamd: LabClamd; sink: DumpSink }> {
-  const clamd = await startClamd({ maxThreads: clamdThreads });
+export async function startClamdAndSink(w: Workspace, clamdThreads: number, o: { clamdInWorkspace?: boolean } = {}): Promise<{ clamd: LabClamd; sink: DumpSink }> {
+  const clamd = await startClamd({ maxThreads: clamdThreads, ...(o.clamdInWorkspace === true ? { dir: w.base } : {}) });
   w.stops.push(() => clamd.stop());
   const sink = await startDumpSink(w.base);
   w.stops.push(() => sink.stop());
