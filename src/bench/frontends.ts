@@ -25,7 +25,7 @@ import { createSmtpProxy } from '../modes/smtp/proxy.js';
 import { createSmtpSink } from '../modes/smtp/sink.js';
 import type { MessageOutcome, ModeDriver, ModeName, OutgoingMessage } from '../modes/types.js';
 import type { LoadShape } from '../results/types.js';
-import { packageRoot } from '../core/package-root.js';
+import { builtCliPath } from '../core/package-root.js';
 import type { SutSpec } from './sut.js';
 
 /** A driver outcome plus where the first detection was found (direct mode knows it). */
@@ -80,7 +80,7 @@ function smtpShape(shape: LoadShape | undefined): { connection: LoadShape['conne
 
 /** `[node, <root>/dist/src/cli/bin.js, 'deliver']`; throws when the CLI is not built. */
 export function defaultDeliverCommand(): string[] {
-  const bin = join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
+  const bin = builtCliPath();
   if (!existsSync(bin)) throw new Error(`lda mode needs the built CLI (${bin}): run npm run build`);
   return [process.execPath, bin, 'deliver'];
 }

@@ -15,3 +15,8 @@ export function packageRoot(from: string = import.meta.dirname): string {
     dir = up;
   }
 }
+
+/** `<root>/dist/src/cli/bin.js`: the built CLI, which the bench and the lab run as a process of its own. */
+export function builtCliPath(): string {
+  return join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
+}

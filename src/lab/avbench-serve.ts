@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../core/net.js';
-import { packageRoot } from '../core/package-root.js';
+import { builtCliPath } from '../core/package-root.js';
 import { startLabDaemon, whenListening, type LabProcess } from './daemon.js';
 import { reinjectPortFor, startPostfixFront, type LabPostfixFront } from './postfix-front.js';
 
@@ -21,7 +21,7 @@ export const POSTFIX_AVBENCH_SUT: Record<AvbenchServeKind, 'postfix+avbench-milt
 
 /** The built CLI (`<root>/dist/src/cli/bin.js`), or undefined when it is not built. */
 export function builtCli(): string | undefined {
-  const bin = join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
+  const bin = builtCliPath();
   return existsSync(bin) ? bin : undefined;
 }
 
@@ -60,7 +60,7 @@ export interface LabAvbenchServe extends LabProcess {
  */
 export async function startAvbenchServe(opts: StartAvbenchServeOptions): Promise<LabAvbenchServe> {
   const bin = builtCli();
-  if (bin === undefined) throw new Error(`avbench serve ${opts.kind} needs the built CLI (${join(packageRoot(), 'dist/src/cli/bin.js')}): npm run build`);
+  if (bin === undefined) throw new Error(`avbench serve ${opts.kind} needs the built CLI (${builtCliPath()}): npm run build`);
   if (opts.kind === 'smtp' && opts.forwardPort === undefined) throw new TypeError('startAvbenchServe: serve smtp needs forwardPort');
   const { launch, ...proc } = await startLabDaemon({
     name: `avbench serve ${opts.kind}`,
