@@ -91,6 +91,13 @@ export const LAB_COMPONENTS = ['clamd', 'c-icap', 'clamav-milter', 'clamsmtpd', 
 /** A daemon (or gateway) of the lab, as `--only` names it. */
 export type LabComponent = (typeof LAB_COMPONENTS)[number];
 
+/** What a gateway named with `--only` brings along (clamd comes always). */
+const BRINGS: Partial<Record<LabComponent, readonly LabComponent[]>> = {
+  sendmail: ['clamav-milter'],
+  'postfix+clamav-milter': ['clamav-milter'],
+  'postfix+rspamd': ['rspamd'],
+};
+
 /** Options of {@link labUp}. */
 export interface LabUpOptions {
   /**
@@ -159,7 +166,7 @@ export async function labUp(dirArg = DEFAULT_LAB_DIR, opts: LabUpOptions = {}): 
   const only = opts.only === undefined ? undefined : new Set<string>(opts.only);
   const want = (name: LabComponent): boolean => {
     if (name in missing && missing[name as keyof typeof missing] !== undefined) return false;
-    return only === undefined || only.has(name) || (name === 'clamav-milter' && (only.has('sendmail') || only.has('postfix+clamav-milter'))) || (name === 'rspamd' && only.has('postfix+rspamd'));
+    return only === undefined || only.has(name) || [...only].some((n) => BRINGS[n as LabComponent]?.includes(name) === true);
   };
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const existing = await readLabState(dir);
