@@ -184,35 +184,19 @@ function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntr
 function listedEntry(path: string, labels?: ManifestEntry): CorpusEntry {
   let looked: FileStat | undefined;
   const look = (): FileStat => (looked ??= fileStat(path) ?? { size: 0, plain: false });
-  const read = (): Promise<Buffer> => readFile(path);
-  if (labels === undefined) {
-    return {
-      file: path,
-      path,
-      get size(): number {
-        return look().size;
-      },
-      get plainFile(): boolean {
-        return look().plain;
-      },
-      read,
-    };
-  }
-  return {
+  const entry: CorpusEntry = {
     file: path,
     path,
-    expected: labels.expected,
-    category: labels.category,
-    malformed: labels.malformed,
-    manifestEntry: labels,
     get size(): number {
       return look().size;
     },
     get plainFile(): boolean {
       return look().plain;
     },
-    read,
+    read: () => readFile(path),
   };
+  if (labels !== undefined) Object.assign(entry, { expected: labels.expected, category: labels.category, malformed: labels.malformed, manifestEntry: labels });
+  return entry;
 }
 
 /** `join(dir, name)` for a `dir` already normalised by join() and a plain entry name (no `/`, not `.` or `..`). */
@@ -242,19 +226,14 @@ async function walkFiles(dir: string): Promise<Array<{ path: string; rel: string
   return out;
 }
 
-/** Size of a file the listing said is a regular file (lstat: still one? else stat() follows, as before). */
-function plainSize(p: string): { size: number; plain: boolean } {
-  const l = lstatSync(p);
-  return l.isFile() ? { size: l.size, plain: true } : { size: statSync(p).size, plain: false };
-}
-
 async function openMaildir(dir: string): Promise<OpenedCorpus> {
   const files: Array<{ path: string; size: number; plain: boolean }> = [];
   for (const sub of ['cur', 'new']) {
     const d = join(dir, sub);
     if (!(await isDir(d))) continue;
     const names = (await readdir(d, { withFileTypes: true })).filter((it) => it.isFile() && !it.name.startsWith('.')).map((it) => it.name).sort();
-    for (const n of names) files.push({ path: join(d, n), ...plainSize(join(d, n)) });
+    // A file the listing called regular: lstat (still one?), else stat() follows, and throws when it is gone, as before.
+    for (const n of names) files.push({ path: join(d, n), ...(fileStat(join(d, n)) ?? { size: statSync(join(d, n)).size, plain: false }) });
   }
   let bytes = 0;
   for (const f of files) bytes += f.size;
