@@ -269,14 +269,11 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
   }
   const { config } = await loadConfig(args.config);
   // One lifecycle (adapters/open.ts): every scanner probed with a deadline; one not
-  // available is a ConfigError (one line, exit 2).
-  const probing = openScanners(args.scanner, config, { require: true });
-  // Paths (not `-`) are opened while the scanners are probed (the probe goes first: a
-  // clamd's answer then comes while a folder is listed). What they found is reported
-  // afterwards, in order: a scanner not available is still a ConfigError (one line, exit 2)
-  // before anything about a path is said, and stdin is read only then.
+  // available is a ConfigError (one line, exit 2) before any path is opened or read.
+  const scanners = await openScanners(args.scanner, config, { require: true });
+  // Then the paths (not `-`) are opened together; what they found is reported in order, and
+  // stdin is read only when its turn comes.
   const opening = args.paths.map((path) => (isStdinPath(path) ? undefined : openCorpus(path).then((corpus) => ({ corpus }), (err: unknown) => ({ err: err as Error }))));
-  const scanners = await probing;
   const adapters: Adapter[] = scanners.adapters;
   const clamdStyle = args.clamdStyle === true;
   try {
