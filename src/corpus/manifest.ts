@@ -72,8 +72,10 @@ export function validateManifest(data: unknown, source = MANIFEST_FILE): Manifes
     const o = raw as Record<string, unknown>;
     const file = o['file'];
     if (typeof file !== 'string' || file === '') throw new ManifestError(`${where()}: "file" must be a non-empty string, got ${describe(file)}`, i, 'file');
-    const norm = normalize(file);
-    if (isAbsolute(file) || norm === '..' || norm.startsWith(`..${sep}`) || file.includes('\0'))
+    // A plain name (the usual entry: no separator, not `.` or `..`) is its own normal form.
+    const plain = !file.includes(sep) && file !== '.' && file !== '..';
+    const norm = plain ? file : normalize(file);
+    if ((!plain && isAbsolute(file)) || norm === '..' || norm.startsWith(`..${sep}`) || file.includes('\0'))
       throw new ManifestError(`${where(file)}: "file" must be a path inside the corpus folder`, i, 'file');
     const prev = seen.get(norm);
     if (prev !== undefined) throw new ManifestError(`${where(file)}: "file" repeats entry ${prev + 1}`, i, 'file');
@@ -96,8 +98,11 @@ export function validateManifest(data: unknown, source = MANIFEST_FILE): Manifes
   });
 }
 
-/** Read and validate `dir/manifest.json`; also returns the sha256 of its bytes. */
-export async function readManifestWithHash(dir: string): Promise<{ entries: ManifestEntry[]; sha256: string }> {
+/**
+ * Read and validate `dir/manifest.json`; also gives the sha256 of its bytes, computed when
+ * `sha256` is first read (a scan never reads it: node:crypto is then not even loaded).
+ */
+export async function readManifestWithHash(dir: string): Promise<{ entries: ManifestEntry[]; readonly sha256: string }> {
   const path = join(dir, MANIFEST_FILE);
   let text: Buffer;
   try {
@@ -111,7 +116,14 @@ export async function readManifestWithHash(dir: string): Promise<{ entries: Mani
   } catch (err) {
     throw new ManifestError(`${path}: not valid JSON: ${(err as Error).message}`);
   }
-  return { entries: validateManifest(data, path), sha256: createHash('sha256').update(text).digest('hex') };
+  const entries = validateManifest(data, path);
+  let sha256: string | undefined;
+  return {
+    entries,
+    get sha256(): string {
+      return (sha256 ??= createHash('sha256').update(text).digest('hex'));
+    },
+  };
 }
 
 /** Read and validate `dir/manifest.json`. Throws ManifestError naming the entry and what is wrong. */

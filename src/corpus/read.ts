@@ -136,7 +136,8 @@ function fileEntry(f: { path: string; size: number; plain: boolean }): CorpusEnt
 async function openFolder(dir: string): Promise<OpenedCorpus> {
   const hasManifest = (await stat(join(dir, MANIFEST_FILE)).catch(() => undefined))?.isFile() === true;
   if (hasManifest) {
-    const { entries: manifest, sha256 } = await readManifestWithHash(dir);
+    const read = await readManifestWithHash(dir);
+    const manifest = read.entries;
     // Every entry must name a file: the folder's listing says so for the plain names of
     // regular files in it (one readdir, no stat each: those are lstat'ed when their size is
     // first asked for, as below); any other name (a link, a subfolder's file, a type the
@@ -151,19 +152,23 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
       if (s === undefined) throw new ManifestError(`${join(dir, MANIFEST_FILE)}: entry ${i + 1} names ${JSON.stringify(e.file)}, which is not a file in ${dir}`, i, 'file');
       return entryFromManifest(dir, e, s);
     });
-    return { info: lazyBytes({ path: dir, kind: 'folder', manifest, manifestSha256: sha256, messages: manifest.length }, entries), entries: fromList(entries) };
+    return { info: lazyInfo({ path: dir, kind: 'folder', manifest, messages: manifest.length }, entries, () => read.sha256), entries: fromList(entries) };
   }
   // Listed and sorted by name only: each file is lstat'ed when its entry's size is first
   // asked for (a scan asks batch by batch, so its first files go to the scanner before the
   // last ones are looked at); `bytes` asks every entry the first time it is read.
   const entries = (await walkFiles(dir)).map((f) => listedEntry(f.path));
-  return { info: lazyBytes({ path: dir, kind: 'folder', messages: entries.length }, entries), entries: fromList(entries) };
+  return { info: lazyInfo({ path: dir, kind: 'folder', messages: entries.length }, entries), entries: fromList(entries) };
 }
 
-/** `info` with `bytes`: the sum of the entries' sizes, made when first read. */
-function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntry[]): CorpusInfo {
+/**
+ * `info` with `bytes` (the sum of the entries' sizes) and, given `manifestSha256`, the
+ * manifest's hash: each made when first read (a scan reads neither before its first files
+ * went to the scanner, or at all).
+ */
+function lazyInfo(info: Omit<CorpusInfo, 'bytes' | 'manifestSha256'>, entries: readonly CorpusEntry[], manifestSha256?: () => string): CorpusInfo {
   let bytes: number | undefined;
-  return {
+  const out: CorpusInfo = {
     ...info,
     get bytes(): number {
       if (bytes === undefined) {
@@ -173,6 +178,8 @@ function lazyBytes(info: Omit<CorpusInfo, 'bytes'>, entries: readonly CorpusEntr
       return bytes;
     },
   };
+  if (manifestSha256 !== undefined) Object.defineProperty(out, 'manifestSha256', { get: manifestSha256, enumerable: true, configurable: true });
+  return out;
 }
 
 /**

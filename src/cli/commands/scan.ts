@@ -61,6 +61,8 @@ const BATCH_MESSAGES = 1000;
  * queued at once, so clamd's threads never wait between them.
  */
 const CLAMD_BATCH_MESSAGES = 256;
+/** ... but the first batch to clamd is this small: its threads start while the next batch is looked at. */
+const CLAMD_FIRST_BATCH = 32;
 /** ... and at most this many bytes of them held in memory (files scanned in place hold none). */
 const BATCH_BYTES = 64 * 1024 * 1024;
 /** The abort reason a batch's signal gets when its run is over. */
@@ -370,7 +372,7 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
         for await (const s of orderedPool(opened.entries, jobs, (e) => scanOne(e, adapters, config.limits))) report(s);
       } else {
         const most = batchesAtOnce > 1 ? CLAMD_BATCH_MESSAGES : BATCH_MESSAGES;
-        for await (const batch of orderedPool(batchesOf(opened.entries, most), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits))) {
+        for await (const batch of orderedPool(batchesOf(opened.entries, most, batchesAtOnce > 1 ? CLAMD_FIRST_BATCH : most), batchesAtOnce, (b) => scanBatchOf(b, batchers, singles, adapters, jobs, limits, config.limits))) {
           for (const s of batch) report(s);
         }
       }
@@ -490,8 +492,9 @@ interface Batch {
   units: Array<ScanUnit | undefined>;
 }
 
-/** Group entries into batches of at most `most` messages and BATCH_BYTES bytes held. */
-async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): AsyncGenerator<Batch> {
+/** Group entries into batches of at most `most` messages (the first: `first`) and BATCH_BYTES bytes held. */
+async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number, first = most): AsyncGenerator<Batch> {
+  let limit = first;
   let batch: Batch = { entries: [], units: [] };
   let held = 0;
   const cwd = process.cwd();
@@ -518,10 +521,11 @@ async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number): As
     }
     batch.entries.push(e);
     batch.units.push(unit);
-    if (batch.entries.length >= most || held >= BATCH_BYTES) {
+    if (batch.entries.length >= limit || held >= BATCH_BYTES) {
       yield batch;
       batch = { entries: [], units: [] };
       held = 0;
+      limit = most;
     }
   }
   if (batch.entries.length > 0) yield batch;
