@@ -6,7 +6,7 @@
  * signal: a scan that gives up is forgotten here (its late reply is dropped) without
  * disturbing the others on the connection.
  */
-import { NetError, asNetError, connect, type Connection, type Endpoint } from '../../src/core/net.js';
+import { MAX_TIMER_MS, NetError, asNetError, connect, type Connection, type Endpoint } from '../../src/core/net.js';
 import { parseScanReply, type ClamdReply } from './protocol.js';
 
 /** Every reply ends with a NUL (z-commands); no reply is longer than 64 KiB. */
@@ -16,8 +16,6 @@ const READ_LIMIT = { maxBytes: 64 * 1024 } as const;
 /** The reply `OK` (shared: a reply object is never changed). */
 const CLEAN_REPLY: ClamdReply = Object.freeze({ kind: 'clean' });
 
-/** Far enough for the reader (setTimeout's limit is 2^31-1 ms). */
-const READER_DEADLINE_MS = 2 ** 31 - 1;
 
 interface Pending {
   id: number;
@@ -122,7 +120,7 @@ export class ScanSession {
         reject(new NetError('TIMEOUT', 'clamd scan: deadline passed'));
         return;
       }
-      timer = setTimeout(() => forget(new NetError('TIMEOUT', `clamd gave no answer for ${path} before the deadline`)), Math.min(remaining, READER_DEADLINE_MS));
+      timer = setTimeout(() => forget(new NetError('TIMEOUT', `clamd gave no answer for ${path} before the deadline`)), Math.min(remaining, MAX_TIMER_MS));
       signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(p);
       this.pump();
@@ -177,7 +175,7 @@ export class ScanSession {
         giveUp(new NetError('TIMEOUT', 'clamd scan: deadline passed'));
         return;
       }
-      timer = setTimeout(() => giveUp(new NetError('TIMEOUT', 'clamd gave no answer before the deadline')), Math.min(remaining, READER_DEADLINE_MS));
+      timer = setTimeout(() => giveUp(new NetError('TIMEOUT', 'clamd gave no answer before the deadline')), Math.min(remaining, MAX_TIMER_MS));
       signal.addEventListener('abort', onAbort, { once: true });
       for (const p of mine) this.queue.push(p);
       this.pump();
@@ -215,7 +213,7 @@ export class ScanSession {
       const timer = setTimeout(() => {
         this.forget(p);
         reject(new NetError('TIMEOUT', `${this.conn.label}: no answer to ${command} before the deadline`));
-      }, Math.min(remaining, READER_DEADLINE_MS));
+      }, Math.min(remaining, MAX_TIMER_MS));
       this.queue.push(p);
       this.pump();
     });

@@ -60,7 +60,7 @@ type Waiter = {
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Longest delay setTimeout takes (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function sysCodeOf(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
