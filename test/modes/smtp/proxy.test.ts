@@ -4,6 +4,7 @@
  * that is down is a closed port; a next hop answering 554 is our sink told to refuse.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { freePort } from '../../../src/core/net.js';
 import type { Adapter } from '../../../src/core/types.js';
 import { SMTPServer } from 'smtp-server';
 import { createSmtpDriver, createSmtpProxy, createSmtpSink, SmtpClient, type ProxyEvent, type SmtpProxyOptions, type SmtpSink } from '../../../src/modes/smtp/index.js';
-import { greetAtOnce } from '../../../src/modes/smtp/socket.js';
+import { acceptAtOnce, greetAtOnce } from '../../../src/modes/smtp/socket.js';
 import type { MessageOutcome } from '../../../src/modes/types.js';
 import { EICAR, mailWithAttachment } from '../../helpers/eicar.js';
 
@@ -201,6 +202,43 @@ describe('smtp proxy with the embedded scanner', () => {
         expect(c.greeting.code).toBe(220);
         await c.quit();
       }
+    });
+  });
+
+  it('per-connection set-up without smtp-server\'s extras: the hook engages; ids stay 16 characters and distinct; QUIT gets its 221, then a clean close (FIN, no reset)', async () => {
+    // acceptAtOnce returns false (and changes nothing) when smtp-server's internals changed.
+    expect(acceptAtOnce(new SMTPServer({ logger: false }))).toBe(true);
+    expect(acceptAtOnce(new SMTPServer({ logger: false, useProxy: true }))).toBe(false);
+    await withChain({}, async (_send, { port, events }) => {
+      for (let i = 0; i < 3; i++) {
+        // A connection per message: each its own session id.
+        const c = await SmtpClient.open({ host: '127.0.0.1', port }, { deadline: Date.now() + 5_000 });
+        expect((await c.send({ from: 'a@example.org', to: ['b@example.net'] }, clean(i), Date.now() + 5_000)).decisive.code).toBe(250);
+        await c.quit();
+      }
+      expect(events).toHaveLength(3);
+      const ids = events.map((e) => e.session);
+      expect(ids.every((id) => /^[0-9a-v]{16}$/.test(id))).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      const got = await new Promise<{ text: string; ended: boolean; error?: string }>((resolve) => {
+        const sock = createConnection({ host: '127.0.0.1', port });
+        let text = '';
+        let ended = false;
+        let error: string | undefined;
+        sock.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          if (text.endsWith('\r\n')) {
+            if (/^220 /m.test(text) && !/^250 /m.test(text)) sock.write('HELO quit.test\r\n');
+            else if (/^250 /m.test(text) && !/^221 /m.test(text)) sock.write('QUIT\r\n');
+          }
+        });
+        sock.on('end', () => (ended = true));
+        sock.on('error', (e) => (error = e.message));
+        sock.on('close', () => resolve({ text, ended, ...(error === undefined ? {} : { error }) }));
+      });
+      expect(got.text).toMatch(/^220 .*\r\n250 .*\r\n221 Bye\r\n$/s);
+      expect(got).toMatchObject({ ended: true });
+      expect(got.error).toBeUndefined();
     });
   });
 
