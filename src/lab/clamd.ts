@@ -5,7 +5,7 @@
  * the folder. Used by the tests and by `avbench lab up`.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, freePort, type Endpoint } from '../core/net.js';
 import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
@@ -68,12 +68,56 @@ export function waitForClamd(ep: Endpoint, deadline: number, alive: () => boolea
   return pollUntil(async (tryDeadline) => (await zCommand(ep, 'PING', tryDeadline)) === 'PONG', deadline, alive, { intervalMs: 50 });
 }
 
+/** Where a lab clamd's temporary files go when kept in memory, and their folders' name prefix. */
+const SHM = '/dev/shm';
+const SHM_PREFIX = 'avbench-clamd-tmp-';
+/** In each such folder: the PID of the clamd using it (written once it runs). */
+export const TEMP_OWNER_FILE = '.avbench-clamd.pid';
+
+/**
+ * Remove the memory temp folders of lab clamds that are gone without their stop() (a
+ * killed bench or test): each names its clamd in TEMP_OWNER_FILE; a folder whose clamd no
+ * longer runs is removed, with what it held (tmpfs is memory). A folder without the file
+ * (its clamd still starting, or made by an older version) is left alone. Never throws.
+ * @returns the folders removed.
+ */
+export async function sweepStaleTempDirs(root = SHM): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((n) => n.startsWith(SHM_PREFIX));
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const dir = join(root, n);
+    const pid = Number.parseInt(await readFile(join(dir, TEMP_OWNER_FILE), 'latin1').catch(() => ''), 10);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || running(pid)) continue;
+    await rm(dir, { recursive: true, force: true }).then(
+      () => removed.push(dir),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+/** Whether a process `pid` exists (EPERM: it does, another user's). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A private (0700) folder for clamd's temporary files: on /dev/shm when asked and usable, else `folder/tmp`. */
 async function privateTempDir(folder: string, storage: 'memory' | 'disk'): Promise<string> {
   if (storage === 'memory') {
     try {
-      await access('/dev/shm', constants.W_OK);
-      return await mkdtemp(join('/dev/shm', 'avbench-clamd-tmp-'));
+      await access(SHM, constants.W_OK);
+      await sweepStaleTempDirs();
+      return await mkdtemp(join(SHM, SHM_PREFIX));
     } catch {
       /* fall back to disk */
     }
@@ -137,5 +181,8 @@ export async function startClamd(opts: StartClamdOptions = {}): Promise<LabClamd
     },
   });
   const { socket, port, configFile, dbDir, tempDir, logFile } = launch;
+  // A memory temp folder outlives a process killed before stop(): name its clamd, so the
+  // next lab clamd removes it once that clamd is gone (sweepStaleTempDirs).
+  if (tempDir.startsWith(`${SHM}/`)) await writeFile(join(tempDir, TEMP_OWNER_FILE), `${proc.pid}\n`, { mode: 0o600 }).catch(() => undefined);
   return { ...proc, socket, host, port, configFile, dbDir, tempDir, logFile };
 }

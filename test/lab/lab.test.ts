@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
+import { TEMP_OWNER_FILE, sweepStaleTempDirs } from '../../src/lab/clamd.js';
 import { cicapConfig, startCicap, startClamd, writeSignatureDb, eicar, eicarNdbLine } from '../../src/lab/index.js';
 import { describeReal } from '../helpers/real.js';
 
@@ -15,6 +16,39 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sweepStaleTempDirs', () => {
+  it("removes the temp folders whose clamd is gone, keeps a live one's and those that name none", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'avbench-sweeptest-'));
+    try {
+      const pidMax = Number.parseInt(await readFile('/proc/sys/kernel/pid_max', 'utf8'), 10);
+      const make = async (name: string, owner?: string): Promise<string> => {
+        const d = join(root, name);
+        await mkdir(d);
+        await writeFile(join(d, 'clamav-tmpfile'), 'x');
+        if (owner !== undefined) await writeFile(join(d, TEMP_OWNER_FILE), owner);
+        return d;
+      };
+      const gone = await make('avbench-clamd-tmp-gone', `${pidMax + 1}\n`);
+      const live = await make('avbench-clamd-tmp-live', `${process.pid}\n`);
+      const starting = await make('avbench-clamd-tmp-starting');
+      const garbled = await make('avbench-clamd-tmp-garbled', 'not a pid');
+      const other = await make('someone-elses', `${pidMax + 1}\n`);
+      expect(await sweepStaleTempDirs(root)).toEqual([gone]);
+      expect([gone, live, starting, garbled, other].map((d) => existsSync(d))).toEqual([false, true, true, true, true]);
+      expect(await sweepStaleTempDirs(join(root, 'missing'))).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('lab signature database', () => {
   it('writes the EICAR .ndb and the clam.exe .hdb, private', async () => {
@@ -53,6 +87,8 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
     try {
       expect(alive(clamd.pid)).toBe(true);
       expect((await readFile(join(clamd.folder, 'clamd.pid'), 'utf8')).trim()).toBe(String(clamd.pid));
+      // Its memory temp folder names it, for sweepStaleTempDirs (on /dev/shm when usable).
+      if (clamd.tempDir.startsWith('/dev/shm/')) expect((await readFile(join(clamd.tempDir, TEMP_OWNER_FILE), 'utf8')).trim()).toBe(String(clamd.pid));
       const conf = await readFile(clamd.configFile, 'utf8');
       expect(conf).toMatch(new RegExp(`^TCPSocket ${clamd.port}$`, 'm'));
       expect(conf).toMatch(/^TCPAddr 127\.0\.0\.1$/m);
@@ -68,6 +104,28 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
     expect(existsSync(clamd.tempDir)).toBe(false);
     expect(await readdir(parent)).toEqual([]);
     await rm(parent, { recursive: true, force: true });
+  });
+
+  it('a clamd killed before stop() leaves its /dev/shm temp folder to the next start, which removes it', async () => {
+    const first = await startClamd({ tempStorage: 'memory' });
+    try {
+      if (!first.tempDir.startsWith('/dev/shm/')) return; // no usable /dev/shm: temp files in the lab folder, removed with it
+      await writeFile(join(first.tempDir, 'left-over'), 'x');
+      process.kill(first.pid, 'SIGKILL');
+      await waitUntil(() => !alive(first.pid));
+      // The next lab clamd sweeps it before making its own; a live clamd's folder is kept.
+      const second = await startClamd({ tempStorage: 'memory' });
+      try {
+        expect(existsSync(first.tempDir)).toBe(false);
+        expect(existsSync(second.tempDir)).toBe(true);
+        expect(await sweepStaleTempDirs()).not.toContain(second.tempDir);
+        expect(existsSync(second.tempDir)).toBe(true);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+    }
   });
 
   it('starts c-icap against a clamd, answering OPTIONS, and stops it', async () => {
