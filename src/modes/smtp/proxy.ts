@@ -293,27 +293,32 @@ class SmtpProxyServer implements SmtpProxy {
   private async handle(session: SMTPServerSession, raw: Buffer, started: number): Promise<Handled> {
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
     const to = session.envelope.rcptTo.map((r) => r.address);
-    const base = { session: session.id, from, to, bytes: raw.length };
     const scanned = this.scannerLabel;
     const opts = this.opts;
-    const scan = await scanMessageDetailed(raw, { scanners: this.scanners, ...(opts.limits === undefined ? {} : { limits: opts.limits }) });
+    const scan = await scanMessageDetailed(raw, opts.limits === undefined ? { scanners: this.scanners } : { scanners: this.scanners, limits: opts.limits });
     const d = decide(scan.verdict, { onInfected: this.onInfected, onFail: this.onFail });
     const scanMs = performance.now() - started;
     const tagged = (): Buffer => withStatusHeaders(raw, statusHeaderLines(d, scanned));
     const list = d.list;
-    const ev = { ...base, verdict: d.verdict, names: d.names, ...(d.errorCode === undefined ? {} : { errorCode: d.errorCode }), scanMs };
+    // One event object, filled in below (object spreads here were ~10 us per message).
+    const ev: Handled['event'] = { session: session.id, from, to, bytes: raw.length, verdict: d.verdict, names: d.names, scanMs, action: '' };
+    if (d.errorCode !== undefined) ev.errorCode = d.errorCode;
     switch (d.action) {
       case 'accept': {
         const res = await this.forward(session, tagged());
-        return { reply: this.relay(res, '2.0.0 Ok: scanned clean and delivered'), event: { ...ev, action: 'forwarded', ...hop(res) } };
+        ev.action = 'forwarded';
+        if (res.hop !== undefined) ev.nextHop = res.hop;
+        return { reply: this.relay(res, '2.0.0 Ok: scanned clean and delivered'), event: ev };
       }
       case 'reject':
       case 'tempfail': {
         const r = d.refusal as NonNullable<typeof d.refusal>;
-        return { reply: { code: r.code, text: `${r.enhanced} ${r.text}` }, event: { ...ev, action: d.action === 'reject' ? 'rejected' : 'tempfailed' } };
+        ev.action = d.action === 'reject' ? 'rejected' : 'tempfailed';
+        return { reply: { code: r.code, text: `${r.enhanced} ${r.text}` }, event: ev };
       }
       case 'drop':
-        return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message discarded` }, event: { ...ev, action: 'dropped' } };
+        ev.action = 'dropped';
+        return { reply: { code: 250, text: `2.0.0 Ok: virus found (${list}), message discarded` }, event: ev };
       case 'quarantine': {
         const dir = opts.quarantineDir as string;
         const file = join(dir, quarantineName());
