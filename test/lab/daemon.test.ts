@@ -11,16 +11,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { which } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/net.js';
 import { startLabDaemon, whenGreeting } from '../../src/lab/daemon.js';
+import { alive } from '../helpers/process.js';
 import { describeReal } from '../helpers/real.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 await describeReal('lab daemon skeleton (startLabDaemon)', ['smtp-sink', 'sleep', 'false'], () => {
   let parent: string;

@@ -6,16 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
 import { TEMP_OWNER_FILE, sweepStaleTempDirs } from '../../src/lab/clamd.js';
 import { cicapConfig, startCicap, startClamd, writeSignatureDb, eicar, eicarNdbLine } from '../../src/lab/index.js';
+import { alive } from '../helpers/process.js';
 import { describeReal } from '../helpers/real.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {
   for (const end = Date.now() + ms; !ok(); ) {

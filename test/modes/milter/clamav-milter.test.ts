@@ -14,16 +14,8 @@ import { startClamd, type LabClamd } from '../../../src/lab/clamd.js';
 import { startClamavMilter, type LabClamavMilter } from '../../../src/lab/clamav-milter.js';
 import { EICAR_NDB_NAME, eicar } from '../../../src/lab/signatures.js';
 import { createMilterDriver } from '../../../src/modes/milter/driver.js';
+import { alive } from '../../helpers/process.js';
 import { describeReal } from '../../helpers/real.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const clean = (n: number): Buffer =>
   Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: clean ${n}\r\nX-Virus-Status: Infected (forged)\r\n\r\nNothing here, number ${n}.\r\n`);
