@@ -19,17 +19,17 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../src/bench/runner.js';
 import { freePort } from '../../src/core/net.js';
-import { generateCorpus } from '../../src/corpus/generate.js';
 import { readManifest } from '../../src/corpus/manifest.js';
 import { amavisConfig, findAmavisd, startAmavis, startAmavisdMilter, type LabAmavis, type LabAmavisdMilter } from '../../src/lab/amavis.js';
 import { which } from '../../src/core/exec.js';
-import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
-import { postfixAfterQueueMasterCf, startPostfix, startPostfixAfterQueue, type LabPostfix } from '../../src/lab/postfix.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
+import { postfixAfterQueueMasterCf, startPostfixAfterQueue, type LabPostfix } from '../../src/lab/postfix.js';
 import { alive } from '../../src/lab/up.js';
 import { validateResults } from '../../src/results/schema.js';
-import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
+import { describeReal } from '../helpers/real.js';
+import { benchBesideDirect, expectAllAccountedFor, expectRunIds, labelledEicars, quickCorpusAndClamd, reportMissingProgram } from './gateway-helpers.js';
+import { startPlainPostfix, type PlainPostfix } from './postfix-helpers.js';
 
 describe('amavisConfig and the after-queue master.cf', () => {
   it('listens on loopback, forwards to the re-injection port, scans with clamd only, rejects viruses, no spam checks', () => {
@@ -52,16 +52,7 @@ describe('amavisConfig and the after-queue master.cf', () => {
 });
 
 const amavisd = (await findAmavisd()) === undefined || (await which('amavisd-milter')) === undefined ? undefined : await findAmavisd();
-if (amavisd === undefined) {
-  const why = 'amavisd-new: needs the Debian packages amavisd-new and amavisd-milter (apt-get install amavisd-new amavisd-milter; see docs/gateways.md)';
-  if (REQUIRE_REAL) {
-    describe('amavisd-new after queue', () => {
-      it('has amavisd-new installed (AVBENCH_REQUIRE_REAL=1)', () => {
-        throw new Error(`missing real program — ${why}`);
-      });
-    });
-  } else process.stderr.write(`[avbench tests] skipping ${why}\n`);
-}
+if (amavisd === undefined) reportMissingProgram('amavisd-new after queue', 'amavisd-new', 'amavisd-new: needs the Debian packages amavisd-new and amavisd-milter (apt-get install amavisd-new amavisd-milter; see docs/gateways.md)');
 
 await describeReal('amavisd-new → clamd: after the queue behind Postfix, and before it through amavisd-milter, through bench --sut', ['clamd', 'postfix'], () => {
   if (amavisd === undefined) return;
@@ -72,23 +63,19 @@ await describeReal('amavisd-new → clamd: after the queue behind Postfix, and b
   let milter: LabAmavisdMilter;
   let postfix: LabPostfix & { reinjectPort: number };
   let sinkPort: number;
-  let plainPostfix: LabPostfix;
-  let plainSinkPort: number;
+  let plainPostfix: PlainPostfix;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-amavis-test-'));
     // amavisd (user amavis) reads its config and reaches clamd's socket below this folder.
     await chmod(dir, 0o711);
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
-    clamd = await startClamd({ dir });
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
     sinkPort = await freePort();
     const reinjectPort = await freePort();
     amavis = await startAmavis({ clamdSocket: clamd.socket, reinjectPort, dir, maxServers: 4, pdpSocket: true });
     milter = await startAmavisdMilter({ amavisSocket: amavis.pdpSocket!, workDir: amavis.pdpWorkDir!, maxConns: 4, dir });
     postfix = await startPostfixAfterQueue({ relayPort: sinkPort, filterPort: amavis.port, filterConcurrency: 4, reinjectPort, dir });
-    plainSinkPort = await freePort();
-    plainPostfix = await startPostfix({ relayPort: plainSinkPort, dir });
+    plainPostfix = await startPlainPostfix(dir);
   }, 180_000);
 
   afterAll(async () => {
@@ -102,29 +89,20 @@ await describeReal('amavisd-new → clamd: after the queue behind Postfix, and b
 
   it('detects what clamd direct detects, message by message (a detection = never arrives); EICAR never arrives; none lost', async () => {
     const manifest = await readManifest(corpus);
-    const results = await runBench({
+    const results = await benchBesideDirect(
       corpus,
-      scanners: ['clamd'],
-      modes: ['direct'],
-      config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
-      suts: [
+      clamd,
+      [
         `smtp://127.0.0.1:${postfix.port}?sink=${sinkPort}&name=amavisd-new&pid=${postfix.pid},${amavis.pid},${clamd.pid}`,
         // The same Postfix setup without a filter: what Postfix alone does to the corpus.
-        `smtp://127.0.0.1:${plainPostfix.port}?sink=${plainSinkPort}&name=postfix`,
+        plainPostfix.sut,
       ],
-      concurrency: [8],
-      repeat: 1,
-      warmup: 0,
-      baseline: false,
-      timeoutMs: 30_000,
-    });
-    // A run that could not start is listed in skipped[] with why: shown on failure.
-    expect({ runs: results.runs.map((r) => r.id), skipped: results.skipped ?? [] }).toEqual({ runs: ['clamd/direct/c8', 'amavisd-new/smtp/c8', 'postfix/smtp/c8'], skipped: [] });
+      { concurrency: 8, timeoutMs: 30_000 },
+    );
+    expectRunIds(results, ['clamd/direct/c8', 'amavisd-new/smtp/c8', 'postfix/smtp/c8']);
     const [direct, gw, plain] = results.runs as [(typeof results.runs)[0], (typeof results.runs)[0], (typeof results.runs)[0]];
-    expect(gw.messages).toBe(manifest.length);
+    expectAllAccountedFor(gw, manifest.length);
     expect(gw.results).toHaveLength(manifest.length);
-    expect(gw.fates.lost).toBe(0);
-    expect(Object.values(gw.fates).reduce((a, b) => a + b, 0)).toBe(manifest.length);
 
     const nulFiles = new Set<string>();
     for (const e of manifest) if ((await readFile(join(corpus, e.file))).includes(0)) nulFiles.add(e.file);
@@ -174,40 +152,20 @@ await describeReal('amavisd-new → clamd: after the queue behind Postfix, and b
     for (const line of differences) expect(`${line} ${manifest.find((x) => x.file === line.split(' ')[0])!.expected}`).toBe(`${line} any`);
 
     // EICAR-family messages labelled infected never arrive.
-    let eicars = 0;
-    const labels = new Map(manifest.map((e) => [e.file, e]));
-    for (const r of gw.results) {
-      const e = labels.get(r.file)!;
-      if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected') continue;
-      eicars++;
-      expect(`${r.file} ${r.fate}`).toBe(`${r.file} dropped`);
-    }
-    expect(eicars).toBeGreaterThan(10);
+    const eicars = labelledEicars(manifest, gw.results);
+    for (const r of eicars) expect(`${r.file} ${r.fate}`).toBe(`${r.file} dropped`);
+    expect(eicars.length).toBeGreaterThan(10);
     expect(gw.resources?.scanner?.pids).toEqual(expect.arrayContaining([amavis.pid, clamd.pid]));
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }, 600_000);
 
   it('amavisd-milter before the queue: the same verdicts and names as clamd direct, EICAR rejected 554 5.7.0 at end of DATA, none lost', async () => {
     const manifest = await readManifest(corpus);
-    const results = await runBench({
-      corpus,
-      scanners: ['clamd'],
-      modes: ['direct'],
-      config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
-      suts: [`${milter.url}?name=amavisd-milter&pid=${milter.pid},${amavis.pid},${clamd.pid}`],
-      concurrency: [4],
-      repeat: 1,
-      warmup: 0,
-      baseline: false,
-      timeoutMs: 30_000,
-    });
-    // A run that could not start is listed in skipped[] with why: shown on failure.
-    expect({ runs: results.runs.map((r) => r.id), skipped: results.skipped ?? [] }).toEqual({ runs: ['clamd/direct/c4', 'amavisd-milter/milter/c4'], skipped: [] });
+    const results = await benchBesideDirect(corpus, clamd, [`${milter.url}?name=amavisd-milter&pid=${milter.pid},${amavis.pid},${clamd.pid}`], { concurrency: 4, timeoutMs: 30_000 });
+    expectRunIds(results, ['clamd/direct/c4', 'amavisd-milter/milter/c4']);
     const [direct, gw] = results.runs as [(typeof results.runs)[0], (typeof results.runs)[0]];
-    expect(gw.messages).toBe(manifest.length);
-    expect(gw.fates.lost).toBe(0);
+    expectAllAccountedFor(gw, manifest.length);
     expect(gw.fates.tempfailed).toBe(0);
-    expect(Object.values(gw.fates).reduce((a, b) => a + b, 0)).toBe(manifest.length);
     const byFile = new Map(direct.results.map((r) => [r.file, r]));
     const key = (r: { verdict: string; names: readonly string[] }): string => `${r.verdict} ${[...new Set(r.names)].sort().join(',')}`;
     const differences = gw.results.filter((r) => key(r) !== key(byFile.get(r.file)!)).map((r) => `${r.file} direct ${key(byFile.get(r.file)!)} · amavisd-milter ${r.fate} ${key(r)}`);
@@ -219,8 +177,7 @@ await describeReal('amavisd-new → clamd: after the queue behind Postfix, and b
       if (r.verdict !== 'infected') continue;
       expect(`${r.file} ${r.fate} ${r.milterAction}`).toBe(`${r.file} rejected ${`replycode 554 5.7.0 Reject, id=${/id=(\S+)/.exec(r.milterAction ?? '')?.[1]} - INFECTED: ${r.names.join(', ')}`}`);
     }
-    const labels = new Map(manifest.map((e) => [e.file, e]));
-    const eicars = gw.results.filter((r) => (labels.get(r.file) as { family?: string }).family === 'eicar' && labels.get(r.file)!.expected === 'infected');
+    const eicars = labelledEicars(manifest, gw.results);
     expect(eicars.length).toBeGreaterThan(10);
     for (const r of eicars) expect(`${r.file} ${r.fate}`).toBe(`${r.file} rejected`);
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);

@@ -10,15 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/net.js';
-import { generateCorpus } from '../../src/corpus/generate.js';
-import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
 import { findHaraka, harakaConfig, startHaraka, type LabHaraka } from '../../src/lab/haraka.js';
 import { alive } from '../../src/lab/up.js';
 import { virusNamesIn } from '../../src/modes/policy.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect, sendRawTransaction } from './gateway-helpers.js';
-import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
+import { benchGatewayAgainstDirect, labelledEicars, quickCorpusAndClamd, reportMissingProgram, sendRawTransaction } from './gateway-helpers.js';
+import { describeReal } from '../helpers/real.js';
 
 describe('harakaConfig', () => {
   it('listens on loopback only, scans with clamd (reject on virus and on error), forwards to the sink, asks no DNS', () => {
@@ -44,16 +43,7 @@ function hasBareLf(raw: Buffer): boolean {
 }
 
 const install = await findHaraka();
-if (install === undefined) {
-  const why = 'Haraka + clamd: needs the npm devDependencies Haraka and haraka-plugin-clamd (npm ci; see docs/gateways.md)';
-  if (REQUIRE_REAL) {
-    describe('Haraka + clamd', () => {
-      it('has Haraka installed (AVBENCH_REQUIRE_REAL=1)', () => {
-        throw new Error(`missing real program — ${why}`);
-      });
-    });
-  } else process.stderr.write(`[avbench tests] skipping ${why}\n`);
-}
+if (install === undefined) reportMissingProgram('Haraka + clamd', 'Haraka', 'Haraka + clamd: needs the npm devDependencies Haraka and haraka-plugin-clamd (npm ci; see docs/gateways.md)');
 
 // Without Haraka (above: a failing test in CI, a skip elsewhere) the suite is not declared.
 await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
@@ -66,9 +56,7 @@ await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-haraka-'));
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
-    clamd = await startClamd({ dir });
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
     sinkPort = await freePort();
     // The clamd plugin's deadline (5 s) below the bench's per-message deadline (15 s): what Haraka gives up on is its 451.
     haraka = await startHaraka({ clamd: clamd.socket, forwardPort: sinkPort, dir, timeoutSec: 5 });
@@ -98,17 +86,13 @@ await describeReal('Haraka + clamd through bench --sut', ['clamd'], () => {
     }
 
     // EICAR-family messages labelled infected are rejected (550) naming the virus (bare-LF ones: 451 above).
-    const labels = new Map(manifest.map((e) => [e.file, e]));
-    let eicars = 0;
-    for (const r of gw.results) {
-      const e = labels.get(r.file)!;
-      if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected' || bareLf.has(r.file)) continue;
-      eicars++;
+    const eicars = labelledEicars(manifest, gw.results, (f) => bareLf.has(f));
+    for (const r of eicars) {
       expect(`${r.file} ${r.fate} ${r.smtpReply?.slice(0, 3)}`).toBe(`${r.file} rejected 550`);
       // The clamd plugin's text (no enhanced status code), read as naming the virus.
       expect(r.smtpReply).toBe(`550 Message is infected with ${r.names[0]}`);
     }
-    expect(eicars).toBeGreaterThan(10);
+    expect(eicars.length).toBeGreaterThan(10);
     expect(gw.resources?.scanner?.pids).toEqual(expect.arrayContaining([haraka.pid, clamd.pid]));
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }, 300_000);

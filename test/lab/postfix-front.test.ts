@@ -9,25 +9,20 @@
  * what Postfix itself changes in transit.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnDaemon, type Daemon } from '../../src/core/exec.js';
+import type { Daemon } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/net.js';
-import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
-import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
 import { postfixFrontSutUrl, reinjectPortFor, startPostfixFront, type LabPostfixFront } from '../../src/lab/postfix-front.js';
 import { parseSut } from '../../src/bench/sut.js';
 import { alive } from '../../src/lab/up.js';
-import { logTail, waitForSmtpGreeting } from '../../src/lab/util.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect, expectPostfixGatewayLikeDirect, type GatewayRun } from './gateway-helpers.js';
+import { benchGatewayAgainstDirect, expectPostfixGatewayLikeDirect, type GatewayRun, quickCorpusAndClamd, startServe, writeClamdConfig } from './gateway-helpers.js';
 import { describeReal } from '../helpers/real.js';
-
-/** The built CLI (npm test builds first): our milter runs as its own process, as a user runs it. */
-const BIN = join(resolve(import.meta.dirname, '../..'), 'dist/src/cli/bin.js');
 
 describe('postfixFrontSutUrl', () => {
   it('percent-encodes the name (a + in a query is a space) and lists master first', () => {
@@ -42,7 +37,6 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
   let corpus: string;
   let clamd: LabClamd;
   let ours: Daemon;
-  let oursLog: string;
   let clamavMilter: LabClamavMilter;
   let oursSmtp: Daemon;
   const fronts: Partial<Record<'ours' | 'clamav' | 'smtp' | 'plain', LabPostfixFront>> = {};
@@ -51,24 +45,17 @@ await describeReal('Postfix in front (issue 15.7): smtpd_milters = clamav-milter
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-pf-front-test-'));
     await chmod(dir, 0o711); // Postfix's master opens its lock file below it as user postfix
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
-    clamd = await startClamd({ dir });
-    const cfg = join(dir, 'avbench.config.json');
-    await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }));
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
+    const cfg = await writeClamdConfig(dir, clamd);
     const port = await freePort();
-    oursLog = join(dir, 'serve-milter.log');
-    ours = await spawnDaemon(process.execPath, [BIN, 'serve', 'milter', '--listen', `inet:${port}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg], { logFile: oursLog, cwd: dir });
-    if (!(await waitForSmtpGreeting(port, Date.now() + 20_000, ours.running, false))) throw new Error(`avbench serve milter did not listen: ${await logTail(oursLog)}`);
+    ours = await startServe('milter', port, cfg, dir);
     clamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, dir });
     fronts.ours = await startPostfixFront({ milter: `inet:${port}@127.0.0.1`, sinkPort: await freePort(), name: 'postfix+avbench-milter', pids: [ours.pid, clamd.pid], dir });
     fronts.clamav = await startPostfixFront({ milter: clamavMilter.url, sinkPort: await freePort(), name: 'postfix+clamav-milter', pids: [clamavMilter.pid, clamd.pid], dir });
     // smtpd_proxy_filter = our serve smtp, forwarding to this Postfix's re-injection smtpd.
     const proxyPort = await freePort();
     const reinjectPort = await reinjectPortFor();
-    const smtpLog = join(dir, 'serve-smtp.log');
-    oursSmtp = await spawnDaemon(process.execPath, [BIN, 'serve', 'smtp', '--listen', `127.0.0.1:${proxyPort}`, '--forward', `127.0.0.1:${reinjectPort}`, '--scanner', 'clamd', '--config', cfg], { logFile: smtpLog, cwd: dir });
-    if (!(await waitForSmtpGreeting(proxyPort, Date.now() + 20_000, oursSmtp.running, false))) throw new Error(`avbench serve smtp did not listen: ${await logTail(smtpLog)}`);
+    oursSmtp = await startServe('smtp', proxyPort, cfg, dir, ['--forward', `127.0.0.1:${reinjectPort}`]);
     fronts.smtp = await startPostfixFront({ proxyFilter: `127.0.0.1:${proxyPort}`, reinjectPort, sinkPort: await freePort(), name: 'postfix+avbench-smtp', pids: [oursSmtp.pid, clamd.pid], dir });
     // No filter: what Postfix alone changes in transit.
     fronts.plain = await startPostfixFront({ sinkPort: await freePort(), name: 'postfix', dir });

@@ -1,7 +1,18 @@
-/** Test helpers for the private Postfix tests: a recording sink (smtp-server) and swaks as the client. */
+/** Test helpers for the private Postfix tests: a recording sink (smtp-server), swaks as the client, a plain Postfix beside a gateway. */
 import { SMTPServer } from 'smtp-server';
 import { run } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/net.js';
+import { startPostfix, type LabPostfix } from '../../src/lab/postfix.js';
+
+/** A private Postfix with no filter and its `--sut` URL (named `postfix`, relaying to a free sink port). */
+export type PlainPostfix = LabPostfix & { sut: string };
+
+/** Start a plain Postfix in DIR (no filter) relaying to a free port: what Postfix alone does to a corpus, beside a gateway built on it. */
+export async function startPlainPostfix(dir: string): Promise<PlainPostfix> {
+  const sinkPort = await freePort();
+  const pf = await startPostfix({ relayPort: sinkPort, dir });
+  return { ...pf, sut: `smtp://127.0.0.1:${pf.port}?sink=${sinkPort}&name=postfix` };
+}
 
 /** A real SMTP server (smtp-server) as Postfix's next hop; records every message's bytes. */
 export async function recordingSink(): Promise<{ port: number; messages: Buffer[]; close(): Promise<void> }> {

@@ -30,15 +30,15 @@ import { readManifest } from '../../src/corpus/manifest.js';
 import { createDirectDriver } from '../../src/modes/direct.js';
 import { parseVirusStatus } from '../../src/modes/policy.js';
 import { createSmtpDriver } from '../../src/modes/smtp/driver.js';
-import { generateCorpus } from '../../src/corpus/generate.js';
-import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
 import { postfixReinjectMasterCf, startPostfixReinject, type LabPostfixReinject } from '../../src/lab/postfix-front.js';
-import { startPostfix, type LabPostfix } from '../../src/lab/postfix.js';
+import { startPostfix } from '../../src/lab/postfix.js';
 import { alive } from '../../src/lab/up.js';
 import { validateResults } from '../../src/results/schema.js';
 import { describeReal } from '../helpers/real.js';
 import { buildCli, type Build } from '../modes/lda/build.js';
-import { benchGatewayAgainstDirect } from './gateway-helpers.js';
+import { benchGatewayAgainstDirect, labelledEicars, quickCorpusAndClamd } from './gateway-helpers.js';
+import { startPlainPostfix, type PlainPostfix } from './postfix-helpers.js';
 
 const NOBODY = 65534;
 
@@ -60,24 +60,20 @@ await describeReal('Postfix simple content filter → avbench deliver → sendma
   let clamd: LabClamd;
   let pf: LabPostfixReinject;
   let sinkPort: number;
-  let plain: LabPostfix;
-  let plainSinkPort: number;
+  let plain: PlainPostfix;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-pf-reinject-'));
     await chmod(dir, 0o755); // deliver runs as nobody and reads its config here
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
     build = await buildCli();
     await chmod(build.dir, 0o755);
-    clamd = await startClamd({ dir });
     // nobody reaches the lab clamd over TCP (its unix socket's folder is private).
     const cfg = join(dir, 'avbench.config.json');
     await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', host: clamd.host, port: clamd.port } } }), { mode: 0o644 });
     sinkPort = await freePort();
     pf = await startPostfixReinject({ relayPort: sinkPort, deliver: build.deliver, deliverOptions: ['--scanner', 'clamd', '--config', cfg], maxproc: 10, dir });
-    plainSinkPort = await freePort();
-    plain = await startPostfix({ relayPort: plainSinkPort, dir });
+    plain = await startPlainPostfix(dir);
   }, 400_000);
 
   afterAll(async () => {
@@ -102,7 +98,7 @@ await describeReal('Postfix simple content filter → avbench deliver → sendma
     const { manifest, results, byFile, direct, gw } = await benchGatewayAgainstDirect(corpus, clamd, sut, name, { concurrency: 16, timeoutMs: 60_000, cold: false });
     const wallS = (Date.now() - t0) / 1000;
     // The same Postfix without a filter: what Postfix alone does to the corpus (Postfix's own changes).
-    const plainRun = await benchGatewayAgainstDirect(corpus, clamd, `smtp://127.0.0.1:${plain.port}?sink=${plainSinkPort}&name=postfix`, 'postfix', { concurrency: 8, cold: false });
+    const plainRun = await benchGatewayAgainstDirect(corpus, clamd, plain.sut, 'postfix', { concurrency: 8, cold: false });
     const plainByFile = new Map(plainRun.gw.results.map((r) => [r.file, r]));
     const log = await pf.log();
     const differences: string[] = [];
@@ -139,14 +135,9 @@ await describeReal('Postfix simple content filter → avbench deliver → sendma
     const labels = new Map(manifest.map((e) => [e.file, e]));
     for (const l of explained) expect(`${l} ${labels.get(l.split(':')[0]!)!.expected}`).toBe(`${l} any`);
     expect(bounced).toBe(direct.results.filter((x) => x.verdict === 'infected').length);
-    let eicars = 0;
-    for (const r of gw.results) {
-      const e = labels.get(r.file)!;
-      if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected') continue;
-      eicars++;
-      expect(`${r.file} ${r.fate}`).toBe(`${r.file} dropped`);
-    }
-    expect(eicars).toBeGreaterThan(10);
+    const eicars = labelledEicars(manifest, gw.results);
+    for (const r of eicars) expect(`${r.file} ${r.fate}`).toBe(`${r.file} dropped`);
+    expect(eicars.length).toBeGreaterThan(10);
     expect(gw.resources?.scanner?.pids).toEqual(expect.arrayContaining([pf.pid, clamd.pid]));
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }, 900_000);

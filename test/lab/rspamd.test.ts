@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClamdAdapter } from '../../adapters/index.js';
 import { scanMessage } from '../../src/core/scan.js';
-import { runBench } from '../../src/bench/runner.js';
 import { freePort } from '../../src/core/net.js';
 import { generateCorpus } from '../../src/corpus/generate.js';
 import { readManifest } from '../../src/corpus/manifest.js';
@@ -24,17 +23,10 @@ import { rspamdConfig, startRspamd, type LabRspamd } from '../../src/lab/rspamd.
 import { EICAR_NDB_NAME } from '../../src/lab/signatures.js';
 import { createMilterDriver } from '../../src/modes/milter/driver.js';
 import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
+import { alive } from '../helpers/process.js';
 import { describeReal } from '../helpers/real.js';
+import { benchBesideDirect, quickCorpusAndClamd } from './gateway-helpers.js';
 import { recordingSink, swaks } from './postfix-helpers.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const withId = (id: string, raw: Buffer): Buffer => Buffer.concat([Buffer.from(`X-Avbench-Id: ${id}\r\n`), raw]);
 const clean = (id: string): Buffer => withId(id, mailWithAttachment('notes.txt', Buffer.from('minutes of the meeting\n')));
@@ -73,9 +65,7 @@ await describeReal('rspamd antivirus module (clamav rule) as a milter', ['rspamd
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-rspamd-test-'));
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
-    clamd = await startClamd({ dir });
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
     // Not inside `dir` (0700, root's): rspamd's workers run as _rspamd and must reach their folder.
     rs = await startRspamd({ clamd: { host: clamd.host, port: clamd.port } });
     rsParts = await startRspamd({ clamd: { host: clamd.host, port: clamd.port }, scanMimeParts: true });
@@ -114,18 +104,7 @@ await describeReal('rspamd antivirus module (clamav rule) as a milter', ['rspamd
 
   it('bench --sut: the quick corpus through rspamd equals clamd direct message by message; all accounted for, none lost', async () => {
     const sut = `${rs.url}?name=rspamd&pid=${[...rs.pids, clamd.pid].join(',')}`;
-    const results = await runBench({
-      corpus,
-      scanners: ['clamd'],
-      modes: ['direct'],
-      config: { scanners: { clamd: { type: 'clamd', socket: clamd.socket } } },
-      suts: [sut, `${rsParts.url}?name=rspamd-parts`],
-      concurrency: [4],
-      repeat: 1,
-      warmup: 0,
-      baseline: false,
-      timeoutMs: 60_000,
-    });
+    const results = await benchBesideDirect(corpus, clamd, [sut, `${rsParts.url}?name=rspamd-parts`], { concurrency: 4, timeoutMs: 60_000 });
     const direct = results.runs.find((r) => r.id === 'clamd/direct/c4')!;
     const via = results.runs.find((r) => r.id === 'rspamd/milter/c4')!;
     expect(direct, results.runs.map((r) => r.id).join(' ')).toBeDefined();

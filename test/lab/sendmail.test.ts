@@ -8,25 +8,20 @@
  * direct, compared message by message.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnDaemon, type Daemon } from '../../src/core/exec.js';
+import type { Daemon } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/net.js';
-import { generateCorpus } from '../../src/corpus/generate.js';
 import { startClamavMilter, type LabClamavMilter } from '../../src/lab/clamav-milter.js';
-import { startClamd, type LabClamd } from '../../src/lab/clamd.js';
+import type { LabClamd } from '../../src/lab/clamd.js';
 import { findSendmail, processesIn, sendmailCf, sendmailMc, startSendmail, type LabSendmail } from '../../src/lab/sendmail.js';
 import { alive } from '../../src/lab/up.js';
-import { logTail, waitForSmtpGreeting } from '../../src/lab/util.js';
 import { createSmtpSink } from '../../src/modes/smtp/sink.js';
 import { validateResults } from '../../src/results/schema.js';
-import { benchGatewayAgainstDirect, type GatewayRun, sendRawTransaction } from './gateway-helpers.js';
-import { describeReal, REQUIRE_REAL } from '../helpers/real.js';
-
-/** The built CLI (npm test builds first): our milter runs as its own process, as a user runs it. */
-const BIN = join(resolve(import.meta.dirname, '../..'), 'dist/src/cli/bin.js');
+import { benchGatewayAgainstDirect, type GatewayRun, labelledEicars, quickCorpusAndClamd, reportMissingProgram, sendRawTransaction, startServe, writeClamdConfig } from './gateway-helpers.js';
+import { describeReal } from '../helpers/real.js';
 
 describe('sendmailMc', () => {
   const mc = sendmailMc({ milter: 'inet:7357@127.0.0.1', forwardPort: 2526, port: 2525, folder: '/tmp/f' });
@@ -74,16 +69,7 @@ function sendmailOwn(raw: Buffer): 'bare-lf' | 'nul' | 'deep-mime' | 'long-line'
 }
 
 const install = await findSendmail();
-if (install === undefined) {
-  const why = 'Sendmail + milter: needs sendmail-bin unpacked by scripts/install-sendmail.sh (see docs/gateways.md)';
-  if (REQUIRE_REAL) {
-    describe('Sendmail + milter', () => {
-      it('has Sendmail installed (AVBENCH_REQUIRE_REAL=1)', () => {
-        throw new Error(`missing real program — ${why}`);
-      });
-    });
-  } else process.stderr.write(`[avbench tests] skipping ${why}\n`);
-}
+if (install === undefined) reportMissingProgram('Sendmail + milter', 'Sendmail', 'Sendmail + milter: needs sendmail-bin unpacked by scripts/install-sendmail.sh (see docs/gateways.md)');
 
 // Without Sendmail (above: a failing test in CI, a skip elsewhere) the suite is not declared.
 if (install !== undefined)
@@ -92,21 +78,14 @@ if (install !== undefined)
   let corpus: string;
   let clamd: LabClamd;
   let ours: Daemon;
-  let oursLog: string;
   let clamavMilter: LabClamavMilter;
   const sendmail: Record<'ours' | 'clamav', { sm: LabSendmail; sinkPort: number }> = {} as never;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'avbench-sendmail-test-'));
-    corpus = join(dir, 'quick');
-    await generateCorpus({ out: corpus, profile: 'quick' });
-    clamd = await startClamd({ dir });
-    const cfg = join(dir, 'avbench.config.json');
-    await writeFile(cfg, JSON.stringify({ scanners: { clamd: { type: 'clamd', socket: clamd.socket } } }));
+    ({ corpus, clamd } = await quickCorpusAndClamd(dir));
     const port = await freePort();
-    oursLog = join(dir, 'serve-milter.log');
-    ours = await spawnDaemon(process.execPath, [BIN, 'serve', 'milter', '--listen', `inet:${port}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg], { logFile: oursLog, cwd: dir });
-    if (!(await waitForSmtpGreeting(port, Date.now() + 20_000, ours.running, false))) throw new Error(`avbench serve milter did not listen: ${await logTail(oursLog)}`);
+    ours = await startServe('milter', port, await writeClamdConfig(dir, clamd), dir);
     clamavMilter = await startClamavMilter({ clamdSocket: clamd.socket, dir });
     for (const [key, milter] of [['ours', `inet:${port}@127.0.0.1`], ['clamav', clamavMilter.socket]] as const) {
       const sinkPort = await freePort();
@@ -184,14 +163,9 @@ if (install !== undefined)
     expect(gw.detection.fn).toBe(direct.detection.fn);
     expect(gw.detection.fp).toBe(direct.detection.fp);
     expect(gw.detection.errors).toBe(direct.detection.errors + refusedInfected);
-    let eicars = 0;
-    for (const r of gw.results) {
-      const e = labels.get(r.file)!;
-      if ((e as { family?: string }).family !== 'eicar' || e.expected !== 'infected' || explained.includes(r.file)) continue;
-      eicars++;
-      expect(`${r.file} ${r.fate} ${r.smtpReply}`).toBe(`${r.file} rejected ${reply(r.names)}`);
-    }
-    expect(eicars).toBeGreaterThan(10);
+    const eicars = labelledEicars(manifest, gw.results, (f) => explained.includes(f));
+    for (const r of eicars) expect(`${r.file} ${r.fate} ${r.smtpReply}`).toBe(`${r.file} rejected ${reply(r.names)}`);
+    expect(eicars.length).toBeGreaterThan(10);
     expect(validateResults(JSON.parse(JSON.stringify(results)))).toEqual([]);
   }
 
