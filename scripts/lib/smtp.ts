@@ -57,6 +57,9 @@ export async function smtpSource(port: number, o: SmtpSourceOptions): Promise<Sm
   return { ms, ok: why === '', cut, why };
 }
 
+/** Dumped messages read (and removed) at once by DumpSink.collect(). */
+const COLLECT_AT_ONCE = 256;
+
 /** smtp-sink dumping every transaction into a folder (one file per message), so each can be checked. */
 export interface DumpSink {
   port: number;
@@ -102,8 +105,14 @@ export async function startDumpSink(base: string): Promise<DumpSink> {
     dir,
     async collect() {
       const names = await readdir(dir);
-      const files = await Promise.all(names.map((n) => readFile(join(dir, n))));
-      await Promise.all(names.map((n) => rm(join(dir, n), { force: true })));
+      const files: Buffer[] = [];
+      // COLLECT_AT_ONCE files open at a time: a kept-open cell dumps ~20,000 messages, and all
+      // of them at once ran out of file descriptors (EMFILE; `ulimit -n` is 20,000 here).
+      for (let i = 0; i < names.length; i += COLLECT_AT_ONCE) {
+        const some = names.slice(i, i + COLLECT_AT_ONCE).map((n) => join(dir, n));
+        files.push(...(await Promise.all(some.map((f) => readFile(f)))));
+        await Promise.all(some.map((f) => rm(f, { force: true })));
+      }
       return files;
     },
     stop: () => d.stop(3_000),

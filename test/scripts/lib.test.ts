@@ -2,11 +2,15 @@
  * scripts/lib: the scripts' command lines (node:util parseArgs and the value forms the
  * benches share) and the wait until a server listens (against a real smtp-sink).
  */
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/net.js';
 import { startSmtpSink, type LabSmtpSink } from '../../src/lab/smtp-sink.js';
 import { listOf, numberArg, opt, parseOptions, readOptions, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
 import { loopback, waitListening } from '../../scripts/lib/listen.js';
+import { parseDump, smtpSource, startDumpSink } from '../../scripts/lib/smtp.js';
 
 describe('parseOptions', () => {
   const table = {
@@ -102,5 +106,27 @@ describe('waitListening', () => {
     const port = await freePort();
     await expect(waitListening(loopback(port), { timeoutMs: 300, what: 'nothing' })).rejects.toThrow('nothing did not listen within 0.3 s');
     await expect(waitListening(loopback(port), { timeoutMs: 60_000, alive: () => false, expect: 'smtp' })).rejects.toThrow(/did not greet .*its process exited/);
+  });
+});
+
+describe('startDumpSink', () => {
+  it('dumps each message smtp-source sends; collect() reads them all (more than it opens at once) and empties the folder', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'avbench-dumpsink-'));
+    await chmod(base, 0o711); // smtp-sink runs as postfix when started by root (as the benches' workspace: scripts/lib/run.ts)
+    const sink = await startDumpSink(base);
+    try {
+      const sent = await smtpSource(sink.port, { sessions: 4, messages: 600, length: 200, kept: true, from: 'a@example.test', to: 'b@example.test', capMs: 60_000 });
+      expect(sent.why).toBe("");
+      expect(sent.ok).toBe(true);
+      // smtp-sink writes each dump before its 250: all are there when smtp-source exits.
+      const files = await sink.collect();
+      expect(files).toHaveLength(600);
+      expect(new Set(files.map((f) => parseDump(f).id)).size).toBe(600);
+      expect(await readdir(sink.dir)).toEqual([]);
+      expect(await sink.collect()).toEqual([]);
+    } finally {
+      await sink.stop();
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
