@@ -104,3 +104,84 @@ describe('scanMessage', () => {
     expect(v).toMatchObject({ status: 'error', error: { code: 'IO' } });
   });
 });
+
+describe('scanMessageDetailed: the context signal each adapter gets', () => {
+  const raw = Buffer.from('Subject: x\r\n\r\nhi\r\n');
+  /** An adapter that keeps the signal it was given and, when `listen`, leaves an abort listener on it. */
+  function keeper(listen: boolean): Adapter & { signals: AbortSignal[]; abortedAtStart: number } {
+    const signals: AbortSignal[] = [];
+    const k = {
+      name: 'keeper',
+      type: 'test',
+      granularity: 'message' as const,
+      signals,
+      abortedAtStart: 0,
+      probe: async () => ({ available: true }),
+      scan: async (_u: ScanUnit, ctx: { signal: AbortSignal }): Promise<Verdict> => {
+        signals.push(ctx.signal);
+        if (ctx.signal.aborted) k.abortedAtStart += 1;
+        if (listen) ctx.signal.addEventListener('abort', () => undefined);
+        return { status: 'clean' };
+      },
+      close: async () => undefined,
+    };
+    return k;
+  }
+
+  it('an adapter that left a listener on it sees it aborted ("scan finished") once the message is done', async () => {
+    const a = keeper(true);
+    await scanMessageDetailed(raw, { scanners: [a] });
+    expect(a.signals[0]?.aborted).toBe(true);
+    expect((a.signals[0]?.reason as Error).message).toBe('scan finished');
+  });
+
+  it('a signal nothing listens to any more may serve a later message, never aborted at its start and never two messages at once', async () => {
+    const a = keeper(false);
+    for (let i = 0; i < 5; i++) expect((await scanMessageDetailed(raw, { scanners: [a] })).verdict).toEqual({ status: 'clean' });
+    const slow = (ms: number): ReturnType<typeof keeper> => {
+      const k = keeper(false);
+      const scan = k.scan;
+      k.scan = async (u, ctx) => (await new Promise((r) => setTimeout(r, ms)), scan(u, ctx));
+      return k;
+    };
+    const b = slow(50);
+    const c = slow(50);
+    await Promise.all([scanMessageDetailed(raw, { scanners: [b] }), scanMessageDetailed(raw, { scanners: [c] })]);
+    expect(b.signals[0]).not.toBe(c.signals[0]);
+    expect([a.abortedAtStart, b.abortedAtStart, c.abortedAtStart]).toEqual([0, 0, 0]);
+    expect(a.signals).toHaveLength(5);
+  });
+
+  it('the signal of an adapter the deadline gave up on is aborted, and a caller abort reaches the adapter', async () => {
+    let hung: AbortSignal | undefined;
+    const hang: Adapter = {
+      name: 'hang',
+      type: 'test',
+      granularity: 'message',
+      probe: async () => ({ available: true }),
+      scan: (_u, ctx) => {
+        hung = ctx.signal;
+        return new Promise<Verdict>(() => undefined);
+      },
+      close: async () => undefined,
+    };
+    const v = await scanMessage(raw, { scanners: [hang], limits: { timeoutMs: 100 } });
+    expect(v.status === 'error' && v.error.code).toBe('TIMEOUT');
+    expect(hung?.aborted).toBe(true);
+
+    const caller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const waits: Adapter = {
+      ...hang,
+      name: 'waits',
+      scan: (_u, ctx) => {
+        seen = ctx.signal;
+        return new Promise<Verdict>((resolve) => ctx.signal.addEventListener('abort', () => resolve({ status: 'error', error: { code: 'ABORTED', message: 'aborted' } }), { once: true }));
+      },
+    };
+    const p = scanMessage(raw, { scanners: [waits], signal: caller.signal });
+    setTimeout(() => caller.abort(), 20);
+    expect((await p).status).toBe('error');
+    expect(seen?.aborted).toBe(true);
+  });
+});
