@@ -71,14 +71,20 @@ export function waitForClamd(ep: Endpoint, deadline: number, alive: () => boolea
 /** Where a lab clamd's temporary files go when kept in memory, and their folders' name prefix. */
 const SHM = '/dev/shm';
 const SHM_PREFIX = 'avbench-clamd-tmp-';
-/** In each such folder: the PID of the clamd using it (written once it runs). */
-export const TEMP_OWNER_FILE = '.avbench-clamd.pid';
+/**
+ * In each such folder: who uses it, written once its clamd runs — the PID of the process
+ * that started it (and will stop() it), then the clamd.conf naming it.
+ */
+export const TEMP_OWNER_FILE = '.avbench-clamd-owner';
 
 /**
  * Remove the memory temp folders of lab clamds that are gone without their stop() (a
- * killed bench or test): each names its clamd in TEMP_OWNER_FILE; a folder whose clamd no
- * longer runs is removed, with what it held (tmpfs is memory). A folder without the file
- * (its clamd still starting, or made by an older version) is left alone. Never throws.
+ * killed bench or test): a folder is removed, with what it held (tmpfs is memory), when
+ * both the process that started its clamd and every clamd of its config are gone — a clamd
+ * restarted on the same config by its owner (the fault suite does) keeps it, and so does a
+ * `lab up --detach` clamd whose starter has exited. A folder without a readable owner file
+ * (its clamd still starting, or made by an older version) is left alone, and so is every
+ * folder when the process list cannot be read. Never throws.
  * @returns the folders removed.
  */
 export async function sweepStaleTempDirs(root = SHM): Promise<string[]> {
@@ -89,10 +95,14 @@ export async function sweepStaleTempDirs(root = SHM): Promise<string[]> {
   } catch {
     return removed;
   }
+  let configsInUse: Set<string> | undefined | null = null; // read once, when a folder's owner is gone
   for (const n of names) {
     const dir = join(root, n);
-    const pid = Number.parseInt(await readFile(join(dir, TEMP_OWNER_FILE), 'latin1').catch(() => ''), 10);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || running(pid)) continue;
+    const [pidText, config] = (await readFile(join(dir, TEMP_OWNER_FILE), 'utf8').catch(() => '')).split('\n');
+    const pid = Number.parseInt(pidText ?? '', 10);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || config === undefined || config === '' || running(pid)) continue;
+    if (configsInUse === null) configsInUse = await clamdConfigsInUse();
+    if (configsInUse === undefined || configsInUse.has(config)) continue;
     await rm(dir, { recursive: true, force: true }).then(
       () => removed.push(dir),
       () => undefined,
@@ -109,6 +119,22 @@ function running(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The `--config-file=` of every running process (Linux /proc); undefined when the list cannot be read. */
+async function clamdConfigsInUse(): Promise<Set<string> | undefined> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return undefined;
+  }
+  const out = new Set<string>();
+  for (const p of pids) {
+    const cmdline = await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '');
+    for (const arg of cmdline.split('\0')) if (arg.startsWith('--config-file=')) out.add(arg.slice('--config-file='.length));
+  }
+  return out;
 }
 
 /** A private (0700) folder for clamd's temporary files: on /dev/shm when asked and usable, else `folder/tmp`. */
@@ -181,8 +207,8 @@ export async function startClamd(opts: StartClamdOptions = {}): Promise<LabClamd
     },
   });
   const { socket, port, configFile, dbDir, tempDir, logFile } = launch;
-  // A memory temp folder outlives a process killed before stop(): name its clamd, so the
-  // next lab clamd removes it once that clamd is gone (sweepStaleTempDirs).
-  if (tempDir.startsWith(`${SHM}/`)) await writeFile(join(tempDir, TEMP_OWNER_FILE), `${proc.pid}\n`, { mode: 0o600 }).catch(() => undefined);
+  // A memory temp folder outlives a process killed before stop(): name its owner and config,
+  // so a later lab clamd removes it once both are gone (sweepStaleTempDirs).
+  if (tempDir.startsWith(`${SHM}/`)) await writeFile(join(tempDir, TEMP_OWNER_FILE), `${process.pid}\n${configFile}\n`, { mode: 0o600 }).catch(() => undefined);
   return { ...proc, socket, host, port, configFile, dbDir, tempDir, logFile };
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/core/exec.js';
+import { run, spawnDaemon, which, type Daemon } from '../../src/core/exec.js';
 import { TEMP_OWNER_FILE, sweepStaleTempDirs } from '../../src/lab/clamd.js';
 import { cicapConfig, startCicap, startClamd, writeSignatureDb, eicar, eicarNdbLine } from '../../src/lab/index.js';
 import { alive } from '../helpers/process.js';
@@ -17,7 +17,7 @@ async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {
 }
 
 describe('sweepStaleTempDirs', () => {
-  it("removes the temp folders whose clamd is gone, keeps a live one's and those that name none", async () => {
+  it('removes the temp folders whose starter and clamd are both gone; keeps those of a live starter and those that name none', async () => {
     const root = await mkdtemp(join(tmpdir(), 'avbench-sweeptest-'));
     try {
       const pidMax = Number.parseInt(await readFile('/proc/sys/kernel/pid_max', 'utf8'), 10);
@@ -28,13 +28,15 @@ describe('sweepStaleTempDirs', () => {
         if (owner !== undefined) await writeFile(join(d, TEMP_OWNER_FILE), owner);
         return d;
       };
-      const gone = await make('avbench-clamd-tmp-gone', `${pidMax + 1}\n`);
-      const live = await make('avbench-clamd-tmp-live', `${process.pid}\n`);
+      const unused = join(root, 'nobody-runs-this', 'clamd.conf');
+      const gone = await make('avbench-clamd-tmp-gone', `${pidMax + 1}\n${unused}\n`);
+      const live = await make('avbench-clamd-tmp-live', `${process.pid}\n${unused}\n`);
       const starting = await make('avbench-clamd-tmp-starting');
       const garbled = await make('avbench-clamd-tmp-garbled', 'not a pid');
-      const other = await make('someone-elses', `${pidMax + 1}\n`);
+      const noConfig = await make('avbench-clamd-tmp-noconfig', `${pidMax + 1}\n`);
+      const other = await make('someone-elses', `${pidMax + 1}\n${unused}\n`);
       expect(await sweepStaleTempDirs(root)).toEqual([gone]);
-      expect([gone, live, starting, garbled, other].map((d) => existsSync(d))).toEqual([false, true, true, true, true]);
+      expect([gone, live, starting, garbled, noConfig, other].map((d) => existsSync(d))).toEqual([false, true, true, true, true, true]);
       expect(await sweepStaleTempDirs(join(root, 'missing'))).toEqual([]);
     } finally {
       await rm(root, { recursive: true, force: true });
@@ -80,7 +82,7 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
       expect(alive(clamd.pid)).toBe(true);
       expect((await readFile(join(clamd.folder, 'clamd.pid'), 'utf8')).trim()).toBe(String(clamd.pid));
       // Its memory temp folder names it, for sweepStaleTempDirs (on /dev/shm when usable).
-      if (clamd.tempDir.startsWith('/dev/shm/')) expect((await readFile(join(clamd.tempDir, TEMP_OWNER_FILE), 'utf8')).trim()).toBe(String(clamd.pid));
+      if (clamd.tempDir.startsWith('/dev/shm/')) expect(await readFile(join(clamd.tempDir, TEMP_OWNER_FILE), 'utf8')).toBe(`${process.pid}\n${clamd.configFile}\n`);
       const conf = await readFile(clamd.configFile, 'utf8');
       expect(conf).toMatch(new RegExp(`^TCPSocket ${clamd.port}$`, 'm'));
       expect(conf).toMatch(/^TCPAddr 127\.0\.0\.1$/m);
@@ -98,14 +100,25 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
     await rm(parent, { recursive: true, force: true });
   });
 
-  it('a clamd killed before stop() leaves its /dev/shm temp folder to the next start, which removes it', async () => {
+  it('a /dev/shm temp folder outlives a killed run until both its starter and its clamd are gone; a clamd restarted on the same config keeps it', async () => {
     const first = await startClamd({ tempStorage: 'memory' });
+    let again: Daemon | undefined;
     try {
       if (!first.tempDir.startsWith('/dev/shm/')) return; // no usable /dev/shm: temp files in the lab folder, removed with it
       await writeFile(join(first.tempDir, 'left-over'), 'x');
+      // As a run killed before stop() leaves it: its starter gone (a PID above pid_max), its clamd killed.
+      const pidMax = Number.parseInt(await readFile('/proc/sys/kernel/pid_max', 'utf8'), 10);
+      await writeFile(join(first.tempDir, TEMP_OWNER_FILE), `${pidMax + 1}\n${first.configFile}\n`);
       process.kill(first.pid, 'SIGKILL');
       await waitUntil(() => !alive(first.pid));
-      // The next lab clamd sweeps it before making its own; a live clamd's folder is kept.
+      // A supervisor restarts clamd on the same config (as the fault suite does): the folder is in use again.
+      again = await spawnDaemon((await which('clamd'))!, [`--config-file=${first.configFile}`], { cwd: first.folder, logFile: join(first.folder, 'again.out') });
+      await waitUntil(() => existsSync(first.socket) && again!.running(), 20_000);
+      expect(await sweepStaleTempDirs()).not.toContain(first.tempDir);
+      expect(existsSync(first.tempDir)).toBe(true);
+      await again.stop(5_000);
+      again = undefined;
+      // Both gone: the next lab clamd removes it before making its own, and keeps its own.
       const second = await startClamd({ tempStorage: 'memory' });
       try {
         expect(existsSync(first.tempDir)).toBe(false);
@@ -116,9 +129,10 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
         await second.stop();
       }
     } finally {
+      await again?.stop(5_000);
       await first.stop();
     }
-  });
+  }, 60_000);
 
   it('starts c-icap against a clamd, answering OPTIONS, and stops it', async () => {
     const clamd = await startClamd();
