@@ -3,6 +3,7 @@
  * argument is an error) and the few value forms the benches share: comma lists checked
  * against what is allowed, sizes as smtp-source's `-l` takes them, whole numbers.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** The option table of {@link parseOptions} (node:util's). */
@@ -16,11 +17,33 @@ export type OptionValues<O extends OptionTable> = ReturnType<typeof parseArgs<{ 
  * Error that names the script and, when given, shows `usage`.
  */
 export function parseOptions<const O extends OptionTable>(script: string, argv: readonly string[], options: O, usage?: string): OptionValues<O> {
+  // `--help` / `-h`, unless the script has an option of that name itself: what the script does, then exit 0.
+  if (!('help' in options) && argv.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(scriptHelp(script, usage));
+    process.exit(0);
+  }
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw new Error(`${script}: ${err instanceof Error ? err.message : String(err)}${usage === undefined ? '' : `\nusage: ${usage}`}`);
   }
+}
+
+/**
+ * A script's help: its usage line when given, then the comment at the head of the script
+ * node runs (`node dist/scripts/NAME.js`: tsc keeps it), which says what it measures and how.
+ */
+export function scriptHelp(script: string, usage?: string, entry: string | undefined = process.argv[1]): string {
+  let head = '';
+  try {
+    const text = entry === undefined ? '' : readFileSync(entry, 'utf8');
+    const m = /\/\*\*([\s\S]*?)\*\//.exec(text);
+    if (m !== null) head = (m[1] ?? '').split('\n').map((l) => l.replace(/^\s*\* ?/, '')).join('\n').trim();
+  } catch {
+    /* no head comment: the usage alone */
+  }
+  const parts = [usage === undefined ? `${script}` : `usage: ${usage}`, head].filter((p) => p !== '');
+  return `${parts.join('\n\n')}\n`;
 }
 
 /** `a,b,c` → items (blanks dropped), each one of `allowed`. */

@@ -2,13 +2,14 @@
  * scripts/lib: the scripts' command lines (node:util parseArgs and the value forms the
  * benches share) and the wait until a server listens (against a real smtp-sink).
  */
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/core/net.js';
 import { startSmtpSink, type LabSmtpSink } from '../../src/lab/smtp-sink.js';
-import { listOf, numberArg, opt, parseOptions, readOptions, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
+import { listOf, numberArg, opt, parseOptions, readOptions, scriptHelp, sizeBytes, sizeList, wholeNumber, wholeNumbers } from '../../scripts/lib/args.js';
+import { run } from '../../src/core/exec.js';
 import { loopback, waitListening } from '../../scripts/lib/listen.js';
 import { parseDump, smtpSource, startDumpSink } from '../../scripts/lib/smtp.js';
 
@@ -128,5 +129,26 @@ describe('startDumpSink', () => {
       await sink.stop();
       await rm(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe('--help of a script', () => {
+  it('scriptHelp: the usage line, then the comment at the head of the script file, its " * " margins removed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'avbench-help-'));
+    try {
+      const entry = join(dir, 'bench-x.js');
+      await writeFile(entry, "/**\n * Benchmark X: what it measures.\n *\n *   node bench-x.js [--runs N]\n */\nimport x from 'y';\n/** not this one */\n");
+      expect(scriptHelp('bench-x', 'bench-x [--runs N]', entry)).toBe('usage: bench-x [--runs N]\n\nBenchmark X: what it measures.\n\n  node bench-x.js [--runs N]\n');
+      expect(scriptHelp('bench-x', undefined, join(dir, 'missing.js'))).toBe('bench-x\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('node dist/scripts/bench-smtp.js --help prints what it does and exits 0, before starting anything', async () => {
+    const r = await run(process.execPath, [join(import.meta.dirname, '../../dist/scripts/bench-smtp.js'), '--help'], { deadline: Date.now() + 20_000 });
+    expect(r).toMatchObject({ ok: true, exitCode: 0 });
+    expect(r.stdout).toMatch(/^bench-smtp\n\nBenchmark, point A \(SMTP proxy\)/);
+    expect(r.stdout).toMatch(/smtp-source/);
   });
 });
