@@ -242,6 +242,26 @@ describe('smtp proxy with the embedded scanner', () => {
     });
   });
 
+  it('QUIT pipelined right after the final dot: the 250 (after the next hop\'s) comes first, then 221 and the close; the message is delivered', async () => {
+    await withChain({}, async (_send, { port, events }) => {
+      const text = await new Promise<string>((resolve, reject) => {
+        const sock = createConnection({ host: '127.0.0.1', port });
+        let got = '';
+        let step = 0;
+        sock.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (step === 0 && /^220 /m.test(got)) (step = 1), sock.write('EHLO pipe.test\r\n');
+          else if (step === 1 && /^250 /m.test(got)) (step = 2), sock.write('MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n');
+          else if (step === 2 && /^354 /m.test(got)) (step = 3), sock.write('Subject: pipelined quit\r\n\r\nhello\r\n.\r\nQUIT\r\n');
+        });
+        sock.on('error', reject);
+        sock.on('close', () => resolve(got));
+      });
+      expect(text).toMatch(/\r\n354 [^\r]*\r\n250 2\.0\.0 [^\r]*delivered[^\r]*\r\n221 [^\r]*\r\n$/);
+      expect(events.map((e) => [e.action, e.verdict])).toEqual([['forwarded', 'clean']]);
+    });
+  });
+
   it('maxClients: a connection over the limit is refused with 421, binds loopback by default', async () => {
     await withChain({ maxClients: 1 }, async (_send, { port }) => {
       // The driver's two sessions are open already: a third client is over the limit.
