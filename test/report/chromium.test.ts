@@ -210,6 +210,8 @@ await describeReal('report in chromium', ['chromium'], () => {
 
   afterAll(async () => {
     if (work !== undefined) await rm(work, { recursive: true, force: true });
+    // The screenshots stay only where AVBENCH_ARTIFACTS asks for them (CI keeps them); a temp folder goes.
+    if (shotDir !== undefined && process.env['AVBENCH_ARTIFACTS'] === undefined) await rm(shotDir, { recursive: true, force: true });
   });
 
   it('the bench saw the hostile names (so the page really carries them)', () => {
