@@ -3,7 +3,7 @@
  * names, categories, parts, encodings and — through an .ndb signature of the embedded
  * scanner — virus names that carry HTML and JavaScript), its report.html opened in headless
  * Chromium: the charts are drawn, no script from the corpus runs, no network request is
- * made, and a screenshot is saved (its path is printed). Issue 14.7: at 1,280 px every table
+ * made, and a screenshot is saved (its path is printed; kept only under AVBENCH_ARTIFACTS=DIR). Issue 14.7: at 1,280 px every table
  * fits — no sideways scrolling of the page, no table past the window, no cell cutting its
  * text — for this report, a real schema version 1 file and a wide one shaped like the
  * reference report (7 scanners × 4 modes × 2 concurrencies + clamsmtpd and clamav-milter).
