@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, freePort, type Endpoint } from '../core/net.js';
+import { alive } from '../daemon/pidfile.js';
 import { requireProgram, startLabDaemon, type LabProcess } from './daemon.js';
 import { writeSignatureDb } from './signatures.js';
 import { pollUntil } from './util.js';
@@ -100,7 +101,7 @@ export async function sweepStaleTempDirs(root = SHM): Promise<string[]> {
     const dir = join(root, n);
     const [pidText, config] = (await readFile(join(dir, TEMP_OWNER_FILE), 'utf8').catch(() => '')).split('\n');
     const pid = Number.parseInt(pidText ?? '', 10);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || config === undefined || config === '' || running(pid)) continue;
+    if (!Number.isSafeInteger(pid) || pid <= 0 || config === undefined || config === '' || alive(pid)) continue;
     if (configsInUse === null) configsInUse = await clamdConfigsInUse();
     if (configsInUse === undefined || configsInUse.has(config)) continue;
     await rm(dir, { recursive: true, force: true }).then(
@@ -109,16 +110,6 @@ export async function sweepStaleTempDirs(root = SHM): Promise<string[]> {
     );
   }
   return removed;
-}
-
-/** Whether a process `pid` exists (EPERM: it does, another user's). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The `--config-file=` of every running process (Linux /proc); undefined when the list cannot be read. */

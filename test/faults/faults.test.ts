@@ -17,6 +17,7 @@ import { createClamdAdapter } from '../../adapters/index.js';
 import { spawnDaemon, which, type Daemon } from '../../src/core/exec.js';
 import { connect, freePort } from '../../src/core/net.js';
 import type { Adapter } from '../../src/core/types.js';
+import { alive } from '../../src/daemon/pidfile.js';
 import { startClamd, waitForClamd, type LabClamd } from '../../src/lab/clamd.js';
 import { eicar } from '../../src/lab/signatures.js';
 import { createLdaDriver } from '../../src/modes/lda/driver.js';
@@ -62,7 +63,7 @@ async function killAndRestartClamd(): Promise<{ downMs: number }> {
   process.kill(pid, 'SIGKILL');
   const old = restarted;
   if (old !== undefined) await old.exited;
-  else await until(() => !pidAlive(pid), 5_000);
+  else await until(() => !alive(pid), 5_000);
   // A supervisor's restart delay: the proxy meets a dead socket for this long.
   await new Promise((r) => setTimeout(r, RESTART_DELAY_MS));
   restarted = await spawnDaemon(clamdBin, [`--config-file=${lab.configFile}`], { cwd: lab.folder, logFile: join(lab.folder, 'clamd-restarted.out') });
@@ -70,15 +71,6 @@ async function killAndRestartClamd(): Promise<{ downMs: number }> {
   const ok = await waitForClamd({ path: lab.socket }, Date.now() + 30_000, d.running);
   if (!ok) throw new Error('clamd did not come back after the restart');
   return { downMs: performance.now() - t0 };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Send `count` messages at `rate` msg/s through `send`, calling `at(i)` before message i. */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { which } from '../../src/core/exec.js';
 import { freePort } from '../../src/core/net.js';
 import { startLabDaemon, whenGreeting } from '../../src/lab/daemon.js';
-import { alive } from '../helpers/process.js';
+import { alive } from '../../src/daemon/pidfile.js';
 import { describeReal } from '../helpers/real.js';
 
 await describeReal('lab daemon skeleton (startLabDaemon)', ['smtp-sink', 'sleep', 'false'], () => {

@@ -6,15 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { run, spawnDaemon, which, type Daemon } from '../../src/core/exec.js';
 import { TEMP_OWNER_FILE, sweepStaleTempDirs } from '../../src/lab/clamd.js';
 import { cicapConfig, startCicap, startClamd, writeSignatureDb, eicar, eicarNdbLine } from '../../src/lab/index.js';
-import { alive } from '../helpers/process.js';
+import { alive } from '../../src/daemon/pidfile.js';
 import { describeReal } from '../helpers/real.js';
-
-async function waitUntil(ok: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); ) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { until } from '../helpers/wait.js';
 
 describe('sweepStaleTempDirs', () => {
   it('removes the temp folders whose starter and clamd are both gone; keeps those of a live starter and those that name none', async () => {
@@ -110,10 +104,10 @@ await describeReal('lab daemons', ['clamd', 'c-icap', 'clamdscan'], () => {
       const pidMax = Number.parseInt(await readFile('/proc/sys/kernel/pid_max', 'utf8'), 10);
       await writeFile(join(first.tempDir, TEMP_OWNER_FILE), `${pidMax + 1}\n${first.configFile}\n`);
       process.kill(first.pid, 'SIGKILL');
-      await waitUntil(() => !alive(first.pid));
+      expect(await until(() => !alive(first.pid), 10_000)).toBe(true);
       // A supervisor restarts clamd on the same config (as the fault suite does): the folder is in use again.
       again = await spawnDaemon((await which('clamd'))!, [`--config-file=${first.configFile}`], { cwd: first.folder, logFile: join(first.folder, 'again.out') });
-      await waitUntil(() => existsSync(first.socket) && again!.running(), 20_000);
+      expect(await until(() => existsSync(first.socket) && again!.running(), 20_000)).toBe(true);
       expect(await sweepStaleTempDirs()).not.toContain(first.tempDir);
       expect(existsSync(first.tempDir)).toBe(true);
       await again.stop(5_000);

@@ -23,7 +23,7 @@ import { rspamdConfig, startRspamd, type LabRspamd } from '../../src/lab/rspamd.
 import { EICAR_NDB_NAME } from '../../src/lab/signatures.js';
 import { createMilterDriver } from '../../src/modes/milter/driver.js';
 import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
-import { alive } from '../helpers/process.js';
+import { alive } from '../../src/daemon/pidfile.js';
 import { describeReal } from '../helpers/real.js';
 import { benchBesideDirect, quickCorpusAndClamd } from './gateway-helpers.js';
 import { recordingSink, swaks } from './postfix-helpers.js';

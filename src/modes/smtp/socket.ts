@@ -150,7 +150,7 @@ function acceptSynchronously(server: SMTPServer): void {
 
 /** The parts of SMTPServer that {@link acceptAtOnce} relies on. */
 interface SmtpServerProxyInternals {
-  options?: { useProxy?: unknown; ignoredHosts?: unknown; secure?: unknown };
+  options?: { useProxy?: unknown; ignoredHosts?: unknown };
   _handleProxy?: (socket: Socket, callback: (err: Error | null, socketOptions: Record<string, unknown>) => void) => void;
 }
 

@@ -14,7 +14,7 @@ import { startClamd, type LabClamd } from '../../../src/lab/clamd.js';
 import { startClamavMilter, type LabClamavMilter } from '../../../src/lab/clamav-milter.js';
 import { EICAR_NDB_NAME, eicar } from '../../../src/lab/signatures.js';
 import { createMilterDriver } from '../../../src/modes/milter/driver.js';
-import { alive } from '../../helpers/process.js';
+import { alive } from '../../../src/daemon/pidfile.js';
 import { describeReal } from '../../helpers/real.js';
 
 const clean = (n: number): Buffer =>
