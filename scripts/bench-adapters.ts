@@ -7,6 +7,7 @@
  *
  *   node dist/scripts/bench-adapters.js --corpus DIR [--runs 3] [--parallel 8] [--pool 8] [--pool 0] [--mode in-place|in-place-read|instream]...
  *                                       [--clamd-temp memory|disk] [--chunk-size BYTES] [--clamd-threads 8] [--no-clamscan]
+ *                                       [--env shell|as-is]
  *   node dist/scripts/bench-adapters.js --make-test-corpus DIR [--count 2000]   (half EICAR in base64)
  *
  * Whole processes (first, unless --no-whole; --whole-only skips the rest): `avbench scan -s
@@ -19,6 +20,9 @@
  * missing; --no-small skips it); each side's CPU time (user + system) is printed too. Then Node's own start-up (`node -e 0`) and `avbench scan`
  * of one message (start-up + probe), and `avbench scan -s embedded DIR` as a whole process
  * next to the core's in-process speed (scanMessage + embedded over the same files, 4 at once).
+ * Every process runs in an administrator's shell environment: this one without
+ * NODE_EXTRA_CA_CERTS, which costs every Node start ~40 ms here (scripts/lib/env.ts;
+ * `--env as-is` keeps it).
  *
  * Adapter modes (default: all three). Every unit is `{ kind: 'message', data, location:
  * 'message', path }` with path = the corpus file:
@@ -48,6 +52,7 @@ import { openCorpus } from '../src/corpus/read.js';
 import { startClamd, type LabClamd } from '../src/lab/clamd.js';
 import { eicar } from '../src/lab/signatures.js';
 import { listOf, opt, readOptions, wholeNumber } from './lib/args.js';
+import { useUsersEnvironment } from './lib/env.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { AVBENCH_BIN as SHARED_BIN, privateDist } from './lib/sut.js';
 
@@ -74,6 +79,8 @@ interface Args {
   temp: 'memory' | 'disk';
   chunkSize?: number;
   clamdThreads: number;
+  /** The whole processes' environment (scripts/lib/env.ts): this shell's without Node start-up taxes, or as is. */
+  env: 'shell' | 'as-is';
   whole: boolean;
   wholeOnly: boolean;
   small?: string;
@@ -98,6 +105,7 @@ function parseArgs(argv: string[]): Args {
     'chunk-size': opt.optionalWhole(),
     'clamd-threads': opt.whole(8),
     'clamd-temp': opt.oneOf('memory', ['memory', 'disk'] as const),
+    env: opt.oneOf('shell', ['shell', 'as-is'] as const),
   });
   return {
     ...v,
@@ -434,9 +442,11 @@ async function main(): Promise<void> {
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new Error(`no corpus folder ${dir}: make one with \`avbench corpus generate --out ${args.corpus} --profile full\` or --make-test-corpus`);
   }
+  const envLine = useUsersEnvironment(args.env);
   const clamd = await startClamd({ maxThreads: args.clamdThreads, tempStorage: args.temp });
   try {
     console.log(hostLine(2));
+    console.log(envLine);
     console.log(`clamd: lab instance pid ${clamd.pid}, MaxThreads ${args.clamdThreads}, TemporaryDirectory ${clamd.tempDir}`);
     console.log(`corpus: ${dir}; parallelism ${args.parallel}; ${args.runs} measured round(s) after one untimed warm-up\n`);
     if (args.whole) {

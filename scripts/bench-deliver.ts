@@ -22,6 +22,13 @@
  *
  *   node dist/scripts/bench-deliver.js [--corpus DIR] [--messages 100] [--rounds 3]
  *        [--systems node0,embedded,clamd,procmail,full-clamd] [--full-messages 20] [--per-message]
+ *        [--env mta|shell|as-is]
+ *
+ * Every system runs in the environment Postfix's local(8)/pipe(8) give a command (PATH HOME
+ * LOGNAME USER SHELL and export_environment's TZ MAIL_CONFIG LANG; scripts/lib/env.ts), not
+ * this shell's: this machine's shell sets NODE_EXTRA_CA_CERTS, which costs every Node start
+ * ~40 ms and would hide most of our start-up behind the reference's. `--env shell` keeps the
+ * shell's variables but that one, `--env as-is` all of them.
  *
  * `npm run bench:deliver` builds first (tsc + the lean bundle and its code cache); the bench
  * runs a private copy of dist/ so a rebuild by someone else meanwhile does not change it.
@@ -36,6 +43,7 @@ import { startClamd } from '../src/lab/clamd.js';
 import { createProcmailSut } from '../src/lab/procmail.js';
 import { toLf } from '../src/modes/lda/driver.js';
 import { opt, readOptions } from './lib/args.js';
+import { useUsersEnvironment } from './lib/env.js';
 import { hostLine, loadAverage } from './lib/host.js';
 import { stopAll, wallTime, type Stops } from './lib/run.js';
 import { privateDist, writeClamdConfig } from './lib/sut.js';
@@ -50,6 +58,8 @@ interface Args {
   systems: System[];
   fullMessages: number;
   perMessage: boolean;
+  /** The processes' environment (scripts/lib/env.ts): the MTA's (default), this shell's without Node start-up taxes, or as is. */
+  env: 'mta' | 'shell' | 'as-is';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -63,6 +73,7 @@ function parseArgs(argv: string[]): Args {
       systems: opt.list(SYSTEMS, SYSTEMS),
       'full-messages': opt.whole(20, 0),
       'per-message': opt.flag(),
+      env: opt.oneOf('mta', ['mta', 'shell', 'as-is'] as const),
     },
     'see the comment at the top of scripts/bench-deliver.ts',
   );
@@ -75,6 +86,7 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const envLine = useUsersEnvironment(args.env);
   const work = await mkdtemp(join(process.env['TMPDIR'] ?? '/tmp', 'avbench-bench-deliver-'));
   const stops: Stops = [];
   try {
@@ -118,6 +130,7 @@ async function main(): Promise<void> {
     const bytes = messages.reduce((n, m) => n + m.raw.length, 0);
     console.log(`bench-deliver: ${messages.length} messages (${(bytes / 1e6).toFixed(2)} MB) from ${args.corpus ?? 'a generated quick corpus (seed 1)'}, ${args.rounds} rounds, one process per message, systems alternating per message`);
     console.log(`${hostLine(2)}; ${clamdVersion} (lab clamd, pid ${clamd.pid})`);
+    console.log(envLine);
     for (const [s, c] of Object.entries(commands)) if (args.systems.includes(s as System)) console.log(`  ${s.padEnd(10)} ${c.env === undefined ? '' : Object.entries(c.env).map(([k, v]) => `${k}=${v} `).join('')}${c.argv.join(' ')}`);
 
     // Which path does `avbench deliver` take? (the lean bundle with its code cache, we hope)
