@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Vite hands .ts/.mts/.tsx/.jsx to esbuild by default, not .cts: the CLI's CommonJS entry
+  // files (src/cli/bin.cts, lean.cts, guard.cts) are TypeScript too.
+  esbuild: { include: /\.([cm]?ts|[jt]sx)$/ },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,

@@ -10,7 +10,7 @@
  *    only to decode an RFC 2047 encoded word in a file name. node:crypto, node:zlib and
  *    node:v8 are loaded on first use too (see lazyModules).
  * 2. run sample deliveries through the bundle (a Maildir, a COMMAND, a reject) and write
- *    V8's code cache of it, dist/lean/deliver.cjs.cache (src/cli/lean.ts explains its use).
+ *    V8's code cache of it, dist/lean/deliver.cjs.cache (src/cli/lean.cts explains its use).
  *
  * `node dist/scripts/build-deliver.js [--out DIR]` (default: the dist folder it lives in).
  * Both files are replaced atomically (temp file + rename), the cache after the bundle.
@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { CACHE_SUFFIX, codeCacheOf, leanBundleIn, loadLeanBundle, type LeanCommand } from '../src/cli/lean.js';
+import { CACHE_SUFFIX, codeCacheOf, leanBundleIn, loadLeanBundle, type LeanCommand } from '../src/cli/lean.cjs';
 import { eicar } from '../src/corpus/eicar.js';
 import { formatManifest } from '../src/corpus/manifest.js';
 import { parseOptions } from './lib/args.js';
@@ -176,7 +176,7 @@ export async function buildLeanBundle(outDir: string, command: LeanCommand): Pro
   if (importMeta.length > 0) throw new Error(`lean bundle: import.meta used beyond import.meta.url: ${importMeta.map((w) => `${w.location?.file}: ${w.text}`).join('; ')}`);
   // A script run by node:vm cannot import() (not without --experimental-vm-modules on Node 20):
   // a package imported dynamically stays outside the bundle and is imported by the loader
-  // (src/cli/lean.ts passes its import() in as __avbenchImport); a built-in becomes a require.
+  // (src/cli/lean.cts passes its import() in as __avbenchImport); a built-in becomes a require.
   const code = r.outputFiles[0]!.text
     .replace(/\bimport\("(node:[a-z_/]+)"\)/g, 'Promise.resolve(require("$1"))')
     .replace(/\bimport\(("[^"\\]+")\)/g, '__avbenchImport($1)');

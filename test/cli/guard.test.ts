@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeUnexpected, EXIT_BROKEN_PIPE, isBrokenPipe } from '../../src/cli/guard.js';
+import { describeUnexpected, EXIT_BROKEN_PIPE, isBrokenPipe } from '../../src/cli/guard.cjs';
 import { run } from '../../src/core/exec.js';
 import { EICAR, mailWithAttachment } from '../helpers/eicar.js';
 
@@ -37,7 +37,7 @@ describe('process guard', () => {
   });
 
   it('an unexpected error in a process: one line on stderr and exit 2; AVBENCH_DEBUG=1 adds the stack', async () => {
-    const script = `import(${JSON.stringify(join(ROOT, 'dist/src/cli/guard.js'))}).then((g) => { g.installProcessGuards(2); setTimeout(() => { throw new Error('boom'); }); });`;
+    const script = `import(${JSON.stringify(join(ROOT, 'dist/src/cli/guard.cjs'))}).then((g) => { g.installProcessGuards(2); setTimeout(() => { throw new Error('boom'); }); });`;
     const quiet = await run(process.execPath, ['-e', script], { deadline: Date.now() + 20_000 });
     expect(quiet.ok && quiet.exitCode).toBe(2);
     expect(quiet.stderr).toBe('avbench: internal error: boom\n(set AVBENCH_DEBUG=1 to see where)\n');
@@ -46,7 +46,7 @@ describe('process guard', () => {
   });
 
   it('a write to a stdout whose reader has gone: exit 141, nothing on stderr', async () => {
-    const script = `import(${JSON.stringify(join(ROOT, 'dist/src/cli/guard.js'))}).then((g) => { g.installProcessGuards(2); const line = 'x'.repeat(99) + '\\n'; const tick = () => { for (let i = 0; i < 1000; i++) process.stdout.write(line); setTimeout(tick, 5); }; tick(); });`;
+    const script = `import(${JSON.stringify(join(ROOT, 'dist/src/cli/guard.cjs'))}).then((g) => { g.installProcessGuards(2); const line = 'x'.repeat(99) + '\\n'; const tick = () => { for (let i = 0; i < 1000; i++) process.stdout.write(line); setTimeout(tick, 5); }; tick(); });`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -1,5 +1,5 @@
 /**
- * The loader of the lean `avbench deliver` bundle (src/cli/lean.ts) on small handmade bundles:
+ * The loader of the lean `avbench deliver` bundle (src/cli/lean.cts) on small handmade bundles:
  * code cache accepted / stale / rejected / absent, the bundle's import() of a package, and
  * the fallbacks of leanDeliver (no bundle, AVBENCH_LEAN=0, a bundle that fails to load).
  */
@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_SUFFIX, codeCacheOf, leanDeliver, loadLeanBundle } from '../../src/cli/lean.js';
+import { CACHE_SUFFIX, codeCacheOf, leanDeliver, loadLeanBundle } from '../../src/cli/lean.cjs';
 
 /** A bundle as the build writes it: the id line (SHA-256 of the rest), then strict CommonJS. */
 function bundleText(body: string): string {

@@ -2,7 +2,7 @@
  * Loader of the lean `avbench deliver` (interception point C runs one process per message,
  * so start-up is most of its cost) and the lean `avbench scan` (a whole scan of a corpus is
  * compared with `clamdscan --multiscan --fdpass DIR`, a C process that starts in ~10 ms).
- * bin.ts comes here first for `avbench deliver ...` and `avbench scan ...`. For deliver
+ * bin.cts comes here first for `avbench deliver ...` and `avbench scan ...`. For deliver
  * (scan: `dist/lean/scan.cjs`, src/cli/scan-lean.ts, the same way):
  *
  * - `dist/lean/deliver.cjs` is src/cli/deliver-lean.ts bundled into one CommonJS file
@@ -20,23 +20,26 @@
  * a load error, or an argument list the strict parser leaves to yargs — the caller runs the
  * full CLI, which behaves as it always has. `AVBENCH_LEAN_TRACE=1` says on stderr which
  * path was taken and whether the code cache was accepted.
+ *
+ * A CommonJS module (.cts → dist/src/cli/lean.cjs), like bin.cts and guard.cts: the path of
+ * a delivery never starts Node's ESM loader (src/cli/README.md has the figures). ES modules
+ * import it by name (`import { leanDeliver } from './lean.cjs'`; Node reads the names of
+ * tsc's `exports.X =` lines).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { DeliverIo } from './commands/deliver.js';
-import type { ScanIo } from './commands/scan.js';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+// Types only (erased): a CommonJS file cannot require these ES modules.
+import type { DeliverIo } from './commands/deliver.js' with { 'resolution-mode': 'import' };
+import type { ScanIo } from './commands/scan.js' with { 'resolution-mode': 'import' };
 
-// Built-ins through require: each ESM import of one builds an ES module facade, and this file
-// is on the path of every delivery. (No node:crypto here: the bundle names its own digest.)
-const require = createRequire(import.meta.url);
-const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
-const { dirname, join } = require('node:path') as typeof import('node:path');
-const { fileURLToPath } = require('node:url') as typeof import('node:url');
-const { Script } = require('node:vm') as typeof import('node:vm');
+// (No node:crypto here: the bundle names its own digest.)
 
-/** Where the bundle lives, relative to this compiled file (dist/src/cli/lean.js). */
-export const LEAN_BUNDLE = fileURLToPath(new URL('../../lean/deliver.cjs', import.meta.url));
+/** Where the bundle lives, relative to this compiled file (dist/src/cli/lean.cjs). */
+export const LEAN_BUNDLE = join(__dirname, '../../lean/deliver.cjs');
 /** Where the scan bundle lives. */
-export const LEAN_SCAN_BUNDLE = fileURLToPath(new URL('../../lean/scan.cjs', import.meta.url));
+export const LEAN_SCAN_BUNDLE = join(__dirname, '../../lean/scan.cjs');
 /** Suffix of the code cache file next to the bundle. */
 export const CACHE_SUFFIX = '.cache';
 /** Length of the bundle digest at the start of the cache file. */
@@ -136,7 +139,7 @@ async function leanRun(command: LeanCommand, argv: readonly string[], bundle: st
   let cache: LoadedBundle['cache'];
   try {
     // tsc rewrites this file on every build: a bundle older than it may be stale.
-    if (statSync(bundle).mtimeMs < statSync(fileURLToPath(import.meta.url)).mtimeMs) {
+    if (statSync(bundle).mtimeMs < statSync(__filename).mtimeMs) {
       trace?.(`full CLI (${bundle} is older than the tsc build; run npm run build)`);
       return undefined;
     }
