@@ -1,18 +1,39 @@
 /**
  * The one door for child processes. Everything that runs a program goes through here:
- * execa with an argument array, never a shell, always an absolute deadline.
+ * an argument array, never a shell, always an absolute deadline.
+ *
+ * `run()` is built on node:child_process's spawn(), not on execa: it is on the per-message
+ * path of `avbench deliver` (the MTA starts one avbench per message, which starts the
+ * delivery COMMAND), where execa cost ~9 ms of a ~62 ms delivery — loading and evaluating
+ * it and the built-ins it pulls in (measured 2026-12-04 with NODE_EXTRA_CA_CERTS unset:
+ * 61.6 → 52.6 ms, medians of 40 alternating runs, the same delivery through spawn()).
+ * `spawnDaemon` and `spawnPiped` start long-lived lab processes, where that cost does not
+ * matter, and keep execa for its clean-up of children when avbench exits or is signalled.
  */
+import type * as ChildProcesses from 'node:child_process';
 import type { execa as Execa } from 'execa';
 
 let execaLoading: Promise<typeof Execa> | undefined;
 /**
- * execa, loaded on the first run: a process that never starts a program (`avbench scan -s
- * clamd`, `serve smtp`) does not pay for loading it (measured: ~95 ms of CPU at start-up).
+ * execa, loaded on the first spawnDaemon/spawnPiped: a process that starts no daemon does
+ * not pay for loading it (measured: ~95 ms of CPU at start-up).
  */
 function loadExeca(): Promise<typeof Execa> {
   execaLoading ??= import('execa').then((m) => m.execa);
   return execaLoading;
 }
+
+let childProcesses: typeof ChildProcesses | undefined;
+/** node:child_process, loaded on the first run() (~3 ms: `scan -s clamd` or `serve smtp` never loads it). */
+function spawner(): typeof ChildProcesses.spawn {
+  childProcesses ??= process.getBuiltinModule('node:child_process');
+  return childProcesses.spawn;
+}
+
+/** Default cap on each of stdout and stderr: 16 MiB. */
+const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+/** Grace between SIGTERM and SIGKILL for a group killed at its deadline, abort or output cap. */
+const KILL_GRACE_MS = 2_000;
 
 export interface RunOptions {
   /** Absolute deadline (Date.now() based). The process is killed (SIGKILL after SIGTERM) when it passes. */
@@ -23,8 +44,12 @@ export interface RunOptions {
   /** An open file descriptor the child gets as its stdin, as `< FILE` in a shell gives a file, not a pipe (not with `input`). */
   stdinFd?: number;
   cwd?: string;
+  /** Variables added to (or, when undefined, removed from) this process's environment. */
   env?: Record<string, string | undefined>;
-  /** Cap on captured stdout/stderr, bytes each (default 16 MiB). */
+  /**
+   * Cap on captured stdout and on captured stderr, bytes each (default 16 MiB). A program
+   * that writes more is killed with its group and the run is `LIMIT_EXCEEDED` (output cut at the cap).
+   */
   maxBuffer?: number;
 }
 
@@ -39,8 +64,11 @@ export type RunResult =
     }
   | {
       ok: false;
-      /** NOT_AVAILABLE: could not start it (ENOENT, EACCES); TIMEOUT: deadline; ABORTED; SCANNER_EXIT: killed by a signal. */
-      reason: 'NOT_AVAILABLE' | 'TIMEOUT' | 'ABORTED' | 'SCANNER_EXIT';
+      /**
+       * NOT_AVAILABLE: could not start it (ENOENT, EACCES); TIMEOUT: deadline; ABORTED;
+       * SCANNER_EXIT: killed by a signal; LIMIT_EXCEEDED: wrote more than `maxBuffer` (killed).
+       */
+      reason: 'NOT_AVAILABLE' | 'TIMEOUT' | 'ABORTED' | 'SCANNER_EXIT' | 'LIMIT_EXCEEDED';
       message: string;
       exitCode?: number;
       signal?: string;
@@ -51,80 +79,111 @@ export type RunResult =
 
 /**
  * Run `file` with `args` (no shell). Resolves with the exit code for any normal exit,
- * whatever its value; resolves `ok: false` when it could not start, was killed, or
- * ran past its deadline.
+ * whatever its value; resolves `ok: false` when it could not start, was killed, ran past
+ * its deadline or wrote more than its output cap.
+ *
+ * The child leads its own process group, so the deadline, an abort and the output cap kill
+ * everything it started (a vendor scanner is often a shell wrapper whose grandchild holds
+ * stdout open): SIGTERM to the group, SIGKILL 2 s later. The result comes when the child has
+ * exited and its stdout and stderr are closed.
  */
-export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const execa = await loadExeca();
+export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   const timeout = opts.deadline === undefined ? undefined : Math.max(1, opts.deadline - started);
-  // The child leads its own process group, so the deadline and an abort kill everything it
-  // started (a vendor scanner is often a shell wrapper whose grandchild holds stdout open).
-  const sub = execa(file, args, {
-    reject: false,
-    shell: false,
-    detached: true,
-    cleanup: true,
-    stripFinalNewline: false,
-    encoding: 'utf8',
-    maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
-    windowsHide: true,
-    // (execa hands an integer to spawn() as the child's own fd; its types list only 0 and 3-9.)
-    ...(opts.input !== undefined ? { input: opts.input } : opts.stdinFd !== undefined ? { stdin: opts.stdinFd as 3 } : { stdin: 'ignore' as const }),
-    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
-    ...(opts.env === undefined ? {} : { env: opts.env, extendEnv: true }),
-  });
-  if (sub.pid !== undefined) liveGroups.add(sub.pid);
-  let ended: 'TIMEOUT' | 'ABORTED' | undefined;
-  let forceTimer: NodeJS.Timeout | undefined;
-  const killGroup = (why: 'TIMEOUT' | 'ABORTED'): void => {
-    if (ended !== undefined) return;
-    ended = why;
-    signalGroup(sub.pid, 'SIGTERM');
-    forceTimer = setTimeout(() => signalGroup(sub.pid, 'SIGKILL'), 2_000);
-  };
-  const deadlineTimer = timeout === undefined ? undefined : setTimeout(() => killGroup('TIMEOUT'), timeout);
-  const onAbort = (): void => killGroup('ABORTED');
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let result;
+  const cap = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
+  let child: ChildProcesses.ChildProcess;
   try {
-    result = await sub;
-  } finally {
-    if (sub.pid !== undefined) liveGroups.delete(sub.pid);
-    clearTimeout(deadlineTimer);
-    clearTimeout(forceTimer);
-    opts.signal?.removeEventListener('abort', onAbort);
+    child = spawner()(file, args, {
+      shell: false,
+      detached: true,
+      windowsHide: true,
+      stdio: [opts.input !== undefined ? 'pipe' : (opts.stdinFd ?? 'ignore'), 'pipe', 'pipe'],
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+      ...(opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } }),
+    });
+  } catch (err) {
+    // What Node throws rather than emits (an argument with a NUL byte, a bad option).
+    return Promise.resolve({ ok: false, reason: 'NOT_AVAILABLE', message: `${file}: could not start (${(err as Error).message})`, stdout: '', stderr: '', ms: Date.now() - started });
   }
-  const ms = Date.now() - started;
-  const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-  if (ended === 'TIMEOUT') {
-    return { ok: false, reason: 'TIMEOUT', message: `${file} ran past its deadline (${timeout ?? 0} ms) and was killed`, stdout, stderr, ms };
-  }
-  if (ended === 'ABORTED') {
-    return { ok: false, reason: 'ABORTED', message: `${file} was aborted`, stdout, stderr, ms };
-  }
-  const code = (result as { code?: string }).code;
-  if (result.exitCode === undefined && result.signal === undefined && result.failed) {
-    const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'not executable' : (result.shortMessage ?? 'could not start');
-    return { ok: false, reason: 'NOT_AVAILABLE', message: `${file}: ${why}`, stdout, stderr, ms };
-  }
-  if (result.signal !== undefined) {
-    return {
-      ok: false,
-      reason: 'SCANNER_EXIT',
-      message: `${file} was killed by ${result.signal}`,
-      signal: result.signal,
-      stdout,
-      stderr,
-      ms,
+  return new Promise<RunResult>((resolve) => {
+    const pid = child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
+    let ended: 'TIMEOUT' | 'ABORTED' | 'LIMIT_EXCEEDED' | undefined;
+    let overflowed: 'stdout' | 'stderr' | undefined;
+    let forceTimer: NodeJS.Timeout | undefined;
+    const killGroup = (why: NonNullable<typeof ended>): void => {
+      if (ended !== undefined) return;
+      ended = why;
+      signalGroup(pid, 'SIGTERM');
+      forceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
-  }
-  return { ok: true, exitCode: result.exitCode ?? 0, stdout, stderr, ms };
+    /** Keep up to `cap` bytes of a stream; past it, kill the group and read on to the end (discarding). */
+    const capture = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): Buffer[] => {
+      const chunks: Buffer[] = [];
+      let room = cap;
+      stream?.on('data', (chunk: Buffer) => {
+        if (room < 0) return;
+        if (chunk.length <= room) {
+          chunks.push(chunk);
+          room -= chunk.length;
+          return;
+        }
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        room = -1;
+        overflowed ??= name;
+        killGroup('LIMIT_EXCEEDED');
+      });
+      stream?.on('error', () => undefined);
+      return chunks;
+    };
+    const out = capture(child.stdout, 'stdout');
+    const err = capture(child.stderr, 'stderr');
+    if (opts.input !== undefined && child.stdin !== null) {
+      // EPIPE when the child exits without reading all of it: its exit status says what happened.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
+    const deadlineTimer = timeout === undefined ? undefined : setTimeout(() => killGroup('TIMEOUT'), timeout);
+    const onAbort = (): void => killGroup('ABORTED');
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null, startError?: NodeJS.ErrnoException): void => {
+      if (settled) return;
+      settled = true;
+      if (pid !== undefined) liveGroups.delete(pid);
+      clearTimeout(deadlineTimer);
+      clearTimeout(forceTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const ms = Date.now() - started;
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (ended === 'TIMEOUT') {
+        resolve({ ok: false, reason: 'TIMEOUT', message: `${file} ran past its deadline (${timeout ?? 0} ms) and was killed`, stdout, stderr, ms });
+      } else if (ended === 'ABORTED') {
+        resolve({ ok: false, reason: 'ABORTED', message: `${file} was aborted`, stdout, stderr, ms });
+      } else if (ended === 'LIMIT_EXCEEDED') {
+        resolve({ ok: false, reason: 'LIMIT_EXCEEDED', message: `${file} wrote more than ${cap} bytes on ${overflowed ?? 'stdout'} (maxBuffer) and was killed`, stdout, stderr, ms });
+      } else if (startError !== undefined) {
+        const why = startError.code === 'ENOENT' ? 'not found' : startError.code === 'EACCES' ? 'not executable' : `could not start (${startError.message})`;
+        resolve({ ok: false, reason: 'NOT_AVAILABLE', message: `${file}: ${why}`, stdout, stderr, ms });
+      } else if (signal !== null) {
+        resolve({ ok: false, reason: 'SCANNER_EXIT', message: `${file} was killed by ${signal}`, signal, stdout, stderr, ms });
+      } else {
+        resolve({ ok: true, exitCode: code ?? 0, stdout, stderr, ms });
+      }
+    };
+    // 'error' without a pid: it did not start (ENOENT, EACCES, EMFILE...). With one, Node emits
+    // it only for a failed kill() or IPC, neither used here: the 'close' that follows settles.
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) finish(null, null, e);
+    });
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => finish(code, signal));
+  });
 }
 
-/** Process groups of running `run()` children: killed if this process exits first (detached children are not cleaned up by execa). */
+/** Process groups of running `run()` children: killed if this process exits first (a detached child is not killed with it). */
 const liveGroups = new Set<number>();
 process.once('exit', () => {
   for (const pid of liveGroups) signalGroup(pid, 'SIGKILL');

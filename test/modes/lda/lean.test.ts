@@ -142,8 +142,8 @@ await describeReal('lean avbench deliver (one process per message)', ['clamd'], 
     expect(usage.path).toContain('full CLI (arguments left to yargs)');
     expect({ code: usage.code, lines: usage.lines }).toEqual({ code: usageFull.code, lines: usageFull.lines });
 
-    // A tsc run after the bundle was made: lean.js is newer than the bundle, which may be stale.
-    const leanJs = join(build.dir, 'src', 'cli', 'lean.js');
+    // A tsc run after the bundle was made: lean.cjs is newer than the bundle, which may be stale.
+    const leanJs = join(build.dir, 'src', 'cli', 'lean.cjs');
     const bundle = join(build.dir, 'lean', 'deliver.cjs');
     const { mtime } = await stat(bundle);
     const before = await stat(leanJs);
