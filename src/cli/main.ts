@@ -55,7 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   // Not a usage error: no usage hint. A failure the command met (a disk, a network, a
   // scanner) is one line and the command's failure code (2; 75 for deliver, EX_TEMPFAIL);
-  // a bug (TypeError and the like) goes to bin.ts's guard, which calls it an internal error.
+  // a bug (TypeError and the like) goes to bin.cts's guard, which calls it an internal error.
   if (done.runtime !== undefined) {
     const err = done.runtime;
     if (!(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) throw err;

@@ -4,7 +4,7 @@
  * loader, the adapters, the core and the corpus reader — not yargs (whose set-up and help
  * text cost ~0.1 s of CPU per run), the bench, the report or the SMTP stack. `npm run build`
  * bundles this file with everything it imports into one CommonJS file, `dist/lean/scan.cjs`
- * (scripts/build-deliver.ts), which src/cli/lean.ts loads with a V8 code cache.
+ * (scripts/build-deliver.ts), which src/cli/lean.cts loads with a V8 code cache.
  *
  * The semantics are those of the yargs command module (src/cli/commands/scan.ts): the same
  * parsed options go to the same `runScan`, and its errors are reported as src/cli/main.ts
