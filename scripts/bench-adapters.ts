@@ -11,7 +11,7 @@
  *   node dist/scripts/bench-adapters.js --make-test-corpus DIR [--count 2000]   (half EICAR in base64)
  *
  * Whole processes (first, unless --no-whole; --whole-only skips the rest): `avbench scan -s
- * clamd DIR` (node bin.js of a private copy of dist/, its defaults: the lean path when the
+ * clamd DIR` (node bin.cjs, the package's bin, of a private copy of dist/, its defaults: the lean path when the
  * build made its bundle, said at the start; an avbench.config.json naming the lab
  * clamd's clamd.conf) against `clamdscan --config-file=CONF --multiscan --fdpass DIR` on the
  * same lab clamd, alternating, `--runs` rounds after one untimed warm-up of each, medians
@@ -57,9 +57,9 @@ import { hostLine, loadAverage } from './lib/host.js';
 import { AVBENCH_BIN as SHARED_BIN, privateDist } from './lib/sut.js';
 
 /**
- * The avbench command line, as a user runs it: bin.js of a private copy of dist/ made by
+ * The avbench command line, as a user runs it: bin.cjs (the package's bin) of a private copy of dist/ made by
  * main() (engineers sharing this tree rebuild dist/ while the bench runs, and a tsc run
- * makes bin.js fall back to the full CLI), else dist/src/cli/bin.js next to this dist/scripts/.
+ * makes the bin fall back to the full CLI), else dist/src/cli/bin.cjs next to this dist/scripts/.
  */
 let AVBENCH_BIN = SHARED_BIN;
 
@@ -455,7 +455,7 @@ async function main(): Promise<void> {
         // What a user writes: an avbench.config.json naming the clamd.conf of the clamd to use.
         const config = join(work, 'avbench.config.json');
         await writeFile(config, JSON.stringify({ scanners: { clamd: { type: 'clamd', configFile: clamd.configFile }, clamscan: { type: 'clamscan', database: clamd.dbDir } } }), { mode: 0o600 });
-        AVBENCH_BIN = join(await privateDist(work), 'dist/src/cli/bin.js');
+        AVBENCH_BIN = join(await privateDist(work), 'dist/src/cli/bin.cjs');
         const one = join(work, 'one.eml');
         await writeFile(one, 'From: a@example.org\r\nTo: b@example.org\r\nSubject: one\r\n\r\nHello.\r\n', { mode: 0o600 });
         await startupFigures(clamd, config, one, 5);

@@ -9,7 +9,7 @@
  *                 $max_servers = --filter-procs, spam checks off, log level 0) → the Postfix's
  *                 re-injection smtpd → smtp-sink
  *   ours        = an identical private Postfix whose content filter is
- *                 `node dist/src/cli/bin.js serve smtp --scanner clamd --quiet` (a private copy of
+ *                 `node dist/src/cli/bin.cjs serve smtp --scanner clamd --quiet` (a private copy of
  *                 dist/) forwarding to that Postfix's re-injection smtpd → the same smtp-sink
  *
  * After the queue the sender's 250 comes at queueing time, so the figure is msg/s DELIVERED:
@@ -192,7 +192,7 @@ export async function measureAmavis(lab: AmavisLab, a: AmavisOptions): Promise<{
     const oursPostfix = await startPostfixAfterQueue({ relayPort: sink.port, filterPort: oursPort, filterConcurrency: a.filterProcs, dir: base });
     stops.push(() => oursPostfix.stop());
     const proxy = await startNodeServer(
-      [join(app, 'dist/src/cli/bin.js'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${oursPostfix.reinjectPort}`, '--scanner', 'clamd', '--config', cfg, '--quiet'],
+      [join(app, 'dist/src/cli/bin.cjs'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${oursPostfix.reinjectPort}`, '--scanner', 'clamd', '--config', cfg, '--quiet'],
       { ready: loopback(oursPort), expect: 'smtp', logFile: join(base, 'serve-smtp.log'), cwd: app, what: 'avbench serve smtp' },
     );
     stops.push(() => proxy.stop(5_000));
@@ -207,7 +207,7 @@ export async function measureAmavis(lab: AmavisLab, a: AmavisOptions): Promise<{
     if (amavis.milter !== undefined) {
       const milterPort = await freePort();
       const ourMilter = await startNodeServer(
-        [join(app, 'dist/src/cli/bin.js'), 'serve', 'milter', '--listen', `inet:${milterPort}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg],
+        [join(app, 'dist/src/cli/bin.cjs'), 'serve', 'milter', '--listen', `inet:${milterPort}@127.0.0.1`, '--scanner', 'clamd', '--config', cfg],
         { ready: loopback(milterPort), logFile: join(base, 'serve-milter.log'), cwd: app, what: 'avbench serve milter' },
       );
       stops.push(() => ourMilter.stop(5_000));

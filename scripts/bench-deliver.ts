@@ -6,8 +6,8 @@
  * Postfix hands it over):
  *
  *  - `node0`      `node -e 0` — the reference: Node's own start-up on this machine;
- *  - `embedded`   `node dist/src/cli/bin.js deliver -s embedded -c CFG -- cat`;
- *  - `clamd`      `node dist/src/cli/bin.js deliver -s clamd -c CFG -- cat` (the lab clamd);
+ *  - `embedded`   `node dist/src/cli/bin.cjs deliver -s embedded -c CFG -- cat`;
+ *  - `clamd`      `node dist/src/cli/bin.cjs deliver -s clamd -c CFG -- cat` (the lab clamd);
  *  - `procmail`   `procmail -m RC`, the classic recipe piping the message through
  *                 `clamdscan -` to the same clamd, tagging with formail, into a Maildir
  *                 (src/lab/procmail.ts, the `--sut lda:` system of the bench);
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     stops.push(() => procmail.remove());
 
     // A private copy of dist/: engineers sharing this tree rebuild dist/ while the bench runs.
-    const BIN = join(await privateDist(work), 'dist/src/cli/bin.js');
+    const BIN = join(await privateDist(work), 'dist/src/cli/bin.cjs');
     const node = process.execPath;
     const ours = (scanner: string): string[] => [node, BIN, 'deliver', '-s', scanner, '-c', cfg, '--', 'cat'];
     const commands: Record<System, { argv: string[]; env?: Record<string, string> }> = {

@@ -3,7 +3,7 @@
  * `smtp-source -s 8` (a new connection per message, as Postfix's own load tool does by
  * default) drives identical private Postfix instances that relay to one `smtp-sink`:
  *   - Postfix alone (no smtpd_milters), the reference ceiling;
- *   - Postfix + `node dist/src/cli/bin.js serve milter --scanner clamd --config FILE`
+ *   - Postfix + `node dist/src/cli/bin.cjs serve milter --scanner clamd --config FILE`
  *     (whole process, its defaults);
  *   - Postfix + rspamd 3.4 (its proxy worker in milter mode → normal worker → antivirus
  *     module, clamav rule; src/lab/rspamd.ts: no Redis, no rules, scan_mime_parts = false).
@@ -145,7 +145,7 @@ export async function measureMilterGateways(lab: MilterGatewaysLab, a: MilterGat
       stops.push(() => rs.stop());
       const pfRs = await startPostfix({ relayPort: sink.port, milter: rs.socket, dir: work });
       stops.push(() => pfRs.stop());
-      out(`ours (${how}): node dist/src/cli/bin.js serve milter ${serveArgs.join(' ')} (pid ${ours.pid})\n`);
+      out(`ours (${how}): node dist/src/cli/bin.cjs serve milter ${serveArgs.join(' ')} (pid ${ours.pid})\n`);
       out(`rspamd (${how}): rspamd -f -c ${rs.configFile}, milter ${rs.socket} (processes ${rs.pids.join(',')}: main, 1 proxy in milter mode, ${a.rspamdWorkers ?? "rspamd's default count of"} normal worker(s), hs_helper)\n`);
       systems.push(
         { key: `ours-${how}`, label: `+ avbench serve milter (${how})`, postfix: pfOurs, cpu: { milter: ms(ours.pid), clamd: ms(clamd.pid), 'smtp-sink': ms(sink.pid) } },

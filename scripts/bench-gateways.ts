@@ -4,7 +4,7 @@
  * defaults, the same lab clamd, the same next hop. Today: Haraka + haraka-plugin-clamd, and
  * Exim's malware ACL when scripts/install-exim.sh unpacked it.
  *
- *   ours   = `node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE --quiet`
+ *   ours   = `node dist/src/cli/bin.cjs serve smtp --scanner clamd --config FILE --quiet`
  *            (a private copy of dist/: others may rebuild the shared tree meanwhile)
  *   haraka = Haraka (npm devDependency) from src/lab/haraka.ts: clamd plugin → the same
  *            clamd's unix socket, reject on virus, queue/smtp_forward → the same sink;
@@ -177,7 +177,7 @@ export async function measureSmtpGateways(lab: SmtpGatewaysLab, a: SmtpGatewaysO
     const cfg = await writeClamdConfig(join(base, 'avbench.config.json'), { socket: clamd.socket });
     const oursPort = await freePort();
     const proxy = await startNodeServer(
-      [join(app, 'dist/src/cli/bin.js'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.logs ? [] : ['--quiet'])],
+      [join(app, 'dist/src/cli/bin.cjs'), 'serve', 'smtp', '--listen', `127.0.0.1:${oursPort}`, '--forward', `127.0.0.1:${sink.port}`, '--scanner', 'clamd', '--config', cfg, ...(a.logs ? [] : ['--quiet'])],
       { ready: loopback(oursPort), expect: 'smtp', logFile: join(base, 'serve-smtp.log'), cwd: app, what: 'avbench serve smtp' },
     );
     stops.push(() => proxy.stop(5_000));

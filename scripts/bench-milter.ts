@@ -5,7 +5,7 @@
  *    SMTP connection per message) drives a private Postfix that relays to `smtp-sink`; the
  *    same run measures
  *      - Postfix alone (an identical instance without `smtpd_milters`, the same sink),
- *      - Postfix + `node dist/src/cli/bin.js serve milter --scanner clamd --config FILE`
+ *      - Postfix + `node dist/src/cli/bin.cjs serve milter --scanner clamd --config FILE`
  *        (whole process, its defaults; the config points at the lab clamd),
  *      - Postfix + clamav-milter on the same lab clamd,
  *      - Postfix + our milter server with a null scanner (every message clean at once, no
@@ -163,7 +163,7 @@ async function postfixPart(a: Args, work: string, clamd: LabClamd, stops: Stops,
       const pf = await startPostfix({ relayPort: sink.port, milter: listen, dir: work });
       stops.push(() => pf.stop());
       systems.push({ key: `ours-${how}`, label: `+ avbench serve milter (${how})`, kind: 'ours', listen: how, postfix: pf, pids: { milter: d.pid, clamd: clamd.pid, 'smtp-sink': sink.pid } });
-      out(`ours (${how}): node dist/src/cli/bin.js serve milter ${args.join(' ')}  (pid ${d.pid})\n`);
+      out(`ours (${how}): node dist/src/cli/bin.cjs serve milter ${args.join(' ')}  (pid ${d.pid})\n`);
     }
     if (a.systems.includes('null')) {
       const listen = how === 'unix' ? `unix:${join(work, 'null.sock')}` : `inet:${await freePort()}@127.0.0.1`;

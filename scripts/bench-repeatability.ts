@@ -1,6 +1,6 @@
 /**
  * Do reruns agree? (issue 14.8) The same bench, run twice as whole CLI processes the way a
- * user runs it — `node dist/src/cli/bin.js bench --corpus C --lab -s embedded -s clamd -m
+ * user runs it — `node dist/src/cli/bin.cjs bench --corpus C --lab -s embedded -s clamd -m
  * direct -m smtp --repeat R --warmup W --out DIR` — each writing its own results.json. Then,
  * per cell (the runs of the two files paired as src/results/pairing.ts pairs them, the same
  * rule as `avbench report A B` and `avbench check`):
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   try {
     console.log(hostLine());
     const app = await privateDist(work);
-    const bin = join(app, 'dist/src/cli/bin.js');
+    const bin = join(app, 'dist/src/cli/bin.cjs');
     const cli = async (args: string[], what: string): Promise<void> => {
       const r = await run(process.execPath, [bin, ...args], { deadline: Date.now() + BENCH_DEADLINE_MS, maxBuffer: 64 * 2 ** 20 });
       if (!r.ok || r.exitCode !== 0) {
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     await mkdir(out, { recursive: true });
     const benchArgs = (dir: string): string[] => ['bench', '--corpus', corpus, '--lab', ...a.scanners.flatMap((s) => ['-s', s]), ...a.modes.flatMap((m) => ['-m', m]), '--repeat', String(a.repeat), '--warmup', String(a.warmup), '--out', dir];
     console.log(`corpus: ${a.corpus ?? 'quick (generated, seed 1)'}; scanners ${a.scanners.join(', ')}; modes ${a.modes.join(', ')}; ${a.repeat} repeats, ${a.warmup} warm-up, cold pass per round, no-scan baselines`);
-    console.log(`each run: node dist/src/cli/bin.js ${benchArgs('OUT').join(' ').replace(corpus, a.corpus ?? '<quick corpus>')}`);
+    console.log(`each run: node dist/src/cli/bin.cjs ${benchArgs('OUT').join(' ').replace(corpus, a.corpus ?? '<quick corpus>')}`);
     const files: Results[] = [];
     for (const n of [1, 2]) {
       const dir = join(out, `run${n}`);

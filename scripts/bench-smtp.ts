@@ -6,7 +6,7 @@
  *     shape (a new connection per message = its default | `-d` kept-open sessions)
  *     × sessions (`-s`: 1 / 8 / 32) × size (`-l`: 1 KB / 100 KB / 2 MB):
  *       - smtp-sink alone (the ceiling),
- *       - `node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE` (the real CLI,
+ *       - `node dist/src/cli/bin.cjs serve smtp --scanner clamd --config FILE` (the real CLI,
  *         its config pointing the clamd scanner at the lab clamd) → smtp-sink,
  *       - clamsmtpd + the same lab clamd → the same smtp-sink,
  *     and prints msg/s of each, the ratio ours / clamsmtpd against its target (≥ 10x at
@@ -258,7 +258,7 @@ function target(length: number): number {
 async function benchTool(a: Args, s: Systems, sink: DumpSink): Promise<void> {
   out(`\n## 1. smtp-source → {smtp-sink alone | avbench serve smtp + clamd | clamsmtpd + clamd} → smtp-sink (every message dumped and checked)\n`);
   out(`config: {"scanners":{"clamd":{"type":"clamd","socket":LAB${a.clamdPool === undefined ? '' : `,"poolSize":${a.clamdPool}`}}}${a.clamdPool === undefined ? ' (clamd adapter defaults)' : ''}\n`);
-  out(`ours = \`node dist/src/cli/bin.js serve smtp --scanner clamd --config FILE${a.proxyQuiet ? ' --quiet' : ''}${a.proxyArgs.length > 0 ? ' ' + a.proxyArgs.join(' ') : ''}\` (per-message log lines ${a.proxyQuiet ? 'off' : 'on, to a file'}); clamsmtpd Action drop, debug 0; shapes: per-conn = smtp-source's default (a new connection per message), kept = smtp-source -d\n`);
+  out(`ours = \`node dist/src/cli/bin.cjs serve smtp --scanner clamd --config FILE${a.proxyQuiet ? ' --quiet' : ''}${a.proxyArgs.length > 0 ? ' ' + a.proxyArgs.join(' ') : ''}\` (per-message log lines ${a.proxyQuiet ? 'off' : 'on, to a file'}); clamsmtpd Action drop, debug 0; shapes: per-conn = smtp-source's default (a new connection per message), kept = smtp-source -d\n`);
   out(`timing = smtp-source's whole-process time, session start-up included for every system (clamsmtpd listens with a backlog of 5: 32 clients connecting at once lose SYNs and retry after 1 s; --seconds 5 dilutes that start-up in kept-open cells)\n`);
   out(`msg/s (median of ${a.repeats}; runs in brackets when > 1) · ratio ours/clamsmtpd vs target · ours as % of smtp-sink alone · CPU µs/msg per process · load1 at the run · arrivals\n\n`);
   const rows: string[] = [];

@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     await writeFile(path, messageWith(f, readFileSync(join(src, f))));
   }
   try {
-    const bin = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.js');
+    const bin = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/bin.cjs');
     const load0 = loadavg()[0]?.toFixed(2);
     const ours = await run(process.execPath, [bin, 'scan', '--config', config, '-s', 'embedded-clam', '--json', mail], { maxBuffer: 64 * 1024 * 1024 });
     const rows = new Map<string, EmbeddedRow>();

@@ -1,6 +1,6 @@
 /**
  * Starting our own systems under test the way a user runs them: the real CLI
- * (`node dist/src/cli/bin.js serve smtp|milter ...`) as a whole process, its config naming
+ * (`node dist/src/cli/bin.cjs serve smtp|milter ...`) as a whole process, its config naming
  * the lab clamd, waited for until it listens; and a private copy of dist/ for benches that
  * run the CLI many times while others may rebuild the shared tree.
  */
@@ -18,7 +18,7 @@ import { startDumpSink, type DumpSink } from './smtp.js';
 /** The folder holding dist/ and package.json (this file is dist/scripts/lib/sut.js once built). */
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The avbench command line of this build. */
-export const AVBENCH_BIN = join(ROOT, 'dist/src/cli/bin.js');
+export const AVBENCH_BIN = join(ROOT, 'dist/src/cli/bin.cjs');
 
 /** A config entry for the lab clamd, as a user writes one: its unix socket or its TCP address. */
 export type ClamdEntry = {
@@ -68,20 +68,20 @@ export async function startNodeServer(args: readonly string[], opts: NodeServerO
 }
 
 /**
- * `node dist/src/cli/bin.js serve smtp|milter ARGS...` of the repository, or of `opts.app` (a
+ * `node dist/src/cli/bin.cjs serve smtp|milter ARGS...` of the repository, or of `opts.app` (a
  * copy made by {@link privateDist}; cwd that folder unless `opts.cwd` says), ready when it listens at `ready` (an SMTP proxy: at its
  * greeting).
  */
 export function startServe(kind: 'smtp' | 'milter', args: readonly string[], opts: Omit<NodeServerOptions, 'expect' | 'what'> & { app?: string }): Promise<Daemon> {
   const { app, ...rest } = opts;
-  const bin = app === undefined ? AVBENCH_BIN : join(app, 'dist/src/cli/bin.js');
+  const bin = app === undefined ? AVBENCH_BIN : join(app, 'dist/src/cli/bin.cjs');
   return startNodeServer([bin, 'serve', kind, ...args], { cwd: app ?? ROOT, ...rest, expect: kind === 'smtp' ? 'smtp' : 'connect', what: `avbench serve ${kind}` });
 }
 
 /**
  * Copy dist/ and package.json into `work`/avbench (timestamps kept, node_modules linked) and
  * return the copy's folder: engineers sharing this tree rebuild dist/ while a bench runs, and
- * a tsc run makes bin.js fall back to the full CLI.
+ * a tsc run makes the bin fall back to the full CLI.
  */
 export async function privateDist(work: string): Promise<string> {
   const app = join(work, 'avbench');
