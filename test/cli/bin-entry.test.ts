@@ -1,6 +1,7 @@
 /**
  * The `avbench` executable as built (npm test builds it first): dist/src/cli/bin.cjs, the
- * package's bin (CommonJS, no ESM loader on the lean path), and dist/src/cli/bin.js, the ES
+ * package's bin (CommonJS, no ESM loader on the lean path; made one file with the guard and
+ * the loader by scripts/build-deliver.ts), and dist/src/cli/bin.js, the ES
  * module kept for what names it, which runs bin.cjs. Both take the lean path for `deliver`
  * and `scan` (with the code cache) and the full CLI otherwise; the CommonJS loader and guard
  * give their names to an ES module import.
@@ -36,10 +37,12 @@ function avbench(entry: 'bin.cjs' | 'bin.js', args: string[], input?: Buffer) {
 }
 
 describe('avbench bin entry', () => {
-  it('package.json names bin.cjs, which starts with the shebang', async () => {
+  it('package.json names bin.cjs: the shebang, then guard and loader in the same file (npm run build)', async () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     expect(pkg.bin).toEqual({ avbench: 'dist/src/cli/bin.cjs' });
-    expect((await readFile(join(CLI, 'bin.cjs'), 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const bin = await readFile(join(CLI, 'bin.cjs'), 'utf8');
+    expect(bin.startsWith('#!/usr/bin/env node\n// avbench-bin: bin.cts, guard.cts and lean.cts in one file')).toBe(true);
+    expect([...bin.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m!.startsWith('node:'))).toEqual([]);
     expect((await readFile(join(CLI, 'bin.js'), 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
   });
 
