@@ -4,6 +4,7 @@
  * line and the same delivered bytes as the full yargs CLI (AVBENCH_LEAN=0), with a real clamd,
  * and fall back to the full CLI whenever it cannot or should not handle the command line.
  */
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,8 +143,8 @@ await describeReal('lean avbench deliver (one process per message)', ['clamd'], 
     expect(usage.path).toContain('full CLI (arguments left to yargs)');
     expect({ code: usage.code, lines: usage.lines }).toEqual({ code: usageFull.code, lines: usageFull.lines });
 
-    // A tsc run after the bundle was made: lean.cjs is newer than the bundle, which may be stale.
-    const leanJs = join(build.dir, 'src', 'cli', 'lean.cjs');
+    // A tsc run after the bundle was made: bin.cjs (which holds the loader, lean.cts) is newer than the bundle, which may be stale.
+    const leanJs = join(build.dir, 'src', 'cli', 'bin.cjs');
     const bundle = join(build.dir, 'lean', 'deliver.cjs');
     const { mtime } = await stat(bundle);
     const before = await stat(leanJs);
@@ -154,5 +155,42 @@ await describeReal('lean avbench deliver (one process per message)', ['clamd'], 
     expect(stale.lines).toEqual(['avbench deliver: delivered: clean via cat']);
     await utimes(leanJs, before.atime, before.mtime);
     expect((await deliver(['-s', 'embedded', '--', 'cat'], clean)).path).toContain('lean path');
+  }, 120_000);
+
+  it('reads the whole message on stdin from a pipe, a file, and a non-blocking pipe written slowly', async () => {
+    // stdin is read with plain reads of fd 0; a non-blocking one (EAGAIN) is read on through
+    // process.stdin. The preload makes fd 0 non-blocking the way Node does for a pipe it opens.
+    const msg = mailWithAttachment('big.txt', Buffer.alloc(300_000, 'a'));
+    const file = join(dir, 'stdin.eml');
+    await writeFile(file, msg);
+    const head = join(dir, 'head.eml');
+    const tail = join(dir, 'tail.eml');
+    await writeFile(head, msg.subarray(0, 1000));
+    await writeFile(tail, msg.subarray(1000));
+    const preload = join(dir, 'nonblock.cjs');
+    await writeFile(preload, 'process.stdin;\n');
+    const sink = (name: string): string[] => ['-s', 'embedded', '--', 'sh', '-c', `cat > ${join(dir, name)}`];
+    const piped = await deliver(sink('out-pipe'), msg);
+    const fd = openSync(file, 'r');
+    let fromFile;
+    try {
+      fromFile = await run(build.deliver[0]!, [...build.deliver.slice(1), ...sink('out-file')], { stdinFd: fd, cwd: dir, deadline: Date.now() + 60_000 });
+    } finally {
+      closeSync(fd);
+    }
+    const [node, bin] = build.deliver as [string, string, ...string[]];
+    const slow = await run('sh', ['-c', '{ cat "$H"; sleep 0.5; cat "$T"; } | "$N" -r "$P" "$B" deliver -s embedded -- sh -c "cat > $O"'], {
+      cwd: dir,
+      deadline: Date.now() + 60_000,
+      env: { H: head, T: tail, N: node, P: preload, B: bin, O: join(dir, 'out-slow') },
+    });
+    expect([piped.code, fromFile.ok && fromFile.exitCode, slow.ok && slow.exitCode]).toEqual([0, 0, 0]);
+    expect(slow.stderr).toBe('avbench deliver: delivered: clean via sh\n');
+    const outs = await Promise.all(['out-pipe', 'out-file', 'out-slow'].map((n) => readFile(join(dir, n))));
+    for (const out of outs) {
+      expect(out.length).toBeGreaterThan(msg.length);
+      expect(out.subarray(out.length - msg.length).equals(msg)).toBe(true);
+    }
+    expect(outs[1]!.equals(outs[0]!) && outs[2]!.equals(outs[0]!)).toBe(true);
   }, 120_000);
 });
