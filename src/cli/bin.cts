@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `avbench` executable (package.json "bin": dist/src/cli/bin.cjs). CommonJS on purpose:
 // `avbench deliver` runs once per message under an MTA and `avbench scan` races clamdscan as
-// a whole process, and an ES module entry costs each run Node's ESM loader start-up (~6 ms
-// of ~65, src/cli/README.md). bin.ts (dist/src/cli/bin.js) only requires this file.
+// a whole process, and an ES module entry costs each run Node's ESM loader start-up (~4 ms
+// of ~50, src/cli/README.md). bin.ts (dist/src/cli/bin.js) only requires this file.
+// `npm run build` makes dist/src/cli/bin.cjs one file with guard.cjs and lean.cjs
+// (scripts/build-deliver.ts, bundleBin).
 import { installProcessGuards } from './guard.cjs';
 import { leanDeliver, leanScan } from './lean.cjs';
 
