@@ -78,7 +78,7 @@ function smtpShape(shape: LoadShape | undefined): { connection: LoadShape['conne
 }
 
 
-/** `[node, <root>/dist/src/cli/bin.js, 'deliver']`; throws when the CLI is not built. */
+/** `[node, <root>/dist/src/cli/bin.cjs, 'deliver']`; throws when the CLI is not built. */
 export function defaultDeliverCommand(): string[] {
   const bin = builtCliPath();
   if (!existsSync(bin)) throw new Error(`lda mode needs the built CLI (${bin}): run npm run build`);

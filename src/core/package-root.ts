@@ -16,7 +16,7 @@ export function packageRoot(from: string = import.meta.dirname): string {
   }
 }
 
-/** `<root>/dist/src/cli/bin.js`: the built CLI, which the bench and the lab run as a process of its own. */
+/** `<root>/dist/src/cli/bin.cjs`: the built CLI (package.json "bin"), which the bench and the lab run as a process of its own. */
 export function builtCliPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'cli', 'bin.js');
+  return join(packageRoot(), 'dist', 'src', 'cli', 'bin.cjs');
 }

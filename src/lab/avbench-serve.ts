@@ -19,7 +19,7 @@ export type AvbenchServeKind = 'milter' | 'smtp';
 /** The `--sut` names `avbench lab up` gives our front ends behind Postfix. */
 export const POSTFIX_AVBENCH_SUT: Record<AvbenchServeKind, 'postfix+avbench-milter' | 'postfix+avbench-proxy'> = { milter: 'postfix+avbench-milter', smtp: 'postfix+avbench-proxy' };
 
-/** The built CLI (`<root>/dist/src/cli/bin.js`), or undefined when it is not built. */
+/** The built CLI (`<root>/dist/src/cli/bin.cjs`), or undefined when it is not built. */
 export function builtCli(): string | undefined {
   const bin = builtCliPath();
   return existsSync(bin) ? bin : undefined;
