@@ -47,10 +47,17 @@ export interface RunOptions {
   /** Variables added to (or, when undefined, removed from) this process's environment. */
   env?: Record<string, string | undefined>;
   /**
-   * Cap on captured stdout and on captured stderr, bytes each (default 16 MiB). A program
-   * that writes more is killed with its group and the run is `LIMIT_EXCEEDED` (output cut at the cap).
+   * Cap on captured stdout and on captured stderr, bytes each (default 16 MiB). What happens
+   * past it is `onOverflow`'s choice.
    */
   maxBuffer?: number;
+  /**
+   * Output past `maxBuffer`: `fail` (default) kills the group and resolves `LIMIT_EXCEEDED`
+   * (a scanner's report cut short must not become a verdict); `truncate` keeps the first
+   * `maxBuffer` bytes, reads on and discards the rest, and lets the program run to its own
+   * exit (output that is only diagnostics, e.g. a delivery agent's).
+   */
+  onOverflow?: 'fail' | 'truncate';
 }
 
 /** Outcome of one process run. Never thrown: a failing program is data. */
@@ -80,7 +87,7 @@ export type RunResult =
 /**
  * Run `file` with `args` (no shell). Resolves with the exit code for any normal exit,
  * whatever its value; resolves `ok: false` when it could not start, was killed, ran past
- * its deadline or wrote more than its output cap.
+ * its deadline or wrote more than its output cap (unless `onOverflow: 'truncate'`).
  *
  * The child leads its own process group, so the deadline, an abort and the output cap kill
  * everything it started (a vendor scanner is often a shell wrapper whose grandchild holds
@@ -117,7 +124,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
       signalGroup(pid, 'SIGTERM');
       forceTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
-    /** Keep up to `cap` bytes of a stream; past it, kill the group and read on to the end (discarding). */
+    /** Keep up to `cap` bytes of a stream; past it, read on to the end (discarding) and, unless truncating, kill the group. */
     const capture = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): Buffer[] => {
       const chunks: Buffer[] = [];
       let room = cap;
@@ -130,6 +137,7 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
         }
         if (room > 0) chunks.push(chunk.subarray(0, room));
         room = -1;
+        if (opts.onOverflow === 'truncate') return;
         overflowed ??= name;
         killGroup('LIMIT_EXCEEDED');
       });

@@ -93,6 +93,10 @@ describe('exec door', () => {
     // Exactly the cap is not over it.
     expect(await run('sh', ['-c', 'head -c 1000 /dev/zero | tr "\\0" c'], { maxBuffer: 1000 })).toMatchObject({ ok: true, stdout: 'c'.repeat(1000) });
   });
+  it("onOverflow 'truncate': output cut at the cap, the rest read and discarded, the program runs to its own exit", async () => {
+    const r = await run('sh', ['-c', 'head -c 5000 /dev/zero | tr "\\0" a; head -c 3000 /dev/zero | tr "\\0" b >&2; echo end >&2; exit 4'], { maxBuffer: 1000, onOverflow: 'truncate' });
+    expect(r).toMatchObject({ ok: true, exitCode: 4, stdout: 'a'.repeat(1000), stderr: 'b'.repeat(1000) });
+  });
   it('kills the group of a running child when this process exits first', async () => {
     // A separate Node process runs run('sleep') and exits at once: its liveGroups hook must kill the sleep.
     const dir = await mkdtemp(join(tmpdir(), 'avbench-exec-test-'));

@@ -97,7 +97,7 @@ export interface DeliverResult {
   defanged: DefangedName[];
   /** Maildir or quarantine file written. */
   file?: string;
-  /** The delivery COMMAND's exit code, stdout and stderr, when it ran. */
+  /** The delivery COMMAND's exit code, stdout and stderr (each cut at 16 MiB), when it ran. */
   command?: { exitCode?: number; stdout: string; stderr: string };
   /** One line for stderr (what happened and why). */
   message: string;
@@ -242,6 +242,8 @@ export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<De
     const r = await run(file, args, {
       input: out,
       deadline: Date.now() + (o.commandTimeoutMs ?? 120_000),
+      // Its output is only diagnostics: a chatty agent (`tee`, `cat`) past the cap is not a failed delivery.
+      onOverflow: 'truncate',
       ...(o.signal === undefined ? {} : { signal: o.signal }),
     });
     if (!r.ok) {

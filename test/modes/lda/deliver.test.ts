@@ -128,6 +128,16 @@ describe('deliverMessage', () => {
     expect(r2.message).toMatch(/^tempfail: TIMEOUT/);
   });
 
+  it('a delivery command that writes more than 16 MiB of output still delivers by its exit code (output cut, not killed)', async () => {
+    const chatty = join(dir, 'chatty.sh');
+    const done = join(dir, 'chatty.done');
+    await writeFile(chatty, `#!/bin/sh\ncat > /dev/null\nhead -c 17000000 /dev/zero\nhead -c 17000000 /dev/zero >&2\ntouch "${done}"\nexit 0\n`, { mode: 0o700 });
+    const r = await deliverMessage(clean, opts({ command: [chatty] }));
+    expect([r.exitCode, r.action]).toEqual([0, 'delivered']);
+    expect([r.command?.stdout.length, r.command?.stderr.length]).toEqual([16 * 1024 * 1024, 16 * 1024 * 1024]);
+    await stat(done); // it ran to its end
+  });
+
   it('Maildir delivery: tmp/ then new/, unique private names, content intact', async () => {
     const md = join(dir, 'Maildir');
     const a = await deliverMessage(clean, opts({ maildir: md }));
