@@ -3,9 +3,7 @@ import type { ScanUnit } from '../types.js';
 import { LimitExceededError, type Budget } from '../limits.js';
 import { detectContainer, type ContainerKind } from './detect.js';
 import { baseName, type Member } from './member.js';
-import { zipMembers } from './zip.js';
 import { gzipMembers } from './gzip.js';
-import { tarMembers } from './tar.js';
 import { sevenZipMembers } from './sevenzip.js';
 import { binhexMembers } from './binhex.js';
 import { rtfMembers } from './rtf.js';
@@ -74,14 +72,23 @@ function streamName(unit: ScanUnit, ext: RegExp, fallback: string): string {
   return fallback;
 }
 
+/**
+ * The members of a format whose reader is loaded on its first container: zip (yauzl) and
+ * tar (tar-stream, streamx) cost a per-message process — `avbench deliver`, one per
+ * message under the MTA — their module set-up on every message otherwise, container or not.
+ */
+async function* loadedMembers(start: () => Promise<AsyncGenerator<Member>>): AsyncGenerator<Member> {
+  yield* await start();
+}
+
 function membersOf(kind: ContainerKind, unit: ScanUnit, budget: Budget): AsyncGenerator<Member> {
   switch (kind) {
     case 'zip':
-      return zipMembers(unit, budget);
+      return loadedMembers(async () => (await import('./zip.js')).zipMembers(unit, budget));
     case 'gzip':
       return gzipMembers(unit, budget);
     case 'tar':
-      return tarMembers(unit, budget);
+      return loadedMembers(async () => (await import('./tar.js')).tarMembers(unit, budget));
     case 'bzip2':
       return sevenZipMembers(unit, budget, { type: 'bzip2', fallbackName: streamName(unit, /\.(bz2|bz|tbz2?)$/i, 'bunzip2') });
     case 'xz':
