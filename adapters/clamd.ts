@@ -10,8 +10,9 @@
  * must be able to read the file (it may run as another user); when it cannot, or the path
  * is odd (a newline, too long, not a regular file), the bytes are streamed instead.
  *
- * probe() asks PING and VERSION inside the shared SCAN session when the server is one for
- * in-place scans (one connection for the probe and the scans that follow); scanBatch sends
+ * probe() asks PING and VERSION on a pooled IDSESSION that the first INSTREAM reuses or the
+ * first in-place SCAN adopts as its shared session (one connection for the probe and the
+ * scans that follow); scanBatch sends
  * a batch's SCANs largest file first, so clamd's threads finish together.
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
@@ -165,6 +166,14 @@ class ClamdAdapter implements Adapter {
       const session = await have.catch(() => undefined);
       if (session?.usable === true) return { session, fresh: false };
       if (this.scanSessions.get(key) !== have) return this.scanSession(ep, deadline);
+    }
+    // The session the probe left idle in the pool, when there is one (clamd may have closed
+    // it since: not fresh, so a failed first SCAN is tried once more on a new one).
+    const pooled = this.idle.take(ep);
+    if (pooled !== undefined) {
+      const session = ScanSession.adopt(pooled.conn, pooled.commands);
+      this.scanSessions.set(key, Promise.resolve(session));
+      return { session, fresh: false };
     }
     const opening = ScanSession.open(ep, deadline);
     this.scanSessions.set(key, opening);
@@ -354,21 +363,19 @@ class ClamdAdapter implements Adapter {
     const why: string[] = [];
     for (const ep of r.endpoints) {
       const deadline = Date.now() + Math.min(this.timeoutMs, 5_000);
-      let session: ScanSession | undefined;
       try {
         let pong: string;
         let version: string;
-        if (this.poolSize > 0 && !this.closed && this.inPlaceOn(ep)) {
-          // Asked inside the session that in-place SCANs then share (PING and VERSION in one
-          // write): `avbench scan` pays one connection to clamd, not three.
-          session = (await this.scanSession(ep, deadline)).session;
-          [pong, version] = await Promise.all([session.ask('PING', deadline), session.ask('VERSION', deadline)]);
+        if (this.poolSize > 0 && !this.closed) {
+          // Asked on a pooled IDSESSION (PING and VERSION in one write), which the first
+          // INSTREAM then reuses, or the first in-place SCAN adopts as its shared session:
+          // `avbench deliver` and `avbench scan` each open one connection to clamd, not three.
+          [pong, version] = await this.askPooled(ep, deadline);
         } else {
           pong = await command(ep, 'PING', deadline);
           version = pong === 'PONG' ? await command(ep, 'VERSION', deadline) : '';
         }
         if (pong !== 'PONG') {
-          session?.close(); // no longer usable: a scan opens a new one
           why.push(`${describeEndpoint(ep)} answered PING with ${JSON.stringify(pong.slice(0, 80))}`);
           continue;
         }
@@ -380,11 +387,34 @@ class ClamdAdapter implements Adapter {
         }
         return result;
       } catch (e) {
-        session?.close(); // no longer usable: a scan opens a new one
         why.push(asNetError(e).message);
       }
     }
     return { available: false, reason: `clamd not reachable (${why.join('; ')}): start clamd or set socket / host+port` };
+  }
+
+  /**
+   * PING and VERSION in one write on an idle (or new) pooled IDSESSION; the session goes
+   * back to the pool when clamd answered PONG. Replies without their `N: ` numbers. Throws NetError.
+   */
+  private async askPooled(ep: Endpoint, deadline: number): Promise<[string, string]> {
+    const lease = await this.lease(ep, deadline, NEVER_ABORTED);
+    if (lease instanceof NetError) throw lease;
+    const { s } = lease;
+    s.commands += 1; // the lease counted PING; VERSION is the session's next command
+    let pong: string;
+    let version: string;
+    try {
+      await s.conn.write(PING_VERSION);
+      pong = unnumbered(await s.conn.readUntil('\0', { maxBytes: 64 * 1024 }));
+      version = unnumbered(await s.conn.readUntil('\0', { maxBytes: 64 * 1024 }));
+    } catch (e) {
+      s.conn.destroy();
+      throw e;
+    }
+    if (pong === 'PONG') this.checkin(ep, s);
+    else s.conn.destroy();
+    return [pong, version];
   }
 
   async scan(unit: ScanUnit, ctx: ScanContext): Promise<Verdict> {
@@ -551,6 +581,16 @@ function inPlaceCommand(path: string, known?: { size: number }): { cmd: Buffer; 
   } catch {
     return undefined;
   }
+}
+
+/** PING and VERSION, pipelined in one write inside a session. */
+const PING_VERSION = Buffer.from('zPING\0zVERSION\0', 'latin1');
+/** A signal for a lease no caller can abort (the probe has only its deadline). */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** A session reply without its NUL and its `N: ` command number. */
+function unnumbered(reply: Buffer): string {
+  return reply.toString('utf8').replace(/\0$/, '').replace(/^\d+: /, '');
 }
 
 /** Send one z-command on a fresh connection and read its NUL-terminated reply. Throws NetError. */

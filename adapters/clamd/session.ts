@@ -73,6 +73,17 @@ export class ScanSession {
     return new ScanSession(conn, opts);
   }
 
+  /**
+   * Go on with an IDSESSION already started on `conn` (a pooled session the probe used),
+   * whose `commandsSoFar` commands were all answered: the next command is number
+   * commandsSoFar + 1, as clamd counts them.
+   */
+  static adopt(conn: Connection, commandsSoFar: number, opts: ScanSessionOptions = {}): ScanSession {
+    const session = new ScanSession(conn, opts);
+    session.nextId = commandsSoFar;
+    return session;
+  }
+
   /** False once the connection failed or was closed: open a new session. */
   get usable(): boolean {
     return this.failure === undefined && !this.conn.closed;
