@@ -75,7 +75,7 @@ h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
 p.lead, p.note, .muted { color: var(--muted); }
 nav a { margin-right: .8rem; }
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .9rem; }
-th, td { border: 1px solid var(--line); padding: .3rem .5rem; vertical-align: top; text-align: left; }
+th, td { border: 1px solid var(--line); padding: .3rem .5rem; vertical-align: top; text-align: left; min-width: 2rem; }
 th { background: var(--head); font-weight: 600; }
 table.approaches, table.problems { width: 100%; }
 table.approaches td:nth-child(2) { min-width: 9rem; }
