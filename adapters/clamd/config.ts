@@ -3,7 +3,7 @@
  * blank lines and the `Example` marker ignored, keys case-insensitive, values optionally
  * quoted. Only what a client needs: where clamd listens, and its StreamMaxLength.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { Endpoint } from '../../src/core/net.js';
 
 /** What a clamd client learns from clamd.conf. */
@@ -65,7 +65,8 @@ export function parseClamdConf(text: string): ClamdConfInfo {
 /** Read and parse a clamd.conf; undefined when the file cannot be read. */
 export async function readClamdConf(file: string = DEFAULT_CLAMD_CONF): Promise<ClamdConfInfo | undefined> {
   try {
-    return parseClamdConf(await readFile(file, 'utf8'));
+    // Synchronously: a small local file, read once per adapter (a thread-pool round trip costs more).
+    return parseClamdConf(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }

@@ -4,6 +4,7 @@
  * raw message ──► whole-message adapters (clamd, clamscan: they parse mail themselves)
  *            └──► MIME walk ──► container expansion ──► per-part adapters (embedded, yara, cli)
  */
+import { monotonicMs } from './clock.js';
 import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -82,7 +83,7 @@ export async function scanMessage(input: MessageInput, opts: ScanOptions): Promi
 
 /** Like {@link scanMessage}, with each scanner's own verdict and timing. */
 export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions): Promise<MessageScan> {
-  const started = msNow();
+  const started = monotonicMs();
   const limits = opts.limits === undefined ? (defaultLimits ??= resolveLimits(undefined)) : resolveLimits(opts.limits);
   if (opts.scanners.length === 0) throw new TypeError('scanMessage: no scanners given');
 
@@ -137,7 +138,7 @@ export async function scanMessageDetailed(input: MessageInput, opts: ScanOptions
       results,
       units: units.length,
       expandedBytes: budget.expandedBytes,
-      ms: msNow() - started,
+      ms: monotonicMs() - started,
     };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
@@ -288,10 +289,10 @@ async function guard<T extends Verdict | Verdict[]>(p: Promise<T>, scanner: stri
 }
 
 async function timed(scanner: string, f: () => Promise<Verdict | Verdict[]>): Promise<ScannerResult> {
-  const t0 = msNow();
+  const t0 = monotonicMs();
   const v = await f();
   const verdict = Array.isArray(v) ? mergeVerdicts(v) : v;
-  return { scanner, verdict, ms: msNow() - t0 };
+  return { scanner, verdict, ms: monotonicMs() - t0 };
 }
 
 /** `{ path }` (absolute) when the message was read from a file, so local scanners may scan it in place. */
@@ -305,11 +306,3 @@ async function toBuffer(input: MessageInput): Promise<Buffer> {
   return input.data ?? readFile(input.path);
 }
 
-/**
- * Milliseconds on a monotonic clock. process.hrtime, not performance.now(): the first use of
- * the `performance` global loads perf_hooks (~1 ms of a per-message `avbench deliver`).
- */
-function msNow(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e3 + ns / 1e6;
-}

@@ -4,7 +4,7 @@
  * `readManifest` validates it and names the entry and field of every problem.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
 /** What a scanner is expected to say about a message. `any`: scanners legitimately differ. */
@@ -106,7 +106,8 @@ export async function readManifestWithHash(dir: string): Promise<{ entries: Mani
   const path = join(dir, MANIFEST_FILE);
   let text: Buffer;
   try {
-    text = await readFile(path);
+    // Synchronously: a small local file, read once when a corpus is opened (src/corpus/read.ts).
+    text = readFileSync(path);
   } catch (err) {
     throw new ManifestError(`${path}: cannot read: ${(err as Error).message}`);
   }

@@ -14,6 +14,7 @@
  *   process per batch) get batches, as `clamscan -r DIR` is one process;
  * - every other scanner gets the messages one by one, `--jobs` at once, output in order.
  */
+import { monotonicMs } from '../../core/clock.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
@@ -280,7 +281,7 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
   const clamdStyle = args.clamdStyle === true;
   try {
     const startedAt = Date.now();
-    const started = performance.now();
+    const started = monotonicMs();
     let worst = 0;
     let openErrors = 0;
     const sources: Source[] = [];
@@ -382,9 +383,9 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
     }
     if (args.json) out.write(first ? ']\n' : '\n]\n');
     else if (clamdStyle) {
-      if (args.summary) out.write(clamdSummary(clamd.infected, clamd.errors, startedAt, Date.now(), performance.now() - started));
+      if (args.summary) out.write(clamdSummary(clamd.infected, clamd.errors, startedAt, Date.now(), monotonicMs() - started));
     } else if (args.summary) {
-      const secs = (performance.now() - started) / 1000;
+      const secs = (monotonicMs() - started) / 1000;
       if (tallies.size > 0) out.write((await summaryTable(tallies)) + '\n');
       out.write(`${count} messages, ${(bytes / 1e6).toFixed(1)} MB in ${secs.toFixed(2)} s (${(count / secs).toFixed(0)} msg/s, ${(bytes / 1e6 / secs).toFixed(1)} MB/s)\n`);
     }
@@ -574,7 +575,7 @@ async function scanBatchOf(
     }
     const results: Array<ScannerResult | undefined> = new Array<ScannerResult | undefined>(n).fill(undefined);
     if (units.length > 0) {
-      const t0 = performance.now();
+      const t0 = monotonicMs();
       const controller = new AbortController();
       let verdicts: Verdict[] | undefined;
       try {
@@ -588,7 +589,7 @@ async function scanBatchOf(
         // builds a DOMException with its stack, once per batch, for nobody to read.)
         controller.abort(BATCH_OVER);
       }
-      const ms = (performance.now() - t0) / units.length;
+      const ms = (monotonicMs() - t0) / units.length;
       if (verdicts !== undefined) {
         const got = verdicts;
         for (let k = 0; k < idx.length; k++) results[idx[k] as number] = { scanner: a.name, verdict: got[k] as Verdict, ms };

@@ -20,6 +20,7 @@
  * The decision is the policy's (src/modes/policy.ts, the same words as `serve smtp` and
  * `serve milter`); this file maps it to an exit code and a delivery.
  */
+import { monotonicMs } from '../../core/clock.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -34,14 +35,6 @@ import { defangMessage, type DefangedName } from './defang.js';
 
 export { virusNames } from '../policy.js';
 
-/**
- * Milliseconds on a monotonic clock. process.hrtime, not performance.now(): the first use of
- * the `performance` global loads perf_hooks (~1 ms of a per-message `avbench deliver`).
- */
-function msNow(): number {
-  const [s, ns] = process.hrtime();
-  return s * 1e3 + ns / 1e6;
-}
 
 /** sysexits.h codes used here. */
 export const EX_OK = 0;
@@ -186,7 +179,7 @@ function checkOptions(o: DeliverOptions): void {
  */
 export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<DeliverResult> {
   checkOptions(o);
-  const started = msNow();
+  const started = monotonicMs();
   const host = o.hostname ?? hostname();
   const sync = o.fsync ?? true;
   const scan = await scanMessageDetailed(raw, {
@@ -199,7 +192,7 @@ export async function deliverMessage(raw: Buffer, o: DeliverOptions): Promise<De
   const done = (r: Omit<DeliverResult, 'verdict' | 'results' | 'defanged' | 'ms'> & { defanged?: DefangedName[] }): DeliverResult => ({
     ...base,
     ...r,
-    ms: msNow() - started,
+    ms: monotonicMs() - started,
   });
 
   const d = decide(verdict, resolvePolicy(o, 'deliver'));
