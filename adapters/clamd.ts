@@ -12,8 +12,8 @@
  *
  * probe() asks PING and VERSION on a pooled IDSESSION that the first INSTREAM reuses or the
  * first in-place SCAN adopts as its shared session (one connection for the probe and the
- * scans that follow); scanBatch sends
- * a batch's SCANs largest file first, so clamd's threads finish together.
+ * scans that follow); scanBatch sends a batch's SCANs largest file first, so clamd's threads
+ * finish together.
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import type { Adapter, Detection, ProbeResult, ScanContext, ScanUnit, Verdict } from '../src/core/types.js';
@@ -21,7 +21,7 @@ import { CLEAN, errorVerdict, infected } from '../src/core/verdict.js';
 import { IdlePool, NetError, asNetError, connect, describeEndpoint, type Connection, type Endpoint } from '../src/core/net.js';
 import { DEFAULT_CLAMD_CONF, readClamdConf } from './clamd/config.js';
 import { ScanSession } from './clamd/session.js';
-import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseScanReply, parseVersion, scanCommand, type ClamdReply } from './clamd/protocol.js';
+import { END_OF_STREAM, INSTREAM, frameChunks, parseReply, parseScanReply, parseVersion, replyText, scanCommand, type ClamdReply } from './clamd/protocol.js';
 
 export { isHeuristic } from './clamd/protocol.js';
 export { parseClamdConf, parseClamdSize, readClamdConf } from './clamd/config.js';
@@ -406,8 +406,8 @@ class ClamdAdapter implements Adapter {
     let version: string;
     try {
       await s.conn.write(PING_VERSION);
-      pong = unnumbered(await s.conn.readUntil('\0', { maxBytes: 64 * 1024 }));
-      version = unnumbered(await s.conn.readUntil('\0', { maxBytes: 64 * 1024 }));
+      pong = replyText((await s.conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8'));
+      version = replyText((await s.conn.readUntil('\0', { maxBytes: 64 * 1024 })).toString('utf8'));
     } catch (e) {
       s.conn.destroy();
       throw e;
@@ -587,11 +587,6 @@ function inPlaceCommand(path: string, known?: { size: number }): { cmd: Buffer; 
 const PING_VERSION = Buffer.from('zPING\0zVERSION\0', 'latin1');
 /** A signal for a lease no caller can abort (the probe has only its deadline). */
 const NEVER_ABORTED = new AbortController().signal;
-
-/** A session reply without its NUL and its `N: ` command number. */
-function unnumbered(reply: Buffer): string {
-  return reply.toString('utf8').replace(/\0$/, '').replace(/^\d+: /, '');
-}
 
 /** Send one z-command on a fresh connection and read its NUL-terminated reply. Throws NetError. */
 async function command(ep: Endpoint, cmd: string, deadline: number): Promise<string> {

@@ -39,9 +39,14 @@ export function isHeuristic(name: string): boolean {
   return /^Heuristics\./.test(name);
 }
 
+/** A reply's text without its trailing NUL or line end and its session number (`12: `). */
+export function replyText(text: string): string {
+  return text.replace(/[\0\r\n]+$/, '').replace(/^\d+: /, '');
+}
+
 /** Parse one reply (NUL already stripped). Session numbers (`12: `) are removed. */
 export function parseReply(text: string): ClamdReply {
-  const t = text.replace(/[\0\r\n]+$/, '').replace(/^\d+: /, '');
+  const t = replyText(text);
   if (t === 'stream: OK') return { kind: 'clean' };
   const found = /^stream: (.+) FOUND$/.exec(t);
   if (found !== null && (found[1] ?? '') !== '') return { kind: 'found', name: found[1] as string };
@@ -52,7 +57,7 @@ export function parseReply(text: string): ClamdReply {
 
 /** Parse clamd's VERSION reply: `ClamAV 1.4.6/27400/Mon Nov 24 09:00:00 2026` (db parts optional). */
 export function parseVersion(text: string): { version: string; signatures?: string } | undefined {
-  const t = text.replace(/[\0\r\n]+$/, '').replace(/^\d+: /, '');
+  const t = replyText(text);
   const m = /^(ClamAV [^/\s]+)(?:\/(\d+)(?:\/(.+))?)?$/.exec(t);
   if (m === null) return undefined;
   const version = m[1] as string;

@@ -20,12 +20,10 @@ const CLEAN_REPLY: ClamdReply = Object.freeze({ kind: 'clean' });
 interface Pending {
   id: number;
   cmd: Buffer;
-  /** The path a SCAN names; undefined for a plain command (PING, VERSION) whose reply is handed back as text. */
-  path: string | undefined;
+  /** The path the SCAN names. */
+  path: string;
   resolve: (r: ClamdReply) => void;
   reject: (e: NetError) => void;
-  /** For a plain command: its reply, the session number removed. */
-  text?: (t: string) => void;
 }
 
 /** Options of {@link ScanSession.open}. */
@@ -193,43 +191,6 @@ export class ScanSession {
     });
   }
 
-  /**
-   * Send a plain command inside the session (`PING`, `VERSION`: clamd answers them at once,
-   * numbered like any other) and resolve with its reply text, the session number removed.
-   * Rejects with a NetError when the session fails first or `until` passes (TIMEOUT).
-   * The probe uses it, so a scan's first session is also the probe's: one connection.
-   */
-  ask(command: 'PING' | 'VERSION', until: number): Promise<string> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise<string>((resolve, reject) => {
-      const remaining = until - Date.now();
-      if (remaining <= 0) {
-        reject(new NetError('TIMEOUT', `clamd ${command}: deadline passed`));
-        return;
-      }
-      const p: Pending = {
-        id: 0,
-        cmd: Buffer.from(`z${command}\0`, 'latin1'),
-        path: undefined,
-        resolve: () => undefined,
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-        text: (t) => {
-          clearTimeout(timer);
-          resolve(t);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.forget(p);
-        reject(new NetError('TIMEOUT', `${this.conn.label}: no answer to ${command} before the deadline`));
-      }, Math.min(remaining, MAX_TIMER_MS));
-      this.queue.push(p);
-      this.pump();
-    });
-  }
-
   /** End the session (zEND) and close. Waiting scans get CONNECT_FAILED. */
   close(): void {
     if (this.failure === undefined && !this.conn.closed) {
@@ -289,9 +250,7 @@ export class ScanSession {
     const f = this.inFlight.get(p.id);
     if (f === p) {
       // Keep the slot (clamd is still working on it) but drop who waits for it.
-      const dropped: Pending = { ...p, resolve: () => undefined, reject: () => undefined };
-      if (p.text !== undefined) dropped.text = () => undefined;
-      this.inFlight.set(p.id, dropped);
+      this.inFlight.set(p.id, { ...p, resolve: () => undefined, reject: () => undefined });
     }
   }
 
@@ -350,9 +309,8 @@ export class ScanSession {
     this.inFlight.delete(p.id);
     this.inFlightBytes -= p.cmd.length;
     const path = p.path;
-    if (path === undefined) p.text?.(text.slice(k + 2));
     // `<n>: <path>: OK`, the usual reply, known at a glance; anything else is parsed in full.
-    else if (text.length === k + path.length + 6 && text.endsWith(': OK') && text.startsWith(path, k + 2)) p.resolve(CLEAN_REPLY);
+    if (text.length === k + path.length + 6 && text.endsWith(': OK') && text.startsWith(path, k + 2)) p.resolve(CLEAN_REPLY);
     else p.resolve(parseScanReply(text, path, p.id));
     return true;
   }

@@ -4,11 +4,11 @@
  * raw message ──► whole-message adapters (clamd, clamscan: they parse mail themselves)
  *            └──► MIME walk ──► container expansion ──► per-part adapters (embedded, yara, cli)
  */
-import { monotonicMs } from './clock.js';
 import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
+import { monotonicMs } from './clock.js';
 import { AbortedError, Budget, LimitExceededError, resolveLimits, type Limits } from './limits.js';
 import type { Adapter, ScanContext, ScanUnit, Verdict } from './types.js';
 import { CLEAN, errorVerdict, mergeVerdicts, partVerdict } from './verdict.js';

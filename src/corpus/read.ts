@@ -70,7 +70,7 @@ export async function openCorpus(path: string): Promise<OpenedCorpus> {
     throw new Error(`${path}: cannot open corpus: ${(err as Error).message}`);
   }
   if (st.isDirectory()) {
-    if (await isMaildir(path)) return openMaildir(path);
+    if (isMaildir(path)) return openMaildir(path);
     return openFolder(path);
   }
   if (!st.isFile()) throw new Error(`${path}: not a file or folder`);
@@ -105,12 +105,12 @@ function statOrUndefined(p: string): Stats | undefined {
   }
 }
 
-async function isDir(p: string): Promise<boolean> {
+function isDir(p: string): boolean {
   return statOrUndefined(p)?.isDirectory() === true;
 }
 
-async function isMaildir(path: string): Promise<boolean> {
-  return !statOrUndefined(join(path, MANIFEST_FILE)) && ((await isDir(join(path, 'cur'))) || (await isDir(join(path, 'new'))));
+function isMaildir(path: string): boolean {
+  return !statOrUndefined(join(path, MANIFEST_FILE)) && (isDir(join(path, 'cur')) || isDir(join(path, 'new')));
 }
 
 function entryFromManifest(dir: string, e: ManifestEntry, st: FileStat): CorpusEntry {
@@ -171,7 +171,7 @@ async function openFolder(dir: string): Promise<OpenedCorpus> {
   // Listed and sorted by name only: each file is lstat'ed when its entry's size is first
   // asked for (a scan asks batch by batch, so its first files go to the scanner before the
   // last ones are looked at); `bytes` asks every entry the first time it is read.
-  const entries = (await walkFiles(dir)).map((f) => listedEntry(f.path));
+  const entries = walkFiles(dir).map((f) => listedEntry(f.path));
   return { info: lazyInfo({ path: dir, kind: 'folder', messages: entries.length }, entries), entries: fromList(entries) };
 }
 
@@ -250,19 +250,19 @@ function childPath(dir: string, name: string): string {
  * built by concatenation (what join() would give: the folder is normalised once), not by
  * join()/relative() per file: a folder of 20,000 messages is listed in a fraction of the time.
  */
-async function walkFiles(dir: string): Promise<Array<{ path: string; rel: string }>> {
+function walkFiles(dir: string): Array<{ path: string; rel: string }> {
   const out: Array<{ path: string; rel: string }> = [];
-  const visit = async (d: string, relPrefix: string): Promise<void> => {
+  const visit = (d: string, relPrefix: string): void => {
     const items = readdirSync(d, { withFileTypes: true });
     for (const it of items) {
       if (it.name.startsWith('.')) continue;
       const p = childPath(d, it.name);
       const rel = relPrefix + it.name;
-      if (it.isDirectory()) await visit(p, `${rel}/`);
+      if (it.isDirectory()) visit(p, `${rel}/`);
       else if (it.isFile()) out.push({ path: p, rel });
     }
   };
-  await visit(join(dir), '');
+  visit(join(dir), '');
   out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return out;
 }
@@ -271,7 +271,7 @@ async function openMaildir(dir: string): Promise<OpenedCorpus> {
   const files: Array<{ path: string; size: number; plain: boolean }> = [];
   for (const sub of ['cur', 'new']) {
     const d = join(dir, sub);
-    if (!(await isDir(d))) continue;
+    if (!isDir(d)) continue;
     const names = readdirSync(d, { withFileTypes: true }).filter((it) => it.isFile() && !it.name.startsWith('.')).map((it) => it.name).sort();
     // A file the listing called regular: lstat (still one?), else stat() follows, and throws when it is gone, as before.
     for (const n of names) files.push({ path: join(d, n), ...(fileStat(join(d, n)) ?? { size: statSync(join(d, n)).size, plain: false }) });

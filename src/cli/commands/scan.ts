@@ -14,9 +14,9 @@
  *   process per batch) get batches, as `clamscan -r DIR` is one process;
  * - every other scanner gets the messages one by one, `--jobs` at once, output in order.
  */
-import { monotonicMs } from '../../core/clock.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
+import { monotonicMs } from '../../core/clock.js';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { LookedAtUnit } from '../../../adapters/clamd.js';
 import { openScanners } from '../../../adapters/open.js';

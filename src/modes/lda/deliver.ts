@@ -20,11 +20,11 @@
  * The decision is the policy's (src/modes/policy.ts, the same words as `serve smtp` and
  * `serve milter`); this file maps it to an exit code and a delivery.
  */
-import { monotonicMs } from '../../core/clock.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { monotonicMs } from '../../core/clock.js';
 import { run } from '../../core/exec.js';
 import type { Limits } from '../../core/limits.js';
 import { scanMessageDetailed, type ScannerResult } from '../../core/scan.js';
