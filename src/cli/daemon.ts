@@ -17,7 +17,7 @@ import { ConfigError, type AvbenchConfig } from '../config/config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Adapter } from '../core/types.js';
 import { serveUntilStopped } from '../daemon/lifecycle.js';
-import { openDaemonLog, type DaemonLog, type LogFields } from '../daemon/log.js';
+import { flushGatheredStderr, openDaemonLog, type DaemonLog, type LogFields } from '../daemon/log.js';
 import { writePidFile, type PidFile } from '../daemon/pidfile.js';
 import { dropPrivileges, resolveRunAs, type RunAs } from '../daemon/privileges.js';
 import { FAIL_CHOICES, INFECTED_CHOICES } from '../modes/policy.js';
@@ -123,7 +123,7 @@ export interface DaemonSpec<A extends DaemonArgs> {
   config: AvbenchConfig;
   /** Re-read the config file (SIGHUP). */
   reloadConfig(): Promise<AvbenchConfig>;
-  /** How log lines reach stderr (default: one write each; serve milter gathers them). */
+  /** How log lines reach stderr (default: gathered for up to 20 ms, daemon/log.ts gatheredStderr). */
   stderr?: (line: string) => void;
   /** Bind and serve with these scanners (throws on a bind error). */
   start(ctx: { scanners: readonly Adapter[]; log: DaemonLog; runAs: RunAs; drainMs: number }): Promise<RunningFrontEnd>;
@@ -176,6 +176,7 @@ export async function runDaemon<A extends DaemonArgs>(spec: DaemonSpec<A>): Prom
     running = await spec.start({ scanners: current.adapters, log, runAs, drainMs });
   } catch (err) {
     const line = bindProblem(err, spec.listen) ?? `could not start: ${(err as Error).message}`;
+    flushGatheredStderr(); // the log lines before it come first
     process.stderr.write(`avbench serve ${spec.daemon}: ${line}\n`);
     await current.close();
     await log.close();
@@ -187,6 +188,7 @@ export async function runDaemon<A extends DaemonArgs>(spec: DaemonSpec<A>): Prom
     try {
       pid = await writePidFile(args.pidFile);
     } catch (err) {
+      flushGatheredStderr();
       process.stderr.write(`avbench serve ${spec.daemon}: ${(err as Error).message}\n`);
       await running.drain(Date.now());
       await current.close();

@@ -120,35 +120,6 @@ export function serveMilterCommand(state: CliState): CommandModule<object, Serve
   });
 }
 
-let pending: string[] = [];
-let flushTimer: NodeJS.Timeout | undefined;
-let exitHooked = false;
-
-/** Write the buffered log lines now (one write). */
-function flushStderrLog(): void {
-  if (flushTimer !== undefined) clearTimeout(flushTimer);
-  flushTimer = undefined;
-  if (pending.length === 0) return;
-  const text = pending.join('');
-  pending = [];
-  process.stderr.write(text);
-}
-
-/**
- * The daemon log's stderr writer: lines gathered for at most 20 ms and written together.
- * stderr redirected to a file is a synchronous write per call in Node; one per message was
- * ~15 % of the milter's CPU behind Postfix at 300 msg/s (profile in docs/milter.md).
- */
-function stderrLog(line: string): void {
-  pending.push(line.endsWith('\n') ? line : `${line}\n`);
-  if (!exitHooked) {
-    exitHooked = true;
-    process.once('exit', flushStderrLog);
-  }
-  if (pending.length >= 256) flushStderrLog();
-  else flushTimer ??= setTimeout(flushStderrLog, 20).unref();
-}
-
 /**
  * Run the milter as a daemon until SIGTERM/SIGINT (src/cli/daemon.ts: signals, pid file,
  * privileges, log); resolves to the exit code (0 after a clean stop, 2 when it could not
@@ -169,41 +140,36 @@ export async function runServeMilter(args: ServeMilterArgs): Promise<number> {
   }
   const policy = policyFrom(args, config.policy);
   const timeoutMs = parseTimeout(args.timeout, '--timeout', { legacyMs: true });
-  try {
-    return await runDaemon({
-      daemon: 'milter',
-      args,
-      listen: args.listen,
-      config,
-      reloadConfig: async () => (await loadConfig(args.config)).config,
-      stderr: stderrLog,
-      start: async ({ scanners, log, runAs }) => {
-        // The socket belongs to the account the daemon runs as unless told otherwise (as clamav-milter's).
-        const runAsOwner = ownerOf(runAs);
-        const server = createMilterServer({
-          scanners,
-          listen: args.listen,
-          onInfected: policy.onInfected,
-          onFail: policy.onFail,
-          rejectMessage: args.rejectMessage,
-          addHeader: args.addHeader,
-          limits: { timeoutMs },
-          ...(args.replySteps === undefined ? {} : { replySteps: args.replySteps }),
-          socketMode,
-          socketOwner: { uid: socketOwner.uid !== -1 ? socketOwner.uid : runAsOwner.uid, gid: socketOwner.gid !== -1 ? socketOwner.gid : runAsOwner.gid },
-          onMessage: (e) => log.write(e.verdict.status === 'error' ? 'warning' : 'info', 'message', milterEventFields(e)),
-          onConnectionError: (e) => log.write('warning', 'connection-error', { error: e.message }),
-        });
-        await server.listen();
-        return {
-          where: args.listen,
-          fields: { listen: server.address, on_infected: policy.onInfected, on_fail: policy.onFail, socket_mode: args.listen.startsWith('unix:') || args.listen.startsWith('local:') ? `0${socketMode.toString(8)}` : undefined },
-          setScanners: (list) => server.setScanners(list),
-          drain: (deadline) => server.drain(deadline),
-        };
-      },
-    });
-  } finally {
-    flushStderrLog();
-  }
+  return runDaemon({
+    daemon: 'milter',
+    args,
+    listen: args.listen,
+    config,
+    reloadConfig: async () => (await loadConfig(args.config)).config,
+    start: async ({ scanners, log, runAs }) => {
+      // The socket belongs to the account the daemon runs as unless told otherwise (as clamav-milter's).
+      const runAsOwner = ownerOf(runAs);
+      const server = createMilterServer({
+        scanners,
+        listen: args.listen,
+        onInfected: policy.onInfected,
+        onFail: policy.onFail,
+        rejectMessage: args.rejectMessage,
+        addHeader: args.addHeader,
+        limits: { timeoutMs },
+        ...(args.replySteps === undefined ? {} : { replySteps: args.replySteps }),
+        socketMode,
+        socketOwner: { uid: socketOwner.uid !== -1 ? socketOwner.uid : runAsOwner.uid, gid: socketOwner.gid !== -1 ? socketOwner.gid : runAsOwner.gid },
+        onMessage: (e) => log.write(e.verdict.status === 'error' ? 'warning' : 'info', 'message', milterEventFields(e)),
+        onConnectionError: (e) => log.write('warning', 'connection-error', { error: e.message }),
+      });
+      await server.listen();
+      return {
+        where: args.listen,
+        fields: { listen: server.address, on_infected: policy.onInfected, on_fail: policy.onFail, socket_mode: args.listen.startsWith('unix:') || args.listen.startsWith('local:') ? `0${socketMode.toString(8)}` : undefined },
+        setScanners: (list) => server.setScanners(list),
+        drain: (deadline) => server.drain(deadline),
+      };
+    },
+  });
 }

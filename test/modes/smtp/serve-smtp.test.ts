@@ -58,11 +58,13 @@ describe('serve smtp command', () => {
       (ours[0] as () => void)();
       await running;
       expect(state.exitCode).toBe(0);
-      const perMessage = lines.filter((l) => l.includes(' event=message '));
+      // The log gathers lines written together (daemon/log.ts): one write may hold several.
+      const logged = lines.join('').split('\n');
+      const perMessage = logged.filter((l) => l.includes(' event=message '));
       expect(perMessage).toHaveLength(2);
       expect(perMessage[0]).toMatch(/^ts=\S+ level=info daemon=smtp event=message session=\S+ .*verdict=clean action=forwarded/);
       expect(perMessage[1]).toContain('verdict=infected names=Eicar-Test-Signature action=rejected');
-      expect(lines.some((l) => /event=stopped signal=SIGTERM cut=0/.test(l))).toBe(true);
+      expect(logged.some((l) => /event=stopped signal=SIGTERM cut=0/.test(l))).toBe(true);
     } finally {
       process.stderr.write = origWrite;
       await sink.close();
