@@ -49,14 +49,21 @@ const PLAIN = /^[A-Za-z0-9_.:/@+<>,\-[\]]+$/;
 export function formatValue(v: string | number | boolean): string {
   const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v);
   if (s !== '' && PLAIN.test(s)) return s;
-  return `"${s.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] as string)}"`;
+  return `"${ESCAPED.test(s) ? s.replace(ESCAPED_ALL, (c) => ESCAPES[c] as string) : s}"`;
 }
+
+const ESCAPED = /[\\"\n\r\t]/;
+const ESCAPED_ALL = /[\\"\n\r\t]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `key=value key="two words"` (keys are ours: plain tokens). */
 export function formatFields(fields: LogFields): string {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out.push(`${k}=${formatValue(v)}`);
-  return out.join(' ');
+  let out = '';
+  for (const k in fields) {
+    const v = fields[k];
+    if (v !== undefined) out += `${out === '' ? '' : ' '}${k}=${formatValue(v)}`;
+  }
+  return out;
 }
 
 /** Parse a line written by {@link formatFields} back into its fields (tests, log readers). */
@@ -110,6 +117,7 @@ const PRI: Record<LogLevel, number> = { info: 2 * 8 + 6, warning: 2 * 8 + 4, err
 export async function openDaemonLog(o: DaemonLogOptions): Promise<DaemonLog> {
   const now = o.now ?? (() => new Date());
   const stderr = o.stderr ?? gatheredStderr;
+  const daemonName = formatValue(o.daemon);
   let logger: PipedProcess | undefined;
   if (o.syslog === true) {
     const bin = await which('logger');
@@ -120,9 +128,11 @@ export async function openDaemonLog(o: DaemonLogOptions): Promise<DaemonLog> {
   }
   return {
     write(level, event, fields = {}) {
-      const body = formatFields({ level, daemon: o.daemon, event, ...fields });
+      // level, daemon and event are ours (plain tokens); one pass over the caller's fields.
+      const rest = formatFields(fields);
+      const body = `level=${level} daemon=${daemonName} event=${formatValue(event)}${rest === '' ? '' : ' '}${rest}`;
       if (logger !== undefined && logger.running()) logger.write(`<${PRI[level]}>${body}\n`);
-      else stderr(`${formatFields({ ts: now().toISOString() })} ${body}\n`);
+      else stderr(`ts=${now().toISOString()} ${body}\n`);
     },
     async close() {
       if (o.stderr === undefined) flushGatheredStderr();

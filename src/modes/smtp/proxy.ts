@@ -346,7 +346,14 @@ class SmtpProxyServer implements SmtpProxy {
   /** Log the message and give the client its reply (one, or one per recipient). */
   private answer(callback: DataCallback, started: number, reply: Reply | Reply[], event: Handled['event']): void {
     const list = Array.isArray(reply) ? reply : [reply];
-    this.opts.log?.({ ...event, reply: list.map((r) => `${r.code} ${r.text}`).join(' | '), ms: performance.now() - started });
+    const log = this.opts.log;
+    if (log !== undefined) {
+      // The message's own event object (handle() made it), completed in place.
+      const e = event as ProxyEvent;
+      e.reply = list.length === 1 ? `${(list[0] as Reply).code} ${(list[0] as Reply).text}` : list.map((r) => `${r.code} ${r.text}`).join(' | ');
+      e.ms = performance.now() - started;
+      log(e);
+    }
     if (Array.isArray(reply)) {
       callback(null, reply.map((r) => (r.code === 250 ? r.text : smtpError(r.code, r.text))));
     } else if (reply.code === 250) {
