@@ -212,6 +212,7 @@ export class ScanSession {
       if (this.inFlight.size > this.maxInFlight >> 1) return;
       this.full = false;
     }
+    const idle = this.inFlight.size === 0;
     while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight) {
       const p = this.queue[0] as Pending;
       if (this.inFlight.size > 0 && this.inFlightBytes + p.cmd.length > this.maxInFlightBytes) break;
@@ -222,7 +223,11 @@ export class ScanSession {
       this.outbox.push(p.cmd);
     }
     if (this.inFlight.size >= this.maxInFlight) this.full = true;
-    if (this.outbox.length > 0 && !this.flushScheduled) {
+    if (idle && this.outbox.length > 0) {
+      // Nothing was in flight: clamd's threads are waiting and no reply is about to queue
+      // more, so the commands go out now (a scan's first SCANs do not wait for its next batch to be looked at).
+      this.flush();
+    } else if (this.outbox.length > 0 && !this.flushScheduled) {
       this.flushScheduled = true;
       // After the replies already read have been handled (and their callers have queued
       // their next commands), so those go out together.

@@ -526,6 +526,11 @@ async function* batchesOf(entries: AsyncIterable<CorpusEntry>, most: number, fir
       yield batch;
       batch = { entries: [], units: [] };
       held = 0;
+      if (limit < most) {
+        // A small first batch: let it reach the scanner (its commands are written on the
+        // way, in microtasks) before the next one's files are looked at.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       limit = most;
     }
   }
