@@ -42,6 +42,29 @@ describe('key=value log lines', () => {
     await log.close();
     expect(lines).toEqual(['ts=2026-12-04T00:00:00.000Z level=info daemon=smtp event=message from=<a@b> verdict=clean\n']);
   });
+
+  it('on the real stderr, lines are gathered: one write for a burst, after at most 20 ms or at close', async () => {
+    const writes: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      writes.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const log = await openDaemonLog({ daemon: 'smtp', now: () => new Date('2026-12-04T00:00:00Z') });
+      for (let i = 0; i < 3; i++) log.write('info', 'message', { n: i });
+      expect(writes).toEqual([]); // not one write per line
+      await new Promise((r) => setTimeout(r, 60));
+      expect(writes).toHaveLength(1);
+      expect(writes[0]?.split('\n')).toEqual([0, 1, 2].map((i) => `ts=2026-12-04T00:00:00.000Z level=info daemon=smtp event=message n=${i}`).concat(''));
+      log.write('warning', 'last', { why: 'closing' });
+      await log.close();
+      expect(writes).toHaveLength(2);
+      expect(writes[1]).toBe('ts=2026-12-04T00:00:00.000Z level=warning daemon=smtp event=last why=closing\n');
+    } finally {
+      process.stderr.write = orig;
+    }
+  });
 });
 
 await describeReal('syslog through logger', ['logger'], () => {
