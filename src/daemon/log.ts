@@ -44,6 +44,10 @@ export interface DaemonLogOptions {
 }
 
 const PLAIN = /^[A-Za-z0-9_.:/@+<>,\-[\]]+$/;
+/** Characters a quoted value escapes. */
+const ESCAPED = /[\\"\n\r\t]/;
+const ESCAPED_ALL = /[\\"\n\r\t]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One `key=value` value, quoted when it is not a plain token. */
 export function formatValue(v: string | number | boolean): string {
@@ -51,10 +55,6 @@ export function formatValue(v: string | number | boolean): string {
   if (s !== '' && PLAIN.test(s)) return s;
   return `"${ESCAPED.test(s) ? s.replace(ESCAPED_ALL, (c) => ESCAPES[c] as string) : s}"`;
 }
-
-const ESCAPED = /[\\"\n\r\t]/;
-const ESCAPED_ALL = /[\\"\n\r\t]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** `key=value key="two words"` (keys are ours: plain tokens). */
 export function formatFields(fields: LogFields): string {
