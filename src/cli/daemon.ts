@@ -17,6 +17,7 @@ import { ConfigError, type AvbenchConfig } from '../config/config.js';
 import { parseDuration } from '../config/duration.js';
 import type { Adapter } from '../core/types.js';
 import { serveUntilStopped } from '../daemon/lifecycle.js';
+import { tuneDaemonHeap } from '../daemon/heap.js';
 import { flushGatheredStderr, openDaemonLog, type DaemonLog, type LogFields } from '../daemon/log.js';
 import { writePidFile, type PidFile } from '../daemon/pidfile.js';
 import { dropPrivileges, resolveRunAs, type RunAs } from '../daemon/privileges.js';
@@ -172,6 +173,7 @@ export async function runDaemon<A extends DaemonArgs>(spec: DaemonSpec<A>): Prom
   for (const u of current.unavailable) log.write('warning', 'scanner-unavailable', { scanner: u.name, reason: u.reason, until_back: 'mail is tempfailed (or tagged with --on-fail accept)' });
 
   let running: RunningFrontEnd;
+  tuneDaemonHeap(); // messages in flight are Buffers: fewer full collections (src/daemon/heap.ts)
   try {
     running = await spec.start({ scanners: current.adapters, log, runAs, drainMs });
   } catch (err) {
