@@ -305,4 +305,3 @@ async function toBuffer(input: MessageInput): Promise<Buffer> {
   if (input instanceof Uint8Array) return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   return input.data ?? readFile(input.path);
 }
-

@@ -45,15 +45,14 @@ export interface DaemonLogOptions {
 
 const PLAIN = /^[A-Za-z0-9_.:/@+<>,\-[\]]+$/;
 /** Characters a quoted value escapes. */
-const ESCAPED = /[\\"\n\r\t]/;
-const ESCAPED_ALL = /[\\"\n\r\t]/g;
+const ESCAPED = /[\\"\n\r\t]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One `key=value` value, quoted when it is not a plain token. */
 export function formatValue(v: string | number | boolean): string {
   const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : String(v);
   if (s !== '' && PLAIN.test(s)) return s;
-  return `"${ESCAPED.test(s) ? s.replace(ESCAPED_ALL, (c) => ESCAPES[c] as string) : s}"`;
+  return `"${s.replace(ESCAPED, (c) => ESCAPES[c] as string)}"`;
 }
 
 /** `key=value key="two words"` (keys are ours: plain tokens). */

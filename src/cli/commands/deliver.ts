@@ -21,6 +21,7 @@ import { FAIL_CHOICES, INFECTED_CHOICES, parseTimeout, policyFrom } from '../../
 import { CONFIG_OPTION } from '../options.js';
 import type { CliState } from '../types.js';
 import { readLeanArgv } from '../lean-argv.js';
+import { readStream } from '../read-stream.js';
 
 /** The options of `avbench deliver` as yargs hands them to the handler. */
 export interface DeliverArgs {
@@ -75,20 +76,10 @@ export function readAllStdin(): Promise<Buffer> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return Promise.reject(err);
     if (used > 0) chunks.push(buf.subarray(0, used));
-    return readStdinStream(chunks);
+    return readStream(process.stdin, chunks);
   }
   if (used > 0) chunks.push(buf.subarray(0, used));
   return Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-}
-
-/** The rest of stdin through process.stdin (plain listeners: a stream's async iterator costs more to set up), after `chunks`. */
-function readStdinStream(chunks: Buffer[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    stdin.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
-    stdin.once('end', () => resolve(Buffer.concat(chunks)));
-    stdin.once('error', reject);
-  });
 }
 
 /**

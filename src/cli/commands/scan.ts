@@ -31,6 +31,7 @@ import type { CliState } from '../types.js';
 import { readLeanArgv } from '../lean-argv.js';
 import { orderedPool } from '../pool.js';
 import { progress } from '../progress.js';
+import { readStream } from '../read-stream.js';
 
 /** The options of `avbench scan` as yargs hands them to the handler. */
 export interface ScanArgs {
@@ -234,16 +235,6 @@ interface Source {
   stdin: boolean;
 }
 
-/** Read a stream to its end. */
-function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
-}
-
 /** The one message on standard input as a corpus of one entry, `stdin` (bytes only: scanners get them, clamd by INSTREAM). */
 function stdinCorpus(path: string, data: Buffer): OpenedCorpus {
   const entry: CorpusEntry = { file: 'stdin', size: data.length, read: () => Promise.resolve(data) };
@@ -290,7 +281,7 @@ export async function runScan(args: ScanArgs, io: ScanIo = { stdout: process.std
       if (opened === undefined) {
         let data: Buffer;
         try {
-          data = await readAll(io.stdin ?? process.stdin);
+          data = await readStream(io.stdin ?? process.stdin);
         } catch (err) {
           io.stderr.write(`avbench: cannot read standard input: ${(err as Error).message}\n`);
           openErrors += 1;

@@ -35,7 +35,6 @@ import { defangMessage, type DefangedName } from './defang.js';
 
 export { virusNames } from '../policy.js';
 
-
 /** sysexits.h codes used here. */
 export const EX_OK = 0;
 /** Temporary failure: the MTA keeps the message and retries. */

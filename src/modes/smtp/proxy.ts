@@ -350,7 +350,7 @@ class SmtpProxyServer implements SmtpProxy {
     if (log !== undefined) {
       // The message's own event object (handle() made it), completed in place.
       const e = event as ProxyEvent;
-      e.reply = list.length === 1 ? `${(list[0] as Reply).code} ${(list[0] as Reply).text}` : list.map((r) => `${r.code} ${r.text}`).join(' | ');
+      e.reply = list.map((r) => `${r.code} ${r.text}`).join(' | ');
       e.ms = performance.now() - started;
       log(e);
     }
